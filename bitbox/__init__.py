@@ -1,0 +1,33 @@
+"""Bitbox: standardized, interpretable behavioral measurements from recordings of people.
+
+>>> import bitbox
+>>> m = bitbox.process("interview.mp4")                          # doctest: +SKIP
+>>> m["face"].timeseries.head()                                   # doctest: +SKIP
+>>> bitbox.process_folder(["videos/"], "results/", workers=2)     # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from importlib import metadata as _metadata
+
+from .batch import process_folder
+from .catalog import Catalog, Measure, catalog
+from .errors import (BitboxError, CatalogError, MeasurementError, NoRecordingsError, ParameterError,
+                     PluginError, ProcessorNotFoundError, RecordingError)
+from .log import logger, set_log_level
+from .measurements import Measurements, ProcessorResult
+from .pipeline import process
+from .processor import Processor
+from .recording import Recording
+from .registry import available_processors, get_processor_class, make_processor
+
+try:
+    __version__ = _metadata.version("bitbox")
+except _metadata.PackageNotFoundError:  # running from a source tree without installing
+    __version__ = "0+unknown"
+
+__all__ = [
+    "__version__", "process", "process_folder", "Recording", "Measurements", "ProcessorResult", "Processor",
+    "Measure", "Catalog", "catalog", "available_processors", "get_processor_class", "make_processor",
+    "set_log_level", "logger", "BitboxError", "RecordingError", "NoRecordingsError", "MeasurementError",
+    "ParameterError", "ProcessorNotFoundError", "PluginError", "CatalogError",
+]

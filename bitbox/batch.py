@@ -1,0 +1,343 @@
+"""Batch processing of many recordings: discovery, resumable runs, failures as rows.
+
+:func:`process_folder` (and ``bitbox run``) finds recordings under the inputs in sorted
+order, runs the processors on each (in this process or in a pool of worker processes)
+and writes, under ``out_dir``::
+
+    <recording_id>/<processor>.parquet   time series (written atomically)
+    <recording_id>/<processor>.json      summary + provenance (written last, atomically)
+    summary.csv                          one row per recording: status, error, <processor>.<measure>
+    manifest.csv                         one row per recording: status, reason, SHA-256, seconds
+
+A recording is skipped when its outputs exist and their recorded processor version,
+parameters and input SHA-256 match the current run. A recording that fails is a row with
+its reason; the batch goes on. Inputs are only ever read.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as _dt
+import hashlib
+import multiprocessing
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import pandas as pd
+
+from .errors import BitboxError, NoRecordingsError, ParameterError
+from .fileio import jsonable, atomic_path, read_json
+from .log import logger, verbose
+from .measurements import ParquetSink
+from .pipeline import resolve_processors
+from .processor import Processor
+from .recording import EXTENSIONS, Recording
+
+__all__ = ["process_folder", "discover", "BatchResult", "Job"]
+
+SUMMARY_FILE = "summary.csv"
+MANIFEST_FILE = "manifest.csv"
+_MANIFEST_COLUMNS = ["recording_id", "path", "status", "reason", "sha256", "seconds", "processors", "finished_utc"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One recording to process: its batch-unique id and path."""
+
+    recording_id: str
+    path: str
+
+
+@dataclass
+class BatchResult:
+    """What a batch did: the summary table (one row per recording) and the manifest."""
+
+    out_dir: Path
+    summary: pd.DataFrame
+    manifest: pd.DataFrame
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_failed(self) -> int:
+        return self.counts.get("failed", 0)
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{v} {k}" for k, v in self.counts.items())
+        return f"<BatchResult {len(self.manifest)} recordings ({parts}) in '{self.out_dir}'>"
+
+    def describe(self) -> str:
+        """One line: how many recordings, how many succeeded, skipped, failed."""
+        c = self.counts
+        text = (f"{len(self.manifest)} recordings: {c.get('ok', 0)} processed, {c.get('skipped', 0)} already done, "
+                f"{c.get('failed', 0)} failed")
+        if c.get("failed"):
+            text += f" (reasons in {self.out_dir / MANIFEST_FILE})"
+        return text
+
+
+# ---------------------------------------------------------------------------- discovery
+def _is_hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def discover(inputs: Iterable[str | Path], kinds: Iterable[str], exclude: Path | None = None
+             ) -> tuple[list[Job], list[tuple[Job, str]]]:
+    """Find recordings under ``inputs`` (files or folders, searched recursively in sorted order).
+
+    Returns
+    -------
+    jobs : list of Job
+        Recordings of the given kinds, with batch-unique ids based on relative paths.
+    problems : list of (Job, reason)
+        Inputs that do not exist or folders without recordings.
+    """
+    suffixes = {s for kind in kinds for s in EXTENSIONS[kind]}
+    found: list[tuple[str, Path]] = []
+    problems: list[tuple[Job, str]] = []
+    exclude = exclude.resolve() if exclude is not None else None
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            root = path
+            files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
+                           and not _is_hidden(p, root)
+                           and not (exclude is not None and exclude in p.resolve().parents))
+            if not files:
+                problems.append((Job(path.name or str(path), str(path)),
+                                 f"no recordings found in this folder (searched recursively for "
+                                 f"{', '.join(sorted(suffixes))})"))
+            for file in files:
+                found.append((str(file.relative_to(root).with_suffix("")).replace(os.sep, "__"), file))
+        else:
+            # A file named explicitly is always attempted, so a wrong type gets a clear error.
+            found.append((path.stem, path))
+    return _unique_ids(found), problems
+
+
+def _unique_ids(found: list[tuple[str, Path]]) -> list[Job]:
+    counts: dict[str, int] = {}
+    for base, _ in found:
+        counts[base] = counts.get(base, 0) + 1
+    jobs: list[Job] = []
+    seen: set[str] = set()
+    for base, path in found:
+        rid = base
+        if counts[base] > 1:
+            rid = f"{base}_{path.suffix.lstrip('.').lower()}" if path.suffix else base
+            if rid in seen:
+                rid = f"{rid}_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]}"
+        if rid in seen:  # the same file given twice
+            continue
+        seen.add(rid)
+        jobs.append(Job(rid, str(path)))
+    return jobs
+
+
+# ---------------------------------------------------------------------------- one recording
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _up_to_date(folder: Path, processor: Processor, sha256: str) -> dict | None:
+    """The stored summary if ``folder`` holds this processor's outputs for these parameters and input."""
+    json_path = folder / f"{processor.name}.json"
+    if not (json_path.is_file() and (folder / f"{processor.name}.parquet").is_file()):
+        return None
+    try:
+        data = read_json(json_path)
+    except (OSError, ValueError):
+        return None
+    provenance = data.get("provenance", {})
+    if (provenance.get("input_sha256") == sha256
+            and provenance.get("processor_version") == processor.version
+            and provenance.get("parameters") == jsonable(processor.get_params())):
+        return data.get("summary", {})
+    return None
+
+
+def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, overwrite: bool = False
+            ) -> dict[str, Any]:
+    """Process one recording into ``out_dir/<recording_id>/``; never raises for a bad recording.
+
+    Returns the manifest row plus ``summary`` (``{"<processor>.<measure>": value}``).
+    """
+    started = time.perf_counter()
+    row: dict[str, Any] = {"recording_id": job.recording_id, "path": job.path, "status": "failed", "reason": "",
+                           "sha256": "", "seconds": 0.0, "processors": ",".join(p.name for p in processors),
+                           "summary": {}}
+    folder = Path(out_dir) / job.recording_id
+    try:
+        recording = Recording(job.path)
+        row["sha256"] = recording.sha256
+        done = 0
+        for processor in processors:
+            stored = None if overwrite else _up_to_date(folder, processor, recording.sha256)
+            if stored is not None:
+                logger.info("%s: %s outputs are up to date, skipped", job.recording_id, processor.name)
+                summary = stored
+                done += 1
+            else:
+                processor.validate_params()
+                provenance = processor.provenance(recording)
+                # The JSON file marks a complete result: remove a stale one before replacing the table.
+                (folder / f"{processor.name}.json").unlink(missing_ok=True)
+                with atomic_path(folder / f"{processor.name}.parquet") as tmp:
+                    sink = ParquetSink(tmp, provenance=provenance)
+                    result = processor.process(recording, sink=sink)
+                    sink.close()
+                result.write_json(folder)
+                summary = result.summary
+            row["summary"].update({f"{processor.name}.{k}": v for k, v in summary.items()})
+        row["status"] = "skipped" if done == len(processors) else "ok"
+    except BitboxError as err:
+        row["reason"] = str(err)
+        logger.warning("%s failed: %s", job.recording_id, err)
+    except Exception as err:  # an unexpected bug must not end the batch; keep its trace in the log
+        row["reason"] = f"internal error ({type(err).__name__}: {err}); please report it with the log"
+        logger.error("%s failed with an internal error:\n%s", job.recording_id, traceback.format_exc())
+    if row["status"] == "failed" and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()  # leave no empty folder behind for a recording that produced nothing
+    row["seconds"] = round(time.perf_counter() - started, 3)
+    row["finished_utc"] = _now()
+    return row
+
+
+def _worker(job: Job, specs: list[tuple[str, dict]], out_dir: str, overwrite: bool, log_level: int) -> dict:
+    """Entry point in a worker process: rebuild the processors from their names and parameters."""
+    from .registry import make_processor
+
+    logger.setLevel(log_level)
+    processors = [make_processor(name, **params) for name, params in specs]
+    return run_job(job, processors, out_dir, overwrite)
+
+
+# ---------------------------------------------------------------------------- tables
+def _write_tables(out_dir: Path, rows: dict[str, dict], order: list[str], measure_columns: list[str]) -> None:
+    done = [rows[rid] for rid in order if rid in rows]
+    manifest = pd.DataFrame([{k: r.get(k, "") for k in _MANIFEST_COLUMNS} for r in done], columns=_MANIFEST_COLUMNS)
+    summary_rows = []
+    for r in done:
+        entry = {"recording_id": r["recording_id"], "path": r["path"], "status": r["status"], "error": r["reason"]}
+        entry.update({c: r["summary"].get(c) for c in measure_columns})
+        summary_rows.append(entry)
+    summary = pd.DataFrame(summary_rows, columns=["recording_id", "path", "status", "error", *measure_columns])
+    for name, frame in ((MANIFEST_FILE, manifest), (SUMMARY_FILE, summary)):
+        with atomic_path(out_dir / name) as tmp:
+            frame.to_csv(tmp, index=False)
+
+
+def _measure_columns(processors: Sequence[Processor]) -> list[str]:
+    return [f"{p.name}.{m.name}" for p in processors for m in p.catalog_measures()
+            if m.kind == "summary" and not m.pattern]
+
+
+# ---------------------------------------------------------------------------- public
+@verbose
+def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Path,
+                   processors: str | Sequence[str | Processor] = ("face",), *, workers: int = 1,
+                   overwrite: bool = False, progress: bool = True, verbose: bool | str | int | None = None,
+                   **params: Any) -> BatchResult:
+    """Process every recording under ``inputs`` into ``out_dir``; resumable, failure-tolerant.
+
+    Parameters
+    ----------
+    inputs : path or list of paths
+        Files and folders (searched recursively, sorted; hidden files skipped).
+    out_dir : path
+        Output folder (created if needed).
+    processors : str | list of (str | Processor)
+        Processor names or configured instances.
+    workers : int
+        Worker processes (1 = run in this process).
+    overwrite : bool
+        Recompute even when up-to-date outputs exist.
+    progress : bool
+        Show a progress bar.
+    verbose : bool | str | int | None
+        Log level for this call.
+    **params
+        Processor parameters (``frame_step=2``, ``**{"face.max_faces": 3}``).
+
+    Returns
+    -------
+    BatchResult
+        ``.summary`` (one row per recording), ``.manifest``, ``.counts``.
+
+    Raises
+    ------
+    NoRecordingsError
+        When no recording at all is found in ``inputs``.
+    """
+    from tqdm.auto import tqdm
+
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
+    inputs = list(inputs)
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ParameterError(f"The 'workers' parameter must be an integer >= 1. Got {workers!r} instead.")
+    instances = resolve_processors(processors, params)
+    for processor in instances:
+        processor.validate_params()
+    kinds = sorted({k for p in instances for k in p.input_kinds})
+    out_dir = Path(out_dir)
+    jobs, problems = discover(inputs, kinds, exclude=out_dir)
+    if not jobs:
+        reasons = "; ".join(f"{job.path}: {reason}" for job, reason in problems) or "no inputs were given"
+        raise NoRecordingsError(f"No recordings to process ({reasons}).")
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    order = [job.recording_id for job, _ in problems] + [job.recording_id for job in jobs]
+    rows: dict[str, dict] = {}
+    for job, reason in problems:
+        rows[job.recording_id] = {"recording_id": job.recording_id, "path": job.path, "status": "failed",
+                                  "reason": reason, "sha256": "", "seconds": 0.0,
+                                  "processors": ",".join(p.name for p in instances), "finished_utc": _now(),
+                                  "summary": {}}
+    columns = _measure_columns(instances)
+    logger.info("processing %d recordings with %s into %s (%d worker(s))", len(jobs),
+                ", ".join(p.name for p in instances), out_dir, workers)
+    last_write = 0.0
+    bar = tqdm(total=len(jobs), desc="bitbox", unit="rec", disable=not progress, dynamic_ncols=True)
+
+    def record(row: dict) -> None:
+        nonlocal last_write
+        rows[row["recording_id"]] = row
+        bar.update(1)
+        bar.set_postfix_str(row["recording_id"][-30:], refresh=False)
+        if time.monotonic() - last_write > 2.0:
+            _write_tables(out_dir, rows, order, columns)
+            last_write = time.monotonic()
+
+    try:
+        if workers == 1:
+            for job in jobs:
+                record(run_job(job, instances, out_dir, overwrite))
+        else:
+            specs = [(p.name, p.get_params()) for p in instances]
+            context = multiprocessing.get_context("spawn")  # native libraries do not survive fork
+            with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                futures = {pool.submit(_worker, job, specs, str(out_dir), overwrite, logger.getEffectiveLevel()):
+                           job for job in jobs}
+                for future in cf.as_completed(futures):
+                    job = futures[future]
+                    try:
+                        row = future.result()
+                    except Exception as err:  # the worker process died (e.g. a crash in native code)
+                        row = {"recording_id": job.recording_id, "path": job.path, "status": "failed",
+                               "reason": f"worker process failed ({type(err).__name__}: {err})", "sha256": "",
+                               "seconds": 0.0, "processors": ",".join(p.name for p in instances),
+                               "finished_utc": _now(), "summary": {}}
+                    record(row)
+    finally:
+        bar.close()
+        _write_tables(out_dir, rows, order, columns)
+
+    manifest = pd.read_csv(out_dir / MANIFEST_FILE, keep_default_na=False)
+    summary = pd.read_csv(out_dir / SUMMARY_FILE)
+    counts = {status: int((manifest["status"] == status).sum()) for status in ("ok", "skipped", "failed")}
+    result = BatchResult(out_dir=out_dir, summary=summary, manifest=manifest, counts=counts)
+    logger.info(result.describe())
+    return result

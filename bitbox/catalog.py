@@ -1,0 +1,242 @@
+"""The measure catalog: what each output column and summary value means.
+
+Every measure a processor writes is declared as a :class:`Measure` (name, unit,
+description, valid range, reference). The catalog gathers the measures of all installed
+processors; :func:`validate_timeseries` and :func:`validate_summary` check a processor's
+output against it, so an undeclared column or an impossible value is an error, not a
+silent surprise in a results table.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .errors import CatalogError
+
+__all__ = ["Measure", "Catalog", "catalog", "validate_timeseries", "validate_summary"]
+
+_KINDS = ("timeseries", "summary")
+_DTYPES = ("float", "int", "bool", "str")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One catalogued measure.
+
+    Parameters
+    ----------
+    name : str
+        Column name (time series) or key (summary). With ``pattern=True`` it is a regular
+        expression matching a family of names (e.g. the 478 landmarks).
+    unit : str
+        Physical or relative unit (``"deg"``, ``"px"``, ``"1/min"``, ``"s"``, ``"1"`` for
+        dimensionless, ``"IOD"`` for fractions of the inter-ocular distance).
+    description : str
+        What it measures and how, in one or two sentences.
+    kind : {"timeseries", "summary"}
+        A per-frame column or a per-recording value.
+    valid_range : tuple of float | None
+        Inclusive bounds every finite value must respect; ``None`` for unbounded.
+    dtype : {"float", "int", "bool", "str"}
+        Value type.
+    reference : str
+        Where the method comes from.
+    pattern : bool
+        Whether ``name`` is a regular expression for a family of columns.
+    processor : str
+        Name of the processor that produces it (filled in by the processor base class).
+    """
+
+    name: str
+    unit: str
+    description: str
+    kind: str = "timeseries"
+    valid_range: tuple[float, float] | None = None
+    dtype: str = "float"
+    reference: str = ""
+    pattern: bool = False
+    processor: str = ""
+    _regex: re.Pattern | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in _KINDS:
+            raise ValueError(f"Measure {self.name!r}: kind must be one of {_KINDS}. Got {self.kind!r} instead.")
+        if self.dtype not in _DTYPES:
+            raise ValueError(f"Measure {self.name!r}: dtype must be one of {_DTYPES}. Got {self.dtype!r} instead.")
+        if self.valid_range is not None:
+            low, high = self.valid_range
+            if not low <= high:
+                raise ValueError(f"Measure {self.name!r}: valid_range {self.valid_range} has low > high.")
+        if self.pattern:
+            object.__setattr__(self, "_regex", re.compile(self.name))
+
+    def matches(self, name: str) -> bool:
+        """Whether a column or summary key is this measure."""
+        if self._regex is not None:
+            return self._regex.fullmatch(name) is not None
+        return name == self.name
+
+    def with_processor(self, processor: str) -> "Measure":
+        """A copy attributed to ``processor``."""
+        return Measure(self.name, self.unit, self.description, self.kind, self.valid_range,
+                       self.dtype, self.reference, self.pattern, processor)
+
+    def to_dict(self) -> dict:
+        """Plain-data form (for JSON and tables)."""
+        return {"processor": self.processor, "name": self.name, "kind": self.kind, "unit": self.unit,
+                "dtype": self.dtype,
+                "valid_min": None if self.valid_range is None else self.valid_range[0],
+                "valid_max": None if self.valid_range is None else self.valid_range[1],
+                "description": self.description, "reference": self.reference, "pattern": self.pattern}
+
+
+class Catalog:
+    """The measures of a set of processors, looked up by processor and name.
+
+    Use :func:`bitbox.catalog` for the catalog of all installed processors.
+    """
+
+    def __init__(self, measures: Iterable[Measure] = ()) -> None:
+        self._measures: list[Measure] = list(measures)
+
+    def __iter__(self):
+        return iter(self._measures)
+
+    def __len__(self) -> int:
+        return len(self._measures)
+
+    def __repr__(self) -> str:
+        processors = sorted({m.processor for m in self._measures})
+        return f"<Catalog: {len(self)} measures from {', '.join(processors) or 'no processor'}>"
+
+    def processors(self) -> list[str]:
+        """Names of the processors with catalogued measures."""
+        return sorted({m.processor for m in self._measures})
+
+    def get(self, name: str, processor: str | None = None, kind: str | None = None) -> Measure:
+        """Find the measure describing ``name`` (optionally ``processor.name``)."""
+        if processor is None and "." in name:
+            processor, name = name.split(".", 1)
+        for measure in self._measures:
+            if (processor is None or measure.processor == processor) and (kind is None or measure.kind == kind) \
+                    and measure.matches(name):
+                return measure
+        raise CatalogError(f"{name!r} is not a catalogued measure"
+                           + (f" of processor {processor!r}" if processor else "") + ".")
+
+    def to_frame(self) -> pd.DataFrame:
+        """The catalog as a table, one row per measure."""
+        return pd.DataFrame([m.to_dict() for m in self._measures])
+
+    def to_markdown(self) -> str:
+        """The catalog as Markdown, one section per processor (used to generate the docs)."""
+        lines: list[str] = []
+        for processor in self.processors():
+            lines += [f"## `{processor}`", ""]
+            for kind, title in (("timeseries", "Time series (one row per frame)"),
+                                ("summary", "Summary (one value per recording)")):
+                rows = [m for m in self._measures if m.processor == processor and m.kind == kind]
+                if not rows:
+                    continue
+                lines += [f"### {title}", "", "| name | unit | valid range | description | reference |",
+                          "|---|---|---|---|---|"]
+                for m in rows:
+                    name = f"`{m.name}`" + (" (pattern)" if m.pattern else "")
+                    valid = "" if m.valid_range is None else f"[{_fmt(m.valid_range[0])}, {_fmt(m.valid_range[1])}]"
+                    desc = m.description.replace("|", "\\|")
+                    lines.append(f"| {name} | {m.unit} | {valid} | {desc} | {m.reference} |")
+                lines.append("")
+        return "\n".join(lines)
+
+
+def _fmt(value: float) -> str:
+    return "inf" if value == math.inf else "-inf" if value == -math.inf else f"{value:g}"
+
+
+def catalog() -> Catalog:
+    """The catalog of every installed processor's measures.
+
+    Examples
+    --------
+    >>> import bitbox
+    >>> bitbox.catalog().get("face.head_roll").unit
+    'deg'
+    """
+    from .registry import available_processors, get_processor_class
+
+    measures: list[Measure] = []
+    for name in available_processors():
+        measures.extend(get_processor_class(name).catalog_measures())
+    return Catalog(measures)
+
+
+def _measure_for(measures: Iterable[Measure], name: str, kind: str) -> Measure | None:
+    for measure in measures:
+        if measure.kind == kind and measure.matches(name):
+            return measure
+    return None
+
+
+def _check_range(processor: str, measure: Measure, name: str, values: np.ndarray) -> None:
+    if measure.valid_range is None or values.size == 0:
+        return
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return
+    low, high = measure.valid_range
+    bad = (finite < low) | (finite > high)
+    if bad.any():
+        example = finite[bad][0]
+        raise CatalogError(
+            f"Processor {processor!r} produced {name}={example!r}, outside its valid range "
+            f"[{_fmt(low)}, {_fmt(high)}] ({int(bad.sum())} value(s)). This is a bug in the processor.")
+
+
+def validate_timeseries(processor: str, measures: Iterable[Measure], frame: pd.DataFrame) -> None:
+    """Check a time-series table against the processor's catalogued measures.
+
+    Raises
+    ------
+    CatalogError
+        When ``time_s`` is missing, a column is not catalogued, a numeric column holds
+        non-numbers, or a value falls outside its valid range.
+    """
+    measures = list(measures)
+    if "time_s" not in frame.columns:
+        raise CatalogError(f"Processor {processor!r} produced a time series without a 'time_s' column.")
+    for column in frame.columns:
+        if column == "time_s":
+            continue
+        measure = _measure_for(measures, column, "timeseries")
+        if measure is None:
+            raise CatalogError(f"Processor {processor!r} produced the column {column!r}, which is not in its "
+                               "catalog. Declare it as a Measure in the processor's `measures`.")
+        if measure.dtype == "str":
+            continue
+        series = frame[column]
+        if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)):
+            raise CatalogError(f"Processor {processor!r} produced non-numeric values in {column!r} "
+                               f"(dtype {series.dtype}).")
+        _check_range(processor, measure, column, series.to_numpy(dtype=float, na_value=np.nan))
+
+
+def validate_summary(processor: str, measures: Iterable[Measure], summary: Mapping[str, object]) -> None:
+    """Check a summary mapping against the processor's catalogued summary measures."""
+    measures = list(measures)
+    for key, value in summary.items():
+        measure = _measure_for(measures, key, "summary")
+        if measure is None:
+            raise CatalogError(f"Processor {processor!r} produced the summary value {key!r}, which is not in "
+                               "its catalog. Declare it as a Measure(kind='summary').")
+        if measure.dtype == "str":
+            continue
+        if value is None:
+            continue
+        if not isinstance(value, (int, float, np.integer, np.floating, bool, np.bool_)):
+            raise CatalogError(f"Processor {processor!r} produced a non-numeric summary value {key}={value!r}.")
+        _check_range(processor, measure, key, np.asarray([float(value)]))

@@ -1,0 +1,126 @@
+"""The ``bitbox`` command.
+
+::
+
+    bitbox run INPUT... -o OUT [-p face] [--workers N] [--overwrite] [--set face.frame_step=2]
+    bitbox list                    processors and their measures
+    bitbox catalog [--format md]   the measure catalog (markdown or csv)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Sequence
+
+from . import __version__
+from .errors import BitboxError, NoRecordingsError
+from .log import set_log_level
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _parse_sets(items: Sequence[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BitboxError(f"--set expects KEY=VALUE (e.g. face.frame_step=2). Got {item!r}.")
+        params[key.strip()] = _parse_value(value.strip())
+    return params
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .batch import process_folder
+
+    processors = [p.strip() for p in args.processors.split(",") if p.strip()]
+    try:
+        result = process_folder(args.inputs, args.output, processors=processors, workers=args.workers,
+                                overwrite=args.overwrite, progress=not args.quiet, **_parse_sets(args.set))
+    except NoRecordingsError as err:
+        print(f"bitbox: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    print(result.describe())
+    print(f"Results: {result.out_dir / 'summary.csv'}")
+    return EXIT_FAILED if result.n_failed else EXIT_OK
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from .registry import available_processors, broken_plugins, get_processor_class
+
+    for name in available_processors():
+        try:
+            cls = get_processor_class(name)
+        except BitboxError:
+            continue
+        measures = cls.catalog_measures()
+        n_ts = sum(m.kind == "timeseries" for m in measures)
+        n_sm = sum(m.kind == "summary" for m in measures)
+        print(f"{name} {cls.version}  ({', '.join(cls.input_kinds)}; {n_ts} time-series measures, "
+              f"{n_sm} summary measures)  {cls.__module__}.{cls.__qualname__}")
+        if args.measures:
+            for m in measures:
+                print(f"    {m.kind:10s} {m.name:36s} [{m.unit}] {m.description}")
+    for name, reason in broken_plugins().items():
+        print(f"{name}  BROKEN: {reason}")
+    return EXIT_OK
+
+
+def _cmd_catalog(args: argparse.Namespace) -> int:
+    from .catalog import catalog
+
+    cat = catalog()
+    if args.format == "csv":
+        cat.to_frame().to_csv(sys.stdout, index=False)
+    else:
+        print(cat.to_markdown())
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bitbox", description="Behavioral measurements from recordings, offline.")
+    parser.add_argument("--version", action="version", version=f"bitbox {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log messages (-vv: debug)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="process recordings (files or folders) into an output folder")
+    run.add_argument("inputs", nargs="+", help="recordings and/or folders (searched recursively)")
+    run.add_argument("-o", "--output", required=True, help="output folder")
+    run.add_argument("-p", "--processors", default="face", help="comma-separated processor names (default: face)")
+    run.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    run.add_argument("--overwrite", action="store_true", help="recompute even when outputs are up to date")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="processor parameter, e.g. --set face.frame_step=2 (repeatable)")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=_cmd_run)
+
+    lst = sub.add_parser("list", help="installed processors")
+    lst.add_argument("--measures", action="store_true", help="also list each processor's measures")
+    lst.set_defaults(func=_cmd_list)
+
+    cat = sub.add_parser("catalog", help="print the measure catalog")
+    cat.add_argument("--format", choices=("md", "csv"), default="md")
+    cat.set_defaults(func=_cmd_catalog)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    set_log_level({0: "warning", 1: "info"}.get(args.verbose, "debug"))
+    try:
+        return args.func(args)
+    except BitboxError as err:
+        print(f"bitbox: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

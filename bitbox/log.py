@@ -1,0 +1,81 @@
+"""Bitbox's one logger and the ``verbose`` switch of public functions (as in MNE-Python)."""
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import logging
+from typing import Any, Callable, Iterator, TypeVar
+
+logger = logging.getLogger("bitbox")
+logger.addHandler(logging.NullHandler())
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+           "error": logging.ERROR, "critical": logging.CRITICAL}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _to_level(verbose: bool | str | int | None) -> int | None:
+    if verbose is None:
+        return None
+    if isinstance(verbose, bool):
+        return logging.INFO if verbose else logging.WARNING
+    if isinstance(verbose, str):
+        try:
+            return _LEVELS[verbose.lower()]
+        except KeyError:
+            raise ValueError(
+                f"verbose must be a bool, an int or one of {sorted(_LEVELS)}. Got {verbose!r} instead."
+            ) from None
+    return int(verbose)
+
+
+def set_log_level(verbose: bool | str | int | None = "info") -> None:
+    """Set the level of the ``bitbox`` logger and make sure its messages are shown.
+
+    Parameters
+    ----------
+    verbose : bool | str | int | None
+        ``True``/``"info"`` shows progress messages, ``False``/``"warning"`` only problems,
+        ``"debug"`` everything.
+    """
+    level = _to_level(verbose)
+    if level is None:
+        return
+    logger.setLevel(level)
+    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.NullHandler)
+               for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s [bitbox] %(message)s"))
+        logger.addHandler(handler)
+
+
+@contextlib.contextmanager
+def use_log_level(verbose: bool | str | int | None) -> Iterator[None]:
+    """Temporarily change the logger's level (no-op for ``None``)."""
+    level = _to_level(verbose)
+    if level is None:
+        yield
+        return
+    old = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(old)
+
+
+def verbose(func: F) -> F:
+    """Decorator giving a function a ``verbose`` keyword that sets the log level for the call."""
+    signature = inspect.signature(func)
+    if "verbose" not in signature.parameters:
+        raise TypeError(f"{func.__qualname__} must take a 'verbose' parameter to use @verbose")
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind_partial(*args, **kwargs)
+        with use_log_level(bound.arguments.get("verbose")):
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,273 @@
+"""Measurements: what processors produce for one recording, and how it is stored.
+
+For each processor a :class:`ProcessorResult` holds
+
+- ``timeseries``: a DataFrame with a ``time_s`` column (seconds from the start of the
+  recording) and one column per catalogued measure;
+- ``summary``: per-recording values (``{"blink_rate_per_min": 14.2, ...}``);
+- ``provenance``: processor name and version, parameters, input SHA-256, package versions,
+  start and end time.
+
+On disk a result is two files in the recording's output folder: ``<processor>.parquet``
+(the time series, with the provenance in its metadata) and ``<processor>.json``
+(summary, units and provenance). Both are written atomically; reading them back gives
+identical tables and values.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import BitboxError
+from .fileio import atomic_path, read_json, write_json
+
+__all__ = ["ProcessorResult", "Measurements", "MemorySink", "ParquetSink", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+_PROVENANCE_KEY = b"bitbox.provenance"
+
+
+@dataclass
+class ProcessorResult:
+    """The output of one processor on one recording."""
+
+    processor: str
+    timeseries: pd.DataFrame
+    summary: dict = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+    units: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (f"<ProcessorResult {self.processor!r}: {len(self.timeseries)} rows x "
+                f"{self.timeseries.shape[1]} columns, {len(self.summary)} summary values>")
+
+    # ----------------------------------------------------------------- disk
+    def write(self, out_dir: str | Path) -> tuple[Path, Path]:
+        """Write ``<processor>.parquet`` and ``<processor>.json`` into ``out_dir`` atomically."""
+        out_dir = Path(out_dir)
+        parquet = out_dir / f"{self.processor}.parquet"
+        with atomic_path(parquet) as tmp:
+            sink = ParquetSink(tmp, provenance=self.provenance)
+            sink.append(self.timeseries)
+            sink.close(empty_like=self.timeseries)
+        return parquet, self.write_json(out_dir)
+
+    def write_json(self, out_dir: str | Path) -> Path:
+        """Write the summary + provenance file (the last file of a result to be written)."""
+        path = Path(out_dir) / f"{self.processor}.json"
+        write_json(path, {"bitbox_format": FORMAT_VERSION, "processor": self.processor,
+                          "summary": self.summary, "units": self.units, "provenance": self.provenance})
+        return path
+
+    @classmethod
+    def read(cls, out_dir: str | Path, processor: str) -> "ProcessorResult":
+        """Read a result written by :meth:`write`."""
+        out_dir = Path(out_dir)
+        json_path = out_dir / f"{processor}.json"
+        parquet_path = out_dir / f"{processor}.parquet"
+        for path in (json_path, parquet_path):
+            if not path.is_file():
+                raise BitboxError(f"{path}: missing; the output folder is incomplete. Re-run the processor.")
+        data = read_json(json_path)
+        summary = {k: (math.nan if v is None else v) for k, v in data.get("summary", {}).items()}
+        timeseries = pd.read_parquet(parquet_path)
+        return cls(processor=data["processor"], timeseries=timeseries, summary=summary,
+                   provenance=data.get("provenance", {}), units=data.get("units", {}))
+
+
+class MemorySink:
+    """Collects time-series chunks in memory (used by :func:`bitbox.process`)."""
+
+    def __init__(self) -> None:
+        self._chunks: list[pd.DataFrame] = []
+
+    def append(self, chunk: pd.DataFrame) -> None:
+        self._chunks.append(chunk)
+
+    def result(self) -> pd.DataFrame:
+        if not self._chunks:
+            return pd.DataFrame({"time_s": pd.Series([], dtype="float64")})
+        if len(self._chunks) == 1:
+            return self._chunks[0].reset_index(drop=True)
+        return pd.concat(self._chunks, ignore_index=True)
+
+
+class ParquetSink:
+    """Streams time-series chunks into one parquet file, one row group per chunk.
+
+    Memory stays bounded by the chunk size, whatever the recording's length. The
+    provenance is stored in the file's schema metadata so the file explains itself.
+    """
+
+    def __init__(self, path: str | Path, provenance: Mapping | None = None) -> None:
+        self.path = Path(path)
+        self._provenance = dict(provenance or {})
+        self._writer = None
+        self._schema = None
+        self.n_rows = 0
+
+    def _metadata(self) -> dict[bytes, bytes]:
+        stable = {k: v for k, v in self._provenance.items() if k not in ("started_utc", "finished_utc")}
+        return {_PROVENANCE_KEY: json.dumps(stable, sort_keys=True, default=str).encode()}
+
+    def append(self, chunk: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self._writer is None:
+            table = pa.Table.from_pandas(chunk, preserve_index=False)
+            metadata = dict(table.schema.metadata or {})
+            metadata.update(self._metadata())
+            self._schema = table.schema.with_metadata(metadata)
+            table = table.replace_schema_metadata(metadata)
+            self._writer = pq.ParquetWriter(self.path, self._schema, compression="zstd")
+        else:
+            table = pa.Table.from_pandas(chunk, schema=self._schema, preserve_index=False)
+        self._writer.write_table(table)
+        self.n_rows += len(chunk)
+
+    def close(self, empty_like: pd.DataFrame | None = None) -> None:
+        if self._writer is None:
+            self.append(empty_like if empty_like is not None else
+                        pd.DataFrame({"time_s": pd.Series([], dtype="float64")}))
+        self._writer.close()
+
+
+class Measurements(Mapping[str, ProcessorResult]):
+    """All processors' results for one recording.
+
+    Index it by processor name: ``m["face"].timeseries``, ``m["face"].summary``.
+
+    Parameters
+    ----------
+    results : sequence of ProcessorResult
+        One per processor.
+    recording_id : str
+        Identifier of the recording (the file stem by default).
+    path : str
+        Path of the recording.
+
+    Examples
+    --------
+    >>> m = bitbox.process("interview.mp4")              # doctest: +SKIP
+    >>> m["face"].timeseries[["time_s", "head_yaw"]]     # doctest: +SKIP
+    >>> m.summary_row()                                  # doctest: +SKIP
+    >>> m.write("results/interview")                     # doctest: +SKIP
+    """
+
+    def __init__(self, results: Sequence[ProcessorResult], recording_id: str = "", path: str = "") -> None:
+        self._results = {r.processor: r for r in results}
+        self.recording_id = recording_id
+        self.path = str(path)
+
+    def __getitem__(self, processor: str) -> ProcessorResult:
+        try:
+            return self._results[processor]
+        except KeyError:
+            raise KeyError(f"No results for processor {processor!r}; these measurements hold "
+                           f"{sorted(self._results)}.") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._results)
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{k}: {len(v.timeseries)} rows" for k, v in self._results.items())
+        return f"<Measurements {self.recording_id!r} ({parts})>"
+
+    @property
+    def processors(self) -> list[str]:
+        """Names of the processors with results."""
+        return list(self._results)
+
+    def summary_row(self) -> pd.Series:
+        """One row of per-recording values, named ``<processor>.<measure>``."""
+        values = {f"{p}.{k}": v for p, r in self._results.items() for k, v in r.summary.items()}
+        return pd.Series(values, name=self.recording_id, dtype="float64" if values else None)
+
+    def to_wide(self) -> pd.DataFrame:
+        """All time series in one table: ``time_s`` plus ``<processor>.<measure>`` columns.
+
+        Processors sampled at different times are outer-joined on ``time_s`` (sorted).
+        """
+        wide: pd.DataFrame | None = None
+        for processor, result in self._results.items():
+            frame = result.timeseries.rename(
+                columns={c: f"{processor}.{c}" for c in result.timeseries.columns if c != "time_s"})
+            wide = frame if wide is None else wide.merge(frame, on="time_s", how="outer")
+        if wide is None:
+            return pd.DataFrame({"time_s": pd.Series([], dtype="float64")})
+        return wide.sort_values("time_s", kind="stable").reset_index(drop=True)
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write every result into ``out_dir`` (``<processor>.parquet`` and ``.json``)."""
+        out_dir = Path(out_dir)
+        for result in self._results.values():
+            result.write(out_dir)
+        return out_dir
+
+    @classmethod
+    def read(cls, out_dir: str | Path, processors: Sequence[str] | None = None) -> "Measurements":
+        """Read results written by :meth:`write` or by a batch (``OUT/<recording_id>``)."""
+        out_dir = Path(out_dir)
+        if not out_dir.is_dir():
+            raise BitboxError(f"{out_dir}: no such output folder.")
+        if processors is None:
+            processors = sorted(p.stem for p in out_dir.glob("*.json"))
+        if not processors:
+            raise BitboxError(f"{out_dir}: holds no Bitbox results (no <processor>.json files).")
+        results = [ProcessorResult.read(out_dir, p) for p in processors]
+        path = results[0].provenance.get("input_path", "")
+        return cls(results, recording_id=out_dir.name, path=path)
+
+    def plot(self, measures: Sequence[str] | None = None, processor: str | None = None, ax=None):
+        """Plot measures over time (one panel per measure).
+
+        Parameters
+        ----------
+        measures : list of str | None
+            Column names (``"head_yaw"`` or ``"face.head_yaw"``). By default a few of the
+            processor's main measures (its ``plot_measures``).
+        processor : str | None
+            The processor whose time series to plot (default: the first).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        import matplotlib.pyplot as plt
+
+        processor = processor or self.processors[0]
+        result = self[processor]
+        frame = result.timeseries
+        if measures is None:
+            from .registry import get_processor_class
+            try:
+                measures = list(get_processor_class(processor).plot_measures)
+            except BitboxError:
+                measures = []
+            measures = measures or [c for c in frame.columns if c != "time_s"][:4]
+        measures = [m.split(".", 1)[1] if m.startswith(f"{processor}.") else m for m in measures]
+        missing = [m for m in measures if m not in frame.columns]
+        if missing:
+            raise KeyError(f"{missing} not in the {processor!r} time series; available: "
+                           f"{[c for c in frame.columns if not c.startswith('lm_')][:40]}")
+        fig, axes = plt.subplots(len(measures), 1, figsize=(9, 1.8 * len(measures) + 0.6), sharex=True,
+                                 squeeze=False)
+        for axis, name in zip(axes[:, 0], measures):
+            axis.plot(frame["time_s"].to_numpy(), frame[name].to_numpy(dtype=float, na_value=np.nan), lw=1)
+            unit = result.units.get(name, "")
+            axis.set_ylabel(f"{name}\n[{unit}]" if unit else name, fontsize=8)
+            axis.grid(alpha=0.3)
+        axes[-1, 0].set_xlabel("time [s]")
+        fig.suptitle(f"{self.recording_id} — {processor}")
+        fig.tight_layout()
+        return fig

@@ -1,0 +1,98 @@
+"""Run several processors on one recording: :func:`process`."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from .errors import ParameterError
+from .log import logger, verbose
+from .measurements import Measurements
+from .processor import Processor, ProgressCallback
+from .recording import Recording
+from .registry import get_processor_class
+
+__all__ = ["process", "resolve_processors"]
+
+
+def resolve_processors(processors: str | Processor | Iterable[str | Processor],
+                       params: dict[str, Any] | None = None) -> list[Processor]:
+    """Turn names (or instances) into configured processor instances.
+
+    ``params`` are keyword parameters given to every named processor that accepts them
+    (``"face.max_faces"`` targets one processor). A parameter no processor accepts is an
+    error that lists the valid ones.
+    """
+    if isinstance(processors, (str, Processor)):
+        processors = [processors]
+    processors = list(processors)
+    if not processors:
+        raise ParameterError("No processor was given; use e.g. processors=['face'] (see `bitbox list`).")
+    params = dict(params or {})
+    instances: list[Processor] = []
+    used: set[str] = set()
+    for item in processors:
+        if isinstance(item, Processor):
+            instances.append(item)
+            continue
+        if isinstance(item, type) and issubclass(item, Processor):
+            raise ParameterError(f"Pass an instance ({item.__name__}()) or the name {item.name!r}, not the class.")
+        cls = get_processor_class(str(item))
+        names = cls._get_param_names()
+        mine: dict[str, Any] = {}
+        for key, value in params.items():
+            target, _, short = key.rpartition(".")
+            if target and target != cls.name:
+                continue
+            if short in names:
+                mine[short] = value
+                used.add(key)
+        instances.append(cls(**mine))
+    unused = sorted(set(params) - used)
+    if unused:
+        valid = sorted({f"{p.name}.{n}" for p in instances for n in p._get_param_names()})
+        raise ParameterError(f"Parameter(s) {', '.join(map(repr, unused))} are not accepted by any of the "
+                             f"processors {[p.name for p in instances]}. Valid parameters: {', '.join(valid)}.")
+    names = [p.name for p in instances]
+    if len(set(names)) != len(names):
+        raise ParameterError(f"A processor is listed twice: {names}.")
+    return instances
+
+
+@verbose
+def process(path: str | Path | Recording, processors: str | Sequence[str | Processor] = ("face",), *,
+            progress: ProgressCallback | None = None, verbose: bool | str | int | None = None,
+            **params: Any) -> Measurements:
+    """Measure one recording with one or more processors.
+
+    Parameters
+    ----------
+    path : str | Path | Recording
+        The recording.
+    processors : str | list of (str | Processor)
+        Processor names (see ``bitbox list``) or configured instances.
+    progress : callable | None
+        ``progress(done, total)`` callback for long steps.
+    verbose : bool | str | int | None
+        Log level for this call.
+    **params
+        Processor parameters, e.g. ``frame_step=2`` or ``**{"face.max_faces": 3}``.
+
+    Returns
+    -------
+    Measurements
+        Time series, summary and provenance per processor.
+
+    Examples
+    --------
+    >>> import bitbox
+    >>> m = bitbox.process("interview.mp4")                     # doctest: +SKIP
+    >>> m["face"].timeseries[["time_s", "head_yaw", "blink"]]   # doctest: +SKIP
+    >>> m.summary_row()["face.blink_rate_per_min"]              # doctest: +SKIP
+    """
+    recording = path if isinstance(path, Recording) else Recording(path)
+    instances = resolve_processors(processors, params)
+    results = []
+    for processor in instances:
+        logger.info("%s: running %r", recording.path.name, processor)
+        results.append(processor.process(recording, progress=progress))
+    return Measurements(results, recording_id=recording.id, path=str(recording.path))

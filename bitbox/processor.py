@@ -1,0 +1,223 @@
+"""The :class:`Processor` base class that every processor, built-in or plugin, derives from.
+
+A processor turns one :class:`~bitbox.recording.Recording` into a time series and a
+summary of catalogued measures. It follows scikit-learn's parameter rules:
+
+- ``__init__`` takes keyword-only parameters with defaults and only stores them;
+- :meth:`get_params` / :meth:`set_params` round-trip, and the parameters go verbatim into
+  the provenance of every output;
+- parameters are validated when :meth:`process` runs, against ``_parameter_constraints``.
+
+A subclass declares ``name``, ``version``, ``input_kinds``, ``measures`` and implements
+:meth:`compute`::
+
+    class Luminance(Processor):
+        name = "luminance"
+        version = "1.0"
+        input_kinds = ("video",)
+        measures = (Measure("luminance", "1", "Mean grey level / 255", valid_range=(0, 1)),)
+        _parameter_constraints = {"step": [Interval(int, 1, None)]}
+
+        def __init__(self, *, step=1):
+            self.step = step
+
+        def compute(self, recording, sink, progress=None):
+            for frame in recording.iter_frames(step=self.step):
+                sink.append(pd.DataFrame({"time_s": [frame.time_s],
+                                          "luminance": [frame.rgb.mean() / 255]}))
+            return {}
+"""
+from __future__ import annotations
+
+import abc
+import datetime as _dt
+import inspect
+import platform
+from importlib import metadata
+from typing import Any, Callable, ClassVar, Mapping, Protocol
+
+import pandas as pd
+
+from .catalog import Measure, validate_summary, validate_timeseries
+from .errors import ParameterError, RecordingError
+from .measurements import MemorySink, ProcessorResult
+from .params import check_param
+from .recording import Recording
+
+__all__ = ["Processor", "ProgressCallback", "package_versions"]
+
+#: ``progress(done, total)``: called by long steps; ``total`` may be ``None`` when unknown.
+ProgressCallback = Callable[[int, "int | None"], None]
+
+_CORE_PACKAGES = ("bitbox", "numpy", "pandas", "pyarrow", "scipy")
+
+
+class TimeSeriesSink(Protocol):
+    def append(self, chunk: pd.DataFrame) -> None: ...
+
+
+def package_versions(names: tuple[str, ...] = ()) -> dict[str, str]:
+    """Installed versions of Bitbox's core packages and of ``names`` (sorted, for provenance)."""
+    versions = {"python": platform.python_version()}
+    for name in (*_CORE_PACKAGES, *names):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return dict(sorted(versions.items()))
+
+
+def _utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class _ValidatingSink:
+    """Checks every chunk against the catalog and the time axis before passing it on."""
+
+    def __init__(self, inner: TimeSeriesSink, processor: "Processor") -> None:
+        self.inner = inner
+        self.processor = processor
+        self.n_rows = 0
+        self._last_time = -float("inf")
+        self._columns: list[str] | None = None
+
+    def append(self, chunk: pd.DataFrame) -> None:
+        name = self.processor.name
+        validate_timeseries(name, self.processor.catalog_measures(), chunk)
+        columns = list(chunk.columns)
+        if self._columns is None:
+            self._columns = columns
+        elif columns != self._columns:
+            raise RuntimeError(f"Processor {name!r} changed its time-series columns between chunks.")
+        times = chunk["time_s"].to_numpy(dtype=float)
+        if len(times) and (times[0] < self._last_time or (len(times) > 1 and (times[1:] < times[:-1]).any())):
+            raise RuntimeError(f"Processor {name!r} produced time_s values that go backwards.")
+        if len(times):
+            self._last_time = times[-1]
+        self.inner.append(chunk)
+        self.n_rows += len(chunk)
+
+
+class Processor(abc.ABC):
+    """Base class of Bitbox processors (see the module docstring for how to write one)."""
+
+    #: Registry name (the entry-point name), e.g. ``"face"``.
+    name: ClassVar[str] = ""
+    #: Version of the processor's method; part of the provenance and of the resume check.
+    version: ClassVar[str] = "0"
+    #: Recording kinds the processor accepts.
+    input_kinds: ClassVar[tuple[str, ...]] = ()
+    #: The catalogued measures it produces (time series and summary).
+    measures: ClassVar[tuple[Measure, ...]] = ()
+    #: Python distributions whose versions go into the provenance.
+    dependencies: ClassVar[tuple[str, ...]] = ()
+    #: Measures plotted by default by :meth:`Measurements.plot`.
+    plot_measures: ClassVar[tuple[str, ...]] = ()
+    #: ``{parameter: [constraint, ...]}`` checked by :meth:`validate_params`.
+    _parameter_constraints: ClassVar[dict[str, list]] = {}
+
+    # ------------------------------------------------------------------ parameters
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        init = cls.__init__
+        if init is object.__init__:
+            return []
+        params = inspect.signature(init).parameters.values()
+        for p in params:
+            if p.name != "self" and p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                raise TypeError(f"{cls.__name__}.__init__ must list its parameters explicitly "
+                                f"(no *args or **kwargs), like scikit-learn estimators.")
+        return sorted(p.name for p in params if p.name != "self")
+
+    def get_params(self) -> dict[str, Any]:
+        """The processor's parameters, as passed to ``__init__`` (they round-trip)."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params: Any) -> "Processor":
+        """Set parameters; unknown names raise :class:`ParameterError` listing the valid ones."""
+        valid = self._get_param_names()
+        for key, value in params.items():
+            if key not in valid:
+                raise ParameterError(f"{key!r} is not a parameter of {type(self).__name__}. "
+                                     f"Valid parameters: {', '.join(valid) or 'none'}.")
+            setattr(self, key, value)
+        return self
+
+    def validate_params(self) -> None:
+        """Check every parameter against ``_parameter_constraints``."""
+        owner = type(self).__name__
+        for key, value in self.get_params().items():
+            constraints = self._parameter_constraints.get(key)
+            if constraints:
+                check_param(key, value, *constraints, owner=owner)
+
+    def __repr__(self) -> str:
+        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
+                    if p.name != "self"}
+        changed = {k: v for k, v in self.get_params().items() if defaults.get(k, inspect.Parameter.empty) != v}
+        args = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+        return f"{type(self).__name__}({args})"
+
+    # ------------------------------------------------------------------ catalog
+    @classmethod
+    def catalog_measures(cls) -> tuple[Measure, ...]:
+        """The processor's measures, attributed to its name."""
+        return tuple(m.with_processor(cls.name) for m in cls.measures)
+
+    @classmethod
+    def units(cls) -> dict[str, str]:
+        """Units of the (non-pattern) measures, by name."""
+        return {m.name: m.unit for m in cls.measures if not m.pattern}
+
+    # ------------------------------------------------------------------ running
+    @abc.abstractmethod
+    def compute(self, recording: Recording, sink: TimeSeriesSink,
+                progress: ProgressCallback | None = None) -> dict[str, Any]:
+        """Measure one recording: append time-series chunks to ``sink``, return the summary.
+
+        Subclasses implement this. Chunks are DataFrames with ``time_s`` and catalogued
+        columns, in time order, with the same columns every time.
+        """
+
+    def provenance(self, recording: Recording) -> dict[str, Any]:
+        """The provenance record of this processor on ``recording`` (without timing)."""
+        return {"processor": self.name, "processor_version": self.version,
+                "processor_class": f"{type(self).__module__}.{type(self).__qualname__}",
+                "parameters": self.get_params(), "input_path": str(recording.path),
+                "input_sha256": recording.sha256, "package_versions": package_versions(self.dependencies)}
+
+    def process(self, recording: Recording | str, *, sink: TimeSeriesSink | None = None,
+                progress: ProgressCallback | None = None) -> ProcessorResult:
+        """Run the processor on one recording, validating parameters, input kind and outputs.
+
+        Parameters
+        ----------
+        recording : Recording | str
+            The recording (or its path).
+        sink : object with ``append(DataFrame)`` | None
+            Where time-series chunks go. By default they are collected in memory and
+            returned in ``result.timeseries``; with another sink (e.g. a
+            :class:`~bitbox.measurements.ParquetSink`) ``result.timeseries`` is ``None``.
+        progress : callable | None
+            ``progress(done, total)`` called as work advances.
+
+        Returns
+        -------
+        ProcessorResult
+        """
+        self.validate_params()
+        if not isinstance(recording, Recording):
+            recording = Recording(recording)
+        if recording.kind not in self.input_kinds:
+            raise RecordingError(recording.path, f"is a {recording.kind} recording; the {self.name!r} "
+                                 f"processor reads {', '.join(self.input_kinds)} recordings")
+        provenance = self.provenance(recording)
+        provenance["started_utc"] = _utc_now()
+        memory = MemorySink() if sink is None else None
+        checked = _ValidatingSink(memory if memory is not None else sink, self)
+        summary = dict(self.compute(recording, checked, progress))
+        validate_summary(self.name, self.catalog_measures(), summary)
+        provenance["finished_utc"] = _utc_now()
+        provenance["n_rows"] = checked.n_rows
+        return ProcessorResult(processor=self.name, timeseries=memory.result() if memory is not None else None,
+                               summary=summary, provenance=provenance, units=self.units())

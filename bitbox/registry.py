@@ -1,0 +1,123 @@
+"""Discovery of processors through the ``bitbox.processors`` entry-point group.
+
+Built-in processors register exactly like third-party ones::
+
+    [project.entry-points."bitbox.processors"]
+    face = "bitbox.processors.face:FaceProcessor"
+
+Discovery is cached (:func:`refresh` clears the cache after installing a plugin). A plugin
+that cannot be imported, two distributions claiming the same name, or an entry point that
+is not a :class:`~bitbox.processor.Processor` subclass is reported as a
+:class:`~bitbox.errors.PluginError` when that name is used, and listed by ``bitbox list``.
+"""
+from __future__ import annotations
+
+import difflib
+import functools
+from importlib import metadata
+from typing import Any
+
+from .errors import PluginError, ProcessorNotFoundError
+from .log import logger
+
+__all__ = ["available_processors", "get_processor_class", "make_processor", "refresh", "broken_plugins",
+           "ENTRY_POINT_GROUP"]
+
+ENTRY_POINT_GROUP = "bitbox.processors"
+
+
+@functools.lru_cache(maxsize=1)
+def _entry_points() -> tuple[dict[str, metadata.EntryPoint], dict[str, str]]:
+    found: dict[str, list[metadata.EntryPoint]] = {}
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(ep.name, [])
+        if all(other.value != ep.value for other in found[ep.name]):  # same plugin seen twice on sys.path
+            found[ep.name].append(ep)
+    good: dict[str, metadata.EntryPoint] = {}
+    broken: dict[str, str] = {}
+    for name, eps in sorted(found.items()):
+        if len(eps) > 1:
+            where = "; ".join(f"{ep.value} (from {_dist_name(ep)})" for ep in eps)
+            broken[name] = f"the processor name {name!r} is registered more than once: {where}. " \
+                           "Uninstall one of these packages."
+        else:
+            good[name] = eps[0]
+    return good, broken
+
+
+def _dist_name(ep: metadata.EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    return f"{dist.name} {dist.version}" if dist is not None else "unknown distribution"
+
+
+def refresh() -> None:
+    """Forget cached discovery results (call after installing or removing a plugin)."""
+    _entry_points.cache_clear()
+    _load.cache_clear()
+
+
+def available_processors() -> list[str]:
+    """Names of the installed processors, sorted (broken plugins excluded; see :func:`broken_plugins`)."""
+    return sorted(_entry_points()[0])
+
+
+def broken_plugins() -> dict[str, str]:
+    """Installed processor names that cannot be used, with the reason."""
+    good, broken = _entry_points()
+    problems = dict(broken)
+    for name in good:
+        try:
+            _load(name)
+        except PluginError as err:
+            problems[name] = str(err)
+    return dict(sorted(problems.items()))
+
+
+@functools.lru_cache(maxsize=None)
+def _load(name: str) -> type:
+    from .processor import Processor
+
+    ep = _entry_points()[0][name]
+    try:
+        obj = ep.load()
+    except Exception as err:  # a plugin's import can fail in any way; report it, don't hide it
+        raise PluginError(f"The processor plugin {name!r} ({ep.value}, from {_dist_name(ep)}) could not be "
+                          f"loaded: {type(err).__name__}: {err}") from err
+    if not (isinstance(obj, type) and issubclass(obj, Processor)):
+        raise PluginError(f"The processor plugin {name!r} ({ep.value}) is not a subclass of "
+                          "bitbox.Processor.")
+    if obj.name != name:
+        raise PluginError(f"The processor plugin {ep.value} is registered as {name!r} but its class "
+                          f"says name = {obj.name!r}; they must be equal.")
+    return obj
+
+
+def get_processor_class(name: str) -> type:
+    """The processor class registered under ``name``.
+
+    Raises
+    ------
+    ProcessorNotFoundError
+        With the installed names and a "Did you mean" suggestion.
+    PluginError
+        When the plugin is installed but broken.
+    """
+    good, broken = _entry_points()
+    if name in broken:
+        raise PluginError(broken[name])
+    if name not in good:
+        known = sorted(good)
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ProcessorNotFoundError(f"No processor named {name!r}.{hint} Installed processors: "
+                                     f"{', '.join(known) or 'none'}.")
+    return _load(name)
+
+
+def make_processor(name: str, **params: Any):
+    """An instance of the processor ``name`` with ``params`` set (validated when it runs)."""
+    cls = get_processor_class(name)
+    processor = cls()
+    processor.set_params(**params)
+    logger.debug("made processor %r", processor)
+    return processor

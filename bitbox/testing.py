@@ -1,0 +1,157 @@
+"""Conformance checks for processors: :func:`check_processor`.
+
+Every built-in processor passes it in Bitbox's test suite, and a plugin author runs it in
+theirs::
+
+    from bitbox.testing import check_processor
+    check_processor(MyProcessor, "tests/data/clip.mp4")
+
+It fails with an ``AssertionError`` that says which rule was broken.
+"""
+from __future__ import annotations
+
+import inspect
+import keyword
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .catalog import Measure
+from .errors import ParameterError, RecordingError
+from .measurements import ProcessorResult
+from .processor import Processor
+from .recording import EXTENSIONS, Recording
+
+__all__ = ["check_processor"]
+
+
+class _Unusable:
+    """A parameter value no constraint accepts."""
+
+    def __repr__(self) -> str:
+        return "<unusable value>"
+
+
+def _check_class(cls: type) -> None:
+    assert isinstance(cls, type) and issubclass(cls, Processor), f"{cls!r} is not a bitbox.Processor subclass"
+    name = cls.name
+    assert isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name) and name.islower(), \
+        f"{cls.__name__}.name must be a lower-case identifier; got {name!r}"
+    assert isinstance(cls.version, str) and cls.version, f"{cls.__name__}.version must be a non-empty string"
+    assert cls.input_kinds and set(cls.input_kinds) <= set(EXTENSIONS), \
+        f"{cls.__name__}.input_kinds must be a non-empty subset of {sorted(EXTENSIONS)}; got {cls.input_kinds!r}"
+    assert cls.measures, f"{cls.__name__}.measures is empty: declare every output as a Measure"
+    seen: set[tuple[str, str]] = set()
+    for m in cls.measures:
+        assert isinstance(m, Measure), f"{cls.__name__}.measures holds {m!r}, not a Measure"
+        assert m.name != "time_s", f"{cls.__name__}: 'time_s' is implicit and must not be catalogued"
+        assert (m.kind, m.name) not in seen, f"{cls.__name__}: measure {m.name!r} is declared twice"
+        assert m.unit is not None and m.description, f"{cls.__name__}: measure {m.name!r} needs a unit and a " \
+                                                     "description"
+        seen.add((m.kind, m.name))
+    for pname in cls._parameter_constraints:
+        assert pname in cls._get_param_names(), \
+            f"{cls.__name__}._parameter_constraints names {pname!r}, which is not an __init__ parameter"
+
+
+def _check_params(cls: type) -> Processor:
+    signature = inspect.signature(cls.__init__)
+    for p in list(signature.parameters.values())[1:]:
+        assert p.kind == p.KEYWORD_ONLY, f"{cls.__name__}.__init__ parameter {p.name!r} must be keyword-only"
+        assert p.default is not p.empty, f"{cls.__name__}.__init__ parameter {p.name!r} needs a default"
+    proc = cls()
+    defaults = {p.name: p.default for p in list(signature.parameters.values())[1:]}
+    params = proc.get_params()
+    assert params.keys() == defaults.keys(), f"{cls.__name__}.get_params() keys differ from __init__ parameters"
+    for key, value in params.items():
+        assert value is defaults[key] or value == defaults[key], \
+            f"{cls.__name__}.__init__ must store {key!r} unchanged (scikit-learn rule); got {value!r}"
+    extra = set(vars(proc)) - set(params)
+    assert not extra, f"{cls.__name__}.__init__ sets {sorted(extra)}: __init__ must only store its parameters"
+    clone = cls(**params)
+    assert clone.get_params() == params, f"{cls.__name__}: parameters do not round-trip through get_params()"
+    # Validation happens when processing, not in __init__, and gives a ParameterError.
+    for pname in cls._parameter_constraints:
+        bad = cls(**{**params, pname: _Unusable()})
+        try:
+            bad.validate_params()
+        except ParameterError as err:
+            assert pname in str(err), f"{cls.__name__}: the error for a bad {pname!r} does not name it: {err}"
+        else:
+            raise AssertionError(f"{cls.__name__}.validate_params() accepted an unusable {pname!r}")
+    return proc
+
+
+def _check_wrong_kind(proc: Processor) -> None:
+    other = next((k for k in ("text", "audio", "video", "eeg") if k not in proc.input_kinds), None)
+    if other is None:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"not-for-you{sorted(EXTENSIONS[other])[0]}"
+        path.write_bytes(b"bitbox conformance check\n")
+        try:
+            proc.process(Recording(path))
+        except RecordingError as err:
+            assert str(path) in str(err), f"{proc.name}: the wrong-kind error does not name the file: {err}"
+        else:
+            raise AssertionError(f"{proc.name} accepted a {other} recording although input_kinds is "
+                                 f"{proc.input_kinds}")
+
+
+def _assert_same(a: ProcessorResult, b: ProcessorResult, what: str) -> None:
+    pd.testing.assert_frame_equal(a.timeseries, b.timeseries, check_exact=True, obj=f"{what}: time series")
+    assert a.summary.keys() == b.summary.keys(), f"{what}: summary keys differ"
+    for key, value in a.summary.items():
+        other = b.summary[key]
+        same = (value == other) or (value != value and other != other)  # NaN == NaN here
+        assert same, f"{what}: summary {key!r} differs ({value!r} vs {other!r})"
+
+
+def check_processor(processor: type | Processor, recording: str | Path, **params: Any) -> ProcessorResult:
+    """Check that a processor follows Bitbox's rules, running it on ``recording``.
+
+    Checks: class attributes and catalog; keyword-only parameters with defaults, stored
+    unchanged by ``__init__`` and round-tripping through ``get_params``; validation that
+    names the bad parameter; refusal of a recording of the wrong kind; outputs that match
+    the catalog, with ``time_s``; complete provenance; identical results on a second run;
+    and a parquet/JSON round trip that reads back identical.
+
+    Parameters
+    ----------
+    processor : Processor subclass or instance
+    recording : path
+        A small recording of a kind the processor reads.
+    **params
+        Parameters for the run (e.g. to make it faster).
+
+    Returns
+    -------
+    ProcessorResult
+        The result of the run, for further checks.
+    """
+    cls = processor if isinstance(processor, type) else type(processor)
+    _check_class(cls)
+    proc = _check_params(cls)
+    proc.set_params(**(processor.get_params() if isinstance(processor, Processor) else {}), **params)
+    _check_wrong_kind(proc)
+
+    result = proc.process(Recording(recording))
+    frame = result.timeseries
+    assert "time_s" in frame.columns, f"{cls.name}: the time series has no 'time_s' column"
+    assert frame["time_s"].is_monotonic_increasing, f"{cls.name}: time_s is not increasing"
+    for key in ("processor", "processor_version", "parameters", "input_sha256", "package_versions",
+                "started_utc", "finished_utc"):
+        assert key in result.provenance, f"{cls.name}: provenance lacks {key!r}"
+    assert result.provenance["parameters"] == proc.get_params(), f"{cls.name}: provenance parameters differ"
+    assert result.provenance["input_sha256"] == Recording(recording).sha256
+
+    again = proc.process(Recording(recording))
+    _assert_same(result, again, f"{cls.name}: two runs on the same input")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        result.write(tmp)
+        back = ProcessorResult.read(tmp, cls.name)
+    _assert_same(result, back, f"{cls.name}: written and read back")
+    return result

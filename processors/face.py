@@ -1,0 +1,511 @@
+"""The ``face`` processor: landmarks, head pose, blinks, gaze and expression descriptors.
+
+Runs mediapipe's face mesh (0.10.21, bundled model, 478 landmarks with irises, tracking
+mode) on every ``frame_step``-th frame of a video, streaming frames so that memory does
+not grow with the video's length. One person is followed through the video: at the start
+the largest, most central face; afterwards the face closest to where that person was.
+
+Per frame it reports detection and quality, the 478 landmarks in image pixels, head pose
+(degrees) and position, eye aspect ratios and blinks, gaze (iris offset within the eye)
+and expression descriptors relative to the person's own neutral baseline (the per-recording
+median), plus regional expression displacement. See ``docs/catalog.md`` for every measure.
+
+Two passes: the first runs the model and keeps, per frame, a few dozen numbers in memory
+and the landmarks in a temporary file; the second reads the landmarks back in chunks,
+computes baseline-relative measures and streams the table to the output.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bitbox.catalog import Measure
+from bitbox.errors import MeasurementError
+from bitbox.log import logger
+from bitbox.params import Bool, Interval
+from bitbox.processor import Processor, ProgressCallback
+from bitbox.recording import Recording
+
+from . import face_geometry as geo
+
+__all__ = ["FaceProcessor", "LANDMARK_COLUMNS", "DESCRIPTORS", "REGIONS"]
+
+LANDMARK_COLUMNS = [f"lm_{i:03d}_{axis}" for i in range(geo.N_LANDMARKS) for axis in "xyz"]
+
+#: Expression descriptors (baseline-relative, in inter-ocular distances unless noted).
+DESCRIPTORS = ("brow_raise", "brow_lower", "eye_closure", "mouth_open", "lip_corner_pull", "lip_press")
+#: Regions for expression displacement.
+REGIONS = ("upper_face", "lower_face", "brows", "eyes", "mouth")
+
+_IOD = "IOD"
+_EAR_REF = "Soukupova & Cech (2016), Real-time eye blink detection using facial landmarks"
+_MESH_REF = "Kartynnik et al. (2019), Real-time facial surface geometry from monocular video (mediapipe face mesh)"
+_POSE_REF = "Umeyama (1991) similarity alignment to a symmetric reference face; see bitbox.processors.face_geometry"
+_DISP_REF = "OpenWillis facial expressivity (landmark displacement from a baseline); Bitbox relative motion"
+_QC_REASONS = ("ok", "no_face", "face_partly_outside_frame", "face_too_small", "extreme_pose", "poor_mesh_fit")
+
+
+def _ts(name: str, unit: str, description: str, valid_range=None, dtype: str = "float", reference: str = ""):
+    return Measure(name, unit, description, "timeseries", valid_range, dtype, reference)
+
+
+def _sm(name: str, unit: str, description: str, valid_range=None, reference: str = ""):
+    return Measure(name, unit, description, "summary", valid_range, "float", reference)
+
+
+_DESCRIPTOR_TEXT = {
+    "brow_raise": "Rise of the eyebrows above the eyes (mean of 5 points per brow) relative to the person's "
+                  "baseline; > 0 raised.",
+    "brow_lower": "Lowering and drawing together of the inner brows (mean of the inner-brow drop and the "
+                  "decrease of the inner-brow gap) relative to baseline; > 0 frown.",
+    "eye_closure": "1 - EAR / baseline EAR (mean of both eyes); 0 as open as usual, 1 fully closed.",
+    "mouth_open": "Gap between the inner lips (landmarks 13, 14) relative to baseline; > 0 open.",
+    "lip_corner_pull": "Widening of the mouth plus rise of the lip corners relative to the lip centre, relative "
+                       "to baseline; > 0 smile-like.",
+    "lip_press": "Thinning of the lips (upper + lower vermilion height) relative to baseline; > 0 pressed.",
+}
+_REGION_TEXT = {
+    "upper_face": "landmarks above the base of the nose", "lower_face": "landmarks below the base of the nose",
+    "brows": "both eyebrows", "eyes": "both eye contours", "mouth": "inner and outer lips",
+}
+
+_MEASURES: list[Measure] = [
+    _ts("frame", "1", "Index of the frame in the video (0-based).", (0, math.inf), "int"),
+    _ts("face_detected", "1", "1 if the followed person's face was found in this frame, else 0.", (0, 1), "int",
+        _MESH_REF),
+    _ts("n_faces", "1", "Number of faces found in the frame (at most max_faces).", (0, math.inf), "int"),
+    _ts("quality", "1", "Frame quality in [0, 1]: fraction of landmarks inside the frame x face-size factor "
+        "(inter-ocular distance / 30 px, capped at 1) x mesh-fit factor; 0 without a face.", (0, 1)),
+    _ts("qc_reason", "", "Why quality is reduced: " + ", ".join(_QC_REASONS) + ".", dtype="str"),
+    _ts("head_pitch", "deg", "Head pitch; > 0 chin up. Zero is the pose of a frontal reference portrait.",
+        (-180, 180), reference=_POSE_REF),
+    _ts("head_yaw", "deg", "Head yaw; > 0 face turned toward the image's right (the person's left).",
+        (-90, 90), reference=_POSE_REF),
+    _ts("head_roll", "deg", "Head roll; > 0 face rotated counter-clockwise in the image.", (-180, 180),
+        reference=_POSE_REF),
+    _ts("head_x", "px", "Horizontal image position of the head (centre of the rigid face landmarks).",
+        reference=_POSE_REF),
+    _ts("head_y", "px", "Vertical image position of the head (centre of the rigid face landmarks), down.",
+        reference=_POSE_REF),
+    _ts("head_size_px", "px", "Head scale: 3D inter-ocular distance (outer eye corners) in pixels; grows as the "
+        "person comes closer.", (0, math.inf), reference=_POSE_REF),
+    _ts("ear_left", "1", "Eye aspect ratio of the person's left eye.", (0, math.inf), reference=_EAR_REF),
+    _ts("ear_right", "1", "Eye aspect ratio of the person's right eye.", (0, math.inf), reference=_EAR_REF),
+    _ts("blink", "1", "1 during a blink: mean EAR below blink_threshold x the open-eye baseline (median EAR), "
+        "ending when it is back above the midpoint of threshold and baseline, lasting at most blink_max_s.",
+        (0, 1), "int", _EAR_REF),
+    _ts("gaze_x", "eye width", "Horizontal iris offset from the eye's centre, head rotation removed, mean of "
+        "both eyes; > 0 toward the image's right.", (-1, 1)),
+    _ts("gaze_y", "eye width", "Vertical iris offset from the middle of the lids, head rotation removed, mean "
+        "of both eyes; > 0 up.", (-1, 1)),
+    *[_ts(name, "1" if name == "eye_closure" else _IOD, text, (-math.inf, 1) if name == "eye_closure" else None)
+      for name, text in _DESCRIPTOR_TEXT.items()],
+    *[_ts(f"disp_{region}", _IOD, f"Expression displacement of the {_REGION_TEXT[region]}: mean distance of "
+          "their landmarks from the person's baseline face, after removing head pose and scale.",
+          (0, math.inf), reference=_DISP_REF) for region in REGIONS],
+    Measure(r"lm_\d{3}_[xy]", "px", "Landmark i (0-477, mediapipe face-mesh numbering; 468-477 irises) image "
+            "coordinates, x right and y down.", pattern=True, reference=_MESH_REF),
+    Measure(r"lm_\d{3}_z", "px", "Landmark i relative depth (mediapipe z x frame width; smaller is closer).",
+            pattern=True, reference=_MESH_REF),
+    # ---- summary
+    _sm("n_frames", "1", "Frames analysed (every frame_step-th frame).", (0, math.inf)),
+    _sm("duration_s", "s", "Duration of the video.", (0, math.inf)),
+    _sm("face_detected_fraction", "1", "Fraction of analysed frames with the person's face.", (0, 1)),
+    _sm("n_faces_max", "1", "Largest number of faces seen in one frame.", (0, math.inf)),
+    _sm("quality_mean", "1", "Mean frame quality over frames with a face.", (0, 1)),
+    _sm("blink_count", "1", "Number of blinks.", (0, math.inf), _EAR_REF),
+    _sm("blink_rate_per_min", "1/min", "Blinks per minute of time with the face visible.", (0, math.inf),
+        _EAR_REF),
+    _sm("blink_duration_mean_s", "s", "Mean blink duration (NaN without blinks).", (0, math.inf), _EAR_REF),
+    _sm("ear_baseline", "1", "Open-eye baseline: median eye aspect ratio (mean of both eyes).", (0, math.inf),
+        _EAR_REF),
+    *[_sm(f"head_{a}_{s}", "deg", f"{'Mean' if s == 'mean' else 'Standard deviation'} of head {a}.",
+          None if s == "mean" else (0, math.inf), _POSE_REF)
+      for a in ("pitch", "yaw", "roll") for s in ("mean", "sd")],
+    _sm("head_rotation_speed_deg_per_s", "deg/s", "Mean angular speed of the head (angle of the rotation "
+        "between consecutive analysed frames with a face, divided by their time difference).", (0, math.inf),
+        _POSE_REF),
+    _sm("head_translation_speed_iod_per_s", "IOD/s", "Mean speed of the head's image position, in inter-ocular "
+        "distances per second.", (0, math.inf), _POSE_REF),
+    *[_sm(f"{name}_{s}", "eye width", f"{'Mean' if s == 'mean' else 'Standard deviation'} of {name}.",
+          None if s == "mean" else (0, math.inf)) for name in ("gaze_x", "gaze_y") for s in ("mean", "sd")],
+    *[_sm(f"{name}_{s}", "1" if name == "eye_closure" else _IOD,
+          f"{'Mean' if s == 'mean' else 'Standard deviation'} of {name} over frames with a face.",
+          None if s == "mean" else (0, math.inf)) for name in DESCRIPTORS for s in ("mean", "sd")],
+    *[_sm(f"disp_{region}_{s}", _IOD, f"{'Mean' if s == 'mean' else 'Standard deviation'} of disp_{region}.",
+          (0, math.inf), _DISP_REF) for region in REGIONS for s in ("mean", "sd")],
+]
+
+# Per-frame scalars kept in memory during pass 1 (a few dozen numbers per frame).
+_SCALARS = ("detected", "n_faces", "inframe", "rms", "pitch", "yaw", "roll", "head_x", "head_y", "scale",
+            "ear_left", "ear_right", "gaze_x", "gaze_y", "brow_height", "inner_brow_height", "inner_brow_gap",
+            "mouth_gap", "mouth_width", "corner_raise", "lip_thickness")
+
+
+def _region_indices() -> dict[str, np.ndarray]:
+    from mediapipe.python.solutions import face_mesh_connections as conn
+
+    def flat(*sets) -> np.ndarray:
+        return np.array(sorted({i for s in sets for edge in s for i in edge}))
+
+    template = geo.load_template().shape
+    base_y = template[geo.NOSE_BOTTOM, 1]
+    mesh = np.arange(geo.N_MESH)
+    return {
+        "upper_face": mesh[template[:geo.N_MESH, 1] < base_y],
+        "lower_face": mesh[template[:geo.N_MESH, 1] >= base_y],
+        "brows": flat(conn.FACEMESH_LEFT_EYEBROW, conn.FACEMESH_RIGHT_EYEBROW),
+        "eyes": flat(conn.FACEMESH_LEFT_EYE, conn.FACEMESH_RIGHT_EYE),
+        "mouth": flat(conn.FACEMESH_LIPS),
+    }
+
+
+def _ear(points: np.ndarray, idx: np.ndarray) -> float:
+    p = points[idx]
+    vertical = np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])
+    horizontal = np.linalg.norm(p[0] - p[3])
+    return float(vertical / (2.0 * horizontal)) if horizontal > 0 else math.nan
+
+
+def _gaze(aligned: np.ndarray) -> tuple[float, float]:
+    """Iris offset in eye widths (template frame: x right in the image, y down)."""
+    offsets = []
+    for iris, (c1, c2), (up, low) in ((geo.IRIS_RIGHT, (33, 133), geo.LID_RIGHT),
+                                      (geo.IRIS_LEFT, (362, 263), geo.LID_LEFT)):
+        width = np.linalg.norm(aligned[c1, :2] - aligned[c2, :2])
+        centre_x = (aligned[c1, 0] + aligned[c2, 0]) / 2
+        centre_y = (aligned[up, 1] + aligned[low, 1]) / 2
+        offsets.append(((aligned[iris, 0] - centre_x) / width, -(aligned[iris, 1] - centre_y) / width))
+    gx, gy = np.mean(offsets, axis=0)
+    return float(np.clip(gx, -1, 1)), float(np.clip(gy, -1, 1))
+
+
+def _shape_features(aligned: np.ndarray) -> dict[str, float]:
+    """Raw geometry (template frame, IOD units, y down) from which descriptors are made."""
+    a = aligned
+    eye_y = (a[geo.LID_RIGHT[0], 1] + a[geo.LID_LEFT[0], 1]) / 2
+    brow_y = (a[geo.BROW_RIGHT, 1].mean() + a[geo.BROW_LEFT, 1].mean()) / 2
+    inner_brow_y = (a[geo.INNER_BROW[0], 1] + a[geo.INNER_BROW[1], 1]) / 2
+    inner_eye_y = (a[geo.INNER_EYE[0], 1] + a[geo.INNER_EYE[1], 1]) / 2
+    corners = a[list(geo.MOUTH_CORNERS)]
+    lip_centre_y = (a[geo.INNER_LIPS[0], 1] + a[geo.INNER_LIPS[1], 1]) / 2
+    return {
+        "brow_height": eye_y - brow_y,
+        "inner_brow_height": inner_eye_y - inner_brow_y,
+        "inner_brow_gap": abs(a[geo.INNER_BROW[0], 0] - a[geo.INNER_BROW[1], 0]),
+        "mouth_gap": float(np.linalg.norm(a[geo.INNER_LIPS[0]] - a[geo.INNER_LIPS[1]])),
+        "mouth_width": float(np.linalg.norm(corners[0] - corners[1])),
+        "corner_raise": lip_centre_y - corners[:, 1].mean(),
+        "lip_thickness": float(np.linalg.norm(a[geo.OUTER_LIPS[0]] - a[geo.INNER_LIPS[0]])
+                               + np.linalg.norm(a[geo.INNER_LIPS[1]] - a[geo.OUTER_LIPS[1]])),
+    }
+
+
+def _detect_blinks(ear: np.ndarray, baseline: float, threshold: float, max_frames: int) -> np.ndarray:
+    """Blink mask from a mean-EAR series (NaN where no face) with hysteresis and a maximum length."""
+    blink = np.zeros(len(ear), dtype=np.int8)
+    close_at = threshold * baseline
+    open_at = (threshold + 1.0) / 2.0 * baseline
+    start = None
+    for i, value in enumerate(ear):
+        if start is None:
+            if value < close_at:  # NaN compares False
+                start = i
+        elif not value < open_at:  # reopened, or face lost (NaN)
+            if i - start <= max_frames and not math.isnan(value):
+                blink[start:i] = 1
+            start = None
+    return blink
+
+
+def _mean_sd(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return math.nan, math.nan
+    return float(finite.mean()), float(finite.std(ddof=1)) if finite.size > 1 else 0.0
+
+
+class FaceProcessor(Processor):
+    """Face and head measures from a video (mediapipe face mesh, CPU, offline).
+
+    Parameters
+    ----------
+    max_faces : int
+        Faces the model looks for in each frame (``n_faces`` is capped by it). One person,
+        the largest and most central face at the start, is followed.
+    min_detection_confidence : float
+        Face-detector score needed to start tracking a face, in [0, 1].
+    min_tracking_confidence : float
+        Landmark-tracking score below which the detector runs again, in [0, 1].
+    tracking : bool
+        Use mediapipe's tracking mode (fast, temporally smooth). ``False`` detects faces
+        anew in every frame (slower; for shuffled stills).
+    frame_step : int
+        Analyse every ``frame_step``-th frame (1 = all). Times stay in seconds.
+    blink_threshold : float
+        A blink starts when the mean eye aspect ratio falls below this fraction of the
+        person's open-eye baseline.
+    blink_max_s : float
+        Longer eye closures are not counted as blinks.
+    store_landmarks : bool
+        Write the 478 landmarks (``lm_000_x`` ... ``lm_477_z``) into the time series.
+    baseline_frames : int
+        Frames (evenly spaced) used for the neutral baseline face; bounds memory.
+    chunk_frames : int
+        Rows per streamed chunk of output.
+
+    Examples
+    --------
+    >>> m = bitbox.process("interview.mp4", processors=["face"])   # doctest: +SKIP
+    >>> m["face"].summary["blink_rate_per_min"]                      # doctest: +SKIP
+    """
+
+    name = "face"
+    version = "1.0.0"
+    input_kinds = ("video",)
+    dependencies = ("mediapipe", "opencv-contrib-python")
+    measures = tuple(_MEASURES)
+    plot_measures = ("face_detected", "head_pitch", "head_yaw", "head_roll", "eye_closure", "mouth_open",
+                     "lip_corner_pull")
+    _parameter_constraints = {
+        "max_faces": [Interval(int, 1, 20)],
+        "min_detection_confidence": [Interval(float, 0, 1)],
+        "min_tracking_confidence": [Interval(float, 0, 1)],
+        "tracking": [Bool()],
+        "frame_step": [Interval(int, 1, None)],
+        "blink_threshold": [Interval(float, 0, 1, closed="neither")],
+        "blink_max_s": [Interval(float, 0, None, closed="neither")],
+        "store_landmarks": [Bool()],
+        "baseline_frames": [Interval(int, 10, None)],
+        "chunk_frames": [Interval(int, 1, None)],
+    }
+
+    def __init__(self, *, max_faces: int = 2, min_detection_confidence: float = 0.5,
+                 min_tracking_confidence: float = 0.5, tracking: bool = True, frame_step: int = 1,
+                 blink_threshold: float = 0.7, blink_max_s: float = 0.7, store_landmarks: bool = True,
+                 baseline_frames: int = 1800, chunk_frames: int = 1000) -> None:
+        self.max_faces = max_faces
+        self.min_detection_confidence = min_detection_confidence
+        self.min_tracking_confidence = min_tracking_confidence
+        self.tracking = tracking
+        self.frame_step = frame_step
+        self.blink_threshold = blink_threshold
+        self.blink_max_s = blink_max_s
+        self.store_landmarks = store_landmarks
+        self.baseline_frames = baseline_frames
+        self.chunk_frames = chunk_frames
+
+    # ------------------------------------------------------------------ model
+    def _face_mesh(self):
+        os.environ.setdefault("GLOG_minloglevel", "2")       # mediapipe's C++ logging
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import mediapipe as mp
+
+        return mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=not self.tracking, max_num_faces=self.max_faces, refine_landmarks=True,
+            min_detection_confidence=float(self.min_detection_confidence),
+            min_tracking_confidence=float(self.min_tracking_confidence))
+
+    @staticmethod
+    def _pick(faces: list[np.ndarray], previous: np.ndarray | None, width: int, height: int) -> int:
+        """Index of the followed person's face among ``faces``."""
+        centres = [f[geo.RIGID, :2].mean(axis=0) for f in faces]
+        if previous is not None:
+            return int(np.argmin([np.linalg.norm(c - previous) for c in centres]))
+        image_centre = np.array([width / 2, height / 2])
+        diagonal = math.hypot(width, height)
+        scores = []
+        for face, centre in zip(faces, centres):
+            span = face[:geo.N_MESH, :2].max(axis=0) - face[:geo.N_MESH, :2].min(axis=0)
+            centrality = 1.0 - np.linalg.norm(centre - image_centre) / diagonal
+            scores.append(span[0] * span[1] * centrality)
+        return int(np.argmax(scores))
+
+    # ------------------------------------------------------------------ processing
+    def compute(self, recording: Recording, sink, progress: ProgressCallback | None = None) -> dict[str, Any]:
+        info = recording.video_info
+        width, height = info.width, info.height
+        step = self.frame_step
+        expected = max(1, math.ceil(info.n_frames / step))
+        template = geo.load_template()
+        regions = _region_indices()
+        sample_every = max(1, math.ceil(expected / self.baseline_frames))
+
+        scalars: dict[str, list[float]] = {k: [] for k in _SCALARS}
+        times: list[float] = []
+        frames: list[int] = []
+        rotations: list[np.ndarray] = []
+        sample: list[np.ndarray] = []
+        nan_landmarks = np.full((geo.N_LANDMARKS, 3), np.nan, dtype=np.float32)
+        previous_centre = None
+
+        with tempfile.TemporaryDirectory(prefix="bitbox-face-") as tmp:
+            spill_path = os.path.join(tmp, "landmarks.f32")
+            with open(spill_path, "wb") as spill, self._face_mesh() as mesh:
+                for count, frame in enumerate(recording.iter_frames(step=step)):
+                    frame.rgb.flags.writeable = False
+                    result = mesh.process(frame.rgb)
+                    faces = [np.array([(p.x * width, p.y * height, p.z * width) for p in lm.landmark])
+                             for lm in (result.multi_face_landmarks or [])]
+                    row = dict.fromkeys(_SCALARS, math.nan)
+                    row["detected"], row["n_faces"] = 0.0, float(len(faces))
+                    rotation = np.full((3, 3), np.nan)
+                    points32 = nan_landmarks
+                    if faces:
+                        points = faces[self._pick(faces, previous_centre, width, height)]
+                        previous_centre = points[geo.RIGID, :2].mean(axis=0)
+                        scale, rotation, translation, rms = geo.umeyama(template.rigid_shape, points[geo.RIGID])
+                        aligned = (points - translation) @ rotation / scale
+                        pitch, yaw, roll = geo.euler_angles(rotation)
+                        inside = ((points[:, 0] >= 0) & (points[:, 0] < width) & (points[:, 1] >= 0)
+                                  & (points[:, 1] < height)).mean()
+                        row.update(detected=1.0, inframe=float(inside), rms=rms / scale, pitch=pitch, yaw=yaw,
+                                   roll=roll, head_x=float(translation[0]), head_y=float(translation[1]),
+                                   scale=scale, ear_left=_ear(points, geo.EYE_LEFT),
+                                   ear_right=_ear(points, geo.EYE_RIGHT))
+                        row["gaze_x"], row["gaze_y"] = _gaze(aligned)
+                        row.update(_shape_features(aligned))
+                        points32 = points.astype(np.float32)
+                        if count % sample_every == 0 and len(sample) < self.baseline_frames:
+                            sample.append(aligned.astype(np.float32))
+                    spill.write(points32.tobytes())
+                    for key in _SCALARS:
+                        scalars[key].append(row[key])
+                    rotations.append(rotation)
+                    times.append(frame.time_s)
+                    frames.append(frame.index)
+                    if progress is not None and count % 25 == 0:
+                        progress(count + 1, expected)
+            n = len(times)
+            if progress is not None:
+                progress(n, n)
+            s = {k: np.asarray(v, dtype=np.float64) for k, v in scalars.items()}
+            detected = s["detected"] == 1
+            if not detected.any():
+                raise MeasurementError(
+                    recording.path, f"no face was found in any of the {n} analysed frames",
+                    "Check that a face is visible, frontal enough and well lit; or lower min_detection_confidence")
+            logger.info("%s: face found in %d of %d frames", recording.path.name, int(detected.sum()), n)
+            return self._second_pass(recording, sink, spill_path, s, np.asarray(times), np.asarray(frames),
+                                     np.asarray(rotations), np.median(np.stack(sample), axis=0), regions, info.fps)
+
+    def _second_pass(self, recording, sink, spill_path, s, times, frames, rotations, baseline_shape, regions,
+                     fps) -> dict[str, Any]:
+        n = len(times)
+        detected = s["detected"] == 1
+        ear_mean = (s["ear_left"] + s["ear_right"]) / 2
+        base = {k: float(np.nanmedian(s[k][detected])) for k in
+                ("brow_height", "inner_brow_height", "inner_brow_gap", "mouth_gap", "mouth_width",
+                 "corner_raise", "lip_thickness")}
+        ear_baseline = float(np.nanmedian(ear_mean[detected]))
+        descriptors = {
+            "brow_raise": s["brow_height"] - base["brow_height"],
+            "brow_lower": ((base["inner_brow_height"] - s["inner_brow_height"])
+                           + (base["inner_brow_gap"] - s["inner_brow_gap"])) / 2,
+            "eye_closure": 1.0 - ear_mean / ear_baseline,
+            "mouth_open": s["mouth_gap"] - base["mouth_gap"],
+            "lip_corner_pull": (s["mouth_width"] - base["mouth_width"]) + (s["corner_raise"] - base["corner_raise"]),
+            "lip_press": base["lip_thickness"] - s["lip_thickness"],
+        }
+        dt = self.frame_step / fps
+        max_frames = max(1, int(round(self.blink_max_s / dt)))
+        blink = _detect_blinks(ear_mean, ear_baseline, self.blink_threshold, max_frames)
+
+        quality, reasons = self._quality(s, detected)
+        displacement = {region: np.full(n, np.nan) for region in REGIONS}
+        template = geo.load_template()
+        with open(spill_path, "rb") as spill:
+            for start in range(0, n, self.chunk_frames):
+                stop = min(n, start + self.chunk_frames)
+                block = np.fromfile(spill, dtype=np.float32, count=(stop - start) * geo.N_LANDMARKS * 3)
+                block = block.reshape(stop - start, geo.N_LANDMARKS, 3)
+                for i in range(start, stop):
+                    if not detected[i]:
+                        continue
+                    points = block[i - start].astype(np.float64)
+                    scale, rotation, translation, _ = geo.umeyama(template.rigid_shape, points[geo.RIGID])
+                    aligned = (points - translation) @ rotation / scale
+                    distance = np.linalg.norm(aligned - baseline_shape, axis=1)
+                    for region, idx in regions.items():
+                        displacement[region][i] = distance[idx].mean()
+                chunk = {
+                    "time_s": times[start:stop],
+                    "frame": frames[start:stop].astype(np.int32),
+                    "face_detected": detected[start:stop].astype(np.int8),
+                    "n_faces": s["n_faces"][start:stop].astype(np.int8),
+                    "quality": quality[start:stop].astype(np.float32),
+                    "qc_reason": reasons[start:stop],
+                    "head_pitch": s["pitch"][start:stop], "head_yaw": s["yaw"][start:stop],
+                    "head_roll": s["roll"][start:stop], "head_x": s["head_x"][start:stop],
+                    "head_y": s["head_y"][start:stop], "head_size_px": s["scale"][start:stop],
+                    "ear_left": s["ear_left"][start:stop], "ear_right": s["ear_right"][start:stop],
+                    "blink": blink[start:stop],
+                    "gaze_x": s["gaze_x"][start:stop], "gaze_y": s["gaze_y"][start:stop],
+                    **{k: v[start:stop] for k, v in descriptors.items()},
+                    **{f"disp_{r}": v[start:stop] for r, v in displacement.items()},
+                }
+                frame = pd.DataFrame({k: (v.astype(np.float32) if isinstance(v, np.ndarray) and v.dtype == np.float64
+                                          and k != "time_s" else v) for k, v in chunk.items()})
+                frame["qc_reason"] = frame["qc_reason"].astype("str")
+                if self.store_landmarks:
+                    landmarks = pd.DataFrame(block.reshape(stop - start, -1), columns=LANDMARK_COLUMNS)
+                    frame = pd.concat([frame, landmarks], axis=1)
+                sink.append(frame)
+
+        return self._summary(s, detected, times, rotations, blink, descriptors, displacement, quality,
+                             ear_baseline, dt, n)
+
+    def _quality(self, s: dict[str, np.ndarray], detected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        size = np.clip(s["scale"] / 30.0, 0, 1)
+        fit = np.clip(1.0 - (s["rms"] - 0.04) / 0.08, 0, 1)  # residual in IOD: <= 0.04 good, >= 0.12 poor
+        quality = np.where(detected, s["inframe"] * size * fit, 0.0)
+        reasons = np.full(len(detected), "ok", dtype=object)
+        extreme = (np.abs(s["yaw"]) > 60) | (np.abs(s["pitch"]) > 45)
+        for mask, reason in ((fit < 0.5, "poor_mesh_fit"), (extreme, "extreme_pose"),
+                             (s["scale"] < 30, "face_too_small"), (s["inframe"] < 1, "face_partly_outside_frame")):
+            reasons[detected & mask] = reason
+        reasons[~detected] = "no_face"
+        return np.nan_to_num(quality), reasons
+
+    def _summary(self, s, detected, times, rotations, blink, descriptors, displacement, quality, ear_baseline,
+                 dt, n) -> dict[str, Any]:
+        summary: dict[str, Any] = {
+            "n_frames": float(n),
+            "duration_s": float(times[-1] + dt) if n else 0.0,
+            "face_detected_fraction": float(detected.mean()),
+            "n_faces_max": float(np.nanmax(s["n_faces"])),
+            "quality_mean": float(quality[detected].mean()),
+        }
+        starts = np.flatnonzero(np.diff(np.concatenate([[0], blink])) == 1)
+        ends = np.flatnonzero(np.diff(np.concatenate([blink, [0]])) == -1) + 1
+        visible_min = detected.sum() * dt / 60.0
+        summary["blink_count"] = float(len(starts))
+        summary["blink_rate_per_min"] = float(len(starts) / visible_min) if visible_min > 0 else math.nan
+        summary["blink_duration_mean_s"] = float(np.mean((ends - starts) * dt)) if len(starts) else math.nan
+        summary["ear_baseline"] = ear_baseline
+        for axis, key in (("pitch", "pitch"), ("yaw", "yaw"), ("roll", "roll")):
+            summary[f"head_{axis}_mean"], summary[f"head_{axis}_sd"] = _mean_sd(s[key][detected])
+        # Speeds between consecutive analysed frames that both have a face.
+        pair = detected[1:] & detected[:-1]
+        if pair.any():
+            gap = np.diff(times)[pair]
+            relative = np.einsum("nji,njk->nik", rotations[:-1][pair], rotations[1:][pair])
+            cos_angle = np.clip((np.trace(relative, axis1=1, axis2=2) - 1) / 2, -1, 1)
+            summary["head_rotation_speed_deg_per_s"] = float(np.mean(np.degrees(np.arccos(cos_angle)) / gap))
+            moves = np.hypot(np.diff(s["head_x"]), np.diff(s["head_y"]))[pair] / s["scale"][1:][pair]
+            summary["head_translation_speed_iod_per_s"] = float(np.mean(moves / gap))
+        else:
+            summary["head_rotation_speed_deg_per_s"] = math.nan
+            summary["head_translation_speed_iod_per_s"] = math.nan
+        for name in ("gaze_x", "gaze_y"):
+            summary[f"{name}_mean"], summary[f"{name}_sd"] = _mean_sd(s[name][detected])
+        for name, values in descriptors.items():
+            summary[f"{name}_mean"], summary[f"{name}_sd"] = _mean_sd(values[detected])
+        for region, values in displacement.items():
+            summary[f"disp_{region}_mean"], summary[f"disp_{region}_sd"] = _mean_sd(values[detected])
+        return summary

@@ -1,0 +1,69 @@
+"""Measurements: identical read-back from parquet/JSON, wide tables, summary rows, plots."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from bitbox import Measurements, ProcessorResult
+
+
+def _result(name="toy", n=5) -> ProcessorResult:
+    frame = pd.DataFrame({"time_s": np.arange(n) / 10, "speed": np.linspace(0, 1, n).astype(np.float32),
+                          "flag": np.array([0, 1, 0, 1, 0][:n], dtype=np.int8), "why": ["ok", "no_face", "ok",
+                                                                                       "ok", "ok"][:n]})
+    frame.loc[2, "speed"] = np.nan
+    return ProcessorResult(name, frame, {"rate": 3.25, "missing": math.nan},
+                           {"processor": name, "parameters": {"k": 1}, "input_sha256": "ab",
+                            "started_utc": "2026-01-01T00:00:00+00:00"}, {"speed": "px/s"})
+
+
+def test_write_and_read_back_identical(tmp_path):
+    original = _result()
+    original.write(tmp_path)
+    back = ProcessorResult.read(tmp_path, "toy")
+    pd.testing.assert_frame_equal(back.timeseries, original.timeseries, check_exact=True)
+    assert back.timeseries["speed"].dtype == np.float32 and back.timeseries["flag"].dtype == np.int8
+    assert back.summary["rate"] == 3.25 and math.isnan(back.summary["missing"])
+    assert back.provenance == original.provenance and back.units == {"speed": "px/s"}
+    # JSON is standard (NaN written as null) and the parquet file carries its own provenance.
+    data = json.loads((tmp_path / "toy.json").read_text())
+    assert data["summary"]["missing"] is None
+    meta = json.loads(pq.ParquetFile(tmp_path / "toy.parquet").schema_arrow.metadata[b"bitbox.provenance"])
+    assert meta["input_sha256"] == "ab" and "started_utc" not in meta
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_same_result_gives_byte_identical_parquet(tmp_path):
+    _result().write(tmp_path / "a")
+    _result().write(tmp_path / "b")
+    assert (tmp_path / "a" / "toy.parquet").read_bytes() == (tmp_path / "b" / "toy.parquet").read_bytes()
+
+
+def test_to_wide_summary_row_and_folder_read(tmp_path):
+    other = ProcessorResult("other", pd.DataFrame({"time_s": [0.0, 0.05, 0.1], "x": [1.0, 2.0, 3.0]}),
+                            {"rate": 1.0})
+    m = Measurements([_result(), other], recording_id="rec1")
+    wide = m.to_wide()
+    assert list(wide.columns) == ["time_s", "toy.speed", "toy.flag", "toy.why", "other.x"]
+    assert wide["time_s"].tolist() == [0.0, 0.05, 0.1, 0.2, 0.3, 0.4]
+    assert wide.loc[1, "other.x"] == 2.0 and np.isnan(wide.loc[1, "toy.speed"])
+    row = m.summary_row()
+    assert row["toy.rate"] == 3.25 and row["other.rate"] == 1.0 and row.name == "rec1"
+    m.write(tmp_path / "rec1")
+    back = Measurements.read(tmp_path / "rec1")
+    assert back.processors == ["other", "toy"] and back.recording_id == "rec1"
+    pd.testing.assert_frame_equal(back.to_wide(), wide[["time_s", "other.x", "toy.speed", "toy.flag", "toy.why"]])
+
+
+def test_plot_draws_one_panel_per_measure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = Measurements([_result()], recording_id="r").plot(["speed", "flag"])
+    assert len(fig.axes) == 2 and fig.axes[0].get_ylabel() == "speed\n[px/s]"
+    line = fig.axes[0].lines[0]
+    assert np.allclose(line.get_xdata(), np.arange(5) / 10)

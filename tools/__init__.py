@@ -1,0 +1,1 @@
+"""Scripts that rebuild the repository's generated data (reference face, sample videos)."""
