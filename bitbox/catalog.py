@@ -21,7 +21,7 @@ from .errors import CatalogError
 __all__ = ["Measure", "Catalog", "catalog", "validate_timeseries", "validate_summary"]
 
 _KINDS = ("timeseries", "summary")
-_DTYPES = ("float", "int", "bool", "str")
+_DTYPES = ("float", "int", "bool", "str", "array")
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,8 @@ class Measure:
         A per-frame column or a per-recording value.
     valid_range : tuple of float | None
         Inclusive bounds every finite value must respect; ``None`` for unbounded.
-    dtype : {"float", "int", "bool", "str"}
-        Value type.
+    dtype : {"float", "int", "bool", "str", "array"}
+        Value type; ``"array"`` is one fixed-length numeric vector per row (e.g. landmarks).
     reference : str
         Where the method comes from.
     pattern : bool
@@ -216,7 +216,7 @@ def validate_timeseries(processor: str, measures: Iterable[Measure], frame: pd.D
         if measure is None:
             raise CatalogError(f"Processor {processor!r} produced the column {column!r}, which is not in its "
                                "catalog. Declare it as a Measure in the processor's `measures`.")
-        if measure.dtype == "str":
+        if measure.dtype in ("str", "array"):
             continue
         series = frame[column]
         if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)):
@@ -233,7 +233,7 @@ def validate_summary(processor: str, measures: Iterable[Measure], summary: Mappi
         if measure is None:
             raise CatalogError(f"Processor {processor!r} produced the summary value {key!r}, which is not in "
                                "its catalog. Declare it as a Measure(kind='summary').")
-        if measure.dtype == "str":
+        if measure.dtype in ("str", "array"):
             continue
         if value is None:
             continue

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 from . import __version__
 from .errors import BitboxError, NoRecordingsError
+from .console import filter_native_stderr
 from .log import set_log_level
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -114,12 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    restore_stderr = filter_native_stderr()
     set_log_level({0: "warning", 1: "info"}.get(args.verbose, "debug"))
     try:
         return args.func(args)
     except BitboxError as err:
         print(f"bitbox: error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        restore_stderr()
 
 
 if __name__ == "__main__":

@@ -79,3 +79,4 @@ def verbose(func: F) -> F:
             return func(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+

@@ -254,12 +254,13 @@ class Measurements(Mapping[str, ProcessorResult]):
                 measures = list(get_processor_class(processor).plot_measures)
             except BitboxError:
                 measures = []
-            measures = measures or [c for c in frame.columns if c != "time_s"][:4]
+            measures = measures or [c for c in frame.columns
+                                    if c != "time_s" and pd.api.types.is_numeric_dtype(frame[c])][:4]
         measures = [m.split(".", 1)[1] if m.startswith(f"{processor}.") else m for m in measures]
         missing = [m for m in measures if m not in frame.columns]
         if missing:
-            raise KeyError(f"{missing} not in the {processor!r} time series; available: "
-                           f"{[c for c in frame.columns if not c.startswith('lm_')][:40]}")
+            numeric = [c for c in frame.columns if c != "time_s" and pd.api.types.is_numeric_dtype(frame[c])]
+            raise KeyError(f"{missing} not in the {processor!r} time series; available: {numeric}")
         fig, axes = plt.subplots(len(measures), 1, figsize=(9, 1.8 * len(measures) + 0.6), sharex=True,
                                  squeeze=False)
         for axis, name in zip(axes[:, 0], measures):

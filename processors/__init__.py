@@ -1,0 +1,8 @@
+"""Bitbox's built-in processors (``bitbox.processors``).
+
+They register through the ``bitbox.processors`` entry-point group exactly as a third-party
+plugin would; use them by name (``bitbox.process(path, processors=["face"])``).
+
+- ``face`` (:class:`bitbox.processors.face.FaceProcessor`): landmarks, head pose, blinks,
+  gaze and expression descriptors from video.
+"""

@@ -33,9 +33,7 @@ from bitbox.recording import Recording
 
 from . import face_geometry as geo
 
-__all__ = ["FaceProcessor", "LANDMARK_COLUMNS", "DESCRIPTORS", "REGIONS"]
-
-LANDMARK_COLUMNS = [f"lm_{i:03d}_{axis}" for i in range(geo.N_LANDMARKS) for axis in "xyz"]
+__all__ = ["FaceProcessor", "landmarks_array", "DESCRIPTORS", "REGIONS"]
 
 #: Expression descriptors (baseline-relative, in inter-ocular distances unless noted).
 DESCRIPTORS = ("brow_raise", "brow_lower", "eye_closure", "mouth_open", "lip_corner_pull", "lip_press")
@@ -108,10 +106,10 @@ _MEASURES: list[Measure] = [
     *[_ts(f"disp_{region}", _IOD, f"Expression displacement of the {_REGION_TEXT[region]}: mean distance of "
           "their landmarks from the person's baseline face, after removing head pose and scale.",
           (0, math.inf), reference=_DISP_REF) for region in REGIONS],
-    Measure(r"lm_\d{3}_[xy]", "px", "Landmark i (0-477, mediapipe face-mesh numbering; 468-477 irises) image "
-            "coordinates, x right and y down.", pattern=True, reference=_MESH_REF),
-    Measure(r"lm_\d{3}_z", "px", "Landmark i relative depth (mediapipe z x frame width; smaller is closer).",
-            pattern=True, reference=_MESH_REF),
+    _ts("landmarks", "px", "The 478 landmarks of the followed face (mediapipe face-mesh numbering; 468-477 "
+        "irises) as 1434 numbers x0, y0, z0, x1, ...: image x right and y down, and relative depth z (mediapipe z "
+        "x frame width; smaller is closer); NaN without a face. bitbox.processors.face.landmarks_array() gives "
+        "an (n_frames, 478, 3) array.", dtype="array", reference=_MESH_REF),
     # ---- summary
     _sm("n_frames", "1", "Frames analysed (every frame_step-th frame).", (0, math.inf)),
     _sm("duration_s", "s", "Duration of the video.", (0, math.inf)),
@@ -163,6 +161,55 @@ def _region_indices() -> dict[str, np.ndarray]:
         "eyes": flat(conn.FACEMESH_LEFT_EYE, conn.FACEMESH_RIGHT_EYE),
         "mouth": flat(conn.FACEMESH_LIPS),
     }
+
+
+class _FrameTable:
+    """Per-frame numbers of pass 1 in preallocated arrays (no Python object per value)."""
+
+    def __init__(self, names: tuple[str, ...], capacity: int) -> None:
+        self.names = names
+        self.index = {name: i for i, name in enumerate(names)}
+        self.values = np.full((capacity, len(names)), np.nan)
+        self.times = np.zeros(capacity)
+        self.frames = np.zeros(capacity, dtype=np.int64)
+        self.rotations = np.full((capacity, 3, 3), np.nan)
+        self.n = 0
+
+    def append(self, row: dict[str, float], time_s: float, frame: int, rotation: np.ndarray) -> None:
+        if self.n == len(self.times):  # the container under-reported its frames: grow
+            grow = max(16, self.n // 2)
+            self.values = np.concatenate([self.values, np.full((grow, len(self.names)), np.nan)])
+            self.times = np.concatenate([self.times, np.zeros(grow)])
+            self.frames = np.concatenate([self.frames, np.zeros(grow, dtype=np.int64)])
+            self.rotations = np.concatenate([self.rotations, np.full((grow, 3, 3), np.nan)])
+        self.values[self.n] = [row[name] for name in self.names]
+        self.times[self.n] = time_s
+        self.frames[self.n] = frame
+        self.rotations[self.n] = rotation
+        self.n += 1
+
+    def column(self, name: str) -> np.ndarray:
+        return self.values[:self.n, self.index[name]].copy()
+
+
+def landmarks_array(timeseries: pd.DataFrame) -> np.ndarray:
+    """The face landmarks of a face time series as an array of shape (n_frames, 478, 3).
+
+    Columns are image x (right), image y (down) and relative depth z, in pixels; rows of a
+    frame without a face are NaN.
+
+    Examples
+    --------
+    >>> ts = bitbox.process("clip.mp4")["face"].timeseries      # doctest: +SKIP
+    >>> landmarks_array(ts)[:, 1, :2]       # nose tip, image coordinates   # doctest: +SKIP
+    """
+    if "landmarks" not in timeseries.columns:
+        raise KeyError("This time series has no 'landmarks' column (run the face processor with "
+                       "store_landmarks=True).")
+    values = timeseries["landmarks"].to_list()
+    if not values:
+        return np.empty((0, geo.N_LANDMARKS, 3), dtype=np.float32)
+    return np.stack([np.asarray(v, dtype=np.float32) for v in values]).reshape(len(values), geo.N_LANDMARKS, 3)
 
 
 def _ear(points: np.ndarray, idx: np.ndarray) -> float:
@@ -253,7 +300,8 @@ class FaceProcessor(Processor):
     blink_max_s : float
         Longer eye closures are not counted as blinks.
     store_landmarks : bool
-        Write the 478 landmarks (``lm_000_x`` ... ``lm_477_z``) into the time series.
+        Write the 478 landmarks into the time series (column ``landmarks``; see
+        :func:`landmarks_array`).
     baseline_frames : int
         Frames (evenly spaced) used for the neutral baseline face; bounds memory.
     chunk_frames : int
@@ -336,12 +384,10 @@ class FaceProcessor(Processor):
         regions = _region_indices()
         sample_every = max(1, math.ceil(expected / self.baseline_frames))
 
-        scalars: dict[str, list[float]] = {k: [] for k in _SCALARS}
-        times: list[float] = []
-        frames: list[int] = []
-        rotations: list[np.ndarray] = []
+        table = _FrameTable(_SCALARS, capacity=expected + 2)
         sample: list[np.ndarray] = []
         nan_landmarks = np.full((geo.N_LANDMARKS, 3), np.nan, dtype=np.float32)
+        nan_rotation = np.full((3, 3), np.nan)
         previous_centre = None
 
         with tempfile.TemporaryDirectory(prefix="bitbox-face-") as tmp:
@@ -354,7 +400,7 @@ class FaceProcessor(Processor):
                              for lm in (result.multi_face_landmarks or [])]
                     row = dict.fromkeys(_SCALARS, math.nan)
                     row["detected"], row["n_faces"] = 0.0, float(len(faces))
-                    rotation = np.full((3, 3), np.nan)
+                    rotation = nan_rotation
                     points32 = nan_landmarks
                     if faces:
                         points = faces[self._pick(faces, previous_centre, width, height)]
@@ -374,25 +420,21 @@ class FaceProcessor(Processor):
                         if count % sample_every == 0 and len(sample) < self.baseline_frames:
                             sample.append(aligned.astype(np.float32))
                     spill.write(points32.tobytes())
-                    for key in _SCALARS:
-                        scalars[key].append(row[key])
-                    rotations.append(rotation)
-                    times.append(frame.time_s)
-                    frames.append(frame.index)
+                    table.append(row, frame.time_s, frame.index, rotation)
                     if progress is not None and count % 25 == 0:
                         progress(count + 1, expected)
-            n = len(times)
+            n = table.n
             if progress is not None:
                 progress(n, n)
-            s = {k: np.asarray(v, dtype=np.float64) for k, v in scalars.items()}
+            s = {k: table.column(k) for k in _SCALARS}
             detected = s["detected"] == 1
             if not detected.any():
                 raise MeasurementError(
                     recording.path, f"no face was found in any of the {n} analysed frames",
                     "Check that a face is visible, frontal enough and well lit; or lower min_detection_confidence")
             logger.info("%s: face found in %d of %d frames", recording.path.name, int(detected.sum()), n)
-            return self._second_pass(recording, sink, spill_path, s, np.asarray(times), np.asarray(frames),
-                                     np.asarray(rotations), np.median(np.stack(sample), axis=0), regions, info.fps)
+            return self._second_pass(recording, sink, spill_path, s, table.times[:n], table.frames[:n],
+                                     table.rotations[:n], np.median(np.stack(sample), axis=0), regions, info.fps)
 
     def _second_pass(self, recording, sink, spill_path, s, times, frames, rotations, baseline_shape, regions,
                      fps) -> dict[str, Any]:
@@ -452,9 +494,8 @@ class FaceProcessor(Processor):
                 frame = pd.DataFrame({k: (v.astype(np.float32) if isinstance(v, np.ndarray) and v.dtype == np.float64
                                           and k != "time_s" else v) for k, v in chunk.items()})
                 frame["qc_reason"] = frame["qc_reason"].astype("str")
-                if self.store_landmarks:
-                    landmarks = pd.DataFrame(block.reshape(stop - start, -1), columns=LANDMARK_COLUMNS)
-                    frame = pd.concat([frame, landmarks], axis=1)
+                if self.store_landmarks:  # one list column: parquet metadata stays small for long videos
+                    frame["landmarks"] = list(block.reshape(stop - start, -1))
                 sink.append(frame)
 
         return self._summary(s, detected, times, rotations, blink, descriptors, displacement, quality,

@@ -57,7 +57,7 @@ def test_installed_catalog_lookup():
     assert "face" in cat.processors()
     roll = cat.get("face.head_roll")
     assert roll.unit == "deg" and roll.kind == "timeseries" and roll.processor == "face"
-    assert cat.get("lm_123_z", processor="face").pattern
+    assert cat.get("landmarks", processor="face").dtype == "array"
     assert cat.get("blink_rate_per_min", kind="summary").unit == "1/min"
     with pytest.raises(CatalogError, match="not a catalogued measure"):
         cat.get("face.smile_intensity")

@@ -8,7 +8,7 @@ import pytest
 import bitbox
 from bitbox import MeasurementError
 from bitbox.processors import face_geometry as geo
-from bitbox.processors.face import LANDMARK_COLUMNS, FaceProcessor, _detect_blinks
+from bitbox.processors.face import FaceProcessor, _detect_blinks, landmarks_array
 from tools import synth
 
 
@@ -62,16 +62,16 @@ def test_talking_head_has_a_face_on_almost_every_frame(face_result):
 
 def test_landmarks_are_stored_in_pixels_and_reload(face_result, tmp_path):
     ts = face_result.timeseries
-    assert [c for c in ts.columns if c.startswith("lm_")] == LANDMARK_COLUMNS
-    xs = ts[[c for c in LANDMARK_COLUMNS if c.endswith("_x")]].to_numpy()
-    ys = ts[[c for c in LANDMARK_COLUMNS if c.endswith("_y")]].to_numpy()
-    assert 0 < np.nanmedian(xs) < 176 and 0 < np.nanmedian(ys) < 144
-    # The head position is the centre of the rigid landmarks.
-    rigid_x = ts[[f"lm_{i:03d}_x" for i in geo.RIGID]].to_numpy().mean(axis=1)
-    assert np.allclose(rigid_x, ts["head_x"], atol=0.05)
+    points = landmarks_array(ts)
+    assert points.shape == (120, 478, 3) and points.dtype == np.float32
+    assert 0 < np.nanmedian(points[..., 0]) < 176 and 0 < np.nanmedian(points[..., 1]) < 144
+    # The head position is the centre of the rigid landmarks; the nose tip lies between the eyes.
+    assert np.allclose(points[:, geo.RIGID, 0].mean(axis=1), ts["head_x"], atol=0.05)
+    assert (np.minimum(points[:, 33, 0], points[:, 263, 0]) < points[:, 1, 0]).all()
     face_result.write(tmp_path)
     back = bitbox.ProcessorResult.read(tmp_path, "face")
     pd.testing.assert_frame_equal(back.timeseries, ts, check_exact=True)
+    assert np.array_equal(landmarks_array(back.timeseries), points, equal_nan=True)
 
 
 def test_no_face_in_any_frame_is_a_clear_error(no_face_video):
@@ -91,11 +91,14 @@ def test_two_people_the_larger_is_followed(media_dir):
     assert ts["head_roll"].abs().max() < 6  # not the rolled small face
 
 
-def test_frame_step_keeps_times(talking_head):
-    ts = bitbox.process(talking_head, frame_step=10, store_landmarks=False)["face"].timeseries
+def test_frame_step_keeps_times_and_reports_progress(talking_head):
+    calls = []
+    ts = bitbox.process(talking_head, frame_step=10, store_landmarks=False,
+                        progress=lambda done, total: calls.append((done, total)))["face"].timeseries
+    assert calls[0] == (1, 12) and calls[-1] == (12, 12)
     assert ts["frame"].tolist() == list(range(0, 120, 10))
     assert np.allclose(ts["time_s"], ts["frame"] / 29.97, atol=1e-3)
-    assert not any(c.startswith("lm_") for c in ts.columns)
+    assert "landmarks" not in ts.columns
 
 
 def test_blink_detection_with_hysteresis_and_maximum_length():

@@ -1,0 +1,75 @@
+"""Terminal hygiene for the ``bitbox`` command: hide native libraries' start-up chatter.
+
+mediapipe's C++ code (TensorFlow Lite, absl) writes lines such as "INFO: Created TensorFlow
+Lite XNNPACK delegate for CPU." straight to file descriptor 2, from its own threads, on
+every model start. The command line routes descriptor 2 through a thread that drops those
+known lines and passes everything else through unchanged (progress bars included). Only
+the CLI does this; the library never touches the process's file descriptors.
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+import threading
+from typing import Callable
+
+__all__ = ["filter_native_stderr", "NATIVE_NOISE"]
+
+#: Lines written by native dependencies that carry no information for a user.
+NATIVE_NOISE = re.compile(
+    rb"^(INFO: Created TensorFlow Lite XNNPACK delegate for CPU\."
+    rb"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    rb"|[IW]\d{4} [\d:. ]+\d+ (inference_feedback_manager|landmark_projection_calculator|gl_context)\.cc:\d+\].*)"
+    rb"\r?$")
+
+
+def _pump(read_fd: int, write_fd: int) -> None:
+    pending = b""
+    while True:
+        try:
+            chunk = os.read(read_fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        data = pending + chunk
+        lines = data.split(b"\n")
+        pending = lines.pop()  # an unfinished line: keep it if it may be noise, else show it now
+        kept = [line for line in lines if not NATIVE_NOISE.match(line)]
+        out = b"".join(line + b"\n" for line in kept)
+        if pending and not any(pending.startswith(p) for p in (b"INFO: Created", b"WARNING: All log", b"W0", b"I0")):
+            out += pending
+            pending = b""
+        if out:
+            os.write(write_fd, out)
+    if pending and not NATIVE_NOISE.match(pending):
+        os.write(write_fd, pending)
+
+
+def filter_native_stderr() -> Callable[[], None]:
+    """Route this process's (and its children's) stderr through the noise filter.
+
+    Returns a function that restores stderr and waits until everything written has been
+    passed on (call it before the process exits, or final messages may be lost).
+    """
+    if os.environ.get("BITBOX_RAW_STDERR"):
+        return lambda: None
+    try:
+        sys.stderr.flush()
+        original = os.dup(2)
+        read_fd, write_fd = os.pipe()
+        os.dup2(write_fd, 2)
+        os.close(write_fd)
+    except OSError:
+        return lambda: None
+    pump = threading.Thread(target=_pump, args=(read_fd, original), name="bitbox-stderr", daemon=True)
+    pump.start()
+
+    def restore() -> None:
+        sys.stderr.flush()
+        os.dup2(original, 2)  # closes our write end of the pipe: the pump sees end-of-file
+        pump.join(timeout=5)
+        os.close(read_fd)
+
+    return restore

@@ -1,0 +1,192 @@
+"""Batch runs through the CLI and the Python API: bad inputs, resuming, workers, discovery."""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import bitbox
+from bitbox.batch import discover
+
+from .conftest import make_bad_inputs, running_as_root
+
+
+def bitbox_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bitbox", *args], capture_output=True, text=True, timeout=600)
+
+
+def _fingerprint(folder: Path) -> dict[str, tuple[str, int]]:
+    return {str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def batch_inputs(tmp_path_factory, talking_head, sway_video, no_face_video) -> Path:
+    """A folder with two good recordings and one of each kind of bad input."""
+    root = tmp_path_factory.mktemp("inputs")
+    shutil.copy(talking_head, root / "talking_head.mp4")
+    (root / "site_b").mkdir()
+    shutil.copy(sway_video, root / "site_b" / "sway.mp4")
+    shutil.copy(no_face_video, root / "no_face.mp4")
+    make_bad_inputs(root / "bad", talking_head)
+    (root / "notes.txt").write_text("not a recording; ignored by discovery")
+    (root / ".hidden.mp4").write_text("hidden files are skipped")
+    return root
+
+
+@pytest.fixture(scope="module")
+def first_run(batch_inputs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out") / "results"
+    empty_folder = tmp_path_factory.mktemp("empty_folder")
+    before = _fingerprint(batch_inputs)
+    proc = bitbox_cli("run", str(batch_inputs), str(batch_inputs / "missing.mp4"), str(empty_folder),
+                      "-o", str(out), "--set", "face.frame_step=3", "-q")
+    return proc, out, before, empty_folder
+
+
+def test_bad_inputs_fail_alone_with_reasons(first_run, batch_inputs):
+    proc, out, _, empty_folder = first_run
+    assert proc.returncode == 1, proc.stderr
+    assert "8 recordings: 2 processed, 0 already done, 6 failed" in proc.stdout
+    manifest = pd.read_csv(out / "manifest.csv", keep_default_na=False).set_index("recording_id")
+    expected = {
+        "talking_head": ("ok", ""),
+        "site_b__sway": ("ok", ""),
+        "bad__empty": ("failed", "file is empty (0 bytes)"),
+        "bad__notes_named_as_video": ("failed", "cannot be opened as a video"),
+        "bad__truncated": ("failed", "truncated or corrupt"),
+        "no_face": ("failed", "no face was found in any of the 7 analysed frames"),
+        "missing": ("failed", "file does not exist"),
+        empty_folder.name: ("failed", "no recordings found in this folder"),
+    }
+    for rid, (status, reason) in expected.items():
+        assert manifest.loc[rid, "status"] == status, rid
+        assert reason in manifest.loc[rid, "reason"], (rid, manifest.loc[rid, "reason"])
+    assert str(batch_inputs / "bad" / "empty.mp4") in manifest.loc["bad__empty", "reason"]
+    assert len(manifest.loc["talking_head", "sha256"]) == 64
+
+
+def test_outputs_are_complete_and_nothing_is_half_written(first_run):
+    _, out, _, _ = first_run
+    folders = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert folders == ["site_b__sway", "talking_head"]
+    for rid in folders:
+        assert sorted(p.name for p in (out / rid).iterdir()) == ["face.json", "face.parquet"]
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary.columns[:4]) == ["recording_id", "path", "status", "error"]
+    assert len(summary) == 8 and summary["recording_id"].is_unique
+    ok = summary.set_index("recording_id").loc["talking_head"]
+    assert ok["face.face_detected_fraction"] >= 0.95 and ok["face.n_frames"] == 40
+    stored = bitbox.Measurements.read(out / "talking_head")
+    assert stored["face"].summary["n_frames"] == 40
+    assert stored["face"].provenance["parameters"]["frame_step"] == 3
+
+
+def test_inputs_are_never_modified(first_run, batch_inputs):
+    _, _, before, _ = first_run
+    assert _fingerprint(batch_inputs) == before
+
+
+def test_rerun_skips_only_up_to_date_recordings(first_run, batch_inputs):
+    _, out, _, _ = first_run
+    stamp = _fingerprint(out / "talking_head")
+    again = bitbox_cli("run", str(batch_inputs), "-o", str(out), "--set", "face.frame_step=3", "-q")
+    assert "2 already done" in again.stdout and "0 processed" in again.stdout
+    assert _fingerprint(out / "talking_head") == stamp
+    manifest = pd.read_csv(out / "manifest.csv", keep_default_na=False).set_index("recording_id")
+    assert manifest.loc["talking_head", "status"] == "skipped"
+    summary = pd.read_csv(out / "summary.csv").set_index("recording_id")
+    assert summary.loc["talking_head", "face.n_frames"] == 40  # a skipped row still carries its values
+
+    (out / "site_b__sway" / "face.json").unlink()  # an interrupted result: recomputed alone
+    partial = bitbox_cli("run", str(batch_inputs), "-o", str(out), "--set", "face.frame_step=3", "-q")
+    assert "1 processed, 1 already done" in partial.stdout
+
+    changed = bitbox_cli("run", str(batch_inputs / "talking_head.mp4"), "-o", str(out),
+                         "--set", "face.frame_step=4", "-q")
+    assert "1 processed" in changed.stdout, changed.stdout + changed.stderr
+    assert bitbox.Measurements.read(out / "talking_head")["face"].summary["n_frames"] == 30
+    forced = bitbox_cli("run", str(batch_inputs / "talking_head.mp4"), "-o", str(out),
+                        "--set", "face.frame_step=4", "--overwrite", "-q")
+    assert "1 processed" in forced.stdout and forced.returncode == 0
+
+
+def test_two_workers_give_identical_files(tmp_path, talking_head, sway_video):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(talking_head, inputs / "a.mp4")
+    shutil.copy(sway_video, inputs / "b.mp4")
+    one = bitbox.process_folder(inputs, tmp_path / "one", workers=1, progress=False, frame_step=5)
+    two = bitbox.process_folder(inputs, tmp_path / "two", workers=2, progress=False, frame_step=5)
+    assert one.counts == two.counts == {"ok": 2, "skipped": 0, "failed": 0}
+    for rid in ("a", "b"):
+        assert (tmp_path / "one" / rid / "face.parquet").read_bytes() == \
+               (tmp_path / "two" / rid / "face.parquet").read_bytes()
+    pd.testing.assert_frame_equal(one.summary, two.summary)
+
+
+def test_unreadable_file_fails_alone(talking_head):
+    folder = Path(tempfile.mkdtemp(prefix="bitbox-perm-"))  # folders any user may enter
+    out = Path(tempfile.mkdtemp(prefix="bitbox-out-"))
+    folder.chmod(0o755)
+    out.chmod(0o777)
+    shutil.copy(talking_head, folder / "fine.mp4")
+    shutil.copy(talking_head, folder / "locked.mp4")
+    (folder / "locked.mp4").chmod(0)
+    as_root = running_as_root()
+    try:
+        if as_root:
+            os.seteuid(65534)  # root reads everything: run the batch as an ordinary user
+        try:
+            result = bitbox.process_folder(folder, out, progress=False, frame_step=10)
+        finally:
+            if as_root:
+                os.seteuid(0)
+        manifest = result.manifest.set_index("recording_id")
+        assert manifest.loc["fine", "status"] == "ok"
+        assert manifest.loc["locked", "status"] == "failed"
+        assert "locked.mp4: permission denied" in manifest.loc["locked", "reason"]
+    finally:
+        shutil.rmtree(folder)
+        shutil.rmtree(out)
+
+
+def test_no_recordings_and_unknown_processor_are_usage_errors(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = bitbox_cli("run", str(empty), "-o", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    assert "No recordings to process" in proc.stderr and str(empty) in proc.stderr
+    assert not (tmp_path / "out").exists()
+    proc = bitbox_cli("run", str(empty), "-o", str(tmp_path / "out"), "-p", "fcae")
+    assert proc.returncode == 2 and "Did you mean 'face'?" in proc.stderr
+    proc = bitbox_cli("run", str(empty), "-o", str(tmp_path / "out"), "--set", "face.frame_step")
+    assert proc.returncode == 2 and "--set expects KEY=VALUE" in proc.stderr
+
+
+def test_discovery_is_sorted_recursive_and_ids_are_unique(tmp_path):
+    for rel in ("b/clip.mp4", "a/clip.mp4", "a/clip.avi", "top.mkv", ".git/x.mp4", "a/readme.md", "out/old.mp4"):
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    jobs, problems = discover([tmp_path], ["video"], exclude=tmp_path / "out")
+    assert [(j.recording_id, Path(j.path).relative_to(tmp_path).as_posix()) for j in jobs] == [
+        ("a__clip_avi", "a/clip.avi"), ("a__clip_mp4", "a/clip.mp4"), ("b__clip", "b/clip.mp4"),
+        ("top", "top.mkv")]
+    assert problems == []
+
+
+def test_list_and_catalog_commands():
+    listed = bitbox_cli("list", "--measures")
+    assert listed.returncode == 0 and listed.stdout.startswith("face ")
+    assert "head_roll" in listed.stdout and "[deg]" in listed.stdout
+    csv = bitbox_cli("catalog", "--format", "csv")
+    assert csv.returncode == 0 and "face,head_roll,timeseries,deg" in csv.stdout
