@@ -33,7 +33,7 @@ from .fileio import jsonable, atomic_path, read_json
 from .log import logger, verbose
 from .measurements import ParquetSink
 from .pipeline import resolve_processors
-from .processor import Processor
+from .processor import Processor, ProgressCallback
 from .recording import EXTENSIONS, Recording
 
 __all__ = ["process_folder", "discover", "BatchResult", "Job"]
@@ -158,8 +158,8 @@ def _up_to_date(folder: Path, processor: Processor, sha256: str) -> dict | None:
     return None
 
 
-def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, overwrite: bool = False
-            ) -> dict[str, Any]:
+def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, overwrite: bool = False,
+            progress: ProgressCallback | None = None) -> dict[str, Any]:
     """Process one recording into ``out_dir/<recording_id>/``; never raises for a bad recording.
 
     Returns the manifest row plus ``summary`` (``{"<processor>.<measure>": value}``).
@@ -186,7 +186,7 @@ def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, over
                 (folder / f"{processor.name}.json").unlink(missing_ok=True)
                 with atomic_path(folder / f"{processor.name}.parquet") as tmp:
                     sink = ParquetSink(tmp, provenance=provenance)
-                    result = processor.process(recording, sink=sink)
+                    result = processor.process(recording, sink=sink, progress=progress)
                     sink.close()
                 result.write_json(folder)
                 summary = result.summary
@@ -205,12 +205,9 @@ def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, over
     return row
 
 
-def _worker(job: Job, specs: list[tuple[str, dict]], out_dir: str, overwrite: bool, log_level: int) -> dict:
-    """Entry point in a worker process: rebuild the processors from their names and parameters."""
-    from .registry import make_processor
-
+def _worker(job: Job, processors: list[Processor], out_dir: str, overwrite: bool, log_level: int) -> dict:
+    """Entry point in a worker process (the processors arrive pickled: parameters only)."""
     logger.setLevel(log_level)
-    processors = [make_processor(name, **params) for name, params in specs]
     return run_job(job, processors, out_dir, overwrite)
 
 
@@ -313,13 +310,24 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
 
     try:
         if workers == 1:
-            for job in jobs:
-                record(run_job(job, instances, out_dir, overwrite))
+            frames = tqdm(total=0, desc="  frames", unit="frame", leave=False, disable=not progress,
+                          dynamic_ncols=True)
+
+            def on_progress(done: int, total: int | None) -> None:
+                if total is not None and frames.total != total:
+                    frames.reset(total=total)
+                frames.n = done
+                frames.refresh()
+
+            try:
+                for job in jobs:
+                    record(run_job(job, instances, out_dir, overwrite, progress=on_progress))
+            finally:
+                frames.close()
         else:
-            specs = [(p.name, p.get_params()) for p in instances]
             context = multiprocessing.get_context("spawn")  # native libraries do not survive fork
             with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                futures = {pool.submit(_worker, job, specs, str(out_dir), overwrite, logger.getEffectiveLevel()):
+                futures = {pool.submit(_worker, job, instances, str(out_dir), overwrite, logger.getEffectiveLevel()):
                            job for job in jobs}
                 for future in cf.as_completed(futures):
                     job = futures[future]
