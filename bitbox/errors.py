@@ -10,6 +10,7 @@ from pathlib import Path
 
 __all__ = [
     "BitboxError",
+    "FileProblem",
     "RecordingError",
     "NoRecordingsError",
     "MeasurementError",
@@ -24,8 +25,8 @@ class BitboxError(Exception):
     """Base class of every error Bitbox raises on purpose."""
 
 
-class RecordingError(BitboxError, ValueError):
-    """A recording cannot be read: missing, empty, unreadable, corrupt or of the wrong kind.
+class FileProblem(BitboxError):
+    """An error about one file: its path, what is wrong, and what to do about it.
 
     Parameters
     ----------
@@ -47,21 +48,16 @@ class RecordingError(BitboxError, ValueError):
         super().__init__(message)
 
 
+class RecordingError(FileProblem, ValueError):
+    """A recording cannot be read: missing, empty, unreadable, corrupt or of the wrong kind."""
+
+
 class NoRecordingsError(BitboxError, FileNotFoundError):
     """No recording was found in the inputs of a batch."""
 
 
-class MeasurementError(BitboxError):
+class MeasurementError(FileProblem):
     """A recording could be read but nothing could be measured in it (e.g. no face in any frame)."""
-
-    def __init__(self, path: str | Path, reason: str, hint: str = "") -> None:
-        self.path = str(path)
-        self.reason = reason
-        self.hint = hint
-        message = f"{self.path}: {reason}"
-        if hint:
-            message += f". {hint}"
-        super().__init__(message)
 
 
 class ParameterError(BitboxError, ValueError):
