@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.bitbox-installed
 DEMO_OUT ?= demo-output
 
-.PHONY: demo test install system-deps docs bench clean
+.PHONY: demo test install docs bench clean
 
 install: $(STAMP)
 
@@ -18,13 +18,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/bitbox run examples/data -o $(DEMO_OUT) -p face
+	@$(BIN)/python -c "import pandas as pd; t = pd.read_csv('$(DEMO_OUT)/summary.csv').set_index('recording_id'); \
+	print(t[['status', 'face.face_detected_fraction', 'face.blink_rate_per_min', 'face.head_roll_sd', \
+	'face.mouth_open_sd']].round(3).to_string())"
 	@echo "Demo results: $(DEMO_OUT)/summary.csv (one row per recording), $(DEMO_OUT)/<recording_id>/face.parquet"
 
-# System packages the tests need (none yet for the face processor); installed with apt-get when missing.
-system-deps:
-	@true
-
-test: $(STAMP) system-deps
+test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 docs: $(STAMP)

@@ -138,3 +138,12 @@ def test_invalid_parameter_names_the_parameter(talking_head):
         FaceProcessor(frame_step=0).process(talking_head)
     with pytest.raises(bitbox.ParameterError, match="not accepted by any of the processors"):
         bitbox.process(talking_head, frame_stride=2)
+
+
+def test_bundled_sample_matches_its_truth_file(sway_video):
+    truth = pd.read_csv(sway_video.with_suffix(".truth.csv"))
+    ts = bitbox.process(sway_video, store_landmarks=False)["face"].timeseries
+    assert len(ts) == len(truth) and np.allclose(ts["time_s"], truth["time_s"], atol=1e-6)
+    roll_error = (ts["head_roll"] - ts["head_roll"].iloc[0]) - (truth["roll_deg"] - truth["roll_deg"].iloc[0])
+    assert roll_error.abs().mean() < 2.0
+    assert np.corrcoef(ts["head_x"], truth["shift_x_px"])[0, 1] > 0.99
