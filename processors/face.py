@@ -112,7 +112,8 @@ _MEASURES: list[Measure] = [
         "an (n_frames, 478, 3) array.", dtype="array", reference=_MESH_REF),
     # ---- summary
     _sm("n_frames", "1", "Frames analysed (every frame_step-th frame).", (0, math.inf)),
-    _sm("duration_s", "s", "Duration of the video.", (0, math.inf)),
+    _sm("duration_s", "s", "Duration of the video (frame count / frame rate, from the container).",
+        (0, math.inf)),
     _sm("face_detected_fraction", "1", "Fraction of analysed frames with the person's face.", (0, 1)),
     _sm("n_faces_max", "1", "Largest number of faces seen in one frame.", (0, math.inf)),
     _sm("quality_mean", "1", "Mean frame quality over frames with a face.", (0, 1)),
@@ -140,7 +141,7 @@ _MEASURES: list[Measure] = [
 ]
 
 # Per-frame scalars kept in memory during pass 1 (a few dozen numbers per frame).
-_SCALARS = ("detected", "n_faces", "inframe", "rms", "pitch", "yaw", "roll", "head_x", "head_y", "scale",
+_SCALARS = ("detected", "n_faces", "inframe", "rms", "pitch", "yaw", "roll", "head_x", "head_y", "head_z", "scale",
             "ear_left", "ear_right", "gaze_x", "gaze_y", "brow_height", "inner_brow_height", "inner_brow_gap",
             "mouth_gap", "mouth_width", "corner_raise", "lip_thickness")
 
@@ -412,7 +413,7 @@ class FaceProcessor(Processor):
                                   & (points[:, 1] < height)).mean()
                         row.update(detected=1.0, inframe=float(inside), rms=rms / scale, pitch=pitch, yaw=yaw,
                                    roll=roll, head_x=float(translation[0]), head_y=float(translation[1]),
-                                   scale=scale, ear_left=_ear(points, geo.EYE_LEFT),
+                                   head_z=float(translation[2]), scale=scale, ear_left=_ear(points, geo.EYE_LEFT),
                                    ear_right=_ear(points, geo.EYE_RIGHT))
                         row["gaze_x"], row["gaze_y"] = _gaze(aligned)
                         row.update(_shape_features(aligned))
@@ -434,10 +435,10 @@ class FaceProcessor(Processor):
                     "Check that a face is visible, frontal enough and well lit; or lower min_detection_confidence")
             logger.info("%s: face found in %d of %d frames", recording.path.name, int(detected.sum()), n)
             return self._second_pass(recording, sink, spill_path, s, table.times[:n], table.frames[:n],
-                                     table.rotations[:n], np.median(np.stack(sample), axis=0), regions, info.fps)
+                                     table.rotations[:n], np.median(np.stack(sample), axis=0), regions, info)
 
     def _second_pass(self, recording, sink, spill_path, s, times, frames, rotations, baseline_shape, regions,
-                     fps) -> dict[str, Any]:
+                     info) -> dict[str, Any]:
         n = len(times)
         detected = s["detected"] == 1
         ear_mean = (s["ear_left"] + s["ear_right"]) / 2
@@ -454,13 +455,12 @@ class FaceProcessor(Processor):
             "lip_corner_pull": (s["mouth_width"] - base["mouth_width"]) + (s["corner_raise"] - base["corner_raise"]),
             "lip_press": base["lip_thickness"] - s["lip_thickness"],
         }
-        dt = self.frame_step / fps
+        dt = self.frame_step / info.fps
         max_frames = max(1, int(round(self.blink_max_s / dt)))
         blink = _detect_blinks(ear_mean, ear_baseline, self.blink_threshold, max_frames)
 
         quality, reasons = self._quality(s, detected)
         displacement = {region: np.full(n, np.nan) for region in REGIONS}
-        template = geo.load_template()
         with open(spill_path, "rb") as spill:
             for start in range(0, n, self.chunk_frames):
                 stop = min(n, start + self.chunk_frames)
@@ -469,9 +469,8 @@ class FaceProcessor(Processor):
                 for i in range(start, stop):
                     if not detected[i]:
                         continue
-                    points = block[i - start].astype(np.float64)
-                    scale, rotation, translation, _ = geo.umeyama(template.rigid_shape, points[geo.RIGID])
-                    aligned = (points - translation) @ rotation / scale
+                    translation = np.array([s["head_x"][i], s["head_y"][i], s["head_z"][i]])
+                    aligned = (block[i - start] - translation) @ rotations[i] / s["scale"][i]
                     distance = np.linalg.norm(aligned - baseline_shape, axis=1)
                     for region, idx in regions.items():
                         displacement[region][i] = distance[idx].mean()
@@ -499,7 +498,7 @@ class FaceProcessor(Processor):
                 sink.append(frame)
 
         return self._summary(s, detected, times, rotations, blink, descriptors, displacement, quality,
-                             ear_baseline, dt, n)
+                             ear_baseline, dt, n, info.duration_s)
 
     def _quality(self, s: dict[str, np.ndarray], detected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         size = np.clip(s["scale"] / 30.0, 0, 1)
@@ -514,10 +513,10 @@ class FaceProcessor(Processor):
         return np.nan_to_num(quality), reasons
 
     def _summary(self, s, detected, times, rotations, blink, descriptors, displacement, quality, ear_baseline,
-                 dt, n) -> dict[str, Any]:
+                 dt, n, duration_s) -> dict[str, Any]:
         summary: dict[str, Any] = {
             "n_frames": float(n),
-            "duration_s": float(times[-1] + dt) if n else 0.0,
+            "duration_s": float(duration_s),
             "face_detected_fraction": float(detected.mean()),
             "n_faces_max": float(np.nanmax(s["n_faces"])),
             "quality_mean": float(quality[detected].mean()),
