@@ -1,0 +1,22 @@
+"""Bitbox's behavioral analyses: plain keyword-only functions on arrays.
+
+They work on any time series — a face processor's output, a pose processor's, or your own:
+
+>>> import bitbox.analysis as ba
+>>> ts = bitbox.process("clip.mp4")["face"].timeseries                      # doctest: +SKIP
+>>> fps = ba.fps_from_times(ts["time_s"])                                    # doctest: +SKIP
+>>> ba.kinematics(ts[["head_yaw", "head_pitch"]].to_numpy(), fps=fps)        # doctest: +SKIP
+>>> ba.expressivity(ts[["mouth_open", "brow_raise"]], fps=fps)               # doctest: +SKIP
+
+Parameter names are the same everywhere: ``fps`` (samples per second), ``window_s``,
+``scales_s``, ``max_lag_s``. Inputs have samples first; NaN marks missing samples.
+"""
+from ._common import fps_from_times
+from .asymmetry import asymmetry, mirror_align
+from .coordination import coordination, imitation, lagged_correlation
+from .expressivity import DEFAULT_SCALES_S, diversity, expressivity, multiscale_response, ricker_kernel
+from .kinematics import kinematics, relative_motion, smoothness
+
+__all__ = ["fps_from_times", "asymmetry", "mirror_align", "coordination", "imitation", "lagged_correlation",
+           "DEFAULT_SCALES_S", "diversity", "expressivity", "multiscale_response", "ricker_kernel", "kinematics",
+           "relative_motion", "smoothness"]

@@ -1,0 +1,125 @@
+"""Bitbox's analyses against closed-form truth."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bitbox.analysis as ba
+from bitbox import ParameterError
+from bitbox.processors import face_geometry as geo
+
+FPS = 30.0
+
+
+def test_constant_velocity_path_has_known_length_speed_and_no_acceleration():
+    t = np.arange(0, 10, 1 / FPS)
+    path = np.c_[3 * t, 4 * t]  # 5 units/s along a straight line
+    k = ba.kinematics(path, fps=FPS)
+    assert k["mean_speed"] == pytest.approx(5.0)
+    assert k["path_length"] == pytest.approx(5.0 * t[-1])
+    assert k["mean_acceleration"] == pytest.approx(0.0, abs=1e-9)
+    assert k["range"] == pytest.approx(4 * t[-1])
+
+
+def test_kinematics_skips_gaps():
+    x = np.arange(10.0)
+    x[5] = np.nan
+    k = ba.kinematics(x, fps=1.0)
+    assert k["path_length"] == pytest.approx(7.0)  # 9 steps minus the 2 touching the gap
+    assert k["mean_speed"] == pytest.approx(1.0)
+
+
+def test_minimum_jerk_movement_has_the_closed_form_ldj():
+    tau = np.linspace(0, 1, 2001)
+    position = 10 * (10 * tau ** 3 - 15 * tau ** 4 + 6 * tau ** 5)  # minimum-jerk, 10 units in 1 s
+    s = ba.smoothness(position, fps=2000.0)
+    assert s["ldj"] == pytest.approx(-math.log(204.8), abs=0.02)
+    jerky = position + 0.01 * np.sin(2 * np.pi * 40 * tau)
+    assert ba.smoothness(jerky, fps=2000.0)["ldj"] < s["ldj"] - 1
+
+
+def test_relative_motion_from_the_mean_and_a_reference():
+    x = np.array([[0.0, 0.0], [2.0, 0.0]])
+    r = ba.relative_motion(x)
+    assert (r["min"], r["mean"], r["max"]) == (1.0, 1.0, 1.0)
+    r = ba.relative_motion(x, reference=[0.0, 0.0])
+    assert r["series"].tolist() == [0.0, 2.0] and r["mean"] == 1.0 and r["std"] == 1.0
+
+
+def test_sinusoid_peak_frequency_is_found_at_the_matching_scale():
+    t = np.arange(0, 60, 1 / FPS)
+    x = np.sin(2 * np.pi * 0.5 * t)  # 0.5 Hz: 30 peaks per minute, each lasting ~1 s
+    e = ba.expressivity(x, fps=FPS, scales_s=(0.1, 1.0), names=["x"])
+    assert e["x_1s_frequency"] == pytest.approx(30, abs=1)
+    assert e["x_0p1s_frequency"] == 0  # far too slow for the 0.1 s scale
+    assert e["x_1s_density"] == pytest.approx(e["x_1s_frequency"] * e["x_1s_mean"])
+    doubled = ba.expressivity(2 * x, fps=FPS, scales_s=(1.0,), names=["x"])  # activations are in signal units
+    assert doubled["x_1s_mean"] == pytest.approx(2 * e["x_1s_mean"])
+    assert doubled["x_1s_frequency"] == e["x_1s_frequency"]
+
+
+def test_expressivity_counts_isolated_events_and_their_height():
+    x = np.zeros(int(60 * FPS))
+    for start in range(60, len(x) - 60, 180):  # 10 bumps of height 2 lasting 0.5 s, every 6 s
+        x[start:start + 15] = 2.0
+    e = ba.expressivity(pd.DataFrame({"brow": x}), fps=FPS, scales_s=(0.5,), threshold=0.5)
+    assert e["brow_0p5s_frequency"] == pytest.approx(10, abs=0.5)
+    assert 1.0 < e["brow_0p5s_mean"] < 2.2
+
+
+def test_diversity_is_one_for_equal_and_zero_for_a_single_signal():
+    equal = np.ones((50, 4))
+    d = ba.diversity(equal)
+    assert d["overall"] == pytest.approx(1.0) and d["framewise_mean"] == pytest.approx(1.0)
+    single = np.zeros((50, 4))
+    single[:, 2] = 3.0
+    d = ba.diversity(single)
+    assert d["overall"] == pytest.approx(0.0) and d["framewise_mean"] == pytest.approx(0.0)
+    alternating = np.zeros((50, 2))
+    alternating[::2, 0] = 1
+    alternating[1::2, 1] = 1
+    d = ba.diversity(alternating)  # each frame uses one signal, the recording uses both equally
+    assert d["overall"] == pytest.approx(1.0) and d["framewise_mean"] == pytest.approx(0.0)
+
+
+def test_mirrored_face_has_zero_asymmetry_and_a_moved_corner_does_not():
+    template = geo.load_template()
+    face = template.shape.copy()
+    rotation = geo.rotation_from_euler(10, 25, -15)
+    posed = 80 * face @ rotation.T + [300, 200, 0]  # any pose and size: still symmetric
+    regions = {"mouth": [61, 291, 13, 14, 0, 17], "eye": [33, 133, 362, 263]}
+    a = ba.asymmetry(posed, mirror=template.mirror, regions=regions, scale=80)
+    assert a["overall"][0] == pytest.approx(0, abs=1e-9) and a["mouth"][0] == pytest.approx(0, abs=1e-9)
+    crooked = face.copy()
+    crooked[291, 1] -= 0.1  # lift the left lip corner by 0.1 IOD
+    a = ba.asymmetry(crooked, mirror=template.mirror, regions=regions, align_on=geo.RIGID)
+    assert a["mouth"][0] == pytest.approx(2 * 0.1 / 6, rel=1e-6)  # two corners of six points differ by 0.1
+    assert a["eye"][0] == pytest.approx(0, abs=1e-9)
+
+
+def test_shifted_copy_is_coordinated_at_the_true_lag():
+    rng = np.random.default_rng(1)
+    y = np.convolve(rng.normal(size=900), np.ones(5) / 5, mode="same")
+    lag = 6  # x follows y by 6 frames = 0.2 s
+    x = np.r_[np.zeros(lag), y[:-lag]]
+    c = ba.coordination(x, y, fps=FPS, window_s=1.0, max_lag_s=0.5)
+    assert c["peak_lag_s"] == pytest.approx(0.2)
+    assert c["r_by_lag"][np.argmin(np.abs(c["lags_s"] - 0.2))] == pytest.approx(1.0)
+    assert c["r_mean"] == pytest.approx(1.0) and c["lag_s_mean"] == pytest.approx(0.2)
+    i = ba.imitation(x, y, fps=FPS, window_s=1.0, max_lag_s=0.5)
+    assert i["peak_lag_s"] == pytest.approx(0.2) and i["lags_s"].min() == 0
+    reverse = ba.imitation(y, x, fps=FPS, window_s=1.0, max_lag_s=0.5)  # y does not follow x
+    assert reverse["r_mean"] < 0.9
+
+
+def test_bad_arguments_are_clear():
+    with pytest.raises(ParameterError, match="fps must be a positive number"):
+        ba.kinematics(np.zeros(5), fps=0)
+    with pytest.raises(ParameterError, match="same length"):
+        ba.coordination(np.zeros(50), np.zeros(40), fps=FPS)
+    with pytest.raises(ParameterError, match="shorter than one sample"):
+        ba.ricker_kernel(0.01, fps=FPS)
+    assert ba.fps_from_times([0.0, 0.5, 1.0]) == 2.0
