@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bitbox import analysis
+from bitbox.analysis.expressivity import scale_label
 from bitbox.catalog import Measure
 from bitbox.errors import MeasurementError
 from bitbox.log import logger
@@ -37,14 +39,25 @@ __all__ = ["FaceProcessor", "landmarks_array", "DESCRIPTORS", "REGIONS"]
 
 #: Expression descriptors (baseline-relative, in inter-ocular distances unless noted).
 DESCRIPTORS = ("brow_raise", "brow_lower", "eye_closure", "mouth_open", "lip_corner_pull", "lip_press")
-#: Regions for expression displacement.
+#: Regions for expression displacement (and expressivity in the summary).
 REGIONS = ("upper_face", "lower_face", "brows", "eyes", "mouth")
+#: Regions for asymmetry.
+ASYM_REGIONS = ("eye", "brow", "nose", "mouth", "overall")
+#: Time scales (s) of the expressivity values in the summary (all scales: bitbox.analysis.expressivity).
+EXPRESSIVITY_SCALES_S = (0.25, 1.0, 4.0)
+#: Non-overlapping regions whose activation spread is the expression diversity.
+DIVERSITY_REGIONS = ("brows", "eyes", "mouth")
+#: Landmark jitter of a still face (IOD): smaller wavelet activations are not expressive events.
+EXPRESSION_NOISE_IOD = 0.01
 
 _IOD = "IOD"
 _EAR_REF = "Soukupova & Cech (2016), Real-time eye blink detection using facial landmarks"
 _MESH_REF = "Kartynnik et al. (2019), Real-time facial surface geometry from monocular video (mediapipe face mesh)"
 _POSE_REF = "Umeyama (1991) similarity alignment to a symmetric reference face; see bitbox.processors.face_geometry"
 _DISP_REF = "OpenWillis facial expressivity (landmark displacement from a baseline); Bitbox relative motion"
+_ASYM_REF = "Bitbox asymmetry (mirror across the mid-sagittal plane); see bitbox.analysis.asymmetry"
+_KIN_REF = "Bitbox motion kinematics and smoothness; LDJ: Balasubramanian et al. (2015)"
+_EXPR_REF = "Bitbox expressivity and diversity (multiscale Mexican-hat peaks); see bitbox.analysis.expressivity"
 _QC_REASONS = ("ok", "no_face", "face_partly_outside_frame", "face_too_small", "extreme_pose", "poor_mesh_fit")
 
 
@@ -67,6 +80,7 @@ _DESCRIPTOR_TEXT = {
                        "to baseline; > 0 smile-like.",
     "lip_press": "Thinning of the lips (upper + lower vermilion height) relative to baseline; > 0 pressed.",
 }
+_ASYM_TEXT = {"eye": "eyes", "brow": "eyebrows", "nose": "nose", "mouth": "lips", "overall": "whole face mesh"}
 _REGION_TEXT = {
     "upper_face": "landmarks above the base of the nose", "lower_face": "landmarks below the base of the nose",
     "brows": "both eyebrows", "eyes": "both eye contours", "mouth": "inner and outer lips",
@@ -86,6 +100,9 @@ _MEASURES: list[Measure] = [
         (-90, 90), reference=_POSE_REF),
     _ts("head_roll", "deg", "Head roll; > 0 face rotated counter-clockwise in the image.", (-180, 180),
         reference=_POSE_REF),
+    *[_ts(f"head_{a}_rel", "deg", f"Head {a} relative to the person's own median pose over the recording "
+          "(rotation R_median^T R, same conventions); 0 = the person's usual, frontal-most posture.",
+          (-180, 180), reference=_POSE_REF) for a in ("pitch", "yaw", "roll")],
     _ts("head_x", "px", "Horizontal image position of the head (centre of the rigid face landmarks).",
         reference=_POSE_REF),
     _ts("head_y", "px", "Vertical image position of the head (centre of the rigid face landmarks), down.",
@@ -106,6 +123,10 @@ _MEASURES: list[Measure] = [
     *[_ts(f"disp_{region}", _IOD, f"Expression displacement of the {_REGION_TEXT[region]}: mean distance of "
           "their landmarks from the person's baseline face, after removing head pose and scale.",
           (0, math.inf), reference=_DISP_REF) for region in REGIONS],
+    *[_ts(f"asym_{region}", _IOD, f"Left-right asymmetry of the {_ASYM_TEXT[region]}: mean distance of each "
+          "landmark to its mirrored counterpart after reflecting the face about its own mid-sagittal plane "
+          "(Householder reflection fitted on the rigid landmarks), head pose removed. 0 = symmetric.",
+          (0, math.inf), reference=_ASYM_REF) for region in ASYM_REGIONS],
     _ts("landmarks", "px", "The 478 landmarks of the followed face (mediapipe face-mesh numbering; 468-477 "
         "irises) as 1434 numbers x0, y0, z0, x1, ...: image x right and y down, and relative depth z (mediapipe z "
         "x frame width; smaller is closer); NaN without a face. bitbox.processors.face.landmarks_array() gives "
@@ -138,6 +159,38 @@ _MEASURES: list[Measure] = [
           None if s == "mean" else (0, math.inf)) for name in DESCRIPTORS for s in ("mean", "sd")],
     *[_sm(f"disp_{region}_{s}", _IOD, f"{'Mean' if s == 'mean' else 'Standard deviation'} of disp_{region}.",
           (0, math.inf), _DISP_REF) for region in REGIONS for s in ("mean", "sd")],
+    *[_sm(f"asym_{region}_mean", _IOD, f"Mean of asym_{region} over frames with a face.", (0, math.inf),
+          _ASYM_REF) for region in ASYM_REGIONS],
+    _sm("head_angle_range_deg", "deg", "Kinematics of the relative head angles (pitch, yaw, roll as a 3D "
+        "trajectory): largest range over the three angles.", (0, math.inf), _KIN_REF),
+    _sm("head_angle_path_length_deg", "deg", "Path length of the relative head angles (sum of frame-to-frame "
+        "changes).", (0, math.inf), _KIN_REF),
+    _sm("head_angle_mean_speed_deg_per_s", "deg/s", "Mean speed of the relative head angles.", (0, math.inf),
+        _KIN_REF),
+    _sm("head_angle_mean_acceleration_deg_per_s2", "deg/s^2", "Mean acceleration of the relative head angles.",
+        (0, math.inf), _KIN_REF),
+    _sm("head_angle_mean_jerk_deg_per_s3", "deg/s^3", "Mean jerk of the relative head angles.", (0, math.inf),
+        _KIN_REF),
+    _sm("head_angle_ldj", "1", "Log dimensionless jerk of the relative head angles over the longest stretch of "
+        "frames with a face (larger = smoother).", None, _KIN_REF),
+    _sm("head_position_range_iod", _IOD, "Largest range of the head's image position (x or y), in median "
+        "inter-ocular distances.", (0, math.inf), _KIN_REF),
+    _sm("head_position_path_length_iod", _IOD, "Path length of the head's image position, in median "
+        "inter-ocular distances.", (0, math.inf), _KIN_REF),
+    _sm("head_position_ldj", "1", "Log dimensionless jerk of the head's image position over the longest "
+        "stretch of frames with a face.", None, _KIN_REF),
+    *[_sm(f"expr_{region}_{scale_label(scale)}s_{stat}", "1/min" if stat == "frequency" else _IOD,
+          (f"Expressivity of disp_{region} at the {scale:g} s time scale: "
+           + ("expressive events (Mexican-hat wavelet peaks above half the signal's robust SD and above "
+              "0.01 IOD of landmark jitter) per minute." if stat == "frequency"
+              else "mean activation of those events (NaN without events).")),
+          (0, math.inf) if stat == "frequency" else None, _EXPR_REF)
+      for region in REGIONS for scale in EXPRESSIVITY_SCALES_S for stat in ("frequency", "mean")],
+    _sm("expression_diversity", "1", "Entropy (base 3) of how expressive activation (1 s wavelet response of "
+        "disp_brows, disp_eyes, disp_mouth above the peak threshold) is spread over brows, eyes and mouth: 0 one "
+        "region only, 1 all equally; NaN without any expressive event.", (0, 1), _EXPR_REF),
+    _sm("expression_diversity_framewise", "1", "Mean, over frames with activation, of the same entropy computed "
+        "frame by frame.", (0, 1), _EXPR_REF),
 ]
 
 # Per-frame scalars kept in memory during pass 1 (a few dozen numbers per frame).
@@ -161,6 +214,10 @@ def _region_indices() -> dict[str, np.ndarray]:
         "brows": flat(conn.FACEMESH_LEFT_EYEBROW, conn.FACEMESH_RIGHT_EYEBROW),
         "eyes": flat(conn.FACEMESH_LEFT_EYE, conn.FACEMESH_RIGHT_EYE),
         "mouth": flat(conn.FACEMESH_LIPS),
+        "asym_eye": flat(conn.FACEMESH_LEFT_EYE, conn.FACEMESH_RIGHT_EYE),
+        "asym_brow": flat(conn.FACEMESH_LEFT_EYEBROW, conn.FACEMESH_RIGHT_EYEBROW),
+        "asym_nose": flat(conn.FACEMESH_NOSE),
+        "asym_mouth": flat(conn.FACEMESH_LIPS),
     }
 
 
@@ -269,6 +326,19 @@ def _detect_blinks(ear: np.ndarray, baseline: float, threshold: float, max_frame
                 blink[start:i] = 1
             start = None
     return blink
+
+
+def _longest_run(mask: np.ndarray) -> slice:
+    """The longest stretch of consecutive True values."""
+    best, start, best_slice = 0, None, slice(0, 0)
+    for i, value in enumerate(np.append(mask, False)):
+        if value and start is None:
+            start = i
+        elif not value and start is not None:
+            if i - start > best:
+                best, best_slice = i - start, slice(start, i)
+            start = None
+    return best_slice
 
 
 def _mean_sd(values: np.ndarray) -> tuple[float, float]:
@@ -461,19 +531,28 @@ class FaceProcessor(Processor):
 
         quality, reasons = self._quality(s, detected)
         displacement = {region: np.full(n, np.nan) for region in REGIONS}
+        asym = {region: np.full(n, np.nan) for region in ASYM_REGIONS}
+        relative = self._relative_pose(rotations, detected)
+        mirror = geo.load_template().mirror[:geo.N_MESH]
+        asym_regions = {r: regions[f"asym_{r}"] for r in ASYM_REGIONS if r != "overall"}
         with open(spill_path, "rb") as spill:
             for start in range(0, n, self.chunk_frames):
                 stop = min(n, start + self.chunk_frames)
                 block = np.fromfile(spill, dtype=np.float32, count=(stop - start) * geo.N_LANDMARKS * 3)
                 block = block.reshape(stop - start, geo.N_LANDMARKS, 3)
-                for i in range(start, stop):
-                    if not detected[i]:
-                        continue
-                    translation = np.array([s["head_x"][i], s["head_y"][i], s["head_z"][i]])
-                    aligned = (block[i - start] - translation) @ rotations[i] / s["scale"][i]
-                    distance = np.linalg.norm(aligned - baseline_shape, axis=1)
-                    for region, idx in regions.items():
-                        displacement[region][i] = distance[idx].mean()
+                # Pose-free face shapes (IOD units) from pass 1's alignment.
+                translation = np.stack([s["head_x"][start:stop], s["head_y"][start:stop],
+                                        s["head_z"][start:stop]], axis=1)
+                aligned = np.einsum("nlj,njk->nlk", block - translation[:, None, :], rotations[start:stop])
+                aligned /= s["scale"][start:stop, None, None]
+                distance = np.linalg.norm(aligned - baseline_shape, axis=2)
+                for region, idx in regions.items():
+                    if region in displacement:
+                        displacement[region][start:stop] = distance[:, idx].mean(axis=1)
+                chunk_asym = analysis.asymmetry(aligned[:, :geo.N_MESH], mirror=mirror, regions=asym_regions,
+                                                align_on=geo.RIGID)
+                for region in ASYM_REGIONS:
+                    asym[region][start:stop] = chunk_asym[region]
                 chunk = {
                     "time_s": times[start:stop],
                     "frame": frames[start:stop].astype(np.int32),
@@ -482,13 +561,16 @@ class FaceProcessor(Processor):
                     "quality": quality[start:stop].astype(np.float32),
                     "qc_reason": reasons[start:stop],
                     "head_pitch": s["pitch"][start:stop], "head_yaw": s["yaw"][start:stop],
-                    "head_roll": s["roll"][start:stop], "head_x": s["head_x"][start:stop],
+                    "head_roll": s["roll"][start:stop],
+                    **{f"head_{a}_rel": relative[a][start:stop] for a in ("pitch", "yaw", "roll")},
+                    "head_x": s["head_x"][start:stop],
                     "head_y": s["head_y"][start:stop], "head_size_px": s["scale"][start:stop],
                     "ear_left": s["ear_left"][start:stop], "ear_right": s["ear_right"][start:stop],
                     "blink": blink[start:stop],
                     "gaze_x": s["gaze_x"][start:stop], "gaze_y": s["gaze_y"][start:stop],
                     **{k: v[start:stop] for k, v in descriptors.items()},
                     **{f"disp_{r}": v[start:stop] for r, v in displacement.items()},
+                    **{f"asym_{r}": v[start:stop] for r, v in asym.items()},
                 }
                 frame = pd.DataFrame({k: (v.astype(np.float32) if isinstance(v, np.ndarray) and v.dtype == np.float64
                                           and k != "time_s" else v) for k, v in chunk.items()})
@@ -497,8 +579,66 @@ class FaceProcessor(Processor):
                     frame["landmarks"] = list(block.reshape(stop - start, -1))
                 sink.append(frame)
 
-        return self._summary(s, detected, times, rotations, blink, descriptors, displacement, quality,
-                             ear_baseline, dt, n, info.duration_s)
+        summary = self._summary(s, detected, times, rotations, blink, descriptors, displacement, quality,
+                                ear_baseline, dt, n, info.duration_s)
+        summary.update(self._analyses(s, detected, relative, descriptors, displacement, asym, 1.0 / dt))
+        return summary
+
+    @staticmethod
+    def _relative_pose(rotations: np.ndarray, detected: np.ndarray) -> dict[str, np.ndarray]:
+        """Angles of each frame's rotation relative to the median rotation (chordal median)."""
+        out = {a: np.full(len(rotations), np.nan) for a in ("pitch", "yaw", "roll")}
+        u, _, vt = np.linalg.svd(np.median(rotations[detected], axis=0))
+        median = u @ np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))]) @ vt
+        for i in np.flatnonzero(detected):
+            out["pitch"][i], out["yaw"][i], out["roll"][i] = geo.euler_angles(median.T @ rotations[i])
+        return out
+
+    @staticmethod
+    def _analyses(s, detected, relative, descriptors, displacement, asym, fps) -> dict[str, float]:
+        """Bitbox's analyses (bitbox.analysis) applied to this recording's time series."""
+        out: dict[str, float] = {}
+        for region, values in asym.items():
+            out[f"asym_{region}_mean"] = _mean_sd(values[detected])[0]
+        angles = np.stack([relative[a] for a in ("pitch", "yaw", "roll")], axis=1)
+        iod = float(np.nanmedian(s["scale"][detected]))
+        position = np.stack([s["head_x"], s["head_y"]], axis=1) / iod
+        longest = _longest_run(detected)
+        if len(angles) >= 2:
+            kin = analysis.kinematics(angles, fps=fps)
+            out.update(head_angle_range_deg=kin["range"], head_angle_path_length_deg=kin["path_length"],
+                       head_angle_mean_speed_deg_per_s=kin["mean_speed"],
+                       head_angle_mean_acceleration_deg_per_s2=kin["mean_acceleration"])
+            pos = analysis.kinematics(position, fps=fps)
+            out.update(head_position_range_iod=pos["range"], head_position_path_length_iod=pos["path_length"])
+            smooth = analysis.smoothness(angles[longest], fps=fps) if longest.stop - longest.start >= 2 else {}
+            out["head_angle_mean_jerk_deg_per_s3"] = analysis.smoothness(angles, fps=fps)["mean_jerk"]
+            out["head_angle_ldj"] = smooth.get("ldj", math.nan)
+            out["head_position_ldj"] = (analysis.smoothness(position[longest], fps=fps)["ldj"]
+                                        if longest.stop - longest.start >= 2 else math.nan)
+        usable = tuple(scale for scale in EXPRESSIVITY_SCALES_S if scale * fps >= 1.0)  # else NaN
+        floor = EXPRESSION_NOISE_IOD
+        expressivity = analysis.expressivity(
+            np.stack([displacement[r] for r in REGIONS], axis=1), fps=fps, scales_s=usable, min_threshold=floor,
+            names=[f"expr_{r}" for r in REGIONS]) if len(angles) >= 2 and usable else {}
+        for region in REGIONS:
+            for scale in EXPRESSIVITY_SCALES_S:
+                for stat in ("frequency", "mean"):
+                    key = f"expr_{region}_{scale_label(scale)}s_{stat}"
+                    out[key] = expressivity.get(key, math.nan)
+        # Diversity over the non-overlapping regions: activation = 1 s wavelet response above threshold.
+        out["expression_diversity"] = out["expression_diversity_framewise"] = math.nan
+        if len(angles) >= 2 and fps >= 1.0:
+            activation = []
+            for region in DIVERSITY_REGIONS:
+                signal = displacement[region]
+                response = analysis.multiscale_response(signal, fps=fps, scales_s=(1.0,))[0]
+                level = analysis.peak_threshold(signal, min_threshold=floor)
+                activation.append(np.where(response > level, response, 0.0))
+            div = analysis.diversity(np.stack(activation, axis=1))
+            out["expression_diversity"] = div["overall"]
+            out["expression_diversity_framewise"] = div["framewise_mean"]
+        return out
 
     def _quality(self, s: dict[str, np.ndarray], detected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         size = np.clip(s["scale"] / 30.0, 0, 1)

@@ -147,3 +147,19 @@ def test_bundled_sample_matches_its_truth_file(sway_video):
     roll_error = (ts["head_roll"] - ts["head_roll"].iloc[0]) - (truth["roll_deg"] - truth["roll_deg"].iloc[0])
     assert roll_error.abs().mean() < 2.0
     assert np.corrcoef(ts["head_x"], truth["shift_x_px"])[0, 1] > 0.99
+
+
+def test_analyses_in_the_summary_separate_a_still_face_from_a_talking_one(sway_video, face_result):
+    still = bitbox.process(sway_video, store_landmarks=False)["face"]
+    s = still.summary
+    # The swaying portrait moves its head but never its face: no expressive events anywhere.
+    assert all(s[f"expr_{r}_1s_frequency"] == 0 for r in ("upper_face", "lower_face", "brows", "eyes", "mouth"))
+    assert np.isnan(s["expression_diversity"])
+    # Its roll relative to the median pose is the known 20 deg sine: SD 20 / sqrt(2).
+    assert still.timeseries["head_roll_rel"].std(ddof=0) == pytest.approx(20 / np.sqrt(2), abs=0.5)
+    assert s["head_angle_range_deg"] == pytest.approx(40, abs=3)
+    # A rigid photo keeps its (small, real) asymmetry whatever the head roll.
+    assert still.timeseries["asym_overall"].std() < 0.003
+    talking = face_result.summary
+    assert talking["expr_mouth_1s_frequency"] > 5 and talking["expr_mouth_1s_mean"] > 0.01
+    assert 0 < talking["expression_diversity"] <= 1

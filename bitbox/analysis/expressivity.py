@@ -24,7 +24,7 @@ from scipy.signal import find_peaks
 from ..errors import ParameterError
 from ._common import as_signal, check_fps
 
-__all__ = ["ricker_kernel", "multiscale_response", "expressivity", "diversity", "DEFAULT_SCALES_S"]
+__all__ = ["ricker_kernel", "multiscale_response", "peak_threshold", "expressivity", "diversity", "DEFAULT_SCALES_S"]
 
 #: Time scales (s) between 0.1 and 4 s, as in Bitbox.
 DEFAULT_SCALES_S = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
@@ -71,8 +71,17 @@ def _peaks(response: np.ndarray, threshold: float) -> np.ndarray:
     return index
 
 
+def peak_threshold(x, *, min_threshold: float = 0.0) -> float:
+    """Default peak threshold: half the signal's robust SD (1.4826 x MAD), at least ``min_threshold``."""
+    x = np.asarray(x, dtype=float)
+    finite = x[np.isfinite(x)]
+    mad = float(np.median(np.abs(finite - np.median(finite)))) if finite.size else 0.0
+    return max(0.5 * 1.4826 * mad, float(min_threshold))
+
+
 def expressivity(signals, *, fps: float, scales_s: Sequence[float] = DEFAULT_SCALES_S,
-                 threshold: float | None = None, names: Sequence[str] | None = None) -> dict[str, float]:
+                 threshold: float | None = None, min_threshold: float = 0.0,
+                 names: Sequence[str] | None = None) -> dict[str, float]:
     """Multiscale peak statistics of one or more expression signals.
 
     Parameters
@@ -87,6 +96,9 @@ def expressivity(signals, *, fps: float, scales_s: Sequence[float] = DEFAULT_SCA
         Smallest activation counted as a peak, in the signal's unit. By default half the
         signal's robust standard deviation (1.4826 x median absolute deviation), so that
         noise much smaller than the signal's own variation is not counted.
+    min_threshold : float
+        Floor for the default threshold (e.g. the measurement noise of the signal, so that
+        a still signal shows no events).
     names : sequence of str | None
         Signal names (default: the DataFrame's columns, or ``s0``, ``s1``, ...).
 
@@ -110,12 +122,7 @@ def expressivity(signals, *, fps: float, scales_s: Sequence[float] = DEFAULT_SCA
     for column, name in enumerate(names):
         x = arr[:, column]
         valid_min = np.isfinite(x).sum() / fps / 60.0
-        if threshold is None:
-            finite = x[np.isfinite(x)]
-            mad = np.median(np.abs(finite - np.median(finite))) if finite.size else 0.0
-            level = 0.5 * 1.4826 * mad
-        else:
-            level = float(threshold)
+        level = peak_threshold(x, min_threshold=min_threshold) if threshold is None else float(threshold)
         responses = multiscale_response(x, fps=fps, scales_s=scales_s)
         for scale, response in zip(scales_s, responses):
             key = f"{name}_{scale_label(scale)}s"
