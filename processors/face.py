@@ -114,10 +114,11 @@ _MEASURES: list[Measure] = [
     _ts("blink", "1", "1 during a blink: mean EAR below blink_threshold x the open-eye baseline (median EAR), "
         "ending when it is back above the midpoint of threshold and baseline, lasting at most blink_max_s.",
         (0, 1), "int", _EAR_REF),
-    _ts("gaze_x", "eye width", "Horizontal iris offset from the eye's centre, head rotation removed, mean of "
-        "both eyes; > 0 toward the image's right.", (-1, 1)),
-    _ts("gaze_y", "eye width", "Vertical iris offset from the middle of the lids, head rotation removed, mean "
-        "of both eyes; > 0 up.", (-1, 1)),
+    _ts("gaze_x", "eye width", "Horizontal iris-centre offset from the midpoint of the eye corners, head "
+        "rotation removed, mean of both eyes; > 0 toward the image's right.", (-1, 1)),
+    _ts("gaze_y", "eye width", "Vertical iris-centre offset from the line through the eye corners, head "
+        "rotation removed, mean of both eyes; > 0 up (not 0 when looking straight: compare within a person).",
+        (-1, 1)),
     *[_ts(name, "1" if name == "eye_closure" else _IOD, text, (-math.inf, 1) if name == "eye_closure" else None)
       for name, text in _DESCRIPTOR_TEXT.items()],
     *[_ts(f"disp_{region}", _IOD, f"Expression displacement of the {_REGION_TEXT[region]}: mean distance of "
@@ -280,12 +281,11 @@ def _ear(points: np.ndarray, idx: np.ndarray) -> float:
 def _gaze(aligned: np.ndarray) -> tuple[float, float]:
     """Iris offset in eye widths (template frame: x right in the image, y down)."""
     offsets = []
-    for iris, (c1, c2), (up, low) in ((geo.IRIS_RIGHT, (33, 133), geo.LID_RIGHT),
-                                      (geo.IRIS_LEFT, (362, 263), geo.LID_LEFT)):
+    for iris, (c1, c2) in ((geo.IRIS_RIGHT, (33, 133)), (geo.IRIS_LEFT, (362, 263))):
+        # Reference: the eye corners, which stay put (the lids move with the eyes' rotation).
         width = np.linalg.norm(aligned[c1, :2] - aligned[c2, :2])
-        centre_x = (aligned[c1, 0] + aligned[c2, 0]) / 2
-        centre_y = (aligned[up, 1] + aligned[low, 1]) / 2
-        offsets.append(((aligned[iris, 0] - centre_x) / width, -(aligned[iris, 1] - centre_y) / width))
+        centre = (aligned[c1, :2] + aligned[c2, :2]) / 2
+        offsets.append(((aligned[iris, 0] - centre[0]) / width, -(aligned[iris, 1] - centre[1]) / width))
     gx, gy = np.mean(offsets, axis=0)
     return float(np.clip(gx, -1, 1)), float(np.clip(gy, -1, 1))
 
