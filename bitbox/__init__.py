@@ -16,6 +16,7 @@ from .errors import (BitboxError, CatalogError, MeasurementError, NoRecordingsEr
 from .log import logger, set_log_level
 from .measurements import Measurements, ProcessorResult
 from .pipeline import process
+from .report import write_report
 from .processor import Processor
 from .recording import Recording
 from .registry import available_processors, get_processor_class, make_processor
@@ -28,6 +29,6 @@ except _metadata.PackageNotFoundError:  # running from a source tree without ins
 __all__ = [
     "__version__", "process", "process_folder", "Recording", "Measurements", "ProcessorResult", "Processor",
     "Measure", "Catalog", "catalog", "available_processors", "get_processor_class", "make_processor",
-    "set_log_level", "logger", "BitboxError", "RecordingError", "NoRecordingsError", "MeasurementError",
+    "write_report", "set_log_level", "logger", "BitboxError", "RecordingError", "NoRecordingsError", "MeasurementError",
     "ParameterError", "ProcessorNotFoundError", "PluginError", "CatalogError",
 ]

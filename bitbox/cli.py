@@ -4,6 +4,7 @@
 
     bitbox run INPUT... -o OUT [-p face] [--workers N] [--overwrite] [--set face.frame_step=2]
     bitbox list                    processors and their measures
+    bitbox report OUT [--show-faces]   HTML pages with plots and QC
     bitbox catalog [--format md]   the measure catalog (markdown or csv)
 """
 from __future__ import annotations
@@ -74,6 +75,14 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    index = write_report(args.output, show_faces=args.show_faces)
+    print(f"Report: {index}")
+    return EXIT_OK
+
+
 def _cmd_catalog(args: argparse.Namespace) -> int:
     from .catalog import catalog
 
@@ -105,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", help="installed processors")
     lst.add_argument("--measures", action="store_true", help="also list each processor's measures")
     lst.set_defaults(func=_cmd_list)
+
+    rep = sub.add_parser("report", help="write HTML pages with plots for a results folder")
+    rep.add_argument("output", help="results folder written by `bitbox run`")
+    rep.add_argument("--show-faces", action="store_true",
+                     help="include video frames with landmarks drawn (off by default: privacy)")
+    rep.set_defaults(func=_cmd_report)
 
     cat = sub.add_parser("catalog", help="print the measure catalog")
     cat.add_argument("--format", choices=("md", "csv"), default="md")

@@ -389,8 +389,8 @@ class FaceProcessor(Processor):
     input_kinds = ("video",)
     dependencies = ("mediapipe", "opencv-contrib-python")
     measures = tuple(_MEASURES)
-    plot_measures = ("face_detected", "head_pitch", "head_yaw", "head_roll", "eye_closure", "mouth_open",
-                     "lip_corner_pull")
+    plot_measures = ("quality", "head_yaw", "head_pitch", "head_roll", "eye_closure", "mouth_open",
+                     "lip_corner_pull", "asym_overall")
     _parameter_constraints = {
         "max_faces": [Interval(int, 1, 20)],
         "min_detection_confidence": [Interval(float, 0, 1)],

@@ -1,0 +1,237 @@
+"""HTML reports of a batch's results, with plots people can look at.
+
+``bitbox report OUT`` (or :func:`write_report`) writes ``OUT/report/index.html`` (one row
+per recording with its status and a link) and ``OUT/report/<recording_id>.html`` per
+processed recording: its summary values with units, the main measures over time (frames of
+low quality shaded, with the reasons counted), and its provenance. Figures are PNGs embedded
+in the pages, so a report is a folder of self-contained files. Pictures of faces appear only
+with ``show_faces=True`` (``--show-faces``): recordings of patients are health data.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import BitboxError
+from .fileio import write_text
+from .log import logger, verbose
+from .measurements import Measurements, ProcessorResult
+
+__all__ = ["write_report"]
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.25em 0.8em; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.failed { color: #b00020; } .ok { color: #1b7f3b; } .skipped { color: #555; }
+img { max-width: 100%; } .frames img { width: 24%; margin: 0.2%; }
+details { margin: 1em 0; } code { font-size: 0.9em; }
+"""
+
+
+def _page(title: str, body: str) -> str:
+    return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{_CSS}</style></head><body>\n{body}\n</body></html>\n")
+
+
+def _png(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _img(data: str, alt: str, css: str = "plot") -> str:
+    return f"<img class='{css}' alt='{html.escape(alt)}' src='data:image/png;base64,{data}'>"
+
+
+def _fmt(value) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return html.escape(str(value))
+
+
+def _measures_to_plot(processor: str, frame: pd.DataFrame) -> list[str]:
+    from .registry import get_processor_class
+
+    try:
+        names = list(get_processor_class(processor).plot_measures)
+    except BitboxError:
+        names = []
+    numeric = [c for c in frame.columns if c != "time_s" and pd.api.types.is_numeric_dtype(frame[c])]
+    return [n for n in names if n in numeric] or numeric[:6]
+
+
+def _timeseries_figure(result: ProcessorResult, title: str):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    frame = result.timeseries
+    names = _measures_to_plot(result.processor, frame)
+    fig, axes = plt.subplots(len(names), 1, figsize=(10, 1.5 * len(names) + 0.8), sharex=True, squeeze=False)
+    t = frame["time_s"].to_numpy()
+    low = None
+    if "quality" in frame.columns:
+        low = frame["quality"].to_numpy(dtype=float) < 0.5
+    for axis, name in zip(axes[:, 0], names):
+        axis.plot(t, frame[name].to_numpy(dtype=float, na_value=np.nan), lw=0.9, color="#1f5f9f")
+        if low is not None and low.any():
+            bottom, top = axis.get_ylim()
+            axis.fill_between(t, bottom, top, where=low, color="#d62728", alpha=0.15, lw=0, step="mid")
+            axis.set_ylim(bottom, top)
+        unit = result.units.get(name, "")
+        axis.set_ylabel(f"{name}\n[{unit}]" if unit else name, fontsize=8)
+        axis.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("time [s]")
+    caption = title + ("  (red: frames of low quality)" if low is not None and low.any() else "")
+    fig.suptitle(caption, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _face_frames(result: ProcessorResult, video: Path, n_frames: int = 4) -> list[str]:
+    """A few frames of the video with the landmarks drawn (only for results with landmarks)."""
+    import cv2
+
+    frame = result.timeseries
+    if "landmarks" not in frame.columns or "frame" not in frame.columns:
+        return []
+    detected = frame.index[frame.get("face_detected", pd.Series(1, index=frame.index)) == 1]
+    if len(detected) == 0 or not video.is_file():
+        return []
+    rows = detected[np.linspace(0, len(detected) - 1, min(n_frames, len(detected))).astype(int)]
+    capture = cv2.VideoCapture(str(video))
+    images = []
+    try:
+        for row in rows:
+            capture.set(cv2.CAP_PROP_POS_FRAMES, int(frame.at[row, "frame"]))
+            ok, bgr = capture.read()
+            if not ok:
+                continue
+            points = np.asarray(frame.at[row, "landmarks"], dtype=float).reshape(-1, 3)
+            radius = max(1, int(round(max(bgr.shape[:2]) / 400)))
+            for x, y in points[:, :2]:
+                if np.isfinite(x) and np.isfinite(y):
+                    cv2.circle(bgr, (int(round(x)), int(round(y))), radius, (80, 220, 80), -1, cv2.LINE_AA)
+            ok, png = cv2.imencode(".png", bgr)
+            if ok:
+                images.append(base64.b64encode(png.tobytes()).decode("ascii"))
+    finally:
+        capture.release()
+    return images
+
+
+def _recording_page(folder: Path, show_faces: bool) -> str:
+    m = Measurements.read(folder)
+    parts = [f"<p><a href='index.html'>&larr; all recordings</a></p><h1>{html.escape(m.recording_id)}</h1>",
+             f"<p>Input: <code>{html.escape(m.path)}</code></p>"]
+    for processor in m.processors:
+        result = m[processor]
+        prov = result.provenance
+        parts.append(f"<h2>{html.escape(processor)} <small>{html.escape(str(prov.get('processor_version', '')))}"
+                     "</small></h2>")
+        frame = result.timeseries
+        if "qc_reason" in frame.columns:
+            counts = frame["qc_reason"].value_counts()
+            rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td class='num'>{v}</td>"
+                           f"<td class='num'>{v / len(frame):.1%}</td></tr>" for k, v in counts.items())
+            parts.append(f"<h3>Quality control</h3><table><tr><th>frame status</th><th>frames</th><th>share</th>"
+                         f"</tr>{rows}</table>")
+        if len(frame):
+            parts.append("<h3>Over time</h3>" + _img(_png(_timeseries_figure(result, f"{m.recording_id}: "
+                                                                                          f"{processor}")),
+                                                     f"{processor} measures over time"))
+        if show_faces:
+            frames = _face_frames(result, Path(prov.get("input_path", m.path)))
+            if frames:
+                parts.append("<h3>Frames with landmarks</h3><div class='frames'>"
+                             + "".join(_img(f, "video frame with landmarks", "frame") for f in frames) + "</div>")
+        rows = "".join(f"<tr><td>{html.escape(k)}</td><td class='num'>{_fmt(v)}</td>"
+                       f"<td>{html.escape(_unit(processor, k))}</td></tr>" for k, v in result.summary.items())
+        parts.append(f"<h3>Summary</h3><table><tr><th>measure</th><th>value</th><th>unit</th></tr>{rows}</table>")
+        prov_rows = "".join(f"<tr><td>{html.escape(k)}</td><td><code>{html.escape(str(v))}</code></td></tr>"
+                            for k, v in prov.items())
+        parts.append(f"<details><summary>Provenance</summary><table>{prov_rows}</table></details>")
+    return _page(f"Bitbox report: {m.recording_id}", "\n".join(parts))
+
+
+def _unit(processor: str, measure: str) -> str:
+    from .catalog import catalog
+
+    try:
+        return catalog().get(measure, processor=processor, kind="summary").unit
+    except BitboxError:
+        return ""
+
+
+def _index_page(out_dir: Path, pages: dict[str, str]) -> str:
+    manifest_path = out_dir / "manifest.csv"
+    if manifest_path.is_file():
+        manifest = pd.read_csv(manifest_path, keep_default_na=False)
+    else:
+        manifest = pd.DataFrame({"recording_id": sorted(pages), "path": "", "status": "ok", "reason": ""})
+    rows = []
+    for _, row in manifest.iterrows():
+        rid = str(row["recording_id"])
+        name = f"<a href='{html.escape(pages[rid])}'>{html.escape(rid)}</a>" if rid in pages else html.escape(rid)
+        status = str(row.get("status", ""))
+        rows.append(f"<tr><td>{name}</td><td class='{html.escape(status)}'>{html.escape(status)}</td>"
+                    f"<td>{html.escape(str(row.get('reason', '')))}</td></tr>")
+    counts = manifest["status"].value_counts().to_dict() if len(manifest) else {}
+    head = ", ".join(f"{v} {k}" for k, v in counts.items())
+    body = (f"<h1>Bitbox report</h1><p>{len(manifest)} recordings ({head}) in <code>{html.escape(str(out_dir))}"
+            f"</code></p><table><tr><th>recording</th><th>status</th><th>reason</th></tr>{''.join(rows)}</table>")
+    return _page("Bitbox report", body)
+
+
+@verbose
+def write_report(out_dir: str | Path, *, show_faces: bool = False, recordings: Sequence[str] | None = None,
+                 verbose: bool | str | int | None = None) -> Path:
+    """Write HTML pages for the results in ``out_dir`` (a batch's output folder).
+
+    Parameters
+    ----------
+    out_dir : path
+        A folder written by ``bitbox run`` / :func:`bitbox.process_folder`.
+    show_faces : bool
+        Include a few video frames with landmarks drawn (off by default: privacy).
+    recordings : list of str | None
+        Only these recording ids (default: all with results).
+
+    Returns
+    -------
+    Path
+        ``out_dir/report/index.html``.
+    """
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise BitboxError(f"{out_dir}: no such results folder. Run `bitbox run INPUT -o {out_dir}` first.")
+    folders = sorted(p.parent for p in out_dir.glob("*/*.json") if p.parent.name != "report")
+    folders = list(dict.fromkeys(folders))
+    if recordings is not None:
+        folders = [f for f in folders if f.name in set(recordings)]
+    if not folders and not (out_dir / "manifest.csv").is_file():
+        raise BitboxError(f"{out_dir}: holds no Bitbox results (no <recording>/<processor>.json files).")
+    report_dir = out_dir / "report"
+    pages: dict[str, str] = {}
+    for folder in folders:
+        name = f"{folder.name}.html"
+        write_text(report_dir / name, _recording_page(folder, show_faces))
+        pages[folder.name] = name
+        logger.info("report: wrote %s", report_dir / name)
+    index = report_dir / "index.html"
+    write_text(index, _index_page(out_dir, pages))
+    return index
