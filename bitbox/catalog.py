@@ -8,6 +8,7 @@ silent surprise in a results table.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ class Measure:
         Whether ``name`` is a regular expression for a family of columns.
     processor : str
         Name of the processor that produces it (filled in by the processor base class).
+    evidence : str
+        How the measure was validated against known truth, with the figures.
     """
 
     name: str
@@ -61,7 +64,8 @@ class Measure:
     reference: str = ""
     pattern: bool = False
     processor: str = ""
-    _regex: re.Pattern | None = field(default=None, repr=False, compare=False)
+    evidence: str = ""
+    _regex: re.Pattern | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -83,8 +87,7 @@ class Measure:
 
     def with_processor(self, processor: str) -> "Measure":
         """A copy attributed to ``processor``."""
-        return Measure(self.name, self.unit, self.description, self.kind, self.valid_range,
-                       self.dtype, self.reference, self.pattern, processor)
+        return dataclasses.replace(self, processor=processor)
 
     def to_dict(self) -> dict:
         """Plain-data form (for JSON and tables)."""
@@ -92,7 +95,8 @@ class Measure:
                 "dtype": self.dtype,
                 "valid_min": None if self.valid_range is None else self.valid_range[0],
                 "valid_max": None if self.valid_range is None else self.valid_range[1],
-                "description": self.description, "reference": self.reference, "pattern": self.pattern}
+                "description": self.description, "reference": self.reference, "evidence": self.evidence,
+                "pattern": self.pattern}
 
 
 class Catalog:

@@ -65,8 +65,15 @@ def test_installed_catalog_lookup():
     assert {"processor", "name", "unit", "description", "valid_min", "valid_max"} <= set(table.columns)
 
 
-def test_docs_catalog_is_generated_from_the_catalog():
-    """docs/catalog.md must be regenerated (`make docs`) whenever a measure changes."""
-    from docs.generate_catalog import render
+def test_docs_are_generated_from_the_catalog():
+    """docs/catalog.md and docs/measures/ must be regenerated (`make docs`) whenever a measure changes."""
+    from docs.generate_catalog import render, render_pages
 
     assert (REPO / "docs" / "catalog.md").read_text() == render()
+    pages = render_pages()
+    on_disk = set((REPO / "docs" / "measures").rglob("*.md"))
+    assert on_disk == set(pages), "docs/measures is out of date: run `make docs`"
+    for path, text in pages.items():
+        assert path.read_text() == text, f"{path} is out of date: run `make docs`"
+    roll = pages[REPO / "docs" / "measures" / "face" / "head_roll.md"]
+    assert "| unit | deg |" in roll and "mean absolute error 0.30 deg" in roll
