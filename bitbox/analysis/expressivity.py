@@ -143,7 +143,7 @@ def scale_label(scale_s: float) -> str:
 def _entropy(p: np.ndarray, base: int) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(p > 0, p * np.log(p), 0.0)
-    return -terms.sum(axis=-1) / math.log(base)
+    return np.clip(-terms.sum(axis=-1) / math.log(base), 0.0, 1.0)  # rounding must not leave [0, 1]
 
 
 def diversity(activations, *, names: Sequence[str] | None = None) -> dict[str, object]:
