@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import tempfile
 from typing import Any
 
 import numpy as np
@@ -29,6 +28,7 @@ from bitbox import analysis
 from bitbox.analysis.expressivity import scale_label
 from bitbox.catalog import Measure
 from bitbox.errors import MeasurementError
+from bitbox.framestore import FrameTable, SpillFile
 from bitbox.log import logger
 from bitbox.params import Bool, Interval
 from bitbox.processor import Processor, ProgressCallback
@@ -277,35 +277,6 @@ def _region_indices() -> dict[str, np.ndarray]:
     }
 
 
-class _FrameTable:
-    """Per-frame numbers of pass 1 in preallocated arrays (no Python object per value)."""
-
-    def __init__(self, names: tuple[str, ...], capacity: int) -> None:
-        self.names = names
-        self.index = {name: i for i, name in enumerate(names)}
-        self.values = np.full((capacity, len(names)), np.nan)
-        self.times = np.zeros(capacity)
-        self.frames = np.zeros(capacity, dtype=np.int64)
-        self.rotations = np.full((capacity, 3, 3), np.nan)
-        self.n = 0
-
-    def append(self, row: dict[str, float], time_s: float, frame: int, rotation: np.ndarray) -> None:
-        if self.n == len(self.times):  # the container under-reported its frames: grow
-            grow = max(16, self.n // 2)
-            self.values = np.concatenate([self.values, np.full((grow, len(self.names)), np.nan)])
-            self.times = np.concatenate([self.times, np.zeros(grow)])
-            self.frames = np.concatenate([self.frames, np.zeros(grow, dtype=np.int64)])
-            self.rotations = np.concatenate([self.rotations, np.full((grow, 3, 3), np.nan)])
-        self.values[self.n] = [row[name] for name in self.names]
-        self.times[self.n] = time_s
-        self.frames[self.n] = frame
-        self.rotations[self.n] = rotation
-        self.n += 1
-
-    def column(self, name: str) -> np.ndarray:
-        return self.values[:self.n, self.index[name]].copy()
-
-
 def landmarks_array(timeseries: pd.DataFrame) -> np.ndarray:
     """The face landmarks of a face time series as an array of shape (n_frames, 478, 3).
 
@@ -510,15 +481,14 @@ class FaceProcessor(Processor):
         regions = _region_indices()
         sample_every = max(1, math.ceil(expected / self.baseline_frames))
 
-        table = _FrameTable(_SCALARS, capacity=expected + 2)
+        table = FrameTable(_SCALARS, capacity=expected + 2)
         sample: list[np.ndarray] = []
         nan_landmarks = np.full((geo.N_LANDMARKS, 3), np.nan, dtype=np.float32)
         nan_rotation = np.full((3, 3), np.nan)
         previous_centre = None
 
-        with tempfile.TemporaryDirectory(prefix="bitbox-face-") as tmp:
-            spill_path = os.path.join(tmp, "landmarks.f32")
-            with open(spill_path, "wb") as spill, self._face_mesh() as mesh:
+        with SpillFile((geo.N_LANDMARKS, 3), prefix="bitbox-face-") as spill:
+            with self._face_mesh() as mesh:
                 for count, frame in enumerate(recording.iter_frames(step=step)):
                     frame.rgb.flags.writeable = False
                     result = mesh.process(frame.rgb)
@@ -545,24 +515,24 @@ class FaceProcessor(Processor):
                         points32 = points.astype(np.float32)
                         if count % sample_every == 0 and len(sample) < self.baseline_frames:
                             sample.append(aligned.astype(np.float32))
-                    spill.write(points32.tobytes())
-                    table.append(row, frame.time_s, frame.index, rotation)
+                    spill.write(points32)
+                    table.append(row, frame.time_s, frame.index, rotation=rotation)
                     if progress is not None and count % 25 == 0:
                         progress(count + 1, expected)
             n = table.n
             if progress is not None:
                 progress(n, n)
-            s = {k: table.column(k) for k in _SCALARS}
+            s = table.columns()
             detected = s["detected"] == 1
             if not detected.any():
                 raise MeasurementError(
                     recording.path, f"no face was found in any of the {n} analysed frames",
                     "Check that a face is visible, frontal enough and well lit; or lower min_detection_confidence")
             logger.info("%s: face found in %d of %d frames", recording.path.name, int(detected.sum()), n)
-            return self._second_pass(recording, sink, spill_path, s, table.times[:n], table.frames[:n],
-                                     table.rotations[:n], np.median(np.stack(sample), axis=0), regions, info)
+            return self._second_pass(recording, sink, spill, s, table.times, table.frames,
+                                     table.array("rotation"), np.median(np.stack(sample), axis=0), regions, info)
 
-    def _second_pass(self, recording, sink, spill_path, s, times, frames, rotations, baseline_shape, regions,
+    def _second_pass(self, recording, sink, spill, s, times, frames, rotations, baseline_shape, regions,
                      info) -> dict[str, Any]:
         n = len(times)
         detected = s["detected"] == 1
@@ -590,49 +560,46 @@ class FaceProcessor(Processor):
         relative = self._relative_pose(rotations, detected)
         mirror = geo.load_template().mirror[:geo.N_MESH]
         asym_regions = {r: regions[f"asym_{r}"] for r in ASYM_REGIONS if r != "overall"}
-        with open(spill_path, "rb") as spill:
-            for start in range(0, n, self.chunk_frames):
-                stop = min(n, start + self.chunk_frames)
-                block = np.fromfile(spill, dtype=np.float32, count=(stop - start) * geo.N_LANDMARKS * 3)
-                block = block.reshape(stop - start, geo.N_LANDMARKS, 3)
-                # Pose-free face shapes (IOD units) from pass 1's alignment.
-                translation = np.stack([s["head_x"][start:stop], s["head_y"][start:stop],
-                                        s["head_z"][start:stop]], axis=1)
-                aligned = np.einsum("nlj,njk->nlk", block - translation[:, None, :], rotations[start:stop])
-                aligned /= s["scale"][start:stop, None, None]
-                distance = np.linalg.norm(aligned - baseline_shape, axis=2)
-                for region, idx in regions.items():
-                    if region in displacement:
-                        displacement[region][start:stop] = distance[:, idx].mean(axis=1)
-                chunk_asym = analysis.asymmetry(aligned[:, :geo.N_MESH], mirror=mirror, regions=asym_regions,
-                                                align_on=geo.RIGID)
-                for region in ASYM_REGIONS:
-                    asym[region][start:stop] = chunk_asym[region]
-                chunk = {
-                    "time_s": times[start:stop],
-                    "frame": frames[start:stop].astype(np.int32),
-                    "face_detected": detected[start:stop].astype(np.int8),
-                    "n_faces": s["n_faces"][start:stop].astype(np.int8),
-                    "quality": quality[start:stop].astype(np.float32),
-                    "qc_reason": reasons[start:stop],
-                    "head_pitch": s["pitch"][start:stop], "head_yaw": s["yaw"][start:stop],
-                    "head_roll": s["roll"][start:stop],
-                    **{f"head_{a}_rel": relative[a][start:stop] for a in ("pitch", "yaw", "roll")},
-                    "head_x": s["head_x"][start:stop],
-                    "head_y": s["head_y"][start:stop], "head_size_px": s["scale"][start:stop],
-                    "ear_left": s["ear_left"][start:stop], "ear_right": s["ear_right"][start:stop],
-                    "blink": blink[start:stop],
-                    "gaze_x": s["gaze_x"][start:stop], "gaze_y": s["gaze_y"][start:stop],
-                    **{k: v[start:stop] for k, v in descriptors.items()},
-                    **{f"disp_{r}": v[start:stop] for r, v in displacement.items()},
-                    **{f"asym_{r}": v[start:stop] for r, v in asym.items()},
-                }
-                frame = pd.DataFrame({k: (v.astype(np.float32) if isinstance(v, np.ndarray) and v.dtype == np.float64
-                                          and k != "time_s" else v) for k, v in chunk.items()})
-                frame["qc_reason"] = frame["qc_reason"].astype("str")
-                if self.store_landmarks:  # one list column: parquet metadata stays small for long videos
-                    frame["landmarks"] = list(block.reshape(stop - start, -1))
-                sink.append(frame)
+        for start, block in spill.chunks(self.chunk_frames):
+            stop = start + len(block)
+            # Pose-free face shapes (IOD units) from pass 1's alignment.
+            translation = np.stack([s["head_x"][start:stop], s["head_y"][start:stop],
+                                    s["head_z"][start:stop]], axis=1)
+            aligned = np.einsum("nlj,njk->nlk", block - translation[:, None, :], rotations[start:stop])
+            aligned /= s["scale"][start:stop, None, None]
+            distance = np.linalg.norm(aligned - baseline_shape, axis=2)
+            for region, idx in regions.items():
+                if region in displacement:
+                    displacement[region][start:stop] = distance[:, idx].mean(axis=1)
+            chunk_asym = analysis.asymmetry(aligned[:, :geo.N_MESH], mirror=mirror, regions=asym_regions,
+                                            align_on=geo.RIGID)
+            for region in ASYM_REGIONS:
+                asym[region][start:stop] = chunk_asym[region]
+            chunk = {
+                "time_s": times[start:stop],
+                "frame": frames[start:stop].astype(np.int32),
+                "face_detected": detected[start:stop].astype(np.int8),
+                "n_faces": s["n_faces"][start:stop].astype(np.int8),
+                "quality": quality[start:stop].astype(np.float32),
+                "qc_reason": reasons[start:stop],
+                "head_pitch": s["pitch"][start:stop], "head_yaw": s["yaw"][start:stop],
+                "head_roll": s["roll"][start:stop],
+                **{f"head_{a}_rel": relative[a][start:stop] for a in ("pitch", "yaw", "roll")},
+                "head_x": s["head_x"][start:stop],
+                "head_y": s["head_y"][start:stop], "head_size_px": s["scale"][start:stop],
+                "ear_left": s["ear_left"][start:stop], "ear_right": s["ear_right"][start:stop],
+                "blink": blink[start:stop],
+                "gaze_x": s["gaze_x"][start:stop], "gaze_y": s["gaze_y"][start:stop],
+                **{k: v[start:stop] for k, v in descriptors.items()},
+                **{f"disp_{r}": v[start:stop] for r, v in displacement.items()},
+                **{f"asym_{r}": v[start:stop] for r, v in asym.items()},
+            }
+            frame = pd.DataFrame({k: (v.astype(np.float32) if isinstance(v, np.ndarray) and v.dtype == np.float64
+                                      and k != "time_s" else v) for k, v in chunk.items()})
+            frame["qc_reason"] = frame["qc_reason"].astype("str")
+            if self.store_landmarks:  # one list column: parquet metadata stays small for long videos
+                frame["landmarks"] = list(block.reshape(stop - start, -1))
+            sink.append(frame)
 
         summary = self._summary(s, detected, times, rotations, blink, descriptors, displacement, quality,
                                 ear_baseline, dt, n, info.duration_s)
