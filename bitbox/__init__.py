@@ -11,6 +11,7 @@ from importlib import metadata as _metadata
 
 from .batch import process_folder
 from .catalog import Catalog, Measure, catalog
+from .dyad import dyad
 from .errors import (BitboxError, CatalogError, MeasurementError, NoRecordingsError, ParameterError,
                      PluginError, ProcessorNotFoundError, RecordingError)
 from .log import logger, set_log_level
@@ -29,6 +30,6 @@ except _metadata.PackageNotFoundError:  # running from a source tree without ins
 __all__ = [
     "__version__", "process", "process_folder", "Recording", "Measurements", "ProcessorResult", "Processor",
     "Measure", "Catalog", "catalog", "available_processors", "get_processor_class", "make_processor",
-    "write_report", "set_log_level", "logger", "BitboxError", "RecordingError", "NoRecordingsError", "MeasurementError",
+    "write_report", "dyad", "set_log_level", "logger", "BitboxError", "RecordingError", "NoRecordingsError", "MeasurementError",
     "ParameterError", "ProcessorNotFoundError", "PluginError", "CatalogError",
 ]

@@ -5,6 +5,7 @@
     bitbox run INPUT... -o OUT [-p face] [--workers N] [--overwrite] [--set face.frame_step=2]
     bitbox list                    processors and their measures
     bitbox report OUT [--show-faces]   HTML pages with plots and QC
+    bitbox dyad A B [--offset S]   coordination and imitation between two recordings
     bitbox catalog [--format md]   the measure catalog (markdown or csv)
 """
 from __future__ import annotations
@@ -83,6 +84,21 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_dyad(args: argparse.Namespace) -> int:
+    from .dyad import dyad
+    from .fileio import atomic_path
+
+    measures = [m.strip() for m in args.measures.split(",") if m.strip()] if args.measures else None
+    table = dyad(args.a, args.b, processor=args.processor, measures=measures, offset_s=args.offset,
+                 window_s=args.window, max_lag_s=args.max_lag)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if args.output:
+        with atomic_path(args.output) as tmp:
+            table.to_csv(tmp, index=False)
+        print(f"Written: {args.output}")
+    return EXIT_OK
+
+
 def _cmd_catalog(args: argparse.Namespace) -> int:
     from .catalog import catalog
 
@@ -120,6 +136,17 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--show-faces", action="store_true",
                      help="include video frames with landmarks drawn (off by default: privacy)")
     rep.set_defaults(func=_cmd_report)
+
+    dy = sub.add_parser("dyad", help="coordination and imitation between two recordings' results")
+    dy.add_argument("a", help="results folder of person A (OUT/<recording_id>)")
+    dy.add_argument("b", help="results folder of person B")
+    dy.add_argument("-p", "--processor", default=None, help="whose measures to compare (default: pose, else face)")
+    dy.add_argument("--measures", default=None, help="comma-separated measures (default: movement measures)")
+    dy.add_argument("--offset", type=float, default=0.0, help="B's clock minus A's, in seconds (default 0)")
+    dy.add_argument("--window", type=float, default=0.5, help="correlation window in seconds (default 0.5)")
+    dy.add_argument("--max-lag", type=float, default=1.0, help="largest lag in seconds (default 1.0)")
+    dy.add_argument("-o", "--output", default=None, help="also write the table to this CSV file")
+    dy.set_defaults(func=_cmd_dyad)
 
     cat = sub.add_parser("catalog", help="print the measure catalog")
     cat.add_argument("--format", choices=("md", "csv"), default="md")

@@ -17,7 +17,7 @@ import numpy as np
 from .errors import RecordingError
 from .log import logger
 
-__all__ = ["Recording", "VideoInfo", "Frame", "EXTENSIONS", "kind_of", "sha256_file"]
+__all__ = ["Recording", "VideoInfo", "Frame", "EXTENSIONS", "kind_of", "sha256_file", "crop_frame", "CROPS"]
 
 #: Known file extensions per recording kind (lower case, with the dot).
 EXTENSIONS: dict[str, frozenset[str]] = {
@@ -29,6 +29,25 @@ EXTENSIONS: dict[str, frozenset[str]] = {
 }
 
 _CHUNK = 1 << 20
+
+#: Frame regions a video processor can be restricted to (two people side by side: left, right).
+CROPS = ("full", "left", "right")
+
+
+def crop_frame(rgb: np.ndarray, crop: str) -> tuple[np.ndarray, int]:
+    """The part of a frame to analyse and its x offset in the full frame.
+
+    ``"left"``/``"right"`` keep the left/right half (for one video of two people side by
+    side, processed as two persons); ``"full"`` keeps everything.
+    """
+    width = rgb.shape[1]
+    if crop == "full":
+        return rgb, 0
+    if crop == "left":
+        return rgb[:, : width // 2], 0
+    if crop == "right":
+        return rgb[:, width // 2:], width // 2
+    raise ValueError(f"crop must be one of {CROPS}. Got {crop!r} instead.")
 
 
 def kind_of(path: str | Path) -> str | None:

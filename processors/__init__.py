@@ -5,4 +5,6 @@ plugin would; use them by name (``bitbox.process(path, processors=["face"])``).
 
 - ``face`` (:class:`bitbox.processors.face.FaceProcessor`): landmarks, head pose, blinks,
   gaze and expression descriptors from video.
+- ``pose`` (:class:`bitbox.processors.pose.PoseProcessor`): body landmarks, motion energy,
+  segment speeds, posture, gestures and hand-to-face events from video.
 """

@@ -30,9 +30,9 @@ from bitbox.catalog import Measure
 from bitbox.errors import MeasurementError
 from bitbox.framestore import FrameTable, SpillFile
 from bitbox.log import logger
-from bitbox.params import Bool, Interval
+from bitbox.params import Bool, Interval, Options
 from bitbox.processor import Processor, ProgressCallback
-from bitbox.recording import Recording
+from bitbox.recording import CROPS, Recording, crop_frame
 
 from . import face_geometry as geo
 
@@ -403,6 +403,9 @@ class FaceProcessor(Processor):
         Frames (evenly spaced) used for the neutral baseline face; bounds memory.
     chunk_frames : int
         Rows per streamed chunk of output.
+    crop : {"full", "left", "right"}
+        Analyse the whole frame or one half (two people side by side: run once per half and
+        compare them with ``bitbox dyad``). Landmarks stay in full-frame pixels.
 
     Examples
     --------
@@ -428,12 +431,13 @@ class FaceProcessor(Processor):
         "store_landmarks": [Bool()],
         "baseline_frames": [Interval(int, 10, None)],
         "chunk_frames": [Interval(int, 1, None)],
+        "crop": [Options(CROPS)],
     }
 
     def __init__(self, *, max_faces: int = 2, min_detection_confidence: float = 0.5,
                  min_tracking_confidence: float = 0.5, tracking: bool = True, frame_step: int = 1,
                  blink_threshold: float = 0.7, blink_max_s: float = 0.7, store_landmarks: bool = True,
-                 baseline_frames: int = 1800, chunk_frames: int = 1000) -> None:
+                 baseline_frames: int = 1800, chunk_frames: int = 1000, crop: str = "full") -> None:
         self.max_faces = max_faces
         self.min_detection_confidence = min_detection_confidence
         self.min_tracking_confidence = min_tracking_confidence
@@ -444,6 +448,7 @@ class FaceProcessor(Processor):
         self.store_landmarks = store_landmarks
         self.baseline_frames = baseline_frames
         self.chunk_frames = chunk_frames
+        self.crop = crop
 
     # ------------------------------------------------------------------ model
     def _face_mesh(self):
@@ -457,12 +462,12 @@ class FaceProcessor(Processor):
             min_tracking_confidence=float(self.min_tracking_confidence))
 
     @staticmethod
-    def _pick(faces: list[np.ndarray], previous: np.ndarray | None, width: int, height: int) -> int:
+    def _pick(faces: list[np.ndarray], previous: np.ndarray | None, width: int, height: int, x0: int = 0) -> int:
         """Index of the followed person's face among ``faces``."""
         centres = [f[geo.RIGID, :2].mean(axis=0) for f in faces]
         if previous is not None:
             return int(np.argmin([np.linalg.norm(c - previous) for c in centres]))
-        image_centre = np.array([width / 2, height / 2])
+        image_centre = np.array([x0 + width / 2, height / 2])
         diagonal = math.hypot(width, height)
         scores = []
         for face, centre in zip(faces, centres):
@@ -474,7 +479,7 @@ class FaceProcessor(Processor):
     # ------------------------------------------------------------------ processing
     def compute(self, recording: Recording, sink, progress: ProgressCallback | None = None) -> dict[str, Any]:
         info = recording.video_info
-        width, height = info.width, info.height
+        width, height = crop_frame(np.empty((info.height, info.width, 0)), self.crop)[0].shape[1::-1]
         step = self.frame_step
         expected = max(1, math.ceil(info.n_frames / step))
         template = geo.load_template()
@@ -490,21 +495,23 @@ class FaceProcessor(Processor):
         with SpillFile((geo.N_LANDMARKS, 3), prefix="bitbox-face-") as spill:
             with self._face_mesh() as mesh:
                 for count, frame in enumerate(recording.iter_frames(step=step)):
-                    frame.rgb.flags.writeable = False
-                    result = mesh.process(frame.rgb)
-                    faces = [np.array([(p.x * width, p.y * height, p.z * width) for p in lm.landmark])
+                    rgb, x0 = crop_frame(frame.rgb, self.crop)
+                    rgb = np.ascontiguousarray(rgb)
+                    rgb.flags.writeable = False
+                    result = mesh.process(rgb)
+                    faces = [np.array([(p.x * width + x0, p.y * height, p.z * width) for p in lm.landmark])
                              for lm in (result.multi_face_landmarks or [])]
                     row = dict.fromkeys(_SCALARS, math.nan)
                     row["detected"], row["n_faces"] = 0.0, float(len(faces))
                     rotation = nan_rotation
                     points32 = nan_landmarks
                     if faces:
-                        points = faces[self._pick(faces, previous_centre, width, height)]
+                        points = faces[self._pick(faces, previous_centre, width, height, x0)]
                         previous_centre = points[geo.RIGID, :2].mean(axis=0)
                         scale, rotation, translation, rms = geo.umeyama(template.rigid_shape, points[geo.RIGID])
                         aligned = (points - translation) @ rotation / scale
                         pitch, yaw, roll = geo.euler_angles(rotation)
-                        inside = ((points[:, 0] >= 0) & (points[:, 0] < width) & (points[:, 1] >= 0)
+                        inside = ((points[:, 0] >= x0) & (points[:, 0] < x0 + width) & (points[:, 1] >= 0)
                                   & (points[:, 1] < height)).mean()
                         row.update(detected=1.0, inframe=float(inside), rms=rms / scale, pitch=pitch, yaw=yaw,
                                    roll=roll, head_x=float(translation[0]), head_y=float(translation[1]),

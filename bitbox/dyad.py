@@ -1,0 +1,144 @@
+"""Two people: coordination and imitation between two recordings' measures.
+
+:func:`dyad` takes the results of two recordings (e.g. a clinician and a patient filmed
+separately, or the left and right halves of one video processed with ``crop="left"`` and
+``crop="right"``), puts B's time series on A's time axis (shifted by ``offset_s`` when the
+recordings did not start together), and computes Bitbox's windowed lagged correlation for
+each measure: two-sided coordination, and one-sided imitation in both directions.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import analysis
+from .errors import BitboxError, ParameterError
+from .measurements import Measurements
+
+__all__ = ["dyad", "align_series", "coordination_matrix"]
+
+#: Measures compared by default, per processor (those that exist in both recordings are used).
+DEFAULT_MEASURES = {
+    "face": ("head_yaw_rel", "head_pitch_rel", "head_roll_rel", "mouth_open", "lip_corner_pull", "brow_raise"),
+    "pose": ("motion_energy", "speed_head", "speed_torso", "speed_left_hand", "speed_right_hand"),
+}
+
+
+def _as_measurements(item: Measurements | str | Path) -> Measurements:
+    if isinstance(item, Measurements):
+        return item
+    path = Path(item)
+    if not path.is_dir():
+        raise BitboxError(f"{path}: not a results folder. Give the folder of one recording's results "
+                          "(OUT/<recording_id>), written by `bitbox run`.")
+    return Measurements.read(path)
+
+
+def align_series(time_a, time_b, values_b, *, offset_s: float = 0.0) -> np.ndarray:
+    """B's values at A's times (B's clock = A's clock + ``offset_s``), linearly interpolated.
+
+    A time of A outside B's recording, or next to a missing (NaN) value of B, gives NaN.
+    """
+    time_a = np.asarray(time_a, dtype=float) + offset_s
+    time_b = np.asarray(time_b, dtype=float)
+    values_b = np.asarray(values_b, dtype=float)
+    out = np.full(time_a.shape, np.nan)
+    if len(time_b) < 2:
+        return out
+    inside = (time_a >= time_b[0]) & (time_a <= time_b[-1])
+    right = np.clip(np.searchsorted(time_b, time_a[inside]), 1, len(time_b) - 1)
+    left = right - 1
+    t0, t1 = time_b[left], time_b[right]
+    v0, v1 = values_b[left], values_b[right]
+    weight = np.where(t1 > t0, (time_a[inside] - t0) / np.where(t1 > t0, t1 - t0, 1), 0.0)
+    out[inside] = v0 + weight * (v1 - v0)  # NaN neighbours propagate
+    return out
+
+
+def _series(m: Measurements, processor: str, measure: str) -> tuple[np.ndarray, np.ndarray]:
+    frame = m[processor].timeseries
+    if measure not in frame.columns:
+        raise ParameterError(f"{m.recording_id}: the {processor!r} results have no measure {measure!r}.")
+    return frame["time_s"].to_numpy(dtype=float), frame[measure].to_numpy(dtype=float, na_value=np.nan)
+
+
+def dyad(a: Measurements | str | Path, b: Measurements | str | Path, *, processor: str | None = None,
+         measures: Sequence[str] | None = None, offset_s: float = 0.0, window_s: float = 0.5,
+         max_lag_s: float = 1.0) -> pd.DataFrame:
+    """Coordination and imitation between person A and person B, measure by measure.
+
+    Parameters
+    ----------
+    a, b : Measurements or path
+        The two recordings' results (``OUT/<recording_id>`` folders or in-memory).
+    processor : str | None
+        Whose time series to compare (default: ``pose`` if both have it, else ``face``).
+    measures : list of str | None
+        Measures to compare (default: the processor's movement measures present in both).
+    offset_s : float
+        B's clock minus A's: B's time ``t + offset_s`` is compared with A's time ``t``.
+    window_s, max_lag_s : float
+        Window length and largest lag of the lagged correlation (see
+        :func:`bitbox.analysis.coordination`).
+
+    Returns
+    -------
+    DataFrame
+        One row per measure: ``coordination_r_mean``, ``coordination_r_sd``,
+        ``coordination_lag_s_mean``, ``coordination_peak_lag_s`` (> 0: A follows B), and
+        ``imitation_a_follows_b_r``, ``imitation_b_follows_a_r`` (mean best correlation of the
+        one-sided analyses), ``n_samples`` (overlapping samples with both values).
+    """
+    ma, mb = _as_measurements(a), _as_measurements(b)
+    common = [p for p in ("pose", "face", *ma.processors) if p in ma and p in mb]
+    if not common:
+        raise BitboxError(f"{ma.recording_id} ({ma.processors}) and {mb.recording_id} ({mb.processors}) have no "
+                          "processor in common.")
+    processor = processor or common[0]
+    if processor not in common:
+        raise ParameterError(f"Both recordings need {processor!r} results; they share {common}.")
+    if measures is None:
+        cols_a, cols_b = set(ma[processor].timeseries.columns), set(mb[processor].timeseries.columns)
+        measures = [c for c in DEFAULT_MEASURES.get(processor, ()) if c in cols_a and c in cols_b]
+        if not measures:
+            raise ParameterError(f"No default measures for processor {processor!r}; pass measures=[...].")
+    rows = []
+    for measure in measures:
+        time_a, values_a = _series(ma, processor, measure)
+        time_b, values_b = _series(mb, processor, measure)
+        values_b = align_series(time_a, time_b, values_b, offset_s=offset_s)
+        fps = analysis.fps_from_times(time_a)
+        both = np.isfinite(values_a) & np.isfinite(values_b)
+        row = {"processor": processor, "measure": measure, "n_samples": int(both.sum())}
+        try:
+            co = analysis.coordination(values_a, values_b, fps=fps, window_s=window_s, max_lag_s=max_lag_s)
+            ab = analysis.imitation(values_a, values_b, fps=fps, window_s=window_s, max_lag_s=max_lag_s)
+            ba = analysis.imitation(values_b, values_a, fps=fps, window_s=window_s, max_lag_s=max_lag_s)
+        except ParameterError as err:
+            raise ParameterError(f"{measure}: {err}") from None
+        row.update(coordination_r_mean=co["r_mean"], coordination_r_sd=co["r_sd"],
+                   coordination_lag_s_mean=co["lag_s_mean"], coordination_peak_lag_s=co["peak_lag_s"],
+                   imitation_a_follows_b_r=ab["r_mean"], imitation_b_follows_a_r=ba["r_mean"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def coordination_matrix(a: Measurements | str | Path, b: Measurements | str | Path, *, processor: str,
+                        measures: Sequence[str], offset_s: float = 0.0, window_s: float = 0.5,
+                        max_lag_s: float = 1.0) -> pd.DataFrame:
+    """Mean best windowed correlation of every measure of A with every measure of B (A rows, B columns)."""
+    ma, mb = _as_measurements(a), _as_measurements(b)
+    out = pd.DataFrame(index=list(measures), columns=list(measures), dtype=float)
+    for ya in measures:
+        time_a, values_a = _series(ma, processor, ya)
+        fps = analysis.fps_from_times(time_a)
+        for yb in measures:
+            time_b, values_b = _series(mb, processor, yb)
+            aligned = align_series(time_a, time_b, values_b, offset_s=offset_s)
+            result = analysis.coordination(values_a, aligned, fps=fps, window_s=window_s, max_lag_s=max_lag_s)
+            out.loc[ya, yb] = result["r_mean"] if math.isfinite(result["r_mean"]) else np.nan
+    return out
