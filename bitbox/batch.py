@@ -214,6 +214,9 @@ def _worker(job: Job, processors: list[Processor], out_dir: str, overwrite: bool
 # ---------------------------------------------------------------------------- tables
 def _write_tables(out_dir: Path, rows: dict[str, dict], order: list[str], measure_columns: list[str]) -> None:
     done = [rows[rid] for rid in order if rid in rows]
+    known = set(measure_columns)
+    extra = list(dict.fromkeys(k for r in done for k in r["summary"] if k not in known))  # pattern measures
+    measure_columns = [*measure_columns, *extra]
     manifest = pd.DataFrame([{k: r.get(k, "") for k in _MANIFEST_COLUMNS} for r in done], columns=_MANIFEST_COLUMNS)
     summary_rows = []
     for r in done:

@@ -7,4 +7,7 @@ plugin would; use them by name (``bitbox.process(path, processors=["face"])``).
   gaze and expression descriptors from video.
 - ``pose`` (:class:`bitbox.processors.pose.PoseProcessor`): body landmarks, motion energy,
   segment speeds, posture, gestures and hand-to-face events from video.
+- ``eeg`` (:class:`bitbox.processors.eeg.EegProcessor`): MNE-based reading and preprocessing,
+  band powers, alpha peak and ERP component measures from EEG recordings
+  (:mod:`bitbox.processors.eeg_simulation` simulates EEG with known truth).
 """
