@@ -180,3 +180,12 @@ def test_bitbox_run_on_an_edf_and_a_gdf_recording(tmp_path):
     gdf = bitbox.Measurements.read(tmp_path / "out" / "session2")["eeg"].summary
     assert gdf["erp_1_n_trials"] == 15 and gdf["erp_2_n_trials"] == 15  # GDF event codes name the conditions
     assert abs(gdf["erp_1_p3_peak_latency_ms"] - summary.loc["session", "eeg.erp_target_p3_peak_latency_ms"]) <= 8
+
+
+def test_resampling_keeps_spectra_and_windows(tmp_path):
+    path = tmp_path / "rest_raw.fif"
+    simulate_raw(duration_s=40, sfreq=500.0, alpha_hz=10.0, conditions={}, seed=9).save(path, verbose="error")
+    result = EegProcessor(resample_hz=125.0).process(path)
+    assert abs(result.summary["alpha_peak_hz"] - 10.0) <= 0.5
+    assert len(result.timeseries) == 20
+    assert result.provenance["parameters"]["resample_hz"] == 125.0
