@@ -354,19 +354,6 @@ def _detect_blinks(ear: np.ndarray, baseline: float, threshold: float, max_frame
     return blink
 
 
-def _longest_run(mask: np.ndarray) -> slice:
-    """The longest stretch of consecutive True values."""
-    best, start, best_slice = 0, None, slice(0, 0)
-    for i, value in enumerate(np.append(mask, False)):
-        if value and start is None:
-            start = i
-        elif not value and start is not None:
-            if i - start > best:
-                best, best_slice = i - start, slice(start, i)
-            start = None
-    return best_slice
-
-
 def _mean_sd(values: np.ndarray) -> tuple[float, float]:
     finite = values[np.isfinite(values)]
     if finite.size == 0:
@@ -632,7 +619,7 @@ class FaceProcessor(Processor):
         angles = np.stack([relative[a] for a in ("pitch", "yaw", "roll")], axis=1)
         iod = float(np.nanmedian(s["scale"][detected]))
         position = np.stack([s["head_x"], s["head_y"]], axis=1) / iod
-        longest = _longest_run(detected)
+        longest = analysis.longest_run(detected)
         if len(angles) >= 2:
             kin = analysis.kinematics(angles, fps=fps)
             out.update(head_angle_range_deg=kin["range"], head_angle_path_length_deg=kin["path_length"],
@@ -690,8 +677,7 @@ class FaceProcessor(Processor):
             "n_faces_max": float(np.nanmax(s["n_faces"])),
             "quality_mean": float(quality[detected].mean()),
         }
-        starts = np.flatnonzero(np.diff(np.concatenate([[0], blink])) == 1)
-        ends = np.flatnonzero(np.diff(np.concatenate([blink, [0]])) == -1) + 1
+        starts, ends = analysis.runs(blink)
         visible_min = detected.sum() * dt / 60.0
         summary["blink_count"] = float(len(starts))
         summary["blink_rate_per_min"] = float(len(starts) / visible_min) if visible_min > 0 else math.nan

@@ -141,24 +141,10 @@ def _events(mask: np.ndarray, min_len: int, bridge: int) -> np.ndarray:
         gaps = np.flatnonzero(np.diff(idx) - 1 <= bridge)
         for g in gaps:
             out[idx[g]:idx[g + 1] + 1] = True
-    edges = np.diff(np.r_[0, out.astype(np.int8), 0])
-    for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+    for start, stop in zip(*analysis.runs(out)):
         if stop - start < min_len:
             out[start:stop] = False
     return out.astype(np.int8)
-
-
-def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    edges = np.diff(np.r_[0, mask.astype(np.int8), 0])
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-
-
-def _longest_run(mask: np.ndarray) -> slice:
-    starts, stops = _runs(mask)
-    if not starts.size:
-        return slice(0, 0)
-    k = int(np.argmax(stops - starts))
-    return slice(int(starts[k]), int(stops[k]))
 
 
 class PoseProcessor(Processor):
@@ -364,8 +350,8 @@ class PoseProcessor(Processor):
 
         dt = 1.0 / fps
         visible_min = detected.sum() * dt / 60.0
-        g_start, g_stop = _runs(gesture)
-        h_start, _ = _runs(hand_face)
+        g_start, g_stop = analysis.runs(gesture)
+        h_start, _ = analysis.runs(hand_face)
         finite_motion = motion[detected & np.isfinite(motion)]
         still = finite_motion < self.still_threshold
         summary: dict[str, Any] = {
@@ -388,7 +374,7 @@ class PoseProcessor(Processor):
         for seg, path in paths.items():
             visible = np.isfinite(path).all(axis=1)
             kin = analysis.kinematics(path, fps=fps) if n >= 2 else {}
-            longest = _longest_run(visible)
+            longest = analysis.longest_run(visible)
             smooth_all = analysis.smoothness(path, fps=fps) if n >= 2 else {}
             smooth = analysis.smoothness(path[longest], fps=fps) if longest.stop - longest.start >= 2 else {}
             summary[f"{seg}_path_length_sw"] = kin.get("path_length", math.nan)

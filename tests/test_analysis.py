@@ -123,3 +123,10 @@ def test_bad_arguments_are_clear():
     with pytest.raises(ParameterError, match="shorter than one sample"):
         ba.ricker_kernel(0.01, fps=FPS)
     assert ba.fps_from_times([0.0, 0.5, 1.0]) == 2.0
+
+
+def test_runs_and_longest_run():
+    starts, stops = ba.runs([0, 1, 1, 0, 1, 1, 1, 0])
+    assert starts.tolist() == [1, 4] and stops.tolist() == [3, 7]
+    assert ba.longest_run([0, 1, 1, 0, 1, 1, 1, 0]) == slice(4, 7)
+    assert ba.longest_run([0, 0]) == slice(0, 0)

@@ -13,11 +13,12 @@ Parameter names are the same everywhere: ``fps`` (samples per second), ``window_
 """
 from ._common import fps_from_times
 from .asymmetry import asymmetry, mirror_align
+from .events import longest_run, runs
 from .coordination import coordination, imitation, lagged_correlation
 from .expressivity import (DEFAULT_SCALES_S, diversity, expressivity, multiscale_response, peak_threshold,
                            ricker_kernel)
 from .kinematics import kinematics, relative_motion, smoothness
 
-__all__ = ["fps_from_times", "asymmetry", "mirror_align", "coordination", "imitation", "lagged_correlation",
+__all__ = ["fps_from_times", "runs", "longest_run", "asymmetry", "mirror_align", "coordination", "imitation", "lagged_correlation",
            "DEFAULT_SCALES_S", "diversity", "expressivity", "multiscale_response", "peak_threshold", "ricker_kernel", "kinematics",
            "relative_motion", "smoothness"]
