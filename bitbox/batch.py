@@ -28,7 +28,7 @@ from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
-from .errors import BitboxError, NoRecordingsError, ParameterError
+from .errors import BitboxError, NoRecordingsError, ParameterError, RecordingError
 from .fileio import jsonable, atomic_path, read_json
 from .log import logger, verbose
 from .measurements import ParquetSink
@@ -172,8 +172,13 @@ def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, over
     try:
         recording = Recording(job.path)
         row["sha256"] = recording.sha256
+        applicable = [p for p in processors if recording.kind in p.input_kinds]
+        if not applicable:
+            raise RecordingError(recording.path, f"is a {recording.kind} recording and none of the processors "
+                                 f"{[p.name for p in processors]} reads {recording.kind}")
+        row["processors"] = ",".join(p.name for p in applicable)
         done = 0
-        for processor in processors:
+        for processor in applicable:
             stored = None if overwrite else _up_to_date(folder, processor, recording.sha256)
             if stored is not None:
                 logger.info("%s: %s outputs are up to date, skipped", job.recording_id, processor.name)
@@ -191,7 +196,7 @@ def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, over
                 result.write_json(folder)
                 summary = result.summary
             row["summary"].update({f"{processor.name}.{k}": v for k, v in summary.items()})
-        row["status"] = "skipped" if done == len(processors) else "ok"
+        row["status"] = "skipped" if done == len(applicable) else "ok"
     except BitboxError as err:
         row["reason"] = str(err)
         logger.warning("%s failed: %s", job.recording_id, err)

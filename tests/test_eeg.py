@@ -189,3 +189,18 @@ def test_resampling_keeps_spectra_and_windows(tmp_path):
     assert abs(result.summary["alpha_peak_hz"] - 10.0) <= 0.5
     assert len(result.timeseries) == 20
     assert result.provenance["parameters"]["resample_hz"] == 125.0
+
+
+def test_a_mixed_folder_runs_each_processor_on_its_own_kind(tmp_path, talking_head):
+    import shutil
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    shutil.copy(talking_head, folder / "video.mp4")
+    simulate_raw(duration_s=20, conditions={}, seed=10).save(folder / "eeg_raw.fif", verbose="error")
+    result = bitbox.process_folder(folder, tmp_path / "out", processors=["face", "eeg"], progress=False,
+                                   frame_step=10)
+    manifest = result.manifest.set_index("recording_id")
+    assert (manifest["status"] == "ok").all()
+    assert manifest.loc["video", "processors"] == "face" and manifest.loc["eeg_raw", "processors"] == "eeg"
+    assert sorted(p.name for p in (tmp_path / "out" / "eeg_raw").iterdir()) == ["eeg.json", "eeg.parquet"]
