@@ -17,7 +17,8 @@ import numpy as np
 from .errors import RecordingError
 from .log import logger
 
-__all__ = ["Recording", "VideoInfo", "Frame", "EXTENSIONS", "kind_of", "sha256_file", "crop_frame", "CROPS"]
+__all__ = ["Recording", "VideoInfo", "Frame", "EXTENSIONS", "kind_of", "sha256_file", "crop_frame", "CROPS",
+           "analysed_frames"]
 
 #: Known file extensions per recording kind (lower case, with the dot).
 EXTENSIONS: dict[str, frozenset[str]] = {
@@ -295,3 +296,23 @@ class Recording:
             )
         if missing > 0:
             logger.debug("%s: decoded %d of %d reported frames", self.path, index, info.n_frames)
+
+
+def analysed_frames(recording: "Recording", *, step: int = 1, crop: str = "full",
+                    progress=None) -> Iterator[tuple[Frame, np.ndarray, int]]:
+    """Frames to give a model: ``(frame, rgb, x_offset)`` with ``rgb`` cropped, contiguous, read-only.
+
+    Reports ``progress(done, total)`` every 25 frames and once at the end.
+    """
+    expected = max(1, -(-recording.n_frames // step))
+    count = 0
+    for count, frame in enumerate(recording.iter_frames(step=step), start=1):
+        rgb, x0 = crop_frame(frame.rgb, crop)
+        rgb = np.ascontiguousarray(rgb)
+        rgb.flags.writeable = False
+        yield frame, rgb, x0
+        if progress is not None and count % 25 == 1:
+            progress(count, expected)
+    if progress is not None:
+        progress(count, count)
+

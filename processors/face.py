@@ -32,7 +32,7 @@ from bitbox.framestore import FrameTable, SpillFile
 from bitbox.log import logger
 from bitbox.params import Bool, Interval, Options
 from bitbox.processor import Processor, ProgressCallback
-from bitbox.recording import CROPS, Recording, crop_frame
+from bitbox.recording import CROPS, Recording, analysed_frames, crop_frame
 
 from . import face_geometry as geo
 
@@ -481,10 +481,8 @@ class FaceProcessor(Processor):
 
         with SpillFile((geo.N_LANDMARKS, 3), prefix="bitbox-face-") as spill:
             with self._face_mesh() as mesh:
-                for count, frame in enumerate(recording.iter_frames(step=step)):
-                    rgb, x0 = crop_frame(frame.rgb, self.crop)
-                    rgb = np.ascontiguousarray(rgb)
-                    rgb.flags.writeable = False
+                for count, (frame, rgb, x0) in enumerate(analysed_frames(recording, step=step, crop=self.crop,
+                                                                         progress=progress)):
                     result = mesh.process(rgb)
                     faces = [np.array([(p.x * width + x0, p.y * height, p.z * width) for p in lm.landmark])
                              for lm in (result.multi_face_landmarks or [])]
@@ -511,11 +509,7 @@ class FaceProcessor(Processor):
                             sample.append(aligned.astype(np.float32))
                     spill.write(points32)
                     table.append(row, frame.time_s, frame.index, rotation=rotation)
-                    if progress is not None and count % 25 == 0:
-                        progress(count + 1, expected)
             n = table.n
-            if progress is not None:
-                progress(n, n)
             s = table.columns()
             detected = s["detected"] == 1
             if not detected.any():

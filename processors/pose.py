@@ -26,7 +26,7 @@ from bitbox.framestore import FrameTable, SpillFile
 from bitbox.log import logger
 from bitbox.params import Bool, Interval, Options
 from bitbox.processor import Processor, ProgressCallback
-from bitbox.recording import CROPS, Recording, crop_frame
+from bitbox.recording import CROPS, Recording, analysed_frames
 
 __all__ = ["PoseProcessor", "pose_landmarks_array", "SEGMENTS"]
 
@@ -241,10 +241,8 @@ class PoseProcessor(Processor):
         previous = None
         with SpillFile((N_POSE, 4), prefix="bitbox-pose-") as spill:
             with self._pose_model() as model:
-                for count, frame in enumerate(recording.iter_frames(step=self.frame_step)):
-                    rgb, x0 = crop_frame(frame.rgb, self.crop)
-                    rgb = np.ascontiguousarray(rgb)
-                    rgb.flags.writeable = False
+                for frame, rgb, x0 in analysed_frames(recording, step=self.frame_step, crop=self.crop,
+                                                      progress=progress):
                     result = model.process(rgb)
                     height, width = rgb.shape[:2]
                     row: dict[str, float] = {"detected": 0.0, "quality": 0.0}
@@ -258,11 +256,7 @@ class PoseProcessor(Processor):
                     previous = points if result.pose_landmarks is not None else None
                     spill.write(points)
                     table.append(row, frame.time_s, frame.index, **{f"c_{k}": v for k, v in centres.items()})
-                    if progress is not None and count % 25 == 0:
-                        progress(count + 1, expected)
             n = table.n
-            if progress is not None:
-                progress(n, n)
             s = table.columns()
             detected = s["detected"] == 1
             if not detected.any():
