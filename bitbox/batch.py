@@ -15,7 +15,6 @@ its reason; the batch goes on. Inputs are only ever read.
 """
 from __future__ import annotations
 
-import concurrent.futures as cf
 import datetime as _dt
 import hashlib
 import multiprocessing
@@ -210,10 +209,77 @@ def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, over
     return row
 
 
-def _worker(job: Job, processors: list[Processor], out_dir: str, overwrite: bool, log_level: int) -> dict:
-    """Entry point in a worker process (the processors arrive pickled: parameters only)."""
+def _worker(job: Job, processors: list[Processor], out_dir: str, overwrite: bool, log_level: int,
+            connection) -> None:
+    """Entry point of a worker process (the processors arrive pickled: parameters only)."""
     logger.setLevel(log_level)
-    return run_job(job, processors, out_dir, overwrite)
+    connection.send(run_job(job, processors, out_dir, overwrite))
+    connection.close()
+
+
+def _remove_partial(folder: Path) -> None:
+    """Delete temporary files a dead worker left in ``folder``, and the folder if nothing else is there."""
+    if not folder.is_dir():
+        return
+    for leftover in folder.glob(".*.tmp"):
+        leftover.unlink(missing_ok=True)
+    if not any(folder.iterdir()):
+        folder.rmdir()
+
+
+def _crashed(job: Job, processors: Sequence[Processor], exitcode: int | None, out_dir: Path) -> dict[str, Any]:
+    _remove_partial(out_dir / job.recording_id)
+    how = f"killed by signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"exit code {exitcode}"
+    return {"recording_id": job.recording_id, "path": job.path, "status": "failed",
+            "reason": f"the worker process processing this recording died ({how}), e.g. a crash in native code; "
+                      "the other recordings are not affected", "sha256": "", "seconds": 0.0,
+            "processors": ",".join(p.name for p in processors), "finished_utc": _now(), "summary": {}}
+
+
+def _run_isolated(jobs: Sequence[Job], processors: Sequence[Processor], out_dir: Path, overwrite: bool,
+                  workers: int):
+    """Run each recording in its own (spawned) process, ``workers`` at a time; yield manifest rows.
+
+    A recording whose process dies (a segmentation fault in a decoder or model, ``os._exit``)
+    fails alone: its row says so and the other recordings go on.
+    """
+    from multiprocessing.connection import wait
+
+    context = multiprocessing.get_context("spawn")  # native libraries do not survive fork
+    pending = list(jobs)
+    running: dict[Any, tuple[Job, Any]] = {}
+    try:
+        while pending or running:
+            while pending and len(running) < workers:
+                job = pending.pop(0)
+                receive, send = context.Pipe(duplex=False)
+                process = context.Process(target=_worker, name=f"bitbox-{job.recording_id}", daemon=True,
+                                          args=(job, list(processors), str(out_dir), overwrite,
+                                                logger.getEffectiveLevel(), send))
+                process.start()
+                send.close()
+                running[process] = (job, receive)
+            wait([p.sentinel for p in running] + [c for _, c in running.values()])
+            for process in list(running):
+                job, receive = running[process]
+                if receive.poll():
+                    try:
+                        row = receive.recv()
+                    except EOFError:  # closed without a result: the process died
+                        process.join()
+                        row = _crashed(job, processors, process.exitcode, Path(out_dir))
+                elif not process.is_alive():
+                    process.join()
+                    row = _crashed(job, processors, process.exitcode, Path(out_dir))
+                else:
+                    continue
+                process.join()
+                receive.close()
+                del running[process]
+                yield row
+    finally:
+        for process in running:
+            process.kill()
 
 
 # ---------------------------------------------------------------------------- tables
@@ -256,7 +322,8 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
     processors : str | list of (str | Processor)
         Processor names or configured instances.
     workers : int
-        Worker processes (1 = run in this process).
+        Worker processes (1 = run in this process). With more than one, every recording runs
+        in its own process, so a crash in native code fails that recording only.
     overwrite : bool
         Recompute even when up-to-date outputs exist.
     progress : bool
@@ -333,20 +400,8 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
             finally:
                 frames.close()
         else:
-            context = multiprocessing.get_context("spawn")  # native libraries do not survive fork
-            with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                futures = {pool.submit(_worker, job, instances, str(out_dir), overwrite, logger.getEffectiveLevel()):
-                           job for job in jobs}
-                for future in cf.as_completed(futures):
-                    job = futures[future]
-                    try:
-                        row = future.result()
-                    except Exception as err:  # the worker process died (e.g. a crash in native code)
-                        row = {"recording_id": job.recording_id, "path": job.path, "status": "failed",
-                               "reason": f"worker process failed ({type(err).__name__}: {err})", "sha256": "",
-                               "seconds": 0.0, "processors": ",".join(p.name for p in instances),
-                               "finished_utc": _now(), "summary": {}}
-                    record(row)
+            for row in _run_isolated(jobs, instances, out_dir, overwrite, workers):
+                record(row)
     finally:
         bar.close()
         _write_tables(out_dir, rows, order, columns)

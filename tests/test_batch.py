@@ -191,3 +191,20 @@ def test_list_and_catalog_commands():
     assert "head_roll" in listed.stdout and "[deg]" in listed.stdout
     csv = bitbox_cli("catalog", "--format", "csv")
     assert csv.returncode == 0 and "face,head_roll,timeseries,deg" in csv.stdout
+
+
+def test_a_crashing_worker_fails_only_its_recording(tmp_path, talking_head):
+    from tests.crashing import CrashingProcessor
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.mp4", "crash_me.mp4", "b.mp4", "c.mp4"):
+        shutil.copy(talking_head, folder / name)
+    result = bitbox.process_folder(folder, tmp_path / "out", processors=[CrashingProcessor()], workers=2,
+                                   progress=False)
+    manifest = result.manifest.set_index("recording_id")
+    assert manifest.loc["crash_me", "status"] == "failed"
+    assert "worker process processing this recording died (exit code 3)" in manifest.loc["crash_me", "reason"]
+    assert (manifest.drop(index="crash_me")["status"] == "ok").all()
+    assert not (tmp_path / "out" / "crash_me").exists()  # no half-written file left behind
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.name.endswith(".tmp")]

@@ -1,0 +1,28 @@
+"""A processor that kills its own process on one file: a stand-in for a crash in native code."""
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+
+from bitbox import Measure, Processor
+
+
+class CrashingProcessor(Processor):
+    """Reports the frame count, except on files whose name contains ``crash_on``: there it exits hard."""
+
+    name = "crashing"
+    version = "1"
+    input_kinds = ("video",)
+    measures = (Measure("n", "1", "Frames decoded.", "summary", (0, 1e9)),
+                Measure("value", "1", "Constant 1.", valid_range=(0, 1)))
+
+    def __init__(self, *, crash_on: str = "crash"):
+        self.crash_on = crash_on
+
+    def compute(self, recording, sink, progress=None):
+        if self.crash_on in recording.path.name:
+            os._exit(3)  # no exception, no cleanup: like a segmentation fault in a decoder
+        n = recording.n_frames
+        sink.append(pd.DataFrame({"time_s": [0.0], "value": [1.0]}))
+        return {"n": float(n)}
