@@ -237,17 +237,17 @@ def _crashed(job: Job, processors: Sequence[Processor], exitcode: int | None, ou
 
 
 def _run_isolated(jobs: Sequence[Job], processors: Sequence[Processor], out_dir: Path, overwrite: bool,
-                  workers: int):
+                  workers: int, timeout_s: float | None = None):
     """Run each recording in its own (spawned) process, ``workers`` at a time; yield manifest rows.
 
     A recording whose process dies (a segmentation fault in a decoder or model, ``os._exit``)
-    fails alone: its row says so and the other recordings go on.
+    or runs longer than ``timeout_s`` fails alone: its row says so and the others go on.
     """
     from multiprocessing.connection import wait
 
     context = multiprocessing.get_context("spawn")  # native libraries do not survive fork
     pending = list(jobs)
-    running: dict[Any, tuple[Job, Any]] = {}
+    running: dict[Any, tuple[Job, Any, float]] = {}
     try:
         while pending or running:
             while pending and len(running) < workers:
@@ -258,11 +258,18 @@ def _run_isolated(jobs: Sequence[Job], processors: Sequence[Processor], out_dir:
                                                 logger.getEffectiveLevel(), send))
                 process.start()
                 send.close()
-                running[process] = (job, receive)
-            wait([p.sentinel for p in running] + [c for _, c in running.values()])
+                running[process] = (job, receive, time.monotonic())
+            wait([p.sentinel for p in running] + [c for _, c, _ in running.values()],
+                 timeout=None if timeout_s is None else 1.0)
             for process in list(running):
-                job, receive = running[process]
-                if receive.poll():
+                job, receive, started = running[process]
+                if timeout_s is not None and time.monotonic() - started > timeout_s and not receive.poll():
+                    process.kill()
+                    process.join()
+                    row = _crashed(job, processors, None, Path(out_dir))
+                    row["reason"] = (f"timed out after {timeout_s:g} s (the per-recording timeout); the worker was "
+                                     "stopped. Raise --timeout for long recordings")
+                elif receive.poll():
                     try:
                         row = receive.recv()
                     except EOFError:  # closed without a result: the process died
@@ -309,8 +316,8 @@ def _measure_columns(processors: Sequence[Processor]) -> list[str]:
 @verbose
 def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Path,
                    processors: str | Sequence[str | Processor] = ("face",), *, workers: int = 1,
-                   overwrite: bool = False, progress: bool = True, verbose: bool | str | int | None = None,
-                   **params: Any) -> BatchResult:
+                   overwrite: bool = False, timeout_s: float | None = None, progress: bool = True,
+                   verbose: bool | str | int | None = None, **params: Any) -> BatchResult:
     """Process every recording under ``inputs`` into ``out_dir``; resumable, failure-tolerant.
 
     Parameters
@@ -326,6 +333,9 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
         in its own process, so a crash in native code fails that recording only.
     overwrite : bool
         Recompute even when up-to-date outputs exist.
+    timeout_s : float | None
+        Stop a recording that takes longer than this and record it as failed (each
+        recording then runs in its own process, whatever ``workers`` is).
     progress : bool
         Show a progress bar.
     verbose : bool | str | int | None
@@ -350,6 +360,9 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
     inputs = list(inputs)
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ParameterError(f"The 'workers' parameter must be an integer >= 1. Got {workers!r} instead.")
+    if timeout_s is not None and not (isinstance(timeout_s, (int, float)) and timeout_s > 0):
+        raise ParameterError(f"The 'timeout_s' parameter must be a positive number of seconds or None. "
+                             f"Got {timeout_s!r} instead.")
     instances = resolve_processors(processors, params)
     for processor in instances:
         processor.validate_params()
@@ -360,6 +373,9 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
         reasons = "; ".join(f"{job.path}: {reason}" for job, reason in problems) or "no inputs were given"
         raise NoRecordingsError(f"No recordings to process ({reasons}).")
     out_dir.mkdir(parents=True, exist_ok=True)
+    for leftover in [*out_dir.glob(".*.tmp"), *out_dir.glob("*/.*.tmp")]:  # from a batch that was killed
+        logger.info("removing %s, left by an interrupted run", leftover)
+        leftover.unlink(missing_ok=True)
 
     order = [job.recording_id for job, _ in problems] + [job.recording_id for job in jobs]
     rows: dict[str, dict] = {}
@@ -384,7 +400,7 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
             last_write = time.monotonic()
 
     try:
-        if workers == 1:
+        if workers == 1 and timeout_s is None:
             frames = tqdm(total=0, desc="  frames", unit="frame", leave=False, disable=not progress,
                           dynamic_ncols=True)
 
@@ -400,7 +416,7 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
             finally:
                 frames.close()
         else:
-            for row in _run_isolated(jobs, instances, out_dir, overwrite, workers):
+            for row in _run_isolated(jobs, instances, out_dir, overwrite, workers, timeout_s):
                 record(row)
     finally:
         bar.close()

@@ -46,7 +46,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     processors = [p.strip() for p in args.processors.split(",") if p.strip()]
     try:
         result = process_folder(args.inputs, args.output, processors=processors, workers=args.workers,
-                                overwrite=args.overwrite, progress=not args.quiet, **_parse_sets(args.set))
+                                overwrite=args.overwrite, timeout_s=args.timeout, progress=not args.quiet,
+                                **_parse_sets(args.set))
     except NoRecordingsError as err:
         print(f"bitbox: error: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -122,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-p", "--processors", default="face", help="comma-separated processor names (default: face)")
     run.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
     run.add_argument("--overwrite", action="store_true", help="recompute even when outputs are up to date")
+    run.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                     help="stop a recording that takes longer and record it as failed")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="processor parameter, e.g. --set face.frame_step=2 (repeatable)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pandas as pd
 
@@ -9,7 +10,7 @@ from bitbox import Measure, Processor
 
 
 class CrashingProcessor(Processor):
-    """Reports the frame count, except on files whose name contains ``crash_on``: there it exits hard."""
+    """Reports the frame count; exits hard on files named with ``crash_on``, hangs on ``hang_on``."""
 
     name = "crashing"
     version = "1"
@@ -17,12 +18,15 @@ class CrashingProcessor(Processor):
     measures = (Measure("n", "1", "Frames decoded.", "summary", (0, 1e9)),
                 Measure("value", "1", "Constant 1.", valid_range=(0, 1)))
 
-    def __init__(self, *, crash_on: str = "crash"):
+    def __init__(self, *, crash_on: str = "crash", hang_on: str = "hang"):
         self.crash_on = crash_on
+        self.hang_on = hang_on
 
     def compute(self, recording, sink, progress=None):
         if self.crash_on in recording.path.name:
             os._exit(3)  # no exception, no cleanup: like a segmentation fault in a decoder
+        if self.hang_on in recording.path.name:
+            time.sleep(3600)  # like a decoder stuck on a broken stream
         n = recording.n_frames
         sink.append(pd.DataFrame({"time_s": [0.0], "value": [1.0]}))
         return {"n": float(n)}

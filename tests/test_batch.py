@@ -208,3 +208,49 @@ def test_a_crashing_worker_fails_only_its_recording(tmp_path, talking_head):
     assert (manifest.drop(index="crash_me")["status"] == "ok").all()
     assert not (tmp_path / "out" / "crash_me").exists()  # no half-written file left behind
     assert not [p for p in (tmp_path / "out").rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_a_recording_over_the_timeout_is_stopped_and_the_rest_go_on(tmp_path, talking_head):
+    from tests.crashing import CrashingProcessor
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.mp4", "hang_forever.mp4"):
+        shutil.copy(talking_head, folder / name)
+    result = bitbox.process_folder(folder, tmp_path / "out", processors=[CrashingProcessor()], timeout_s=8,
+                                   progress=False)
+    manifest = result.manifest.set_index("recording_id")
+    assert manifest.loc["a", "status"] == "ok"
+    assert manifest.loc["hang_forever", "status"] == "failed"
+    assert "timed out after 8 s" in manifest.loc["hang_forever", "reason"]
+    with pytest.raises(bitbox.ParameterError, match="'timeout_s' parameter must be a positive number"):
+        bitbox.process_folder(folder, tmp_path / "out2", processors=[CrashingProcessor()], timeout_s=0)
+
+
+def test_a_killed_batch_resumes_to_the_same_result(tmp_path, talking_head, sway_video):
+    import signal
+    import time
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(4):
+        shutil.copy(talking_head if i % 2 else sway_video, folder / f"rec{i}.mp4")
+    clean = tmp_path / "clean"
+    assert bitbox_cli("run", str(folder), "-o", str(clean), "-q", "--set", "face.frame_step=2").returncode == 0
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "bitbox", "run", str(folder), "-o", str(killed), "-q",
+                             "--set", "face.frame_step=2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (killed / "rec0" / "face.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # mid-batch: rec0 done, rec1 under way
+    proc.wait()
+    assert not (killed / "rec3" / "face.json").exists()
+    stamp = (killed / "rec0" / "face.parquet").stat().st_mtime_ns
+    again = bitbox_cli("run", str(folder), "-o", str(killed), "-q", "--set", "face.frame_step=2")
+    assert again.returncode == 0 and "already done" in again.stdout
+    assert (killed / "rec0" / "face.parquet").stat().st_mtime_ns == stamp  # not recomputed
+    for rid in (f"rec{i}" for i in range(4)):
+        assert (killed / rid / "face.parquet").read_bytes() == (clean / rid / "face.parquet").read_bytes()
+        assert sorted(p.name for p in (killed / rid).iterdir()) == ["face.json", "face.parquet"]
+    assert not [p for p in killed.rglob("*") if p.name.endswith(".tmp")]
