@@ -12,47 +12,12 @@ Usage: ``python benchmarks/face.py [--minutes-long 10] [--workdir DIR]`` (about 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import resource
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-
-
-def _pin_one_core() -> None:
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-
-
-def child(mode: str, video: str, out: str) -> None:
-    """Runs in a fresh process: one measurement, printed as JSON."""
-    _pin_one_core()
-    from bitbox import Recording
-    from bitbox.batch import process_folder
-
-    start = time.perf_counter()
-    if mode == "decode":
-        n = sum(1 for _ in Recording(video).iter_frames())
-    else:
-        result = process_folder([video], out, processors=["face"], progress=False, overwrite=True)
-        if result.n_failed:
-            raise SystemExit(result.manifest.to_string())
-        n = Recording(video).n_frames
-    seconds = time.perf_counter() - start
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"frames": n, "seconds": seconds, "fps": n / seconds, "peak_mib": peak_mib}))
-
-
-def measure(mode: str, video: Path, out: Path) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", mode, str(video), str(out)],
-                          capture_output=True, text=True, check=True)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def make_video(path: Path, minutes: float) -> Path:
@@ -69,16 +34,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes-long", type=float, default=10.0)
     parser.add_argument("--workdir", type=Path, default=None, help="keep the generated videos here")
-    parser.add_argument("--child", nargs=3, metavar=("MODE", "VIDEO", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        child(*args.child)
-        return
     with tempfile.TemporaryDirectory(prefix="bitbox-bench-") as tmp:
         work = args.workdir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         short = make_video(work / "face_1min.mp4", 1.0)
         long = make_video(work / f"face_{args.minutes_long:g}min.mp4", args.minutes_long)
+        from one_core import measure
+
         decode = measure("decode", short, work / "out")
         face_short = measure("face", short, work / "out")
         face_long = measure("face", long, work / "out")

@@ -34,7 +34,7 @@ import datetime as _dt
 import inspect
 import platform
 from importlib import metadata
-from typing import Any, Callable, ClassVar, Mapping, Protocol
+from typing import Any, Callable, ClassVar, Protocol
 
 import pandas as pd
 

@@ -7,7 +7,6 @@ time, so memory does not grow with the length of a video.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
