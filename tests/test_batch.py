@@ -134,6 +134,10 @@ def test_two_workers_give_identical_files(tmp_path, talking_head, sway_video):
 
 
 def test_unreadable_file_fails_alone(talking_head):
+    # A processor that needs no package data: as "nobody" the virtual environment itself may be unreadable
+    # (e.g. a checkout under a private temporary folder), which is not what this test is about.
+    from tests.crashing import CrashingProcessor
+
     folder = Path(tempfile.mkdtemp(prefix="bitbox-perm-"))  # folders any user may enter
     out = Path(tempfile.mkdtemp(prefix="bitbox-out-"))
     folder.chmod(0o755)
@@ -142,11 +146,16 @@ def test_unreadable_file_fails_alone(talking_head):
     shutil.copy(talking_head, folder / "locked.mp4")
     (folder / "locked.mp4").chmod(0)
     as_root = running_as_root()
+    # Warm-up as the current user, so every module the batch imports lazily is loaded before the switch
+    # (an ordinary user may not be allowed to read the Python installation).
+    warm = Path(tempfile.mkdtemp())
+    bitbox.process_folder(folder / "fine.mp4", warm, processors=[CrashingProcessor()], progress=False)
+    shutil.rmtree(warm)
     try:
         if as_root:
             os.seteuid(65534)  # root reads everything: run the batch as an ordinary user
         try:
-            result = bitbox.process_folder(folder, out, progress=False, frame_step=10)
+            result = bitbox.process_folder(folder, out, processors=[CrashingProcessor()], progress=False)
         finally:
             if as_root:
                 os.seteuid(0)
