@@ -1,12 +1,16 @@
-# Bitbox: `make demo` runs the face processor on the bundled samples, `make test` runs the suite.
-# Both create .venv when it is missing and install the pinned dependency set.
+# Bitbox: `make demo` runs the face, speech and language processors on the bundled samples,
+# `make test` runs the suite. Both create .venv when it is missing and install the pinned
+# dependency set. `make test` also installs the Debian packages the tests synthesise speech
+# with and read real speech from (espeak-ng, pocketsphinx-testdata) when they are missing.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.bitbox-installed
 DEMO_OUT ?= demo-output
 
-.PHONY: demo test install docs bench clean
+SYSTEM_PACKAGES := espeak-ng pocketsphinx-testdata
+
+.PHONY: demo test install system-deps docs bench clean
 
 install: $(STAMP)
 
@@ -17,13 +21,25 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/bitbox run examples/data -o $(DEMO_OUT) -p face
+	$(BIN)/bitbox run examples/data -o $(DEMO_OUT) -p face,speech,language
 	@$(BIN)/python -c "import pandas as pd; t = pd.read_csv('$(DEMO_OUT)/summary.csv').set_index('recording_id'); \
-	print(t[['status', 'face.face_detected_fraction', 'face.blink_rate_per_min', 'face.head_roll_sd', \
-	'face.mouth_open_sd']].round(3).to_string())"
-	@echo "Demo results: $(DEMO_OUT)/summary.csv (one row per recording), $(DEMO_OUT)/<recording_id>/face.parquet"
+	print(t[['status', 'face.face_detected_fraction', 'face.blink_rate_per_min', 'face.head_roll_sd']].round(3).to_string()); \
+	print(t[['speech.speech_rate_syll_per_s', 'speech.pause_count', 'speech.f0_mean_hz', 'speech.hnr_db', \
+	'language.word_count', 'language.word_rate_wpm', 'language.mattr']].dropna(how='all').round(2).to_string())"
+	@echo "Demo results: $(DEMO_OUT)/summary.csv (one row per recording), $(DEMO_OUT)/<recording_id>/<processor>.parquet"
 
-test: $(STAMP)
+# Debian packages for the tests; installed with apt-get when missing and we are root (as in CI).
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian packages:$$missing"; \
+	    (apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends $$missing >/dev/null)) || exit 1; \
+	  else echo "Missing Debian packages:$$missing (install them as root; their tests will skip)"; fi; \
+	fi
+
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q
 
 docs: $(STAMP)
@@ -31,6 +47,7 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/face.py
+	$(BIN)/python benchmarks/speech.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) build *.egg-info

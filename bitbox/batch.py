@@ -33,7 +33,7 @@ from .log import logger, verbose
 from .measurements import ParquetSink
 from .pipeline import resolve_processors
 from .processor import Processor, ProgressCallback
-from .recording import EXTENSIONS, Recording
+from .recording import EXTENSIONS, Recording, sha256_file
 
 __all__ = ["process_folder", "discover", "BatchResult", "Job"]
 
@@ -108,12 +108,29 @@ def discover(inputs: Iterable[str | Path], kinds: Iterable[str], exclude: Path |
                 problems.append((Job(path.name or str(path), str(path)),
                                  f"no recordings found in this folder (searched recursively for "
                                  f"{', '.join(sorted(suffixes))})"))
+            files = _without_transcripts(files)
             for file in files:
                 found.append((str(file.relative_to(root).with_suffix("")).replace(os.sep, "__"), file))
         else:
             # A file named explicitly is always attempted, so a wrong type gets a clear error.
             found.append((path.stem, path))
     return _unique_ids(found), problems
+
+
+def _without_transcripts(files: list[Path]) -> list[Path]:
+    """Drop text files that are the transcript of an audio/video file beside them (same stem).
+
+    Such a transcript is read by the processors of that recording (e.g. ``language``),
+    not processed as a recording of its own.
+    """
+    media = {p.with_suffix("") for p in files if p.suffix.lower() in EXTENSIONS["audio"] | EXTENSIONS["video"]}
+    kept = []
+    for path in files:
+        if path.suffix.lower() in EXTENSIONS["text"] and path.with_suffix("") in media:
+            logger.debug("%s is the transcript of a recording beside it, not a recording", path)
+            continue
+        kept.append(path)
+    return kept
 
 
 def _unique_ids(found: list[tuple[str, Path]]) -> list[Job]:
@@ -140,8 +157,9 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _up_to_date(folder: Path, processor: Processor, sha256: str) -> dict | None:
+def _up_to_date(folder: Path, processor: Processor, recording: Recording) -> dict | None:
     """The stored summary if ``folder`` holds this processor's outputs for these parameters and input."""
+    sha256 = recording.sha256
     json_path = folder / f"{processor.name}.json"
     if not (json_path.is_file() and (folder / f"{processor.name}.parquet").is_file()):
         return None
@@ -152,7 +170,9 @@ def _up_to_date(folder: Path, processor: Processor, sha256: str) -> dict | None:
     provenance = data.get("provenance", {})
     if (provenance.get("input_sha256") == sha256
             and provenance.get("processor_version") == processor.version
-            and provenance.get("parameters") == jsonable(processor.get_params())):
+            and provenance.get("parameters") == jsonable(processor.get_params())
+            and {k: v["sha256"] for k, v in provenance.get("companion_files", {}).items()}
+            == {k: sha256_file(p) for k, p in processor.companion_files(recording).items()}):
         return data.get("summary", {})
     return None
 
@@ -175,10 +195,18 @@ def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, over
         if not applicable:
             raise RecordingError(recording.path, f"is a {recording.kind} recording and none of the processors "
                                  f"{[p.name for p in processors]} reads {recording.kind}")
+        not_applied = {p.name: reason for p in applicable if (reason := p.skip_reason(recording))}
+        if not_applied:
+            notes = "; ".join(f"{name} not applied: {reason}" for name, reason in not_applied.items())
+            if len(not_applied) == len(applicable):
+                raise RecordingError(recording.path, notes)
+            applicable = [p for p in applicable if p.name not in not_applied]
+            row["reason"] = notes
+            logger.info("%s: %s", job.recording_id, notes)
         row["processors"] = ",".join(p.name for p in applicable)
         done = 0
         for processor in applicable:
-            stored = None if overwrite else _up_to_date(folder, processor, recording.sha256)
+            stored = None if overwrite else _up_to_date(folder, processor, recording)
             if stored is not None:
                 logger.info("%s: %s outputs are up to date, skipped", job.recording_id, processor.name)
                 summary = stored

@@ -34,6 +34,7 @@ import datetime as _dt
 import inspect
 import platform
 from importlib import metadata
+from pathlib import Path
 from typing import Any, Callable, ClassVar, Protocol
 
 import pandas as pd
@@ -42,7 +43,7 @@ from .catalog import Measure, validate_summary, validate_timeseries
 from .errors import ParameterError, RecordingError
 from .measurements import MemorySink, ProcessorResult
 from .params import check_param
-from .recording import Recording
+from .recording import Recording, sha256_file
 
 __all__ = ["Processor", "ProgressCallback", "package_versions"]
 
@@ -179,12 +180,34 @@ class Processor(abc.ABC):
         columns, in time order, with the same columns every time.
         """
 
+    def skip_reason(self, recording: Recording) -> str | None:
+        """Why the processor cannot apply to a recording of a kind it reads (e.g. a video
+        without sound for an audio processor), or ``None`` when it applies.
+
+        A batch with several processors runs the others on such a recording and notes the
+        reason; the default is ``None``.
+        """
+        return None
+
+    def companion_files(self, recording: Recording) -> dict[str, Path]:
+        """Files besides the recording that the outputs depend on (e.g. a transcript beside it).
+
+        Their SHA-256 go into the provenance, so a batch recomputes when one changes.
+        The default is none; override in processors that read such files.
+        """
+        return {}
+
     def provenance(self, recording: Recording) -> dict[str, Any]:
         """The provenance record of this processor on ``recording`` (without timing)."""
-        return {"processor": self.name, "processor_version": self.version,
-                "processor_class": f"{type(self).__module__}.{type(self).__qualname__}",
-                "parameters": self.get_params(), "input_path": str(recording.path),
-                "input_sha256": recording.sha256, "package_versions": package_versions(self.dependencies)}
+        record = {"processor": self.name, "processor_version": self.version,
+                  "processor_class": f"{type(self).__module__}.{type(self).__qualname__}",
+                  "parameters": self.get_params(), "input_path": str(recording.path),
+                  "input_sha256": recording.sha256, "package_versions": package_versions(self.dependencies)}
+        companions = self.companion_files(recording)
+        if companions:
+            record["companion_files"] = {key: {"path": str(path), "sha256": sha256_file(path)}
+                                         for key, path in sorted(companions.items())}
+        return record
 
     def process(self, recording: Recording | str, *, sink: TimeSeriesSink | None = None,
                 progress: ProgressCallback | None = None) -> ProcessorResult:

@@ -25,7 +25,7 @@ EXTENSIONS: dict[str, frozenset[str]] = {
                         ".wmv", ".flv", ".mts", ".m2ts", ".3gp"}),
     "audio": frozenset({".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac"}),
     "eeg": frozenset({".edf", ".bdf", ".gdf", ".fif", ".vhdr", ".set"}),
-    "text": frozenset({".txt", ".json"}),
+    "text": frozenset({".txt", ".json", ".srt"}),
 }
 
 _CHUNK = 1 << 20
@@ -177,6 +177,18 @@ class Recording:
     def id(self) -> str:
         """A default identifier: the file name without its extension."""
         return self.path.stem
+
+    # ------------------------------------------------------------------ audio
+    def load_audio(self, *, sr: int | None = None) -> tuple[np.ndarray, int]:
+        """Decode the audio (of an audio file, or a video's audio track) as mono float32.
+
+        See :func:`bitbox.audio.read_audio`; ``sr=None`` keeps the native sample rate.
+        """
+        if self.kind not in ("audio", "video"):
+            raise RecordingError(self.path, f"is a {self.kind} recording, which has no audio")
+        from .audio import read_audio
+
+        return read_audio(self.path, sr=sr)
 
     # ------------------------------------------------------------------ video
     def _require_video(self) -> None:

@@ -76,3 +76,66 @@ def make_bad_inputs(folder: Path, good_video: Path) -> dict[str, Path]:
 
 def running_as_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+# ---------------------------------------------------------------------------- speech
+LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+
+
+def _need_espeak():
+    from tools import speech_synth
+
+    if not speech_synth.have_espeak():
+        pytest.skip("espeak-ng is not installed (make test installs it with apt-get)")
+
+
+@pytest.fixture(scope="session")
+def speech_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("speech")
+
+
+@pytest.fixture(scope="session")
+def rate_files(speech_dir) -> dict[int, tuple[Path, int]]:
+    """The four test sentences (31 syllables) at 120, 160, 200 and 240 words/min."""
+    import soundfile as sf
+
+    from tools import speech_synth
+
+    _need_espeak()
+    text = " ".join(s for s, _ in speech_synth.SENTENCES[:3])
+    syllables = sum(n for _, n in speech_synth.SENTENCES[:3])
+    out = {}
+    for rate in (120, 160, 200, 240):
+        samples, sr = speech_synth.espeak(text, rate_wpm=rate)
+        path = speech_dir / f"rate_{rate}.wav"
+        sf.write(path, samples, sr)
+        out[rate] = (path, syllables)
+    return out
+
+
+@pytest.fixture(scope="session")
+def pause_file(speech_dir) -> tuple[Path, list[tuple[float, float]]]:
+    """Four sentences separated by silences of exactly 0.4, 0.8 and 1.5 s."""
+    import soundfile as sf
+
+    from tools import speech_synth
+
+    _need_espeak()
+    samples, sr, truth = speech_synth.with_pauses([s for s, _ in speech_synth.SENTENCES], [0.4, 0.8, 1.5])
+    path = speech_dir / "pauses.wav"
+    sf.write(path, samples, sr)
+    return path, truth
+
+
+@pytest.fixture(scope="session")
+def librivox() -> dict[str, tuple[Path, str]]:
+    """The five LibriVox clips of Debian's pocketsphinx-testdata with their reference transcripts."""
+    listing = LIBRIVOX / "transcription"
+    if not listing.is_file():
+        pytest.skip("Debian's pocketsphinx-testdata is not installed (make test installs it with apt-get)")
+    out = {}
+    for line in listing.read_text().splitlines():
+        text, _, name = line.rpartition("(")
+        name = name.strip(") ")
+        out[name] = (LIBRIVOX / f"{name}.wav", text.replace("<s>", "").replace("</s>", "").strip())
+    return out

