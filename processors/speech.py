@@ -56,8 +56,14 @@ _HIRST = "De Looze & Hirst (2008), two-pass F0 floor/ceiling"
 _HILLENBRAND = "Hillenbrand et al. (1994), cepstral peak prominence, J Speech Hear Res 37:769"
 _GOLDMAN = "Goldman-Eisler (1968); pauses of at least min_pause_s"
 _EYBEN = "Eyben et al. (2016), the Geneva Minimalistic Acoustic Parameter Set (eGeMAPS), via openSMILE"
-#: Time step of the HNR and CPP frames that are averaged into one value (s).
+#: Time step of the CPP frames that are averaged into one value (s).
 _QUALITY_STEP_S = 0.02
+#: Time step of the HNR frames averaged into one value (s).
+_HNR_STEP_S = 0.04
+#: Time step of the first pitch pass, which only estimates the voice's range (s).
+_FIRST_PASS_STEP_S = 0.03
+#: Time step of the formant tracks (s); the time series takes the nearest formant frame.
+_FORMANT_STEP_S = 0.02
 #: Intensity floor (dB): Praat gives about -300 dB for digital silence.
 _INTENSITY_FLOOR_DB = 0.0
 _INTENSITY_NOTE = "Praat convention: samples taken as pascals, dB re 20 uPa; relative, not calibrated SPL"
@@ -78,7 +84,8 @@ _MEASURES = [
     Measure("intensity_db", "dB", f"Intensity ({_INTENSITY_NOTE}), floored at 0 dB (digital silence).",
             "timeseries", (0, 200),
             reference=_PRAAT),
-    *[Measure(f"f{k}_hz", "Hz", f"Formant F{k} (Burg, 5 formants below formant_max_hz). Inside speech, "
+    *[Measure(f"f{k}_hz", "Hz", f"Formant F{k} (Burg, 5 formants below formant_max_hz, 20-ms steps, the "
+              f"nearest one per frame). Inside speech, "
               f"frames without F{k} are interpolated; NaN outside speech.", "timeseries", (0, 10000),
               reference=_PRAAT) for k in (1, 2, 3)],
     Measure("duration_s", "s", "Duration of the audio.", "summary", (0, math.inf)),
@@ -132,7 +139,7 @@ _MEASURES = [
             reference=_PRAAT),
     Measure("shimmer_apq5", "1", "Five-point amplitude perturbation quotient.", "summary", (0, 2),
             reference=_PRAAT),
-    Measure("hnr_db", "dB", "Harmonics-to-noise ratio (cross-correlation method, 20-ms steps), mean over voiced "
+    Measure("hnr_db", "dB", "Harmonics-to-noise ratio (cross-correlation method, 40-ms steps), mean over voiced "
             "frames.",
             "summary", (-50, 100), reference=_PRAAT,
             evidence="espeak-ng speech with white noise added at decreasing SNR: HNR strictly decreasing "
@@ -439,7 +446,7 @@ class SpeechProcessor(Processor):
         """Two-pass autocorrelation pitch; returns the Pitch object, floor and ceiling."""
         floor, ceiling = self.f0_min, self.f0_max
         if floor is None or ceiling is None:
-            first = sound.to_pitch_ac(time_step=self.hop_s, pitch_floor=50.0, pitch_ceiling=700.0)
+            first = sound.to_pitch_ac(time_step=_FIRST_PASS_STEP_S, pitch_floor=50.0, pitch_ceiling=700.0)
             f0 = first.selected_array["frequency"]
             f0 = f0[f0 > 0]
             if len(f0) >= 10:
@@ -478,7 +485,7 @@ class SpeechProcessor(Processor):
                              ("shimmer_apq5", "Get shimmer (apq5)")):
             out[key] = float(call([sound, points], command, 0, 0, min_period, max_period, 1.3, 1.6)) \
                 if n_points > 5 else math.nan
-        harmonicity = sound.to_harmonicity_cc(time_step=_QUALITY_STEP_S, minimum_pitch=floor, silence_threshold=0.1,
+        harmonicity = sound.to_harmonicity_cc(time_step=_HNR_STEP_S, minimum_pitch=floor, silence_threshold=0.1,
                                               periods_per_window=1.0)
         hnr = harmonicity.values[0]
         hnr = hnr[hnr > -199]
@@ -550,7 +557,7 @@ class SpeechProcessor(Processor):
         intensity = sound.to_intensity(minimum_pitch=50.0, time_step=hop)
         level = self._on_grid(intensity.values[0], intensity.x1, intensity.dx, times)
         level = np.maximum(pd.Series(level).interpolate(limit_direction="both").to_numpy(), _INTENSITY_FLOOR_DB)
-        formant = sound.to_formant_burg(time_step=hop, max_number_of_formants=5.0,
+        formant = sound.to_formant_burg(time_step=max(hop, _FORMANT_STEP_S), max_number_of_formants=5.0,
                                         maximum_formant=float(self.formant_max_hz))
         from parselmouth.praat import call
 
