@@ -229,7 +229,7 @@ def _read_json(path: Path) -> Transcript:
                     utterances.append(Utterance(sentence, _words_of(sentence),
                                                 None if start is None else float(start),
                                                 None if end is None else float(end)))
-        return Transcript(utterances, source=str(data.get("source") or source))
+        return Transcript(utterances, source=source)
     raw = data.get("words") if isinstance(data, dict) else data
     if isinstance(raw, list):
         words = [w for w in (_json_word(item, path, f"word {j}") for j, item in enumerate(raw)) if w.text]
