@@ -10,4 +10,10 @@ plugin would; use them by name (``bitbox.process(path, processors=["face"])``).
 - ``eeg`` (:class:`bitbox.processors.eeg.EegProcessor`): MNE-based reading and preprocessing,
   band powers, alpha peak and ERP component measures from EEG recordings
   (:mod:`bitbox.processors.eeg_simulation` simulates EEG with known truth).
+- ``speech`` (:class:`bitbox.processors.speech.SpeechProcessor`): voice activity, pauses,
+  speech and articulation rate, pitch, intensity, voice quality, formants, MFCC, eGeMAPS
+  from audio or a video's audio track.
+- ``language`` (:class:`bitbox.processors.language.LanguageProcessor`): transcript measures
+  from a text transcript, or from audio transcribed offline
+  (:mod:`bitbox.processors.transcript` reads transcripts and runs Whisper).
 """
