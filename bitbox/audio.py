@@ -15,35 +15,21 @@ of samples.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from .errors import RecordingError
+from .recording import kind_of
 
-__all__ = ["AudioInfo", "has_audio_track", "read_audio", "resample", "check_audio", "level_dbfs", "clipped_fraction"]
+__all__ = ["has_audio_track", "no_audio_reason", "read_audio", "resample", "check_audio", "level_dbfs", "clipped_fraction"]
 
 _SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".mp3"}
 #: Peak level below which a recording is treated as silence only (dBFS).
 SILENCE_DBFS = -60.0
 #: A sample counts as clipped when its magnitude reaches this fraction of full scale.
 CLIP_LEVEL = 0.999
-
-
-@dataclass(frozen=True)
-class AudioInfo:
-    """What was decoded: native sample rate, channel count and duration."""
-
-    sr: int
-    n_channels: int
-    n_samples: int
-
-    @property
-    def duration_s(self) -> float:
-        """Duration in seconds."""
-        return self.n_samples / self.sr
 
 
 def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
@@ -90,6 +76,66 @@ def _read_av(path: Path) -> tuple[np.ndarray, int]:
     return np.concatenate(chunks, axis=1).astype(np.float32, copy=False), int(sr)
 
 
+def _riff_declared_fraction(path: Path) -> float | None:
+    """For a RIFF/WAVE file: the fraction of the declared ``data`` chunk present on disk."""
+    import struct
+
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        header = handle.read(12)
+        if len(header) < 12 or header[:4] not in (b"RIFF", b"RF64") or header[8:12] != b"WAVE":
+            return None
+        offset = 12
+        while offset + 8 <= size:
+            handle.seek(offset)
+            chunk, length = struct.unpack("<4sI", handle.read(8))
+            if chunk == b"data":
+                if length in (0, 0xFFFFFFFF):  # streamed or RF64: no usable declaration
+                    return None
+                return min(1.0, (size - offset - 8) / length)
+            offset += 8 + length + (length % 2)
+    return None
+
+
+def _declared_duration(path: Path) -> float | None:
+    """Duration the container declares for its first audio stream (s), when it declares one."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                return None
+            stream = container.streams.audio[0]
+            if stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base)
+            if container.duration is not None:
+                return container.duration / 1_000_000
+    except Exception:  # no declaration to compare with
+        return None
+    return None
+
+
+def _check_complete(path: Path, n_samples: int, sr: int) -> None:
+    """Refuse a file that decodes to clearly less audio than its header declares.
+
+    WAV and FLAC headers state the exact length (2% tolerated); other formats often only
+    estimate it from the bit rate (10% tolerated, so variable-bit-rate files pass).
+    """
+    tolerance = 0.02 if path.suffix.lower() in (".wav", ".wave", ".flac") else 0.10
+    decoded = n_samples / sr
+    fraction = _riff_declared_fraction(path) if path.suffix.lower() in (".wav", ".wave") else None
+    if fraction is not None:
+        declared = decoded / fraction if fraction > 0 else math.inf
+    else:
+        declared = _declared_duration(path)
+        if declared is None or path.suffix.lower() in (".wav", ".wave"):
+            return
+    if declared - decoded > max(0.05, tolerance * declared):
+        raise RecordingError(path, f"is truncated: its header declares {declared:.2f} s of audio but only "
+                             f"{decoded:.2f} s can be decoded", "The copy or recording probably stopped early; "
+                             "copy the file again")
+
+
 def has_audio_track(path: str | Path) -> bool:
     """Whether a media file holds at least one audio stream (``False`` when it cannot be opened)."""
     import av
@@ -99,6 +145,14 @@ def has_audio_track(path: str | Path) -> bool:
             return bool(container.streams.audio)
     except Exception:  # unreadable files are reported by the decoder, with the reason
         return False
+
+
+def no_audio_reason(recording) -> str | None:
+    """Why an audio processor cannot apply to a :class:`~bitbox.recording.Recording`
+    (a video without an audio track), or ``None``."""
+    if recording.kind == "video" and not has_audio_track(recording.path):
+        return "the video has no audio track"
+    return None
 
 
 def read_audio(path: str | Path, *, sr: int | None = None, mono: bool = True) -> tuple[np.ndarray, int]:
@@ -149,6 +203,8 @@ def read_audio(path: str | Path, *, sr: int | None = None, mono: bool = True) ->
                                  ) from None
     if data.size == 0:
         raise RecordingError(path, "holds no audio samples", "The file is probably truncated")
+    if kind_of(path) == "audio":  # (a video's container may legitimately hold more video than sound)
+        _check_complete(path, data.shape[-1], native)
     if not np.isfinite(data).all():
         raise RecordingError(path, "holds NaN or infinite samples", "Export the audio again")
     if mono:

@@ -264,7 +264,9 @@ class Measurements(Mapping[str, ProcessorResult]):
         fig, axes = plt.subplots(len(measures), 1, figsize=(9, 1.8 * len(measures) + 0.6), sharex=True,
                                  squeeze=False)
         for axis, name in zip(axes[:, 0], measures):
-            axis.plot(frame["time_s"].to_numpy(), frame[name].to_numpy(dtype=float, na_value=np.nan), lw=1)
+            # Sparse series (e.g. one row per utterance) get markers, so single points show.
+            axis.plot(frame["time_s"].to_numpy(), frame[name].to_numpy(dtype=float, na_value=np.nan), lw=1,
+                      marker="o" if len(frame) < 200 else None, ms=4)
             unit = result.units.get(name, "")
             axis.set_ylabel(f"{name}\n[{unit}]" if unit else name, fontsize=8)
             axis.grid(alpha=0.3)

@@ -26,6 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from bitbox.audio import no_audio_reason
 from bitbox.catalog import Measure
 from bitbox.errors import MeasurementError, ParameterError, RecordingError
 from bitbox.log import logger
@@ -265,12 +266,11 @@ class LanguageProcessor(Processor):
         self.mattr_window = mattr_window
 
     def skip_reason(self, recording: Recording) -> str | None:
-        """A video without an audio track has no speech to measure."""
-        from bitbox.audio import has_audio_track
-
-        if recording.kind == "video" and not self.companion_files(recording) and not has_audio_track(recording.path):
-            return "the video has no audio track and no transcript beside it"
-        return None
+        """A video without an audio track (and without a transcript beside it) has nothing to read."""
+        if recording.kind == "text" or self.companion_files(recording):
+            return None
+        reason = no_audio_reason(recording)
+        return f"{reason} and no transcript beside it" if reason else None
 
     def companion_files(self, recording: Recording) -> dict[str, Path]:
         """The transcript beside an audio/video recording, which the outputs depend on."""

@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bitbox.audio import check_audio, clipped_fraction, resample
+from bitbox.audio import check_audio, clipped_fraction, no_audio_reason, resample
 from bitbox.catalog import Measure
-from bitbox.errors import MeasurementError
+from bitbox.errors import MeasurementError, ParameterError
 from bitbox.log import logger
 from bitbox.params import Bool, Interval, NoneOk
 from bitbox.processor import Processor, ProgressCallback
@@ -64,6 +64,10 @@ _HNR_STEP_S = 0.04
 _FIRST_PASS_STEP_S = 0.03
 #: Time step of the formant tracks (s); the time series takes the nearest formant frame.
 _FORMANT_STEP_S = 0.02
+#: Long recordings are analysed in blocks of this length (s) where memory would grow with it,
+#: each with this much context on both sides (s).
+_BLOCK_S = 60.0
+_MARGIN_S = 0.5
 #: Intensity floor (dB): Praat gives about -300 dB for digital silence.
 _INTENSITY_FLOOR_DB = 0.0
 _INTENSITY_NOTE = "Praat convention: samples taken as pascals, dB re 20 uPa; relative, not calibrated SPL"
@@ -170,15 +174,17 @@ _VAD_SESSION = None
 def _vad_session():
     global _VAD_SESSION
     if _VAD_SESSION is None:
-        from importlib import resources
+        from importlib.util import find_spec
+        from pathlib import Path
 
         import onnxruntime as ort
 
-        try:
-            model = resources.files("silero_vad") / "data" / "silero_vad.onnx"
-        except ModuleNotFoundError:
-            raise MeasurementError("", "voice activity detection needs the packaged Silero model: "
-                                   "pip install silero-vad==6.2.3") from None
+        # find_spec locates the package without importing it (importing it loads torch).
+        spec = find_spec("silero_vad")
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError("Voice activity detection needs the packaged Silero model: "
+                              "pip install silero-vad==6.2.3")
+        model = Path(list(spec.submodule_search_locations)[0]) / "data" / "silero_vad.onnx"
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
@@ -204,13 +210,15 @@ def vad_probabilities(samples: np.ndarray, sr: int) -> np.ndarray:
     x = resample(np.asarray(samples, dtype=np.float32), sr, _VAD_SR)
     session = _vad_session()
     n = int(math.ceil(len(x) / 512))
-    x = np.pad(x, (0, n * 512 - len(x))).astype(np.float32)
     state = np.zeros((2, 1, 128), dtype=np.float32)
     context = np.zeros((1, 64), dtype=np.float32)
     rate = np.array(_VAD_SR, dtype=np.int64)
     probs = np.empty(n, dtype=np.float32)
     for i in range(n):
-        chunk = np.concatenate([context, x[None, i * 512:(i + 1) * 512]], axis=1)
+        window = x[i * 512:(i + 1) * 512]
+        if len(window) < 512:  # the last, partial window is padded with silence
+            window = np.pad(window, (0, 512 - len(window)))
+        chunk = np.concatenate([context, window[None, :]], axis=1)
         out, state = session.run(None, {"input": chunk, "state": state, "sr": rate})
         probs[i] = out[0, 0]
         context = chunk[:, -64:]
@@ -244,15 +252,20 @@ def speech_segments(probs: np.ndarray, *, threshold: float = 0.5, hop_s: float =
     return [(a, b) for a, b in segments if b - a >= min_speech_s]
 
 
-def _frame_levels(samples: np.ndarray, sr: int, hop_s: float, window_s: float = 0.025) -> np.ndarray:
-    """Short-time level (dB) of frames centred at ``i * hop_s``."""
+def _frame_levels(samples: np.ndarray, sr: int, hop_s: float, window_s: float = 0.025,
+                  block: int = 6000) -> np.ndarray:
+    """Short-time level (dB) of frames centred at ``i * hop_s`` (computed ``block`` frames at a time)."""
     hop, win = max(1, int(round(hop_s * sr))), max(2, int(round(window_s * sr)))
     n = int(len(samples) // hop) + 1
-    padded = np.pad(np.asarray(samples, dtype=np.float64), (win // 2, win + hop))
-    power = np.cumsum(np.concatenate([[0.0], padded ** 2]))
-    starts = np.arange(n) * hop
-    energy = (power[starts + win] - power[starts]) / win
-    return 10 * np.log10(energy + 1e-12)
+    padded = np.pad(np.asarray(samples, dtype=np.float32), (win // 2, win + hop))
+    levels = np.empty(n)
+    for first in range(0, n, block):
+        last = min(n, first + block)
+        part = padded[first * hop:(last - 1) * hop + win].astype(np.float64)
+        power = np.concatenate([[0.0], np.cumsum(part ** 2)])
+        starts = np.arange(last - first) * hop
+        levels[first:last] = 10 * np.log10((power[starts + win] - power[starts]) / win + 1e-12)
+    return levels
 
 
 def refine_segments(segments: list[tuple[float, float]], levels_db: np.ndarray, hop_s: float, *,
@@ -433,13 +446,14 @@ class SpeechProcessor(Processor):
         self.egemaps = egemaps
         self.max_clipped_fraction = max_clipped_fraction
 
+    def validate_params(self) -> None:
+        super().validate_params()
+        if self.f0_min is not None and self.f0_max is not None and self.f0_max <= self.f0_min:
+            raise ParameterError(f"f0_max ({self.f0_max}) must be above f0_min ({self.f0_min}) in SpeechProcessor.")
+
     def skip_reason(self, recording: Recording) -> str | None:
         """A video without an audio track has no speech to measure."""
-        from bitbox.audio import has_audio_track
-
-        if recording.kind == "video" and not has_audio_track(recording.path):
-            return "the video has no audio track"
-        return None
+        return no_audio_reason(recording)
 
     # ------------------------------------------------------------------ steps
     def _pitch(self, sound):
@@ -456,8 +470,6 @@ class SpeechProcessor(Processor):
             else:
                 floor = floor if floor is not None else 75.0
                 ceiling = ceiling if ceiling is not None else 600.0
-        if ceiling <= floor:
-            raise MeasurementError("", f"the pitch ceiling ({ceiling:g} Hz) is not above the floor ({floor:g} Hz)")
         pitch = sound.to_pitch_ac(time_step=self.hop_s, pitch_floor=floor, pitch_ceiling=ceiling)
         return pitch, float(floor), float(ceiling)
 
@@ -469,6 +481,26 @@ class SpeechProcessor(Processor):
         out = np.full(len(times), np.nan)
         out[ok] = values[k[ok]]
         return out
+
+    def _formants(self, sound, times: np.ndarray) -> dict[int, np.ndarray]:
+        """F1-F3 (Hz) at ``times``, computed block by block (Praat's Burg analysis of a whole long
+        recording needs memory in proportion to its length); NaN where a formant is missing."""
+        from parselmouth.praat import call
+
+        tracks = {n: np.full(len(times), np.nan) for n in (1, 2, 3)}
+        step = max(float(self.hop_s), _FORMANT_STEP_S)
+        for start in np.arange(0.0, sound.xmax, _BLOCK_S):
+            end = min(start + _BLOCK_S, sound.xmax)
+            part = sound.extract_part(from_time=max(0.0, start - _MARGIN_S), to_time=min(sound.xmax, end + _MARGIN_S),
+                                      preserve_times=True)
+            formant = part.to_formant_burg(time_step=step, max_number_of_formants=5.0,
+                                           maximum_formant=float(self.formant_max_hz))
+            inside = (times >= start) & (times < end)
+            for n in (1, 2, 3):
+                values = np.asarray(call(formant, "To Matrix", n).values)[0]
+                tracks[n][inside] = self._on_grid(np.where(values > 0, values, np.nan), formant.x1, formant.dx,
+                                                  times[inside])
+        return tracks
 
     def _voice_quality(self, sound, pitch, floor: float, ceiling: float) -> dict[str, float]:
         from parselmouth.praat import call
@@ -497,12 +529,12 @@ class SpeechProcessor(Processor):
             return math.nan
         win = int(round(0.04 * sr))
         centres = np.rint(frame_times * sr).astype(int)
-        padded = np.pad(samples.astype(np.float64), (win, win))
+        padded = np.pad(np.asarray(samples, dtype=np.float32), (win, win))
         taper = np.hanning(win)
         values = []
         for block in range(0, len(centres), 2000):  # bounded memory on long recordings
             idx = centres[block:block + 2000][:, None] + np.arange(win)[None, :] + win - win // 2
-            values.append(cepstral_peak_prominence(padded[idx] * taper, sr, f0_min=max(floor, 40.0),
+            values.append(cepstral_peak_prominence(padded[idx].astype(np.float64) * taper, sr, f0_min=max(floor, 40.0),
                                                    f0_max=min(ceiling, sr / 4)))
         return float(np.mean(np.concatenate(values)))
 
@@ -510,7 +542,7 @@ class SpeechProcessor(Processor):
         try:
             import opensmile
         except ImportError:
-            raise MeasurementError("", "egemaps=True needs openSMILE: pip install opensmile==2.6.0") from None
+            raise ImportError("egemaps=True needs openSMILE: pip install opensmile==2.6.0") from None
         smile = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
                                 feature_level=opensmile.FeatureLevel.Functionals)
         table = smile.process_signal(samples, sr)
@@ -525,7 +557,7 @@ class SpeechProcessor(Processor):
         steps = 5
         duration = len(samples) / sr
         hop = float(self.hop_s)
-        times = np.arange(int(duration / hop)) * hop
+        times = np.round(np.arange(int(duration / hop)) * hop, 6)
 
         # Voice activity and pauses.
         probs = vad_probabilities(samples, sr)
@@ -557,15 +589,7 @@ class SpeechProcessor(Processor):
         intensity = sound.to_intensity(minimum_pitch=50.0, time_step=hop)
         level = self._on_grid(intensity.values[0], intensity.x1, intensity.dx, times)
         level = np.maximum(pd.Series(level).interpolate(limit_direction="both").to_numpy(), _INTENSITY_FLOOR_DB)
-        formant = sound.to_formant_burg(time_step=max(hop, _FORMANT_STEP_S), max_number_of_formants=5.0,
-                                        maximum_formant=float(self.formant_max_hz))
-        from parselmouth.praat import call
-
-        formants = {}
-        for n in (1, 2, 3):
-            values = np.asarray(call(formant, "To Matrix", n).values)[0]
-            values = self._on_grid(np.where(values > 0, values, np.nan), formant.x1, formant.dx, times)
-            formants[n] = values
+        formants = self._formants(sound, times)
         if progress is not None:
             progress(2, steps)
 

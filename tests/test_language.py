@@ -180,6 +180,24 @@ def test_missing_model_paths_are_clear(tmp_path, librivox):
         LanguageProcessor(embedding_model=str(tmp_path)).process(text)
 
 
+def test_models_given_by_path(librivox, tmp_path):
+    """The loading code for a user's own models, exercised with the packaged ones given by path."""
+    from bitbox.processors.language import default_embedding_model
+    from bitbox.processors.transcript import default_asr_model
+
+    path, _ = librivox["sense_and_sensibility_01_austen_64kb-0930"]
+    default = LanguageProcessor().process(path)
+    by_path = LanguageProcessor(asr_model=str(default_asr_model()),
+                                embedding_model=str(default_embedding_model())).process(path)
+    assert list(by_path.timeseries["utterance_text"]) == list(default.timeseries["utterance_text"])
+    assert by_path.summary == default.summary
+
+
+def test_conformance_on_audio(librivox):
+    path, _ = librivox["sense_and_sensibility_01_austen_64kb-0880"]
+    check_processor(LanguageProcessor, path)
+
+
 def test_conformance(tmp_path):
     path = tmp_path / "story.txt"
     path.write_text("I went to the market. I bought apples and pears. Then I went home.")

@@ -5,7 +5,8 @@ Used by the tests, the benchmark and ``tools/make_samples.py``:
 - :func:`espeak` renders a text at a set rate (words/min) and pitch (0-99);
 - :func:`with_pauses` joins sentences with silences of exact lengths, after trimming
   espeak's own leading/trailing silence, and returns the true pause intervals;
-- :func:`add_noise` adds white noise at a given signal-to-noise ratio (seeded).
+- :func:`add_noise` adds white noise at a given signal-to-noise ratio (seeded);
+- :func:`video_with_audio` copies a video's frames into an MP4 with an AAC audio track.
 
 Run ``python tools/speech_synth.py OUT.wav "text" --rate 160 --pitch 50`` to make one file.
 """
@@ -88,6 +89,43 @@ def add_noise(samples: np.ndarray, snr_db: float, *, seed: int = 0) -> np.ndarra
     power = float(np.mean(samples.astype(np.float64) ** 2))
     noise = rng.standard_normal(len(samples)) * np.sqrt(power / 10 ** (snr_db / 10))
     return (samples + noise).astype(np.float32)
+
+
+def video_with_audio(video: str | Path, samples: np.ndarray, sr: int, out: str | Path, *,
+                     channels: int = 1) -> Path:
+    """Write ``video``'s frames (H.264) with ``samples`` as an AAC track (mono, or the same on
+    every channel) into ``out``; the video is looped or cut to the audio's length."""
+    import av
+
+    out = Path(out)
+    with av.open(str(video)) as src:
+        stream = src.streams.video[0]
+        fps = stream.average_rate or 30
+        frames = [f.to_ndarray(format="rgb24") for f in src.decode(stream)]
+    n_frames = int(round(len(samples) / sr * float(fps)))
+    height, width = frames[0].shape[:2]
+    layout = "mono" if channels == 1 else "stereo"
+    with av.open(str(out), "w") as dst:
+        v = dst.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = width - width % 2, height - height % 2, "yuv420p"
+        a = dst.add_stream("aac", rate=int(sr), layout=layout)
+        for i in range(n_frames):
+            rgb = frames[i % len(frames)][: v.height, : v.width]
+            for packet in v.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")):
+                dst.mux(packet)
+        for packet in v.encode(None):
+            dst.mux(packet)
+        planar = np.repeat(np.asarray(samples, dtype=np.float32)[None, :], channels, axis=0)
+        for start in range(0, planar.shape[1], 1024):
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(planar[:, start:start + 1024]), format="fltp",
+                                               layout=layout)
+            frame.sample_rate = int(sr)
+            frame.pts = start
+            for packet in a.encode(frame):
+                dst.mux(packet)
+        for packet in a.encode(None):
+            dst.mux(packet)
+    return out
 
 
 def main() -> None:
