@@ -317,6 +317,62 @@ def _run_isolated(jobs: Sequence[Job], processors: Sequence[Processor], out_dir:
             process.kill()
 
 
+def _dask_client(scheduler: str, workers: int):
+    """A Dask client: a LocalCluster of ``workers`` single-threaded processes, or an existing scheduler."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise ParameterError("--scheduler needs Dask: pip install 'dask[distributed]'") from None
+    import logging
+
+    if scheduler == "local":
+        # Loopback only; no dashboard. Nothing leaves the machine.
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        return Client(cluster)
+    try:
+        return Client(scheduler, timeout="30s")
+    except (OSError, TimeoutError) as err:
+        raise ParameterError(f"Cannot reach the Dask scheduler at {scheduler!r} ({err}). Check the address "
+                             "(e.g. tcp://10.0.0.5:8786) and that the scheduler is running.") from None
+
+
+def _run_dask(jobs: Sequence[Job], processors: Sequence[Processor], out_dir: Path, overwrite: bool, workers: int,
+              scheduler: str, timeout_s: float | None = None):
+    """Run each recording as a Dask task (itself in a fresh child process); yield manifest rows.
+
+    A recording that crashes its child process or times out fails alone; a Dask worker that
+    dies mid-task gets the recording retried by the scheduler (up to its ``allowed-failures``).
+    """
+    from dask.distributed import as_completed
+
+    from .worker import run_in_subprocess
+
+    client = _dask_client(scheduler, workers)
+    try:
+        futures = {}
+        for job in jobs:
+            future = client.submit(run_in_subprocess, job, list(processors), str(out_dir), overwrite,
+                                   logger.getEffectiveLevel(), timeout_s, pure=False,
+                                   key=f"bitbox-{job.recording_id}-{os.getpid()}-{time.monotonic_ns()}")
+            futures[future] = job
+        for future in as_completed(futures):
+            job = futures[future]
+            try:
+                row = future.result()
+            except Exception as err:  # KilledWorker after repeated worker deaths, or a lost scheduler
+                _remove_partial(out_dir / job.recording_id)
+                row = _crashed(job, processors, None, out_dir)
+                row["reason"] = (f"the Dask workers running this recording kept dying ({type(err).__name__}: {err}); "
+                                 "the other recordings are not affected")
+            yield row
+    finally:
+        cluster = client.cluster if scheduler == "local" else None
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
 # ---------------------------------------------------------------------------- tables
 def _write_tables(out_dir: Path, rows: dict[str, dict], order: list[str], measure_columns: list[str]) -> None:
     done = [rows[rid] for rid in order if rid in rows]
@@ -344,7 +400,8 @@ def _measure_columns(processors: Sequence[Processor]) -> list[str]:
 @verbose
 def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Path,
                    processors: str | Sequence[str | Processor] = ("face",), *, workers: int = 1,
-                   overwrite: bool = False, timeout_s: float | None = None, progress: bool = True,
+                   overwrite: bool = False, timeout_s: float | None = None, scheduler: str | None = None,
+                   progress: bool = True,
                    verbose: bool | str | int | None = None, **params: Any) -> BatchResult:
     """Process every recording under ``inputs`` into ``out_dir``; resumable, failure-tolerant.
 
@@ -364,6 +421,12 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
     timeout_s : float | None
         Stop a recording that takes longer than this and record it as failed (each
         recording then runs in its own process, whatever ``workers`` is).
+    scheduler : str | None
+        Run on Dask: ``"local"`` starts a LocalCluster of ``workers`` processes on this
+        machine; an address (``"tcp://host:8786"``) uses an existing scheduler (e.g. one
+        started by dask-jobqueue on SLURM). ``None`` (default) uses the local process pool.
+        Each recording runs in a fresh child process of a Dask worker; a worker that dies
+        mid-task gets its recording retried. Outputs are identical whichever executor runs.
     progress : bool
         Show a progress bar.
     verbose : bool | str | int | None
@@ -391,6 +454,9 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
     if timeout_s is not None and not (isinstance(timeout_s, (int, float)) and timeout_s > 0):
         raise ParameterError(f"The 'timeout_s' parameter must be a positive number of seconds or None. "
                              f"Got {timeout_s!r} instead.")
+    if scheduler is not None and not (isinstance(scheduler, str) and scheduler.strip()):
+        raise ParameterError(f"The 'scheduler' parameter must be 'local', a Dask scheduler address or None. "
+                             f"Got {scheduler!r} instead.")
     instances = resolve_processors(processors, params)
     for processor in instances:
         processor.validate_params()
@@ -413,8 +479,9 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
                                   "processors": ",".join(p.name for p in instances), "finished_utc": _now(),
                                   "summary": {}}
     columns = _measure_columns(instances)
-    logger.info("processing %d recordings with %s into %s (%d worker(s))", len(jobs),
-                ", ".join(p.name for p in instances), out_dir, workers)
+    logger.info("processing %d recordings with %s into %s (%d worker(s)%s)", len(jobs),
+                ", ".join(p.name for p in instances), out_dir, workers,
+                f", Dask scheduler {scheduler}" if scheduler else "")
     last_write = 0.0
     bar = tqdm(total=len(jobs), desc="bitbox", unit="rec", disable=not progress, dynamic_ncols=True)
 
@@ -428,7 +495,10 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
             last_write = time.monotonic()
 
     try:
-        if workers == 1 and timeout_s is None:
+        if scheduler is not None:
+            for row in _run_dask(jobs, instances, out_dir, overwrite, workers, scheduler, timeout_s):
+                record(row)
+        elif workers == 1 and timeout_s is None:
             frames = tqdm(total=0, desc="  frames", unit="frame", leave=False, disable=not progress,
                           dynamic_ncols=True)
 

@@ -2,7 +2,8 @@
 
 ::
 
-    bitbox run INPUT... -o OUT [-p face] [--workers N] [--overwrite] [--set face.frame_step=2]
+    bitbox run INPUT... -o OUT [-p face] [--workers N] [--scheduler local|ADDRESS] [--overwrite]
+               [--timeout SECONDS] [--set face.frame_step=2]
     bitbox list                    processors and their measures
     bitbox report OUT [--show-faces]   HTML pages with plots and QC
     bitbox dyad A B [--offset S]   coordination and imitation between two recordings
@@ -46,7 +47,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     processors = [p.strip() for p in args.processors.split(",") if p.strip()]
     try:
         result = process_folder(args.inputs, args.output, processors=processors, workers=args.workers,
-                                overwrite=args.overwrite, timeout_s=args.timeout, progress=not args.quiet,
+                                overwrite=args.overwrite, timeout_s=args.timeout, scheduler=args.scheduler,
+                                progress=not args.quiet,
                                 **_parse_sets(args.set))
     except NoRecordingsError as err:
         print(f"bitbox: error: {err}", file=sys.stderr)
@@ -122,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", required=True, help="output folder")
     run.add_argument("-p", "--processors", default="face", help="comma-separated processor names (default: face)")
     run.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    run.add_argument("--scheduler", default=None, metavar="local|ADDRESS",
+                     help="run on Dask: 'local' starts a LocalCluster of --workers processes; an address such as "
+                          "tcp://host:8786 uses an existing scheduler (default: the local process pool)")
     run.add_argument("--overwrite", action="store_true", help="recompute even when outputs are up to date")
     run.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                      help="stop a recording that takes longer and record it as failed")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -264,3 +265,70 @@ def test_a_killed_batch_resumes_to_the_same_result(tmp_path, talking_head, sway_
         assert (killed / rid / "face.parquet").read_bytes() == (clean / rid / "face.parquet").read_bytes()
         assert sorted(p.name for p in (killed / rid).iterdir()) == ["face.json", "face.parquet"]
     assert not [p for p in killed.rglob("*") if p.name.endswith(".tmp")]
+
+
+# ---------------------------------------------------------------------------- Dask
+def test_dask_local_cluster_gives_the_pool_s_files(tmp_path, talking_head, sway_video):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(talking_head, folder / "talk.mp4")
+    shutil.copy(sway_video, folder / "sway.mp4")
+    pool = bitbox.process_folder(folder, tmp_path / "pool", processors=["face"], workers=2, progress=False,
+                                 frame_step=3)
+    dask = bitbox.process_folder(folder, tmp_path / "dask", processors=["face"], workers=2, scheduler="local",
+                                 progress=False, frame_step=3)
+    assert pool.counts == dask.counts == {"ok": 2, "skipped": 0, "failed": 0}
+    for rid in ("talk", "sway"):
+        assert (tmp_path / "pool" / rid / "face.parquet").read_bytes() == \
+            (tmp_path / "dask" / rid / "face.parquet").read_bytes()
+        a, b = (json.loads((tmp_path / d / rid / "face.json").read_text()) for d in ("pool", "dask"))
+        assert a["summary"] == b["summary"]
+    # A rerun through Dask skips everything.
+    again = bitbox.process_folder(folder, tmp_path / "dask", processors=["face"], workers=2, scheduler="local",
+                                  progress=False, frame_step=3)
+    assert again.counts["skipped"] == 2
+
+
+def test_dask_worker_crash_fails_only_its_recording(tmp_path, talking_head):
+    from tests.crashing import CrashingProcessor
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.mp4", "crash_me.mp4", "b.mp4"):
+        shutil.copy(talking_head, folder / name)
+    result = bitbox.process_folder(folder, tmp_path / "out", processors=[CrashingProcessor()], workers=2,
+                                   scheduler="local", progress=False)
+    manifest = result.manifest.set_index("recording_id")
+    assert manifest.loc["crash_me", "status"] == "failed"
+    assert "died (exit code 3)" in manifest.loc["crash_me", "reason"]
+    assert (manifest.drop(index="crash_me")["status"] == "ok").all()
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_a_dask_worker_dying_mid_task_gets_the_recording_retried(tmp_path, talking_head):
+    from tests.crashing import CrashingProcessor
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(talking_head, folder / "a.mp4")
+    marker = tmp_path / "killed-once"
+    result = bitbox.process_folder(folder, tmp_path / "out", processors=[CrashingProcessor(
+        kill_parent_once=str(marker))], workers=1, scheduler="local", progress=False)
+    assert marker.exists()  # the first attempt killed its Dask worker ...
+    assert result.counts == {"ok": 1, "skipped": 0, "failed": 0}  # ... and the retry finished the recording
+
+
+def test_dask_timeout_and_bad_scheduler(tmp_path, talking_head):
+    from tests.crashing import CrashingProcessor
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(talking_head, folder / "hang.mp4")
+    shutil.copy(talking_head, folder / "fine.mp4")
+    result = bitbox.process_folder(folder, tmp_path / "out", processors=[CrashingProcessor()], workers=2,
+                                   scheduler="local", timeout_s=5, progress=False)
+    manifest = result.manifest.set_index("recording_id")
+    assert "timed out after 5 s" in manifest.loc["hang", "reason"] and manifest.loc["fine", "status"] == "ok"
+    with pytest.raises(bitbox.ParameterError, match="Cannot reach the Dask scheduler"):
+        bitbox.process_folder(folder, tmp_path / "x", processors=["face"], scheduler="tcp://127.0.0.1:9",
+                              progress=False)
