@@ -1,14 +1,15 @@
 # Bitbox: `make demo` runs the face, speech and language processors on the bundled samples,
 # `make test` runs the suite. Both create .venv when it is missing and install the pinned
 # dependency set. `make test` also installs the Debian packages the tests synthesise speech
-# with and read real speech from (espeak-ng, pocketsphinx-testdata) when they are missing.
+# with and read real speech from (espeak-ng, pocketsphinx-testdata) and the browser that renders
+# the HTML report in a test (chromium) when they are missing.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.bitbox-installed
 DEMO_OUT ?= demo-output
 
-SYSTEM_PACKAGES := espeak-ng pocketsphinx-testdata
+SYSTEM_PACKAGES := espeak-ng pocketsphinx-testdata chromium
 
 .PHONY: demo test install system-deps docs bench clean
 

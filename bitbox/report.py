@@ -1,7 +1,8 @@
 """HTML reports of a batch's results, with plots people can look at.
 
-``bitbox report OUT`` (or :func:`write_report`) writes ``OUT/report/index.html`` (one row
-per recording with its status and a link) and ``OUT/report/<recording_id>.html`` per
+``bitbox report OUT`` (or :func:`write_report`) writes ``OUT/report/index.html``, the cohort
+page (counts, failures with their reasons, a quality-control table with detection rates and
+links, and the distribution of every summary measure over the recordings) and ``OUT/report/<recording_id>.html`` per
 processed recording: its summary values with units, the main measures over time (frames of
 low quality shaded, with the reasons counted), and its provenance. Figures are PNGs embedded
 in the pages, so a report is a folder of self-contained files. Pictures of faces appear only
@@ -177,24 +178,94 @@ def _unit(processor: str, measure: str) -> str:
         return ""
 
 
+def _summary_measures(summary: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
+    """Numeric, catalogued (non-pattern) summary columns with data, grouped by processor."""
+    from .catalog import catalog
+
+    known = {(m.processor, m.name): m.unit for m in catalog() if m.kind == "summary" and not m.pattern}
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for column in summary.columns:
+        if "." not in column:
+            continue
+        processor, measure = column.split(".", 1)
+        values = pd.to_numeric(summary[column], errors="coerce")
+        if (processor, measure) in known and np.isfinite(values).any():
+            groups.setdefault(processor, []).append((measure, known[(processor, measure)]))
+    return groups
+
+
+def _distributions_figure(summary: pd.DataFrame, processor: str, measures: list[tuple[str, str]]):
+    """One small histogram per measure (recordings that were processed), median marked."""
+    import matplotlib.pyplot as plt
+
+    n_cols = 4
+    n_rows = int(np.ceil(len(measures) / n_cols))
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(12, 2.1 * n_rows), squeeze=False)
+    for axis, (measure, unit) in zip(axes.ravel(), measures):
+        values = pd.to_numeric(summary[f"{processor}.{measure}"], errors="coerce").to_numpy(dtype=float)
+        values = values[np.isfinite(values)]
+        if len(values) >= 8 and np.ptp(values) > 0:
+            axis.hist(values, bins=min(20, max(5, len(values) // 2)), color="#4c72b0", alpha=0.85)
+        else:  # a few recordings: one dot each (spread vertically so equal values stay visible)
+            spread = np.random.default_rng(0).uniform(0.2, 0.8, len(values))
+            axis.scatter(values, spread, s=18, color="#4c72b0", alpha=0.8)
+            axis.set_ylim(0, 1)
+            if np.ptp(values) == 0:
+                axis.set_xlim(values[0] - (abs(values[0]) * 0.1 or 1), values[0] + (abs(values[0]) * 0.1 or 1))
+        axis.axvline(float(np.median(values)), color="#dd8452", lw=1.5)
+        axis.set_title(f"{measure} [{unit}]" if unit else measure, fontsize=8)
+        axis.tick_params(labelsize=7)
+        axis.set_yticks([])
+    for axis in axes.ravel()[len(measures):]:
+        axis.axis("off")
+    fig.tight_layout()
+    return fig
+
+
 def _index_page(out_dir: Path, pages: dict[str, str]) -> str:
+    """The cohort page: counts, a QC table with failures and detection rates, distributions, links."""
     manifest_path = out_dir / "manifest.csv"
     if manifest_path.is_file():
         manifest = pd.read_csv(manifest_path, keep_default_na=False)
     else:
         manifest = pd.DataFrame({"recording_id": sorted(pages), "path": "", "status": "ok", "reason": ""})
+    summary_path = out_dir / "summary.csv"
+    summary = pd.read_csv(summary_path) if summary_path.is_file() else pd.DataFrame({"recording_id": []})
+    summary = summary.set_index("recording_id") if "recording_id" in summary.columns else summary
+    qc_columns = [c for c in summary.columns if c.endswith("_detected_fraction")]
+    header = "".join(f"<th>{html.escape(c)}</th>" for c in qc_columns)
     rows = []
     for _, row in manifest.iterrows():
         rid = str(row["recording_id"])
         name = f"<a href='{html.escape(pages[rid])}'>{html.escape(rid)}</a>" if rid in pages else html.escape(rid)
         status = str(row.get("status", ""))
-        rows.append(f"<tr><td>{name}</td><td class='{html.escape(status)}'>{html.escape(status)}</td>"
+        qc = "".join(f"<td class='num'>{_fmt(summary.at[rid, c]) if rid in summary.index else '–'}</td>"
+                     for c in qc_columns)
+        rows.append(f"<tr><td>{name}</td><td class='{html.escape(status)}'>{html.escape(status)}</td>{qc}"
+                    f"<td class='num'>{_fmt(row.get('seconds', ''))}</td>"
                     f"<td>{html.escape(str(row.get('reason', '')))}</td></tr>")
     counts = manifest["status"].value_counts().to_dict() if len(manifest) else {}
     head = ", ".join(f"{v} {k}" for k, v in counts.items())
-    body = (f"<h1>Bitbox report</h1><p>{len(manifest)} recordings ({head}) in <code>{html.escape(str(out_dir))}"
-            f"</code></p><table><tr><th>recording</th><th>status</th><th>reason</th></tr>{''.join(rows)}</table>")
-    return _page("Bitbox report", body)
+    failed = manifest[manifest["status"] == "failed"] if len(manifest) else manifest
+    parts = [f"<h1>Bitbox report</h1><p>{len(manifest)} recordings ({head}) in <code>{html.escape(str(out_dir))}"
+             "</code></p>"]
+    if len(failed):
+        items = "".join(f"<li><b>{html.escape(str(r['recording_id']))}</b>: {html.escape(str(r['reason']))}</li>"
+                        for _, r in failed.iterrows())
+        parts.append(f"<h2 class='failed'>Failures ({len(failed)})</h2><ul>{items}</ul>")
+    parts.append("<h2>Quality control</h2><table><tr><th>recording</th><th>status</th>"
+                 f"{header}<th>seconds</th><th>reason / notes</th></tr>{''.join(rows)}</table>")
+    processed = summary[summary["status"].isin(["ok", "skipped"])] if "status" in summary.columns else summary
+    groups = _summary_measures(processed) if len(processed) else {}
+    if groups:
+        parts.append("<h2>Distributions of the summary measures</h2><p>Over the processed recordings: a "
+                     "histogram (or one dot per recording when there are few), the median in orange. Units in "
+                     "brackets; definitions in the measure catalog.</p>")
+        for processor, measures in groups.items():
+            parts.append(f"<h3>{html.escape(processor)}</h3>"
+                         + _img(_png(_distributions_figure(processed, processor, measures)),
+                                f"{processor} summary measures over recordings"))
+    return _page("Bitbox report", "".join(parts))
 
 
 @verbose

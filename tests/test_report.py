@@ -61,3 +61,59 @@ def test_frames_of_a_face_leaving_the_picture_are_flagged(media_dir):
     assert ts["qc_reason"].iloc[0] == "ok" and ts["quality"].iloc[0] == pytest.approx(1.0)
     first_flag = flagged.index[0]
     assert (ts["qc_reason"].iloc[:first_flag] == "ok").all()  # only once it reaches the edge
+
+
+# ---------------------------------------------------------------------------- cohort page
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory, talking_head, sway_video):
+    """Three videos (one a shorter cut) with face and pose measures, and one broken file."""
+    inputs = tmp_path_factory.mktemp("cohort_inputs")
+    shutil.copy(talking_head, inputs / "talk.mp4")
+    shutil.copy(sway_video, inputs / "sway.mp4")
+    frames = [f.rgb for f in bitbox.Recording(sway_video).iter_frames(step=2)]
+    synth.write_video(inputs / "sway_half.mp4", frames[: len(frames) // 2], fps=15.0)
+    (inputs / "broken.mp4").write_bytes(b"\x00" * 100)
+    out = tmp_path_factory.mktemp("cohort_out")
+    bitbox.process_folder(inputs, out, processors=["face"], progress=False, frame_step=3)
+    bitbox.write_report(out)
+    return out
+
+
+def test_cohort_page_has_failures_qc_and_distributions(cohort):
+    index = (cohort / "report" / "index.html").read_text()
+    assert "Failures (1)" in index and "broken" in index
+    assert "face.face_detected_fraction" in index  # the QC column
+    for rid in ("talk", "sway", "sway_half"):
+        assert f"<a href='{rid}.html'>{rid}</a>" in index
+    images = _images(index)
+    assert len(images) == 1 and images[0][1].startswith(PNG)  # one distribution figure: face
+    assert "blink_rate_per_min [1/min]" not in index  # measure names are in the figure, not the HTML
+    assert "Distributions of the summary measures" in index
+
+
+def test_cohort_page_renders_in_headless_chromium(cohort, tmp_path):
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("Chromium is not installed (make test installs Debian's chromium); the page was not rendered")
+    shot = tmp_path / "report.png"
+    proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                           f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars",
+                           "--window-size=1200,1600", f"--screenshot={shot}",
+                           (cohort / "report" / "index.html").as_uri()], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and shot.is_file(), proc.stderr[-2000:]
+    import matplotlib.image
+
+    pixels = (matplotlib.image.imread(shot)[..., :3] * 255).astype(int)
+    # The embedded plots were decoded and drawn: their blue dots and orange median lines are on screen.
+    blue = np.all(np.abs(pixels - [76, 114, 176]) < 40, axis=-1).sum()
+    orange = np.all(np.abs(pixels - [221, 132, 82]) < 40, axis=-1).sum()
+    assert blue > 200 and orange > 200, (blue, orange)
