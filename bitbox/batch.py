@@ -237,11 +237,25 @@ def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, over
     return row
 
 
-def _worker(job: Job, processors: list[Processor], out_dir: str, overwrite: bool, log_level: int,
-            connection) -> None:
-    """Entry point of a worker process (the processors arrive pickled: parameters only)."""
+def _worker(processors: list[Processor], out_dir: str, overwrite: bool, log_level: int, connection,
+            core: int | None = None) -> None:
+    """Entry point of a worker process: run the recordings it is sent, one at a time, until ``None``.
+
+    The processors arrive pickled once (parameters only); each recording's manifest row is
+    sent back when it is done. With ``core`` the worker keeps to that CPU core, so that the
+    thread pools of the libraries inside (TFLite, OpenCV, BLAS) do not compete across workers.
+    """
     logger.setLevel(log_level)
-    connection.send(run_job(job, processors, out_dir, overwrite))
+    if core is not None:
+        try:
+            os.sched_setaffinity(0, {core})
+        except OSError:
+            pass
+    while True:
+        job = connection.recv()
+        if job is None:
+            break
+        connection.send(run_job(job, processors, out_dir, overwrite))
     connection.close()
 
 
@@ -266,69 +280,115 @@ def _crashed(job: Job, processors: Sequence[Processor], exitcode: int | None, ou
 
 def _run_isolated(jobs: Sequence[Job], processors: Sequence[Processor], out_dir: Path, overwrite: bool,
                   workers: int, timeout_s: float | None = None):
-    """Run each recording in its own (spawned) process, ``workers`` at a time; yield manifest rows.
+    """Run the recordings in ``workers`` worker processes (spawned); yield manifest rows.
 
-    A recording whose process dies (a segmentation fault in a decoder or model, ``os._exit``)
-    or runs longer than ``timeout_s`` fails alone: its row says so and the others go on.
+    Each worker runs one recording at a time and is reused for the next one (so the cost
+    of starting Python and loading models is paid once per worker, not per recording). A
+    recording whose worker dies (a segmentation fault in a decoder or model, ``os._exit``)
+    or runs longer than ``timeout_s`` fails alone: its row says so, a fresh worker replaces
+    the dead or stopped one, and the other recordings go on.
     """
     from multiprocessing.connection import wait
 
     context = multiprocessing.get_context("spawn")  # native libraries do not survive fork
     pending = list(jobs)
-    running: dict[Any, tuple[Job, Any, float]] = {}
+    idle: list[tuple[Any, Any]] = []
+    busy: dict[Any, tuple[Job, Any, float]] = {}  # process -> (job, connection, started)
+    # One core per worker when there are enough of them (Linux): no oversubscribed thread pools.
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    free_cores = list(cores[:workers]) if len(cores) >= workers > 1 else []
+    core_of: dict[Any, int] = {}
+
+    def start_worker() -> tuple[Any, Any]:
+        here, there = context.Pipe(duplex=True)
+        core = free_cores.pop(0) if free_cores else None
+        process = context.Process(target=_worker, name="bitbox-worker", daemon=True,
+                                  args=(list(processors), str(out_dir), overwrite, logger.getEffectiveLevel(), there,
+                                        core))
+        process.start()
+        there.close()
+        if core is not None:
+            core_of[process] = core
+        return process, here
+
+    def retire(process, connection, kill: bool) -> None:
+        if kill:
+            process.kill()
+        process.join()
+        connection.close()
+        if process in core_of:
+            free_cores.append(core_of.pop(process))
+
     try:
-        while pending or running:
-            while pending and len(running) < workers:
+        while pending or busy:
+            while pending and len(busy) < workers:
+                process, connection = idle.pop() if idle else start_worker()
                 job = pending.pop(0)
-                receive, send = context.Pipe(duplex=False)
-                process = context.Process(target=_worker, name=f"bitbox-{job.recording_id}", daemon=True,
-                                          args=(job, list(processors), str(out_dir), overwrite,
-                                                logger.getEffectiveLevel(), send))
-                process.start()
-                send.close()
-                running[process] = (job, receive, time.monotonic())
-            wait([p.sentinel for p in running] + [c for _, c, _ in running.values()],
+                try:
+                    connection.send(job)
+                except (BrokenPipeError, OSError):  # an idle worker that died: replace it
+                    retire(process, connection, kill=True)
+                    process, connection = start_worker()
+                    connection.send(job)
+                busy[process] = (job, connection, time.monotonic())
+            wait([p.sentinel for p in busy] + [c for _, c, _ in busy.values()],
                  timeout=None if timeout_s is None else 1.0)
-            for process in list(running):
-                job, receive, started = running[process]
-                if timeout_s is not None and time.monotonic() - started > timeout_s and not receive.poll():
-                    process.kill()
-                    process.join()
+            for process in list(busy):
+                job, connection, started = busy[process]
+                row, healthy = None, True
+                if connection.poll():
+                    try:
+                        row = connection.recv()
+                    except (EOFError, OSError):  # closed without a result: the process died
+                        healthy = False
+                        retire(process, connection, kill=True)
+                        row = _crashed(job, processors, process.exitcode, Path(out_dir))
+                elif not process.is_alive():
+                    healthy = False
+                    retire(process, connection, kill=False)
+                    row = _crashed(job, processors, process.exitcode, Path(out_dir))
+                elif timeout_s is not None and time.monotonic() - started > timeout_s:
+                    healthy = False
+                    retire(process, connection, kill=True)
                     row = _crashed(job, processors, None, Path(out_dir))
                     row["reason"] = (f"timed out after {timeout_s:g} s (the per-recording timeout); the worker was "
                                      "stopped. Raise --timeout for long recordings")
-                elif receive.poll():
-                    try:
-                        row = receive.recv()
-                    except EOFError:  # closed without a result: the process died
-                        process.join()
-                        row = _crashed(job, processors, process.exitcode, Path(out_dir))
-                elif not process.is_alive():
-                    process.join()
-                    row = _crashed(job, processors, process.exitcode, Path(out_dir))
-                else:
+                if row is None:
                     continue
-                process.join()
-                receive.close()
-                del running[process]
+                del busy[process]
+                if healthy:
+                    idle.append((process, connection))
                 yield row
     finally:
-        for process in running:
-            process.kill()
+        for process, connection in idle:
+            try:
+                connection.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+        for process, connection in idle:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+            connection.close()
+        for process, (_, connection, _) in busy.items():
+            retire(process, connection, kill=True)
 
 
 def _dask_client(scheduler: str, workers: int):
     """A Dask client: a LocalCluster of ``workers`` single-threaded processes, or an existing scheduler."""
     try:
+        import dask
         from dask.distributed import Client, LocalCluster
     except ImportError:
         raise ParameterError("--scheduler needs Dask: pip install 'dask[distributed]'") from None
     import logging
 
     if scheduler == "local":
-        # Loopback only; no dashboard. Nothing leaves the machine.
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, silence_logs=logging.ERROR)
+        # Loopback only; no dashboard: nothing leaves the machine. A recording whose worker dies
+        # is retried once on a fresh worker, then failed.
+        with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   dashboard_address=None, silence_logs=logging.ERROR)
         return Client(cluster)
     try:
         return Client(scheduler, timeout="30s")
@@ -337,22 +397,34 @@ def _dask_client(scheduler: str, workers: int):
                              "(e.g. tcp://10.0.0.5:8786) and that the scheduler is running.") from None
 
 
+def _dask_task(job: Job, processors: list[Processor], out_dir: str, overwrite: bool, log_level: int,
+               timeout_s: float | None) -> dict[str, Any]:
+    """One recording on a Dask worker: in the worker process, or in a child process with a timeout."""
+    if timeout_s is not None:
+        from .worker import run_in_subprocess
+
+        return run_in_subprocess(job, processors, out_dir, overwrite, log_level, timeout_s)
+    logger.setLevel(log_level)
+    return run_job(job, processors, out_dir, overwrite)
+
+
 def _run_dask(jobs: Sequence[Job], processors: Sequence[Processor], out_dir: Path, overwrite: bool, workers: int,
               scheduler: str, timeout_s: float | None = None):
-    """Run each recording as a Dask task (itself in a fresh child process); yield manifest rows.
+    """Run each recording as a Dask task; yield manifest rows.
 
-    A recording that crashes its child process or times out fails alone; a Dask worker that
-    dies mid-task gets the recording retried by the scheduler (up to its ``allowed-failures``).
+    Each recording runs in a Dask worker process. If the worker dies (a crash in native code,
+    the machine running out of memory, a node lost), the scheduler retries the recording on
+    another worker; one that keeps killing its workers fails alone (the scheduler's
+    ``allowed-failures``). With ``timeout_s`` each recording runs in a child process of the
+    worker, stopped when it takes too long.
     """
     from dask.distributed import as_completed
-
-    from .worker import run_in_subprocess
 
     client = _dask_client(scheduler, workers)
     try:
         futures = {}
         for job in jobs:
-            future = client.submit(run_in_subprocess, job, list(processors), str(out_dir), overwrite,
+            future = client.submit(_dask_task, job, list(processors), str(out_dir), overwrite,
                                    logger.getEffectiveLevel(), timeout_s, pure=False,
                                    key=f"bitbox-{job.recording_id}-{os.getpid()}-{time.monotonic_ns()}")
             futures[future] = job
@@ -363,8 +435,9 @@ def _run_dask(jobs: Sequence[Job], processors: Sequence[Processor], out_dir: Pat
             except Exception as err:  # KilledWorker after repeated worker deaths, or a lost scheduler
                 _remove_partial(out_dir / job.recording_id)
                 row = _crashed(job, processors, None, out_dir)
-                row["reason"] = (f"the Dask workers running this recording kept dying ({type(err).__name__}: {err}); "
-                                 "the other recordings are not affected")
+                row["reason"] = ("the Dask workers processing this recording died every time it was tried "
+                                 f"({type(err).__name__}), e.g. a crash in native code; the other recordings are "
+                                 "not affected")
             yield row
     finally:
         cluster = client.cluster if scheduler == "local" else None
@@ -425,8 +498,8 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
         Run on Dask: ``"local"`` starts a LocalCluster of ``workers`` processes on this
         machine; an address (``"tcp://host:8786"``) uses an existing scheduler (e.g. one
         started by dask-jobqueue on SLURM). ``None`` (default) uses the local process pool.
-        Each recording runs in a fresh child process of a Dask worker; a worker that dies
-        mid-task gets its recording retried. Outputs are identical whichever executor runs.
+        Each recording runs in a Dask worker process; a worker that dies mid-task gets its
+        recording retried on another one. Outputs are identical whichever executor runs.
     progress : bool
         Show a progress bar.
     verbose : bool | str | int | None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import sys
 import threading
 from typing import Callable
@@ -24,9 +25,16 @@ NATIVE_NOISE = re.compile(
     rb"\r?$")
 
 
-def _pump(read_fd: int, write_fd: int) -> None:
+def _pump(read_fd: int, write_fd: int, stop: threading.Event) -> None:
     pending = b""
     while True:
+        # Child processes (multiprocessing's resource tracker, for one) may keep the pipe
+        # open after the command is done: once asked to stop, end when it runs dry.
+        ready, _, _ = select.select([read_fd], [], [], 0.1)
+        if not ready:
+            if stop.is_set():
+                break
+            continue
         try:
             chunk = os.read(read_fd, 65536)
         except OSError:
@@ -63,12 +71,14 @@ def filter_native_stderr() -> Callable[[], None]:
         os.close(write_fd)
     except OSError:
         return lambda: None
-    pump = threading.Thread(target=_pump, args=(read_fd, original), name="bitbox-stderr", daemon=True)
+    stop = threading.Event()
+    pump = threading.Thread(target=_pump, args=(read_fd, original, stop), name="bitbox-stderr", daemon=True)
     pump.start()
 
     def restore() -> None:
         sys.stderr.flush()
-        os.dup2(original, 2)  # closes our write end of the pipe: the pump sees end-of-file
+        os.dup2(original, 2)  # closes our write end of the pipe
+        stop.set()
         pump.join(timeout=5)
         os.close(read_fd)
 

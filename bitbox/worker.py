@@ -1,8 +1,8 @@
-"""Run one recording in a fresh Python process, for executors that must survive its crash.
+"""Run one recording in a fresh Python process, for executors that must be able to stop it.
 
-The Dask executor calls :func:`run_in_subprocess` inside a Dask worker: the recording runs
-in a child interpreter (``python -m bitbox.worker ARGS RESULT``), so a crash in native code
-(a decoder, a model) or a hang past the timeout fails that recording only and leaves the
+With a per-recording timeout the Dask executor calls :func:`run_in_subprocess` inside a
+Dask worker: the recording runs in a child interpreter (``python -m bitbox.worker ARGS
+RESULT``), so a hang past the timeout (or a crash) fails that recording only and leaves the
 Dask worker alive. If the Dask worker itself dies, the child dies with it (Linux) and Dask
 retries the recording on another worker.
 """

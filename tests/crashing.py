@@ -1,8 +1,8 @@
 """A processor that kills its own process on one file: a stand-in for a crash in native code.
 
-It can also kill the *parent* of its process once (``kill_parent_once``: a marker file
-records that it did): under the Dask executor that parent is the Dask worker, so this
-stands in for a worker lost mid-task (out of memory, a node going down).
+It can also kill its own process once (``kill_once``: a marker file records that it did):
+under the Dask executor that process is the Dask worker, so this stands in for a worker
+lost mid-task (out of memory, a node going down) that a retry gets past.
 """
 from __future__ import annotations
 
@@ -25,16 +25,15 @@ class CrashingProcessor(Processor):
     measures = (Measure("n", "1", "Frames decoded.", "summary", (0, 1e9)),
                 Measure("value", "1", "Constant 1.", valid_range=(0, 1)))
 
-    def __init__(self, *, crash_on: str = "crash", hang_on: str = "hang", kill_parent_once: str | None = None):
+    def __init__(self, *, crash_on: str = "crash", hang_on: str = "hang", kill_once: str | None = None):
         self.crash_on = crash_on
         self.hang_on = hang_on
-        self.kill_parent_once = kill_parent_once
+        self.kill_once = kill_once
 
     def compute(self, recording, sink, progress=None):
-        if self.kill_parent_once and not Path(self.kill_parent_once).exists():
-            Path(self.kill_parent_once).write_text(str(os.getppid()))
-            os.kill(os.getppid(), signal.SIGKILL)
-            time.sleep(60)  # dies with its parent before this ends
+        if self.kill_once and not Path(self.kill_once).exists():
+            Path(self.kill_once).write_text(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGKILL)
         if self.crash_on in recording.path.name:
             os._exit(3)  # no exception, no cleanup: like a segmentation fault in a decoder
         if self.hang_on in recording.path.name:

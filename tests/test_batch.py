@@ -300,7 +300,7 @@ def test_dask_worker_crash_fails_only_its_recording(tmp_path, talking_head):
                                    scheduler="local", progress=False)
     manifest = result.manifest.set_index("recording_id")
     assert manifest.loc["crash_me", "status"] == "failed"
-    assert "died (exit code 3)" in manifest.loc["crash_me", "reason"]
+    assert "Dask workers processing this recording died every time" in manifest.loc["crash_me", "reason"]
     assert (manifest.drop(index="crash_me")["status"] == "ok").all()
     assert not [p for p in (tmp_path / "out").rglob("*") if p.name.endswith(".tmp")]
 
@@ -313,7 +313,7 @@ def test_a_dask_worker_dying_mid_task_gets_the_recording_retried(tmp_path, talki
     shutil.copy(talking_head, folder / "a.mp4")
     marker = tmp_path / "killed-once"
     result = bitbox.process_folder(folder, tmp_path / "out", processors=[CrashingProcessor(
-        kill_parent_once=str(marker))], workers=1, scheduler="local", progress=False)
+        kill_once=str(marker))], workers=1, scheduler="local", progress=False)
     assert marker.exists()  # the first attempt killed its Dask worker ...
     assert result.counts == {"ok": 1, "skipped": 0, "failed": 0}  # ... and the retry finished the recording
 
