@@ -49,6 +49,7 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/face.py
 	$(BIN)/python benchmarks/speech.py
+	$(BIN)/python benchmarks/batch.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) build *.egg-info
