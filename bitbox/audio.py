@@ -23,7 +23,8 @@ import numpy as np
 from .errors import RecordingError
 from .recording import kind_of
 
-__all__ = ["has_audio_track", "no_audio_reason", "read_audio", "resample", "check_audio", "level_dbfs", "clipped_fraction"]
+__all__ = ["has_audio_track", "no_audio_reason", "read_audio", "resample", "check_audio", "level_dbfs",
+           "clipped_fraction"]
 
 _SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".mp3"}
 #: Peak level below which a recording is treated as silence only (dBFS).

@@ -149,7 +149,8 @@ _MEASURES = [
             evidence="espeak-ng speech with white noise added at decreasing SNR: HNR strictly decreasing "
                      "(tested)."),
     Measure("cpp_db", "dB", "Cepstral peak prominence: height of the cepstral peak (searched between the "
-            "quefrencies of the pitch ceiling and floor) above the regression line of the cepstrum (1-50 ms), mean over voiced speech frames "
+            "quefrencies of the pitch ceiling and floor) above the regression line of the cepstrum (1-50 ms), "
+            "mean over voiced speech frames "
             "(40-ms Hann windows every 20 ms).", "summary", (-50, 100), reference=_HILLENBRAND,
             evidence="espeak-ng speech with white noise added at decreasing SNR: CPP strictly decreasing "
                      "(tested)."),

@@ -182,8 +182,12 @@ def _read_srt(path: Path) -> Transcript:
         start, end = (_srt_seconds(part, path) for part in lines[timing].split("-->", 1))
         cue = " ".join(" ".join(lines[timing + 1:]).split())
         cue = re.sub(r"<[^>]+>", "", cue)  # formatting tags such as <i>
-        for sentence in _split_sentences(cue):
-            utterances.append(Utterance(sentence, _words_of(sentence), start, end))
+        sentences = _split_sentences(cue)
+        # Several sentences in one cue share its time in proportion to their words.
+        counts = np.array([max(1, len(sentence.split())) for sentence in sentences], dtype=float)
+        edges = start + (end - start) * np.concatenate([[0.0], np.cumsum(counts) / counts.sum()])
+        for sentence, a, b in zip(sentences, edges[:-1], edges[1:]):
+            utterances.append(Utterance(sentence, _words_of(sentence), float(a), float(b)))
     return Transcript(utterances, source="srt")
 
 
@@ -337,6 +341,10 @@ def transcribe(samples: np.ndarray, *, sr: int = 16000, model: str | Path | None
     if int(sr) != 16000:
         raise ParameterError(f"transcribe() needs 16000 Hz audio. Got sr={sr} instead; resample first.")
     asr = _load_asr(model, threads)
+    if language != "en" and not getattr(asr.model, "is_multilingual", True):
+        raise ParameterError(f"The Whisper model {str(model or 'tiny.en (packaged)')!r} knows only English; "
+                             f"language={language!r} needs a multilingual model (e.g. a CTranslate2 conversion "
+                             "of whisper-small) given as asr_model=PATH.")
     segments, _ = asr.transcribe(np.asarray(samples, dtype=np.float32), language=language, beam_size=int(beam_size),
                                  word_timestamps=True, vad_filter=False, condition_on_previous_text=False,
                                  temperature=0.0)

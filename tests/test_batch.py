@@ -197,8 +197,8 @@ def test_discovery_is_sorted_recursive_and_ids_are_unique(tmp_path):
 def test_list_and_catalog_commands():
     listed = bitbox_cli("list", "--measures")
     lines = listed.stdout.splitlines()
-    assert listed.returncode == 0 and [ln.split()[0] for ln in lines if not ln.startswith(" ")] == ["eeg", "face", "language", "pose",
-                                                                                        "speech"]
+    names = [ln.split()[0] for ln in lines if not ln.startswith(" ")]
+    assert listed.returncode == 0 and names == ["eeg", "face", "language", "pose", "speech"]
     assert "head_roll" in listed.stdout and "[deg]" in listed.stdout
     csv = bitbox_cli("catalog", "--format", "csv")
     assert csv.returncode == 0 and "face,head_roll,timeseries,deg" in csv.stdout

@@ -88,6 +88,10 @@ def test_read_txt_srt_json(tmp_path):
     t = read_transcript(srt)
     assert [u.text for u in t.utterances] == ["Hello there.", "How are you today?"]
     assert (t.utterances[1].start_s, t.utterances[1].end_s) == (3.0, 5.0) and t.has_timestamps
+    two = tmp_path / "two.srt"
+    two.write_text("1\n00:00:00,000 --> 00:00:06,000\nOne two three. Four five six seven eight nine.\n")
+    t2 = read_transcript(two)
+    assert [(u.start_s, u.end_s) for u in t2.utterances] == [(0.0, 2.0), (2.0, 6.0)]  # shared by word count
     js = tmp_path / "b.json"
     js.write_text(json.dumps({"words": [{"word": "Mr.", "start": 0.0, "end": 0.3},
                                         {"word": "Smith", "start": 0.3, "end": 0.7},
@@ -174,6 +178,8 @@ def test_missing_model_paths_are_clear(tmp_path, librivox):
     path, _ = librivox["sense_and_sensibility_01_austen_64kb-0930"]
     with pytest.raises(bitbox.ParameterError, match="model.bin"):
         LanguageProcessor(asr_model=str(tmp_path / "nowhere/model")).process(path)
+    with pytest.raises(bitbox.ParameterError, match="knows only English"):
+        LanguageProcessor(language="de").process(path)
     text = tmp_path / "t.txt"
     text.write_text("One sentence. Another sentence.")
     with pytest.raises(bitbox.ParameterError, match="cannot be loaded offline"):
