@@ -245,6 +245,9 @@ def _worker(processors: list[Processor], out_dir: str, overwrite: bool, log_leve
     sent back when it is done. With ``core`` the worker keeps to that CPU core, so that the
     thread pools of the libraries inside (TFLite, OpenCV, BLAS) do not compete across workers.
     """
+    from .worker import _die_with_parent
+
+    _die_with_parent()  # a batch killed with SIGKILL leaves no worker behind (Linux)
     logger.setLevel(log_level)
     if core is not None:
         try:

@@ -11,7 +11,7 @@ from .processor import Processor, ProgressCallback
 from .recording import Recording
 from .registry import get_processor_class
 
-__all__ = ["process", "resolve_processors"]
+__all__ = ["process", "resolve_processors", "DEFAULT_PROCESSORS"]
 
 
 def resolve_processors(processors: str | Processor | Iterable[str | Processor],
@@ -58,8 +58,13 @@ def resolve_processors(processors: str | Processor | Iterable[str | Processor],
     return instances
 
 
+#: Processors run by :func:`process` when none are named, per recording kind.
+DEFAULT_PROCESSORS: dict[str, tuple[str, ...]] = {"video": ("face",), "audio": ("speech",), "eeg": ("eeg",),
+                                                  "text": ("language",)}
+
+
 @verbose
-def process(path: str | Path | Recording, processors: str | Sequence[str | Processor] = ("face",), *,
+def process(path: str | Path | Recording, processors: str | Sequence[str | Processor] | None = None, *,
             progress: ProgressCallback | None = None, verbose: bool | str | int | None = None,
             **params: Any) -> Measurements:
     """Measure one recording with one or more processors.
@@ -68,8 +73,10 @@ def process(path: str | Path | Recording, processors: str | Sequence[str | Proce
     ----------
     path : str | Path | Recording
         The recording.
-    processors : str | list of (str | Processor)
-        Processor names (see ``bitbox list``) or configured instances.
+    processors : str | list of (str | Processor) | None
+        Processor names (see ``bitbox list``) or configured instances. By default the
+        main processor of the recording's kind (:data:`DEFAULT_PROCESSORS`): ``face`` for
+        video, ``speech`` for audio, ``eeg`` for EEG, ``language`` for text.
     progress : callable | None
         ``progress(done, total)`` callback for long steps.
     verbose : bool | str | int | None
@@ -90,6 +97,8 @@ def process(path: str | Path | Recording, processors: str | Sequence[str | Proce
     >>> m.summary_row()["face.blink_rate_per_min"]              # doctest: +SKIP
     """
     recording = path if isinstance(path, Recording) else Recording(path)
+    if processors is None:
+        processors = DEFAULT_PROCESSORS.get(recording.kind, ("face",))
     instances = resolve_processors(processors, params)
     results = []
     for processor in instances:

@@ -156,3 +156,11 @@ def test_bad_audio_gives_clear_errors(problem, tmp_path, talking_head):
     with pytest.raises(bitbox.RecordingError, match=expected) as info:
         SpeechProcessor().process(path)
     assert path.name in str(info.value)
+
+
+def test_process_picks_the_speech_processor_for_audio():
+    from tests.conftest import DATA
+
+    m = bitbox.process(DATA / "spoken_story.flac")
+    assert m.processors == ["speech"]
+    assert m["speech"].summary["pause_count"] >= 2  # the story has two inserted pauses
