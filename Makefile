@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/face.py
 	$(BIN)/python benchmarks/speech.py
 	$(BIN)/python benchmarks/batch.py
+	$(BIN)/python benchmarks/eeg_factors.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) build *.egg-info

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+from importlib import import_module
 import json
 import sys
 from typing import Any, Sequence
@@ -113,6 +114,10 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: Modules that add a command group to ``bitbox`` (a ``register(subparsers)`` function each).
+CLINICAL_COMMANDS = ("bitbox.clinical.eeg_factors.cli",)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bitbox", description="Behavioral measurements from recordings, offline.")
     parser.add_argument("--version", action="version", version=f"bitbox {__version__}")
@@ -159,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     cat = sub.add_parser("catalog", help="print the measure catalog")
     cat.add_argument("--format", choices=("md", "csv"), default="md")
     cat.set_defaults(func=_cmd_catalog)
+
+    for module in CLINICAL_COMMANDS:  # each clinical module adds its own command group
+        import_module(module).register(sub)
     return parser
 
 

@@ -1,4 +1,7 @@
 """Clinical modules (``bitbox.clinical``): models that consume Bitbox measurements.
 
 Each module lives in its own subpackage and uses only Bitbox's public API.
+
+- ``eeg_factors``: beta-VAE + SCAN over ERPs (Honke et al. 2021), with the ERP-feature
+  baseline, subject-level cross-validation and the ``bitbox eegfactors`` command.
 """

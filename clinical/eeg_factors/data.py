@@ -1,0 +1,292 @@
+"""ERP datasets for the EEG factor models: subjects x conditions x channels x time, with labels.
+
+An :class:`ErpDataset` holds every subject's single trials per condition (microvolts), the
+channel and condition names, the time axis, and one row of labels per subject. Models see
+ERPs: averages over all of a subject's trials, or over random subsets of them (the
+augmentation of Honke et al. 2021), laid out as ``(n, n_conditions * n_channels, n_times)``.
+
+:func:`read_epochs_dir` reads one MNE ``*-epo.fif`` file per subject (the Bitbox EEG
+processor's epochs, or any MNE pipeline's) and a labels CSV; :func:`simulate_cohort` makes
+a cohort with known generative factors for tests, examples and benchmarks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from bitbox.errors import BitboxError, RecordingError
+
+__all__ = ["ErpDataset", "read_epochs_dir", "read_labels", "simulate_cohort", "write_epochs_dir", "epochs_from_raw"]
+
+
+@dataclass
+class ErpDataset:
+    """Single trials of several subjects, with labels.
+
+    Attributes
+    ----------
+    trials : list of dict
+        Per subject, ``{condition: array (n_trials, n_channels, n_times)}`` in microvolts.
+    subjects : list of str
+    conditions, channels : list of str
+    times : np.ndarray
+        Seconds relative to the event.
+    labels : pd.DataFrame
+        Indexed by subject; one column per label (categorical values as strings).
+    truth : dict
+        Optional known truth (simulations): ``"erps"`` (n_subjects, n_conditions, n_channels,
+        n_times) noise-free ERPs and ``"factors"`` (a DataFrame of generative factors).
+    """
+
+    trials: list[dict[str, np.ndarray]]
+    subjects: list[str]
+    conditions: list[str]
+    channels: list[str]
+    times: np.ndarray
+    labels: pd.DataFrame
+    truth: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.subjects)
+
+    def __repr__(self) -> str:
+        n_trials = [min(len(t[c]) for c in self.conditions) for t in self.trials]
+        return (f"<ErpDataset: {len(self)} subjects, conditions {self.conditions}, {len(self.channels)} channels, "
+                f"{len(self.times)} samples, {min(n_trials) if n_trials else 0}-{max(n_trials) if n_trials else 0} "
+                f"trials per condition, labels {list(self.labels.columns)}>")
+
+    @property
+    def n_inputs(self) -> int:
+        """Input channels of the models: conditions x channels."""
+        return len(self.conditions) * len(self.channels)
+
+    def averages(self) -> np.ndarray:
+        """Each subject's ERP over all its trials: ``(n_subjects, n_conditions * n_channels, n_times)``."""
+        return np.stack([np.concatenate([t[c].mean(axis=0) for c in self.conditions]) for t in self.trials])
+
+    def subset_averages(self, n_trials: int, n_draws: int, rng: np.random.Generator
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """Averages over ``n_trials`` random trials per condition, ``n_draws`` per subject.
+
+        Returns the ERPs ``(n_subjects * n_draws, n_inputs, n_times)`` and the subject index
+        of each.
+        """
+        out, owner = [], []
+        for s, subject_trials in enumerate(self.trials):
+            for _ in range(n_draws):
+                parts = []
+                for c in self.conditions:
+                    trials = subject_trials[c]
+                    pick = rng.choice(len(trials), size=min(n_trials, len(trials)), replace=False)
+                    parts.append(trials[pick].mean(axis=0))
+                out.append(np.concatenate(parts))
+                owner.append(s)
+        return np.stack(out).astype(np.float32), np.asarray(owner)
+
+    def subset(self, index: Sequence[int]) -> "ErpDataset":
+        """The dataset restricted to the subjects at ``index``."""
+        index = list(index)
+        truth = {}
+        if "erps" in self.truth:
+            truth["erps"] = self.truth["erps"][index]
+        if "factors" in self.truth:
+            truth["factors"] = self.truth["factors"].iloc[index]
+        return ErpDataset([self.trials[i] for i in index], [self.subjects[i] for i in index], list(self.conditions),
+                          list(self.channels), self.times, self.labels.iloc[index], truth)
+
+
+# ---------------------------------------------------------------------------- reading
+def read_labels(path: str | Path, subjects: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read LABELS.csv (``subject`` column, then one column per label) with clear errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecordingError(path, "labels file does not exist")
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if "subject" not in table.columns:
+        raise RecordingError(path, f"has no 'subject' column (columns: {list(table.columns)})",
+                             "The first column must be 'subject' (the epochs file's stem)")
+    if len(table.columns) < 2:
+        raise RecordingError(path, "has no label column besides 'subject'")
+    if table["subject"].duplicated().any():
+        raise RecordingError(path, f"lists subjects twice: {sorted(set(table['subject'][table['subject'].duplicated()]))}")
+    table = table.set_index("subject")
+    empty = [(s, c) for c in table.columns for s in table.index[table[c].str.strip() == ""]]
+    if empty:
+        raise RecordingError(path, f"has empty labels, e.g. subject {empty[0][0]!r}, column {empty[0][1]!r}")
+    if subjects is not None:
+        missing = [s for s in subjects if s not in table.index]
+        if missing:
+            raise RecordingError(path, f"has no row for subjects {missing[:5]}{' ...' if len(missing) > 5 else ''}",
+                                 "Add one row per epochs file (subject = the file name without -epo.fif)")
+        table = table.loc[list(subjects)]
+    for column in table.columns:
+        if table[column].nunique() < 2:
+            raise RecordingError(path, f"label {column!r} has a single value; a classifier needs at least two")
+    return table
+
+
+def read_epochs_dir(folder: str | Path, labels: str | Path, *, channels: Sequence[str] | None = None,
+                    conditions: Sequence[str] | None = None) -> ErpDataset:
+    """Read one MNE ``<subject>-epo.fif`` file per subject and the labels CSV.
+
+    Parameters
+    ----------
+    folder : path
+        Folder of ``*-epo.fif`` files (one per subject; the subject id is the stem before
+        ``-epo``).
+    labels : path
+        CSV with ``subject`` and one column per label.
+    channels, conditions : list of str | None
+        Channels and conditions (event names) to use; by default those every subject has.
+    """
+    import mne
+
+    folder = Path(folder)
+    files = sorted(folder.glob("*-epo.fif"))
+    if not files:
+        raise BitboxError(f"{folder}: no *-epo.fif files (one MNE epochs file per subject is expected).")
+    epochs = {}
+    for path in files:
+        try:
+            epochs[path.name[: -len("-epo.fif")]] = mne.read_epochs(path, preload=True, verbose="error")
+        except Exception as err:
+            raise RecordingError(path, f"cannot be read as MNE epochs ({type(err).__name__}: {err})") from None
+    table = read_labels(labels, list(epochs))
+    common_channels = set.intersection(*(set(e.pick("eeg").ch_names) for e in epochs.values()))
+    common_conditions = set.intersection(*(set(e.event_id) for e in epochs.values()))
+    channels = list(channels) if channels else [c for c in next(iter(epochs.values())).ch_names
+                                                 if c in common_channels]
+    conditions = list(conditions) if conditions else sorted(common_conditions)
+    for subject, e in epochs.items():
+        missing = [c for c in channels if c not in e.ch_names] + [c for c in conditions if c not in e.event_id]
+        if missing:
+            raise RecordingError(folder / f"{subject}-epo.fif", f"lacks {missing}",
+                                 "Give channels=/conditions= that every subject has")
+    if not channels or not conditions:
+        raise BitboxError(f"{folder}: the subjects share no EEG channel or condition.")
+    reference = next(iter(epochs.values()))
+    times, sfreq = reference.times, reference.info["sfreq"]
+    trials = []
+    for subject, e in epochs.items():
+        if e.info["sfreq"] != sfreq or len(e.times) != len(times):
+            raise RecordingError(folder / f"{subject}-epo.fif", f"has {e.info['sfreq']} Hz and {len(e.times)} samples; "
+                                 f"the first subject has {sfreq} Hz and {len(times)}", "Epoch all subjects alike")
+        e = e.copy().pick(channels)
+        trials.append({c: (e[c].get_data() * 1e6).astype(np.float32) for c in conditions})
+    return ErpDataset(trials, list(epochs), conditions, channels, np.asarray(times), table)
+
+
+def write_epochs_dir(dataset: ErpDataset, folder: str | Path, sfreq: float | None = None) -> Path:
+    """Save each subject as ``<subject>-epo.fif`` and the labels as ``labels.csv`` (for the CLI)."""
+    import mne
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    sfreq = sfreq or 1.0 / float(np.median(np.diff(dataset.times)))
+    info = mne.create_info(list(dataset.channels), sfreq, ch_types="eeg")
+    for subject, trials in zip(dataset.subjects, dataset.trials):
+        data = np.concatenate([trials[c] for c in dataset.conditions]) * 1e-6
+        codes = np.concatenate([np.full(len(trials[c]), i + 1) for i, c in enumerate(dataset.conditions)])
+        events = np.column_stack([np.arange(len(codes)) * 1000, np.zeros(len(codes), int), codes])
+        epochs = mne.EpochsArray(data, info, events=events, tmin=float(dataset.times[0]),
+                                 event_id={c: i + 1 for i, c in enumerate(dataset.conditions)}, verbose="error")
+        epochs.save(folder / f"{subject}-epo.fif", overwrite=True, verbose="error")
+    dataset.labels.rename_axis("subject").reset_index().to_csv(folder / "labels.csv", index=False)
+    return folder
+
+
+def epochs_from_raw(recordings: Sequence[str | Path], folder: str | Path, *, tmin: float = -0.2,
+                    tmax: float = 0.8, reject_uv: float | None = 150.0, **eeg_params) -> list[Path]:
+    """Epoch raw EEG recordings with Bitbox's EEG preprocessing into ``<stem>-epo.fif`` files.
+
+    Each recording is read and preprocessed exactly as the ``eeg`` processor does
+    (:class:`bitbox.processors.eeg.EegProcessor`; ``eeg_params`` are its parameters), then
+    cut into epochs around its events (annotations or stim channel), baseline-corrected on
+    the pre-stimulus interval, with peak-to-peak rejection above ``reject_uv``.
+    """
+    import mne
+
+    from bitbox.processors.eeg import EegProcessor, read_raw
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    processor = EegProcessor(epoch_tmin=tmin, epoch_tmax=tmax, reject_uv=reject_uv, **eeg_params)
+    processor.validate_params()
+    written = []
+    for recording in recordings:
+        path = Path(recording)
+        clean, _ = processor.preprocess(read_raw(path))
+        if len(clean.annotations):
+            events, event_id = mne.events_from_annotations(clean, verbose="error")
+            event_id = {k: v for k, v in event_id.items() if not k.lower().startswith(("bad", "edge"))}
+        else:
+            events = mne.find_events(clean, verbose="error") if mne.pick_types(clean.info, stim=True).size else None
+            event_id = None if events is None else {str(c): int(c) for c in np.unique(events[:, 2])}
+        if not event_id:
+            raise RecordingError(path, "has no events to epoch around (no annotations or stim channel)")
+        epochs = mne.Epochs(clean, events, event_id, tmin=tmin, tmax=tmax, baseline=(tmin, 0.0), preload=True,
+                            reject={"eeg": reject_uv * 1e-6} if reject_uv else None, verbose="error")
+        out = folder / f"{path.stem}-epo.fif"
+        epochs.save(out, overwrite=True, verbose="error")
+        written.append(out)
+    return written
+
+
+# ---------------------------------------------------------------------------- simulation
+def _pink(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    n = shape[-1]
+    spectrum = rng.normal(size=(*shape[:-1], n // 2 + 1)) + 1j * rng.normal(size=(*shape[:-1], n // 2 + 1))
+    spectrum /= np.sqrt(np.maximum(np.arange(n // 2 + 1), 1))
+    noise = np.fft.irfft(spectrum, n=n, axis=-1)
+    return noise / noise.std(axis=-1, keepdims=True)
+
+
+def simulate_cohort(n_subjects: int = 60, n_trials: int = 40, *, noise_uv: float = 4.0, seed: int = 0
+                    ) -> ErpDataset:
+    """A cohort with known generative factors, in the layout of Honke et al. (3 channels x 2 conditions).
+
+    Per subject, independently: ``group`` (patient/control) lowers the P3 amplitude
+    (control ~ N(10, 1.5) uV, patient ~ N(6.5, 1.5) uV); ``age_group`` (young/old) delays the
+    P3 (N(330, 15) vs N(390, 15) ms); the N1 amplitude is a nuisance factor (U(-8, -1) uV,
+    unrelated to the labels). Targets carry the full P3, standards 30% of it. Each trial is
+    the subject's ERP plus 1/f noise of ``noise_uv`` RMS per channel, baseline-corrected
+    (pre-stimulus mean removed, as MNE epochs are). 250 Hz, 256 samples from -248 ms.
+
+    Returns
+    -------
+    ErpDataset
+        With ``truth["erps"]`` (noise-free ERPs) and ``truth["factors"]`` (p3_amplitude_uv,
+        p3_latency_ms, n1_amplitude_uv per subject).
+    """
+    rng = np.random.default_rng(seed)
+    sfreq, n_times = 250.0, 256
+    times = np.arange(n_times) / sfreq - 0.248
+    t_ms = times * 1000
+    channels, conditions = ["Fz", "Cz", "Pz"], ["standard", "target"]
+    n1_topo, p3_topo = np.array([0.8, 1.0, 0.6]), np.array([0.4, 0.7, 1.0])
+    group = rng.permutation(np.repeat(["control", "patient"], int(np.ceil(n_subjects / 2)))[:n_subjects])
+    age = rng.permutation(np.repeat(["young", "old"], int(np.ceil(n_subjects / 2)))[:n_subjects])
+    amplitude = np.where(group == "control", rng.normal(10.0, 1.5, n_subjects), rng.normal(6.5, 1.5, n_subjects))
+    latency = np.where(age == "young", rng.normal(330.0, 15.0, n_subjects), rng.normal(390.0, 15.0, n_subjects))
+    n1 = rng.uniform(-8.0, -1.0, n_subjects)
+    erps = np.zeros((n_subjects, 2, 3, n_times))
+    trials = []
+    for s in range(n_subjects):
+        n1_wave = n1[s] * np.exp(-((t_ms - 100) ** 2) / (2 * 20.0 ** 2))
+        p3_wave = amplitude[s] * np.exp(-((t_ms - latency[s]) ** 2) / (2 * 60.0 ** 2))
+        for c, p3_share in enumerate((0.3, 1.0)):
+            erps[s, c] = n1_topo[:, None] * n1_wave + p3_topo[:, None] * p3_share * p3_wave
+        subject_trials = {}
+        for c, cond in enumerate(conditions):
+            data = erps[s, c][None] + noise_uv * _pink(rng, (n_trials, 3, n_times))
+            subject_trials[cond] = (data - data[..., times < 0].mean(axis=-1, keepdims=True)).astype(np.float32)
+        trials.append(subject_trials)
+    subjects = [f"sub-{i + 1:03d}" for i in range(n_subjects)]
+    labels = pd.DataFrame({"group": group, "age_group": age}, index=pd.Index(subjects, name="subject"))
+    factors = pd.DataFrame({"p3_amplitude_uv": amplitude, "p3_latency_ms": latency, "n1_amplitude_uv": n1},
+                           index=labels.index)
+    return ErpDataset(trials, subjects, conditions, channels, times, labels, {"erps": erps, "factors": factors})

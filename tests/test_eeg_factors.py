@@ -1,0 +1,135 @@
+"""beta-VAE + SCAN EEG factors on a simulated cohort with known generative factors."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bitbox
+from bitbox.cli import main as cli
+from bitbox.clinical.eeg_factors import (EegFactorModel, active_dims, read_epochs_dir, simulate_cohort,
+                                         write_epochs_dir)
+from bitbox.clinical.eeg_factors.evaluate import erp_features
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    return simulate_cohort(n_subjects=60, n_trials=40, seed=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(cohort):
+    return EegFactorModel().fit(cohort)  # the defaults, as users get them
+
+
+def test_each_generative_factor_lives_in_one_latent_dimension(cohort, fitted):
+    z = fitted.encode(cohort.averages())
+    best = {}
+    for factor, values in cohort.truth["factors"].items():
+        r2 = [np.corrcoef(z[:, d], values)[0, 1] ** 2 for d in range(z.shape[1])]
+        best[factor] = (int(np.argmax(r2)), max(r2))
+    print("best single latent per factor (dim, R^2):", best)
+    assert all(r2 >= 0.8 for _, r2 in best.values()), best
+    assert len({dim for dim, _ in best.values()}) == 3  # three different dimensions
+    assert len(active_dims(fitted)) <= 6  # the rest collapse to the prior
+
+
+def test_scan_classifies_and_finds_markers(cohort, fitted):
+    predicted = fitted.predict(cohort.averages())
+    for label in ("group", "age_group"):
+        assert (predicted[label].to_numpy() == cohort.labels[label].to_numpy()).mean() > 0.8
+    assert any(fitted.markers_["age_group"].values())  # the latency dimension marks age
+
+
+def test_denoising_brings_small_averages_closer_to_the_true_erp(cohort, fitted):
+    rng = np.random.default_rng(5)
+    small, owner = cohort.subset_averages(5, 4, rng)
+    truth = cohort.truth["erps"].reshape(len(cohort), cohort.n_inputs, -1)
+    raw = [np.corrcoef(x.ravel(), truth[s].ravel())[0, 1] for x, s in zip(small, owner)]
+    clean = [np.corrcoef(x.ravel(), truth[s].ravel())[0, 1] for x, s in zip(fitted.denoise(small), owner)]
+    assert np.mean(clean) > np.mean(raw) + 0.05, (np.mean(raw), np.mean(clean))
+
+
+def test_relabelling_retrains_only_scan_and_save_load_round_trips(cohort, fitted, tmp_path):
+    import torch
+
+    before = {k: v.clone() for k, v in fitted.encoder_.state_dict().items()}
+    relabelled = cohort.subset(range(len(cohort)))
+    relabelled.labels = pd.DataFrame({"late_p3": np.where(cohort.truth["factors"]["p3_latency_ms"] > 360, "yes", "no")},
+                                     index=cohort.labels.index)
+    fitted.fit_scan(relabelled)
+    assert all(torch.equal(before[k], v) for k, v in fitted.encoder_.state_dict().items())
+    assert (fitted.predict(cohort.averages())["late_p3"].to_numpy() == relabelled.labels["late_p3"].to_numpy()).mean() > 0.8
+    fitted.save(tmp_path / "model")
+    loaded = EegFactorModel.load(tmp_path / "model")
+    np.testing.assert_allclose(loaded.encode(cohort.averages()[:5]), fitted.encode(cohort.averages()[:5]), atol=1e-5)
+    meta = json.loads((tmp_path / "model" / "model.json").read_text())
+    assert meta["parameters"]["beta"] == fitted.beta and "torch" in meta["package_versions"]
+    fitted.fit_scan(cohort)  # back to the cohort's labels for the other tests
+
+
+def test_training_is_deterministic():
+    small = simulate_cohort(n_subjects=12, n_trials=10, seed=3)
+    a = EegFactorModel(n_epochs=3, scan_epochs=3).fit(small)
+    b = EegFactorModel(n_epochs=3, scan_epochs=3).fit(small)
+    np.testing.assert_array_equal(a.encode(small.averages()), b.encode(small.averages()))
+
+
+def test_baseline_features_by_hand():
+    times = np.arange(256) / 250 - 0.248
+    erp = 5 * np.exp(-((times * 1000 - 360) ** 2) / (2 * 40.0 ** 2))
+    table = erp_features(erp[None, None, :], times, ["target_Pz"])
+    assert table.loc[0, "target_Pz_p3_peak_latency_ms"] == pytest.approx(360, abs=4)
+    assert table.loc[0, "target_Pz_p3_mean_uv"] == pytest.approx(erp[(times >= 0.25) & (times <= 0.5)].mean())
+
+
+def test_cli_fit_and_evaluate(tmp_path):
+    small = simulate_cohort(n_subjects=24, n_trials=20, seed=2)
+    folder = write_epochs_dir(small, tmp_path / "epochs")
+    again = read_epochs_dir(folder, folder / "labels.csv")
+    np.testing.assert_allclose(again.averages(), small.averages(), atol=1e-3)
+    args = ["--epochs", str(folder), "--labels", str(folder / "labels.csv"), "--n-epochs", "15"]
+    assert cli(["eegfactors", "fit", *args, "-o", str(tmp_path / "model")]) == 0
+    assert EegFactorModel.load(tmp_path / "model").predict(small.averages()).shape == (24, 2)
+    assert cli(["eegfactors", "evaluate", *args, "--folds", "3", "-o", str(tmp_path / "out")]) == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    for model in ("scan", "baseline"):
+        for label in ("group", "age_group"):
+            scores = metrics[model][label]
+            assert 0 <= scores["accuracy"] <= 1 and 0 <= scores["auc"] <= 1 and len(scores["accuracy_ci"]) == 2
+    assert metrics["denoising"]["gain"] > 0
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert "data:image/png;base64," in report and "Marker dimensions" in report and "ERP baseline" in report
+
+
+def test_bad_labels_are_reported_clearly(tmp_path):
+    small = simulate_cohort(n_subjects=6, n_trials=4, seed=4)
+    folder = write_epochs_dir(small, tmp_path / "epochs")
+    labels = pd.read_csv(folder / "labels.csv")
+    labels.iloc[:-1].to_csv(tmp_path / "missing.csv", index=False)
+    with pytest.raises(bitbox.RecordingError, match="has no row for subjects"):
+        read_epochs_dir(folder, tmp_path / "missing.csv")
+    labels.assign(group="control").to_csv(tmp_path / "single.csv", index=False)
+    with pytest.raises(bitbox.RecordingError, match="single value"):
+        read_epochs_dir(folder, tmp_path / "single.csv")
+
+
+def test_epochs_from_raw_recordings_with_bitbox_preprocessing(tmp_path):
+    from bitbox.processors.eeg_simulation import simulate_raw
+
+    paths = []
+    for i in range(2):
+        path = tmp_path / f"sub-{i + 1}_raw.fif"
+        simulate_raw(duration_s=80, n_events=20, seed=i).save(path, verbose="error")
+        paths.append(path)
+    assert cli(["eegfactors", "epochs", *map(str, paths), "-o", str(tmp_path / "epochs"), "--tmax", "0.82"]) == 0
+    pd.DataFrame({"subject": ["sub-1_raw", "sub-2_raw"], "group": ["a", "b"]}).to_csv(tmp_path / "labels.csv",
+                                                                                       index=False)
+    data = read_epochs_dir(tmp_path / "epochs", tmp_path / "labels.csv", channels=["Fz", "Cz", "Pz"])
+    assert data.conditions == ["standard", "target"] and data.channels == ["Fz", "Cz", "Pz"]
+    erp = data.averages()[0]  # standard Fz Cz Pz, then target Fz Cz Pz
+    t = data.times
+    p3 = (t > 0.3) & (t < 0.4)
+    assert erp[5, p3].mean() > erp[2, p3].mean() + 3  # the simulated target P3 at Pz (10 vs 3 uV)
