@@ -24,7 +24,7 @@ from .fileio import write_text
 from .log import logger, verbose
 from .measurements import Measurements, ProcessorResult
 
-__all__ = ["write_report"]
+__all__ = ["write_report", "png_data"]
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -42,11 +42,12 @@ def _page(title: str, body: str) -> str:
             f"<style>{_CSS}</style></head><body>\n{body}\n</body></html>\n")
 
 
-def _png(fig) -> str:
+def png_data(fig, dpi: int = 90) -> str:
+    """A matplotlib figure as base64 PNG data for an ``<img src='data:image/png;base64,...'>`` (closes it)."""
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
@@ -152,7 +153,7 @@ def _recording_page(folder: Path, show_faces: bool) -> str:
             parts.append(f"<h3>Quality control</h3><table><tr><th>frame status</th><th>frames</th><th>share</th>"
                          f"</tr>{rows}</table>")
         if len(frame):
-            parts.append("<h3>Over time</h3>" + _img(_png(_timeseries_figure(result, f"{m.recording_id}: "
+            parts.append("<h3>Over time</h3>" + _img(png_data(_timeseries_figure(result, f"{m.recording_id}: "
                                                                                           f"{processor}")),
                                                      f"{processor} measures over time"))
         if show_faces:
@@ -263,7 +264,7 @@ def _index_page(out_dir: Path, pages: dict[str, str]) -> str:
                      "brackets; definitions in the measure catalog.</p>")
         for processor, measures in groups.items():
             parts.append(f"<h3>{html.escape(processor)}</h3>"
-                         + _img(_png(_distributions_figure(processed, processor, measures)),
+                         + _img(png_data(_distributions_figure(processed, processor, measures)),
                                 f"{processor} summary measures over recordings"))
     return _page("Bitbox report", "".join(parts))
 

@@ -61,7 +61,8 @@ def test_relabelling_retrains_only_scan_and_save_load_round_trips(cohort, fitted
                                      index=cohort.labels.index)
     fitted.fit_scan(relabelled)
     assert all(torch.equal(before[k], v) for k, v in fitted.encoder_.state_dict().items())
-    assert (fitted.predict(cohort.averages())["late_p3"].to_numpy() == relabelled.labels["late_p3"].to_numpy()).mean() > 0.8
+    predicted = fitted.predict(cohort.averages())["late_p3"].to_numpy()
+    assert (predicted == relabelled.labels["late_p3"].to_numpy()).mean() > 0.8
     fitted.save(tmp_path / "model")
     loaded = EegFactorModel.load(tmp_path / "model")
     np.testing.assert_allclose(loaded.encode(cohort.averages()[:5]), fitted.encode(cohort.averages()[:5]), atol=1e-5)

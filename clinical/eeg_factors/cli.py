@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import base64
 import html
-import io
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,8 @@ __all__ = ["register", "write_report"]
 def _model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", dest="epochs_dir", required=True, metavar="DIR",
                         help="folder of MNE *-epo.fif files, one per subject")
-    parser.add_argument("--labels", required=True, metavar="CSV", help="subject (the file stem), then one column per label")
+    parser.add_argument("--labels", required=True, metavar="CSV",
+                        help="subject (the file stem), then one column per label")
     parser.add_argument("-o", "--output", required=True, help="output folder")
     parser.add_argument("--channels", default=None, help="comma-separated channels (default: those all subjects have)")
     parser.add_argument("--conditions", default=None, help="comma-separated conditions (default: all shared)")
@@ -106,15 +105,6 @@ def register(sub) -> None:
 
 
 # ---------------------------------------------------------------------------- report
-def _png(fig) -> str:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 def _traversal_figure(model, dim: int):
     import matplotlib.pyplot as plt
 
@@ -144,6 +134,7 @@ def _traversal_figure(model, dim: int):
 def write_report(path: str | Path, metrics: dict, model) -> Path:
     """HTML report: SCAN vs baseline with intervals, denoising, latent traversals, markers."""
     from bitbox.fileio import write_text
+    from bitbox.report import png_data
 
     from .model import active_dims
 
@@ -161,10 +152,11 @@ def write_report(path: str | Path, metrics: dict, model) -> Path:
     markers = "".join(f"<tr><td>{html.escape(label)}</td><td>{html.escape(value)}</td><td>{dims or 'none'}</td></tr>"
                       for label, by_value in model.markers_.items() for value, dims in by_value.items())
     dims = active_dims(model)
-    figures = "".join(f"<img alt='latent {k}' src='data:image/png;base64,{_png(_traversal_figure(model, k))}'>"
-                      for k in dims)
-    body = (f"<h1>EEG factors: beta-VAE + SCAN</h1><p>{metrics['n_subjects']} subjects; {html.escape(metrics['protocol'])}."
-            "</p><h2>Classification (held-out subjects)</h2><table><tr><th>label</th><th>model</th><th>accuracy "
+    figures = "".join(f"<img alt='latent {k}' src='data:image/png;base64,"
+                      f"{png_data(_traversal_figure(model, k), dpi=80)}'>" for k in dims)
+    body = (f"<h1>EEG factors: beta-VAE + SCAN</h1><p>{metrics['n_subjects']} subjects; "
+            f"{html.escape(metrics['protocol'])}.</p><h2>Classification (held-out subjects)</h2>"
+            "<table><tr><th>label</th><th>model</th><th>accuracy "
             "[95% CI]</th><th>AUC [95% CI]</th><th>chance</th></tr>" + "".join(rows) + "</table>"
             f"<h2>Denoising</h2><p>Averages of {d['trials_per_average']} trials of held-out subjects: correlation "
             f"with the subject's full average {d['raw_correlation']:.3f} raw, {d['denoised_correlation']:.3f} after "

@@ -112,7 +112,8 @@ def read_labels(path: str | Path, subjects: Sequence[str] | None = None) -> pd.D
     if len(table.columns) < 2:
         raise RecordingError(path, "has no label column besides 'subject'")
     if table["subject"].duplicated().any():
-        raise RecordingError(path, f"lists subjects twice: {sorted(set(table['subject'][table['subject'].duplicated()]))}")
+        twice = sorted(set(table["subject"][table["subject"].duplicated()]))
+        raise RecordingError(path, f"lists subjects twice: {twice}")
     table = table.set_index("subject")
     empty = [(s, c) for c in table.columns for s in table.index[table[c].str.strip() == ""]]
     if empty:

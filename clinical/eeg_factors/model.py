@@ -154,7 +154,8 @@ class EegFactorModel:
     def set_params(self, **params: Any) -> "EegFactorModel":
         for key, value in params.items():
             if key not in self._constraints:
-                raise ParameterError(f"{key!r} is not a parameter of EegFactorModel. Valid: {sorted(self._constraints)}.")
+                raise ParameterError(f"{key!r} is not a parameter of EegFactorModel. "
+                                     f"Valid: {sorted(self._constraints)}.")
             setattr(self, key, value)
         return self
 
