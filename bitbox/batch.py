@@ -281,6 +281,14 @@ def _crashed(job: Job, processors: Sequence[Processor], exitcode: int | None, ou
             "processors": ",".join(p.name for p in processors), "finished_utc": _now(), "summary": {}}
 
 
+def _timed_out(job: Job, processors: Sequence[Processor], out_dir: Path, timeout_s: float) -> dict[str, Any]:
+    """The manifest row of a recording stopped by the per-recording timeout."""
+    row = _crashed(job, processors, None, out_dir)
+    row["reason"] = (f"timed out after {timeout_s:g} s (the per-recording timeout); the worker was stopped. "
+                     "Raise --timeout for long recordings")
+    return row
+
+
 def _run_isolated(jobs: Sequence[Job], processors: Sequence[Processor], out_dir: Path, overwrite: bool,
                   workers: int, timeout_s: float | None = None):
     """Run the recordings in ``workers`` worker processes (spawned); yield manifest rows.
@@ -353,9 +361,7 @@ def _run_isolated(jobs: Sequence[Job], processors: Sequence[Processor], out_dir:
                 elif timeout_s is not None and time.monotonic() - started > timeout_s:
                     healthy = False
                     retire(process, connection, kill=True)
-                    row = _crashed(job, processors, None, Path(out_dir))
-                    row["reason"] = (f"timed out after {timeout_s:g} s (the per-recording timeout); the worker was "
-                                     "stopped. Raise --timeout for long recordings")
+                    row = _timed_out(job, processors, Path(out_dir), timeout_s)
                 if row is None:
                     continue
                 del busy[process]

@@ -34,7 +34,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
 def run_in_subprocess(job, processors: Sequence, out_dir: str | Path, overwrite: bool, log_level: int,
                       timeout_s: float | None = None) -> dict[str, Any]:
     """Process ``job`` with :func:`bitbox.batch.run_job` in a child interpreter; return its row."""
-    from .batch import _crashed, _remove_partial
+    from .batch import _crashed, _timed_out
 
     with tempfile.TemporaryDirectory(prefix="bitbox-job-") as tmp:
         args, result = Path(tmp) / "job.pkl", Path(tmp) / "row.pkl"
@@ -47,11 +47,7 @@ def run_in_subprocess(job, processors: Sequence, out_dir: str | Path, overwrite:
                                   timeout=timeout_s, stdin=subprocess.DEVNULL, env=env,
                                   preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
         except subprocess.TimeoutExpired:
-            _remove_partial(Path(out_dir) / job.recording_id)
-            row = _crashed(job, processors, None, Path(out_dir))
-            row["reason"] = (f"timed out after {timeout_s:g} s (the per-recording timeout); the worker was stopped. "
-                             "Raise --timeout for long recordings")
-            return row
+            return _timed_out(job, processors, Path(out_dir), timeout_s)
         if proc.returncode != 0 or not result.is_file():
             return _crashed(job, processors, proc.returncode, Path(out_dir))
         with open(result, "rb") as handle:

@@ -157,7 +157,8 @@ def read_epochs_dir(folder: str | Path, labels: str | Path, *, channels: Sequenc
         except Exception as err:
             raise RecordingError(path, f"cannot be read as MNE epochs ({type(err).__name__}: {err})") from None
     table = read_labels(labels, list(epochs))
-    common_channels = set.intersection(*(set(e.pick("eeg").ch_names) for e in epochs.values()))
+    common_channels = set.intersection(*({e.ch_names[i] for i in mne.pick_types(e.info, eeg=True)}
+                                         for e in epochs.values()))
     common_conditions = set.intersection(*(set(e.event_id) for e in epochs.values()))
     channels = list(channels) if channels else [c for c in next(iter(epochs.values())).ch_names
                                                  if c in common_channels]
@@ -238,14 +239,6 @@ def epochs_from_raw(recordings: Sequence[str | Path], folder: str | Path, *, tmi
 
 
 # ---------------------------------------------------------------------------- simulation
-def _pink(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    n = shape[-1]
-    spectrum = rng.normal(size=(*shape[:-1], n // 2 + 1)) + 1j * rng.normal(size=(*shape[:-1], n // 2 + 1))
-    spectrum /= np.sqrt(np.maximum(np.arange(n // 2 + 1), 1))
-    noise = np.fft.irfft(spectrum, n=n, axis=-1)
-    return noise / noise.std(axis=-1, keepdims=True)
-
-
 def simulate_cohort(n_subjects: int = 60, n_trials: int = 40, *, noise_uv: float = 4.0, seed: int = 0
                     ) -> ErpDataset:
     """A cohort with known generative factors, in the layout of Honke et al. (3 channels x 2 conditions).
@@ -263,6 +256,8 @@ def simulate_cohort(n_subjects: int = 60, n_trials: int = 40, *, noise_uv: float
         With ``truth["erps"]`` (noise-free ERPs) and ``truth["factors"]`` (p3_amplitude_uv,
         p3_latency_ms, n1_amplitude_uv per subject).
     """
+    from bitbox.processors.eeg_simulation import _pink_noise
+
     rng = np.random.default_rng(seed)
     sfreq, n_times = 250.0, 256
     times = np.arange(n_times) / sfreq - 0.248
@@ -283,7 +278,8 @@ def simulate_cohort(n_subjects: int = 60, n_trials: int = 40, *, noise_uv: float
             erps[s, c] = n1_topo[:, None] * n1_wave + p3_topo[:, None] * p3_share * p3_wave
         subject_trials = {}
         for c, cond in enumerate(conditions):
-            data = erps[s, c][None] + noise_uv * _pink(rng, (n_trials, 3, n_times))
+            noise = _pink_noise(rng, n_trials * 3, n_times).reshape(n_trials, 3, n_times)
+            data = erps[s, c][None] + noise_uv * noise
             subject_trials[cond] = (data - data[..., times < 0].mean(axis=-1, keepdims=True)).astype(np.float32)
         trials.append(subject_trials)
     subjects = [f"sub-{i + 1:03d}" for i in range(n_subjects)]

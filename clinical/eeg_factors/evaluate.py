@@ -20,15 +20,16 @@ import numpy as np
 import pandas as pd
 
 from bitbox.log import logger
+from bitbox.processors.eeg import COMPONENTS
 
 from .data import ErpDataset
 from .model import EegFactorModel
 
 __all__ = ["erp_features", "COMPONENT_WINDOWS", "cross_validate", "bootstrap_ci"]
 
-#: Component windows (ms) and polarity of the baseline features.
-COMPONENT_WINDOWS: dict[str, tuple[float, float, str]] = {"n1": (80, 150, "negative"), "p2": (150, 250, "positive"),
-                                                          "p3": (250, 500, "positive"), "lpp": (400, 800, "positive")}
+#: Component windows (ms) and polarity of the baseline features: those of the ``eeg`` processor.
+COMPONENT_WINDOWS: dict[str, tuple[float, float, str]] = {name: (t0, t1, polarity)
+                                                          for name, (t0, t1, polarity, _) in COMPONENTS.items()}
 
 
 def erp_features(erps: np.ndarray, times: np.ndarray, names: list[str] | None = None) -> pd.DataFrame:

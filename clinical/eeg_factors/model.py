@@ -239,8 +239,7 @@ class EegFactorModel:
         self.encoder_.eval()
         self.decoder_.eval()
         with torch.no_grad():
-            _, logvar = self.encoder_(x)
-            mu, _ = self.encoder_(x)
+            mu, logvar = self.encoder_(x)
             self.latent_kl_ = (0.5 * (mu ** 2 + logvar.exp() - 1 - logvar)).mean(dim=0).numpy()
         logger.info("beta-VAE trained: %d ERPs, final loss %.1f", len(x), self.history_[-1])
         self.fit_scan(dataset)
