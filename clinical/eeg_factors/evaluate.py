@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bitbox.clinical.stats import bootstrap_ci
 from bitbox.log import logger
 from bitbox.processors.eeg import COMPONENTS
 
@@ -56,22 +57,6 @@ def erp_features(erps: np.ndarray, times: np.ndarray, names: list[str] | None = 
             columns[f"{name}_{comp}_mean_uv"] = segment[:, i].mean(axis=-1)
             columns[f"{name}_{comp}_peak_latency_ms"] = t_ms[window][peak[:, i]]
     return pd.DataFrame(columns)
-
-
-def bootstrap_ci(metric, y_true: np.ndarray, score: np.ndarray, *, n_boot: int = 1000, seed: int = 0
-                 ) -> tuple[float, float]:
-    """95% percentile interval of ``metric(y_true, score)`` over subjects resampled with replacement."""
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, len(y_true), len(y_true))
-        if len(np.unique(y_true[idx])) < 2:
-            continue
-        values.append(metric(y_true[idx], score[idx]))
-    if not values:
-        return (float("nan"), float("nan"))
-    low, high = np.percentile(values, [2.5, 97.5])
-    return (float(low), float(high))
 
 
 def _scores(y_true: np.ndarray, proba: pd.DataFrame) -> dict[str, Any]:
