@@ -115,7 +115,7 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
 
 
 #: Modules that add a command group to ``bitbox`` (a ``register(subparsers)`` function each).
-CLINICAL_COMMANDS = ("bitbox.clinical.eeg_factors.cli",)
+CLINICAL_COMMANDS = ("bitbox.clinical.eeg_factors.cli", "bitbox.clinical.transdiagnostic.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

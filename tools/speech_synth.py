@@ -34,16 +34,21 @@ def have_espeak() -> bool:
     return shutil.which("espeak-ng") is not None
 
 
-def espeak(text: str, *, rate_wpm: int = 160, pitch: int = 50, voice: str = "en-us") -> tuple[np.ndarray, int]:
-    """Synthesise ``text``; returns mono float samples and the sample rate (22050 Hz)."""
+def espeak(text: str, *, rate_wpm: int = 160, pitch: int = 50, voice: str = "en-us", word_gap_ms: int = 0
+           ) -> tuple[np.ndarray, int]:
+    """Synthesise ``text``; returns mono float samples and the sample rate (22050 Hz).
+
+    ``word_gap_ms`` adds a pause between words (espeak-ng's ``-g``, in steps of 10 ms).
+    """
     import soundfile as sf
 
     if not have_espeak():
         raise RuntimeError("espeak-ng is not installed (Debian: apt-get install espeak-ng)")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "speech.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(int(rate_wpm)), "-p", str(int(pitch)), "-w", str(out),
-                        text], check=True, capture_output=True)
+        gap = ["-g", str(int(round(word_gap_ms / 10)))] if word_gap_ms else []
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(int(rate_wpm)), "-p", str(int(pitch)), *gap, "-w",
+                        str(out), text], check=True, capture_output=True)
         samples, sr = sf.read(str(out), dtype="float32")
     return samples, int(sr)
 

@@ -1,0 +1,320 @@
+"""Transdiagnostic speech and text classification (bitbox.clinical.transdiagnostic) and voice_windows."""
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from bitbox.cli import main
+from bitbox.clinical.transdiagnostic import (Features, ManifestError, MLPHead, classification_scores, evaluate,
+                                             extract_features, grouped_cv_splits, paper_split, read_manifest, tasks)
+from bitbox.processors.voice_windows import VoiceWindowsProcessor, mfcc, window_starts
+from bitbox.testing import check_processor
+from tests.conftest import _need_espeak
+
+SAMPLE = "examples/data/spoken_story.flac"
+
+
+# ---------------------------------------------------------------------------- voice_windows
+def test_voice_windows_conformance_and_window_grid():
+    result = check_processor(VoiceWindowsProcessor, SAMPLE, egemaps=False)
+    duration = result.summary["duration_s"]
+    ts = result.timeseries
+    assert len(ts) == len(window_starts(duration, 5.0, 1.0)) == int(np.floor(duration - 5.0)) + 1
+    assert np.allclose(np.diff(ts["time_s"]), 1.0) and np.allclose(ts["end_s"] - ts["time_s"], 5.0)
+    assert [c for c in ts.columns if c.startswith("mfcc_")] == [f"mfcc_{k}_mean" for k in range(1, 41)]
+    assert list(window_starts(3.0, 5.0, 1.0)) == [0.0]  # a short recording is one window
+
+
+def test_voice_windows_egemaps_has_the_88_functionals():
+    result = VoiceWindowsProcessor(window_s=5.0, stride_s=4.0).process(SAMPLE)
+    assert len([c for c in result.timeseries.columns if c.startswith("egemaps_")]) == 88
+    assert np.isfinite(result.timeseries.drop(columns=["time_s"]).to_numpy(float)).all()
+
+
+def test_mfcc_gain_moves_c0_only():
+    """+6 dB of gain adds 20 log10(2) dB to every log mel band: with an orthonormal DCT only c0
+    changes, by 20 log10(2) sqrt(n_mels)."""
+    rng = np.random.default_rng(0)
+    samples = rng.standard_normal(16000).astype(np.float64) * 0.05  # no band below the log floor
+    a = mfcc(samples, 16000, n_mfcc=40, n_mels=128)
+    b = mfcc(samples * 2, 16000, n_mfcc=40, n_mels=128)
+    assert np.allclose(b[0] - a[0], 20 * np.log10(2) * np.sqrt(128), atol=1e-6)
+    assert np.abs(b[1:] - a[1:]).max() < 1e-6
+    tone = np.sin(2 * np.pi * 1000 * np.arange(16000) / 16000)
+    low = np.sin(2 * np.pi * 200 * np.arange(16000) / 16000)
+    assert np.abs(mfcc(tone, 16000)[1:].mean(axis=1) - mfcc(low, 16000)[1:].mean(axis=1)).max() > 1.0
+
+
+# ---------------------------------------------------------------------------- manifest
+def _wav(path, seconds=1.0):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, np.zeros(int(16000 * seconds), dtype=np.float32), 16000)
+    return path
+
+
+def _manifest(tmp_path, rows, header="participant_id,diagnosis,recording"):
+    for row in rows:
+        _wav(tmp_path / row.split(",")[2])
+    path = tmp_path / "manifest.csv"
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_manifest_reads_paths_text_and_participants(tmp_path):
+    (tmp_path / "t.txt").write_text("hello there")
+    path = _manifest(tmp_path, ["p1,control,a/1.wav,t.txt,F", "p1,control,a/2.wav,I said something,F",
+                                "p2,MDD,b/1.wav,,M"], header="participant_id,diagnosis,recording,transcript,gender")
+    cohort = read_manifest(path)
+    rec = cohort.recordings
+    assert rec["recording"].tolist() == [str((tmp_path / p).resolve()) for p in ("a/1.wav", "a/2.wav", "b/1.wav")]
+    assert rec["transcript_path"].tolist() == [str((tmp_path / "t.txt").resolve()), None, None]
+    assert rec["transcript_text"].tolist() == [None, "I said something", None]
+    assert cohort.participants.loc["p1", "has_text"] and not cohort.participants.loc["p2", "has_text"]
+    assert cohort.classes == ["control", "MDD"] and cohort.has("gender") and not cohort.has("matched_control_id")
+    assert "2 participants (control 1, MDD 1), 3 recordings" in repr(cohort)
+
+
+@pytest.mark.parametrize("rows, header, message", [
+    (["p1,control,a.wav", "p1,MDD,b.wav"], None, r"participant 'p1' has more than one diagnosis.*lines 2, 3"),
+    (["p1,control,a.wav", "p2,MDD,"], None, r"empty 'recording' on line\(s\) 3"),
+    (["p1,HC,a.wav", "p2,MDD,b.wav"], None, r"control label 'control'.*\['HC', 'MDD'\]"),
+    (["p1,control,a.wav", "p2,control,b.wav"], None, "only controls"),
+    (["p1,control,a.wav", "p2,MDD,b.wav,p3"], "participant_id,diagnosis,recording,matched_control_id",
+     "matched_control_id 'p3', which is not a participant with diagnosis 'control'"),
+    (["p1,control,a.wav,missing.txt", "p2,MDD,b.wav,"], "participant_id,diagnosis,recording,transcript",
+     r"transcript files that do not exist \(line\(s\) 2"),
+])
+def test_manifest_errors_say_what_and_where(tmp_path, rows, header, message):
+    path = _manifest(tmp_path, [r for r in rows if r.split(",")[2]], header or "participant_id,diagnosis,recording")
+    if any(not r.split(",")[2] for r in rows):
+        path.write_text((header or "participant_id,diagnosis,recording") + "\n" + "\n".join(rows) + "\n")
+    with pytest.raises(ManifestError, match=message):
+        read_manifest(path)
+
+
+def test_manifest_missing_recording_and_column(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("participant_id,diagnosis,recording\np1,control,nowhere.wav\n")
+    with pytest.raises(ManifestError, match=r"do not exist \(line\(s\) 2; e.g. .*nowhere.wav\)"):
+        read_manifest(path)
+    path.write_text("participant,diagnosis,recording\n")
+    with pytest.raises(ManifestError, match="no column 'participant_id'"):
+        read_manifest(path)
+
+
+# ---------------------------------------------------------------------------- protocol
+def _cohort(tmp_path, n_per_dx=6, diagnoses=("MDD", "SCZ"), recordings=2):
+    rows = []
+    for dx in diagnoses:
+        for i in range(n_per_dx):
+            gender = "FM"[i % 2]
+            for k in range(recordings):
+                rows.append(f"{dx}{i},{dx},{dx}{i}_{k}.wav,some words,{dx},{gender},hc_{dx}{i}")
+                rows.append(f"hc_{dx}{i},control,hc_{dx}{i}_{k}.wav,some words,{dx},{gender},")
+    return read_manifest(_manifest(tmp_path, rows, "participant_id,diagnosis,recording,transcript,study,gender,"
+                                                   "matched_control_id"))
+
+
+def test_paper_split_keeps_matched_pairs_and_participants_apart(tmp_path):
+    cohort = _cohort(tmp_path)
+    split = paper_split(cohort, n_per_cell=1, seed=42)
+    parts = [set(split.train), set(split.validation), set(split.test)]
+    assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+    assert set.union(*parts) == set(cohort.participants.index)
+    p = cohort.participants
+    for name in ("test", "validation"):
+        chosen = p.loc[list(getattr(split, name))]
+        patients = chosen[chosen["diagnosis"] != "control"]
+        # one patient per diagnosis x gender, each with its own matched control in the same set
+        assert patients.groupby(["diagnosis", "gender"]).size().tolist() == [1, 1, 1, 1]
+        assert set(patients["matched_control_id"]) == set(chosen.index[chosen["diagnosis"] == "control"])
+    assert paper_split(cohort, n_per_cell=1, seed=42) == split  # seeded
+    with pytest.raises(ManifestError, match="needs 6 MDD patients of gender 'F'"):
+        paper_split(cohort, n_per_cell=3)
+
+
+def test_grouped_cv_tests_every_participant_once(tmp_path):
+    cohort = _cohort(tmp_path)
+    splits = grouped_cv_splits(cohort, n_folds=3, seed=1)
+    tested = [p for s in splits for p in s.test]
+    assert sorted(tested) == sorted(cohort.participants.index)
+    for s in splits:
+        assert not (set(s.train) & set(s.test) or set(s.validation) & set(s.test) or set(s.train) & set(s.validation))
+        assert len(s.validation) > 0
+    with pytest.raises(ManifestError, match="at least 7 participants per class"):
+        grouped_cv_splits(cohort, n_folds=7)
+
+
+def test_tasks_use_the_study_controls(tmp_path):
+    cohort = _cohort(tmp_path)
+    found = {t.name: t for t in tasks(cohort)}
+    assert list(found) == ["multiclass", "MDD_vs_control", "SCZ_vs_control"]
+    mdd = found["MDD_vs_control"].labels
+    assert set(mdd[mdd == "control"].index) == {f"hc_MDD{i}" for i in range(6)}
+    shuffled = {t.name: t for t in tasks(cohort.shuffled(seed=0))}  # no study: all controls
+    assert "all controls" in shuffled["MDD_vs_control"].controls
+
+
+# ---------------------------------------------------------------------------- scores and models
+def test_classification_scores_match_scikit_learn():
+    from sklearn.metrics import f1_score, roc_auc_score
+
+    rng = np.random.default_rng(3)
+    classes = ["control", "A", "B"]
+    y = rng.choice(classes, 60)
+    proba = pd.DataFrame(rng.random((60, 3)), columns=classes)
+    predicted = np.array(classes)[proba.to_numpy().argmax(axis=1)]
+    s = classification_scores(y, proba, classes, n_boot=200)
+    assert s["macro_f1"] == pytest.approx(f1_score(y, predicted, labels=classes, average="macro"))
+    shares = proba[sorted(classes)].to_numpy()
+    shares = shares / shares.sum(axis=1, keepdims=True)
+    assert s["auc"] == pytest.approx(roc_auc_score(y, shares, multi_class="ovr", labels=sorted(classes)))
+    assert np.asarray(s["confusion_matrix"]).sum() == 60 and s["labels"] == classes
+    assert s["macro_f1_ci"][0] <= s["macro_f1"] <= s["macro_f1_ci"][1]
+    yb = rng.choice(["control", "A"], 60)
+    pb = pd.DataFrame(rng.random((60, 2)), columns=["control", "A"])
+    b = classification_scores(yb, pb, ["control", "A"], positive="A", n_boot=200)
+    assert b["auc"] == pytest.approx(roc_auc_score(yb == "A", pb["A"]))
+    assert b["f1"] == pytest.approx(f1_score(yb, np.array(["control", "A"])[pb.to_numpy().argmax(axis=1)],
+                                             pos_label="A"))
+
+
+def test_mlp_head_is_a_scikit_learn_classifier():
+    from sklearn.base import clone
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 5))
+    y = np.where(X[:, 0] + 0.3 * rng.standard_normal(120) > 0.8, "pos", "neg")  # imbalanced
+    head = MLPHead(lr=1e-3, n_epochs=30, random_state=1)
+    assert clone(head).get_params() == head.get_params() and not hasattr(head, "module_")
+    proba = head.fit(X, y).predict_proba(X)
+    assert list(head.classes_) == ["neg", "pos"] and np.allclose(proba.sum(axis=1), 1)
+    assert np.mean(head.predict(X) == y) > 0.85
+    assert np.allclose(MLPHead(lr=1e-3, n_epochs=30, random_state=1).fit(X, y).predict_proba(X), proba)
+
+
+# ---------------------------------------------------------------------------- the demo cohort, end to end
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The espeak-ng cohort (5 patients per diagnosis + matched controls, 2 recordings each) and its features."""
+    _need_espeak()
+    from tools.transdx_cohort import make_cohort
+
+    root = tmp_path_factory.mktemp("transdx")
+    manifest = make_cohort(root / "cohort", patients=5, recordings=2, seed=0)
+    cohort = read_manifest(manifest)
+    features = extract_features(cohort, root / "out", stride_s=2.0, workers=2, progress=False)  # 2-s stride: faster
+    return manifest, cohort, features, root / "out"
+
+
+def test_demo_features_cover_every_recording(demo):
+    _, cohort, features, _ = demo
+    assert features.dropped.empty
+    for name, table in features.tables.items():
+        assert set(table["recording_key"]) == set(cohort.recordings["recording_key"]), name
+    assert len(features.tables["egemaps"]) > len(cohort.recordings)  # several windows per recording
+    assert features.tables["egemaps"].shape[1] == 1 + 88 and features.tables["mfcc"].shape[1] == 1 + 40
+    assert features.tables["embeddings"].shape[1] == 1 + 384
+
+
+def test_real_group_difference_gives_high_macro_f1(demo):
+    _, cohort, features, _ = demo
+    result = evaluate(cohort, features, protocol="cv", models=["logreg"], n_folds=3, n_boot=300, progress=False)
+    multi = result.metrics["multiclass"]
+    assert multi["fusion/mean"]["macro_f1"] > 0.8 and multi["tfidf/logreg"]["macro_f1"] > 0.9
+    assert multi["fusion/mean"]["macro_f1_ci"][0] > multi["dummy"]["macro_f1"]
+    for voice in ("egemaps/logreg", "speech/logreg"):  # the voices differ by group too (rate, pitch, pauses)
+        assert multi[voice]["macro_f1"] > 0.6 and multi[voice]["macro_f1_ci"][0] > multi[voice]["chance_macro_f1"]
+    binary = [result.metrics[f"{dx}_vs_control"]["fusion/mean"]["macro_f1"] for dx in ("MDD", "SCZ", "ASD")]
+    assert np.mean(binary) > 0.75, binary
+    # Every participant is tested exactly once per task and model, in one fold.
+    counts = result.predictions.groupby(["task", "model", "participant_id"]).size()
+    assert (counts == 1).all()
+    assert set(result.predictions.query("task == 'multiclass'")["participant_id"]) == set(cohort.participants.index)
+
+
+@pytest.fixture(scope="module")
+def null_demo(tmp_path_factory):
+    """A cohort whose groups do not differ (same texts and voice settings): only each participant's own
+    voice (espeak variant, pitch and rate) sets their recordings apart; 3 recordings each."""
+    _need_espeak()
+    from tools.transdx_cohort import make_cohort
+
+    root = tmp_path_factory.mktemp("transdx_null")
+    cohort = read_manifest(make_cohort(root / "cohort", patients=4, recordings=3, effect=False, seed=1))
+    features = extract_features(cohort, root / "out", feature_sets=["mfcc", "speech", "descriptives", "tfidf"],
+                                workers=2, progress=False)
+    return cohort, features
+
+
+def test_shuffled_labels_stay_at_chance_though_voices_are_distinctive(null_demo, tmp_path):
+    """Labels permuted across participants: with participant-level splits nothing generalises, although each
+    participant's voice is recognisable (a recording-level split, the leak, scores high on the same data)."""
+    cohort, features = null_demo
+    null = cohort.shuffled(seed=7)
+    result = evaluate(null, features, protocol="auto", models=["logreg"], n_folds=3, n_boot=500, progress=False)
+    assert result.protocol == "cv"  # no matched controls any more
+    for s in result.splits["split"].unique():
+        parts = result.splits[result.splits["split"] == s]
+        assert parts["participant_id"].is_unique  # no participant in two parts of a split
+    counts = result.predictions.groupby(["task", "model", "participant_id"]).size()
+    assert (counts == 1).all()  # each participant tested once, in one fold
+    multi = result.metrics["multiclass"]
+    for name in ("speech/logreg", "mfcc/logreg", "tfidf/logreg", "fusion/max", "fusion/mean"):
+        low, high = multi[name]["macro_f1_ci"]
+        assert low <= multi[name]["chance_macro_f1"] <= high, (name, multi[name]["macro_f1"], (low, high))
+        assert multi[name]["macro_f1"] < 0.5, name
+    # The leak the protocol prevents: the same pipeline on the same labels, but split by recording, so that a
+    # participant's other recordings are in the training set. Their voice gives their (random) label away.
+    rec = null.recordings
+    manifest = tmp_path / "by_recording.csv"
+    pd.DataFrame({"participant_id": rec["recording_key"], "diagnosis": rec["diagnosis"],
+                  "recording": rec["recording"]}).to_csv(manifest, index=False)
+    by_recording = read_manifest(manifest)
+    rename = dict(zip(rec["recording_key"], by_recording.recordings["recording_key"]))
+    mfcc_table = features.tables["mfcc"].assign(recording_key=features.tables["mfcc"]["recording_key"].map(rename))
+    leak = evaluate(by_recording, Features({"mfcc": mfcc_table}), models=["logreg"], n_folds=5, n_boot=10,
+                    progress=False).metrics["multiclass"]["mfcc/logreg"]
+    # (0.53-0.65 over shuffles 0-3 and 7, against 0.11-0.34 when split by participant)
+    assert leak["macro_f1"] > 0.5 and leak["macro_f1"] > multi["mfcc/logreg"]["macro_f1"] + 0.2, (
+        leak["macro_f1"], multi["mfcc/logreg"]["macro_f1"])
+
+
+def test_cli_writes_metrics_and_report(demo, capsys):
+    manifest, cohort, _, out = demo
+    code = main(["transdx", "evaluate", str(manifest), "-o", str(out), "--n-per-cell", "1", "--n-iter", "2",
+                 "--n-boot", "200", "--workers", "2", "--stride-s", "2", "-q"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "the paper's test/validation selection" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) == {"multiclass", "MDD_vs_control", "SCZ_vs_control", "ASD_vs_control"}
+    for task, models in metrics.items():
+        assert {"dummy", "fusion/max", "fusion/mean", "egemaps/xgboost", "tfidf/mlp", "speech/logreg"} <= set(models)
+        for scores in models.values():
+            assert {"macro_f1", "per_class_f1", "accuracy", "confusion_matrix"} <= set(scores)
+        n = len(models["dummy"]["labels"])
+        assert np.asarray(models["dummy"]["confusion_matrix"]).shape == (n, n)
+    assert metrics["MDD_vs_control"]["dummy"]["f1"] == pytest.approx(2 / 3)  # all positive, as in the paper
+    # The features computed by the fixture were reused through the batch machinery, not recomputed.
+    for modality in ("voice", "text"):
+        assert (pd.read_csv(out / "features" / modality / "manifest.csv")["status"] == "skipped").all()
+    run = json.loads((out / "run.json").read_text())
+    assert run["protocol"] == "paper" and len(run["manifest_sha256"]) == 64
+    splits = pd.read_csv(out / "splits.csv")
+    assert splits["participant_id"].is_unique and set(splits["part"]) == {"train", "validation", "test"}
+    report = (out / "report.html").read_text()
+    assert "Results laid out like the paper's table" in report and "baseline ensemble" in report
+    assert len(re.findall(r"src='data:image/png;base64,", report)) == 2 * len(metrics)
+
+
+def test_cli_reports_a_bad_manifest(tmp_path, capsys):
+    path = tmp_path / "m.csv"
+    path.write_text("participant_id,diagnosis\np1,control\n")
+    assert main(["transdx", "evaluate", str(path), "-o", str(tmp_path / "out")]) == 2
+    assert "no column 'recording'" in capsys.readouterr().err
