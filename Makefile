@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/speech.py
 	$(BIN)/python benchmarks/batch.py
 	$(BIN)/python benchmarks/eeg_factors.py
+	$(BIN)/python benchmarks/transdx.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) build *.egg-info
