@@ -602,8 +602,10 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
         bar.close()
         _write_tables(out_dir, rows, order, columns)
 
-    manifest = pd.read_csv(out_dir / MANIFEST_FILE, keep_default_na=False)
-    summary = pd.read_csv(out_dir / SUMMARY_FILE)
+    # Ids and paths stay text ("001" is not the number 1).
+    manifest = pd.read_csv(out_dir / MANIFEST_FILE, keep_default_na=False,
+                           dtype={"recording_id": str, "path": str, "reason": str, "sha256": str})
+    summary = pd.read_csv(out_dir / SUMMARY_FILE, dtype={"recording_id": str})
     counts = {status: int((manifest["status"] == status).sum()) for status in ("ok", "skipped", "failed")}
     result = BatchResult(out_dir=out_dir, summary=summary, manifest=manifest, counts=counts)
     logger.info(result.describe())

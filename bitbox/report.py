@@ -227,11 +227,12 @@ def _index_page(out_dir: Path, pages: dict[str, str]) -> str:
     """The cohort page: counts, a QC table with failures and detection rates, distributions, links."""
     manifest_path = out_dir / "manifest.csv"
     if manifest_path.is_file():
-        manifest = pd.read_csv(manifest_path, keep_default_na=False)
+        manifest = pd.read_csv(manifest_path, keep_default_na=False, dtype={"recording_id": str, "reason": str})
     else:
         manifest = pd.DataFrame({"recording_id": sorted(pages), "path": "", "status": "ok", "reason": ""})
     summary_path = out_dir / "summary.csv"
-    summary = pd.read_csv(summary_path) if summary_path.is_file() else pd.DataFrame({"recording_id": []})
+    summary = (pd.read_csv(summary_path, dtype={"recording_id": str}) if summary_path.is_file()
+               else pd.DataFrame({"recording_id": []}))
     summary = summary.set_index("recording_id") if "recording_id" in summary.columns else summary
     qc_columns = [c for c in summary.columns if c.endswith("_detected_fraction")]
     header = "".join(f"<th>{html.escape(c)}</th>" for c in qc_columns)

@@ -194,6 +194,19 @@ def test_discovery_is_sorted_recursive_and_ids_are_unique(tmp_path):
     assert problems == []
 
 
+def test_numeric_recording_ids_stay_text(tmp_path):
+    """Files named 001.txt and 1002.txt keep the ids "001" and "1002" in the result and the report."""
+    (tmp_path / "in").mkdir()
+    for stem in ("001", "1002"):
+        (tmp_path / "in" / f"{stem}.txt").write_text("We walked to the river and sat down.")
+    result = bitbox.process_folder(tmp_path / "in", tmp_path / "out", ["language"], progress=False)
+    assert result.summary["recording_id"].tolist() == ["001", "1002"]
+    assert result.manifest["recording_id"].tolist() == ["001", "1002"]
+    assert (tmp_path / "out" / "001" / "language.json").is_file()
+    bitbox.write_report(tmp_path / "out")
+    assert "<a href='001.html'>001</a>" in (tmp_path / "out" / "report" / "index.html").read_text()
+
+
 def test_list_and_catalog_commands():
     listed = bitbox_cli("list", "--measures")
     lines = listed.stdout.splitlines()

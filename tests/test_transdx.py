@@ -288,7 +288,7 @@ def test_shuffled_labels_stay_at_chance_though_voices_are_distinctive(null_demo,
 def test_cli_writes_metrics_and_report(demo, capsys):
     manifest, cohort, _, out = demo
     code = main(["transdx", "evaluate", str(manifest), "-o", str(out), "--n-per-cell", "1", "--n-iter", "2",
-                 "--n-boot", "200", "--workers", "2", "--stride-s", "2", "-q"])
+                 "--n-boot", "200", "--workers", "2", "--stride-s", "2", "--features", "egemaps,speech,tfidf", "-q"])
     assert code == 0
     printed = capsys.readouterr().out
     assert "the paper's test/validation selection" in printed

@@ -143,8 +143,9 @@ def classification_scores(y_true, proba: pd.DataFrame, classes, *, positive: str
     matrix = np.zeros((n, n), dtype=int)
     np.add.at(matrix, (true, predicted), 1)
 
-    def macro(t, p):
-        return float(_f1_per_class(t, p, n).mean())
+    def macro(t, p):  # over the classes a resample has (as scikit-learn without ``labels``)
+        present = (np.bincount(t, minlength=n) + np.bincount(p, minlength=n)) > 0
+        return float(_f1_per_class(t, p, n)[present].mean())
 
     out: dict[str, Any] = {
         "macro_f1": float(per_class.mean()),
