@@ -41,7 +41,7 @@ system-deps:
 	fi
 
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 docs: $(STAMP)
 	$(BIN)/python docs/generate_catalog.py

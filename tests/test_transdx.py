@@ -208,7 +208,7 @@ def demo(tmp_path_factory):
     root = tmp_path_factory.mktemp("transdx")
     manifest = make_cohort(root / "cohort", patients=5, recordings=2, seed=0)
     cohort = read_manifest(manifest)
-    features = extract_features(cohort, root / "out", stride_s=2.0, workers=2, progress=False)  # 2-s stride: faster
+    features = extract_features(cohort, root / "out", stride_s=4.0, workers=2, progress=False)  # 4-s stride: faster
     return manifest, cohort, features, root / "out"
 
 
@@ -217,9 +217,32 @@ def test_demo_features_cover_every_recording(demo):
     assert features.dropped.empty
     for name, table in features.tables.items():
         assert set(table["recording_key"]) == set(cohort.recordings["recording_key"]), name
-    assert len(features.tables["egemaps"]) > len(cohort.recordings)  # several windows per recording
+    assert len(features.tables["egemaps"]) > len(cohort.recordings)  # several windows for the longer ones
     assert features.tables["egemaps"].shape[1] == 1 + 88 and features.tables["mfcc"].shape[1] == 1 + 40
     assert features.tables["embeddings"].shape[1] == 1 + 384
+
+
+def test_bad_recordings_are_left_out_with_reasons(demo, tmp_path):
+    """A silent file, audio under 3 s and a transcript under 5 words are left out; the rest go on."""
+    _, cohort, _, _ = demo
+    good = cohort.recordings["recording"].iloc[0]
+    samples, sr = sf.read(good)
+    sf.write(tmp_path / "short.flac", samples[: int(2.0 * sr)], sr)
+    _wav(tmp_path / "silent.wav", seconds=4.0)
+    (tmp_path / "m.csv").write_text(
+        "participant_id,diagnosis,recording,transcript\n"
+        f"p1,control,{good},We went to the market and bought fresh bread.\n"
+        "p2,MDD,silent.wav,Yes.\n"
+        "p3,MDD,short.flac,I stayed in bed most of the day again.\n")
+    small = read_manifest(tmp_path / "m.csv")
+    features = extract_features(small, tmp_path / "out", feature_sets=["speech", "descriptives"], progress=False)
+    reasons = {(r.recording_key, r.modality): r.reason for r in features.dropped.itertuples()}
+    assert set(reasons) == {("p2/silent", "voice"), ("p2/silent", "text"), ("p3/short", "voice")}
+    assert "silent" in reasons["p2/silent", "voice"] and "silent.wav" in reasons["p2/silent", "voice"]
+    assert reasons["p3/short", "voice"].startswith("audio shorter than 3 s (2.00 s)")
+    assert reasons["p2/silent", "text"] == "transcript of fewer than 5 words (1)"
+    assert features.tables["speech"]["recording_key"].tolist() == [small.recordings["recording_key"][0]]
+    assert len(features.tables["descriptives"]) == 2
 
 
 def test_real_group_difference_gives_high_macro_f1(demo):
@@ -288,7 +311,7 @@ def test_shuffled_labels_stay_at_chance_though_voices_are_distinctive(null_demo,
 def test_cli_writes_metrics_and_report(demo, capsys):
     manifest, cohort, _, out = demo
     code = main(["transdx", "evaluate", str(manifest), "-o", str(out), "--n-per-cell", "1", "--n-iter", "2",
-                 "--n-boot", "200", "--workers", "2", "--stride-s", "2", "--features", "egemaps,speech,tfidf", "-q"])
+                 "--n-boot", "200", "--workers", "2", "--stride-s", "4", "--features", "egemaps,speech,tfidf", "-q"])
     assert code == 0
     printed = capsys.readouterr().out
     assert "the paper's test/validation selection" in printed

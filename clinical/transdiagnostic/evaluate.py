@@ -70,12 +70,21 @@ class Evaluation:
 
 def participant_scores(proba: np.ndarray, recording_keys, participant_of: dict[str, str],
                        classes) -> pd.DataFrame:
-    """Mean of sample scores per recording, then mean of recording scores per participant."""
-    frame = pd.DataFrame(proba, columns=list(classes))
-    frame["recording_key"] = list(recording_keys)
-    per_recording = frame.groupby("recording_key", sort=False).mean()
-    per_recording["participant_id"] = [participant_of[k] for k in per_recording.index]
-    return per_recording.groupby("participant_id", sort=False).mean()
+    """Mean of sample scores per recording, then mean of recording scores per participant.
+
+    Returns a participants x classes table (participants in order of first appearance).
+    """
+    proba = np.asarray(proba, dtype=float)
+
+    def means(values: np.ndarray, groups) -> tuple[np.ndarray, np.ndarray]:
+        codes, uniques = pd.factorize(np.asarray(groups))
+        sums = np.zeros((len(uniques), values.shape[1]))
+        np.add.at(sums, codes, values)
+        return sums / np.bincount(codes)[:, None], np.asarray(uniques)
+
+    per_recording, keys = means(proba, recording_keys)
+    per_participant, participants = means(per_recording, [participant_of[k] for k in keys])
+    return pd.DataFrame(per_participant, index=pd.Index(participants, name="participant_id"), columns=list(classes))
 
 
 def _predict(proba: pd.DataFrame) -> np.ndarray:
@@ -93,13 +102,10 @@ def _f1_per_class(true: np.ndarray, predicted: np.ndarray, n_classes: int) -> np
 
 
 def _auc(target: np.ndarray, score: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney U with mid-ranks for ties)."""
-    from scipy.stats import rankdata
-
-    n_pos = int(target.sum())
-    n_neg = len(target) - n_pos
-    ranks = rankdata(score)
-    return float((ranks[target == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    """Area under the ROC curve: P(score of a positive > score of a negative), ties counting one half."""
+    positive, negative = score[target == 1], score[target == 0]
+    greater = (positive[:, None] > negative[None, :]).mean()
+    return float(greater + 0.5 * (positive[:, None] == negative[None, :]).mean())
 
 
 def classification_scores(y_true, proba: pd.DataFrame, classes, *, positive: str | None = None,
@@ -181,11 +187,11 @@ def classification_scores(y_true, proba: pd.DataFrame, classes, *, positive: str
 
 
 def _validation_macro_f1(y_of: pd.Series, proba: pd.DataFrame, classes) -> float:
-    from sklearn.metrics import f1_score
-
-    return float(f1_score(y_of.loc[proba.index].astype(str), _predict(proba.reindex(columns=list(classes))
-                                                                        .fillna(0.0)),
-                          labels=list(classes), average="macro", zero_division=0))
+    """Macro F1 over all the task's classes of the participants in ``proba`` (its rows)."""
+    classes = list(classes)
+    true = np.array([classes.index(v) for v in y_of.loc[proba.index].astype(str)])
+    predicted = proba.reindex(columns=classes).fillna(0.0).to_numpy().argmax(axis=1)
+    return float(_f1_per_class(true, predicted, len(classes)).mean())
 
 
 def _fuse(a: pd.DataFrame, b: pd.DataFrame, how: str) -> pd.DataFrame:
@@ -212,7 +218,7 @@ def _run_task(task: Task, split: Split, features: Features, participant_of: dict
     for set_name, table in features.tables.items():
         text = set_name == "tfidf"
         pid = table["recording_key"].map(participant_of)
-        data = table["text"] if text else table.drop(columns=["recording_key"])
+        data = table["text"] if text else table.drop(columns=["recording_key"]).to_numpy(dtype=float)
         rows = {name: pid.isin(parts[name]).to_numpy() for name in parts}
         y_train = labels.loc[pid[rows["train"]]].to_numpy()
         if len(set(y_train)) < len(classes):
@@ -247,9 +253,11 @@ def _run_task(task: Task, split: Split, features: Features, participant_of: dict
             best[modality] = (name, value)
     if {"voice", "text"} <= set(best):
         voice, text_model = best["voice"][0], best["text"][0]
+        empty = pd.DataFrame(columns=classes, dtype=float)  # a model without scores for a part's participants
         for how in ("max", "mean"):
-            test_scores[f"fusion/{how}"] = _fuse(test_scores[voice], test_scores[text_model], how)
-            val_scores[f"fusion/{how}"] = _fuse(val_scores[voice], val_scores[text_model], how)
+            for store in (test_scores, val_scores):
+                if voice in store or text_model in store:
+                    store[f"fusion/{how}"] = _fuse(store.get(voice, empty), store.get(text_model, empty), how)
         info.append({"split": split.name, "task": task.name, "model": "fusion", "voice": voice, "text": text_model})
     # The dummy: all positive (binary), or the training set's most frequent class.
     if parts["test"]:

@@ -219,7 +219,11 @@ def extract_features(cohort: Cohort, out_dir: str | Path, *, feature_sets=FEATUR
                 inputs[key] = audio  # the language processor transcribes it (or reads a transcript beside it)
         logger.info("transdx: text features of %d recordings", len(inputs))
         language = LanguageProcessor(embedding_model=embedding_model, asr_model=asr_model)
-        done, summary, failed = _run_batch(list(inputs.values()), root / "text", [language], workers=workers,
+        # Reading transcripts takes milliseconds each: worker processes (each loading the sentence encoder) only
+        # pay off when recordings must be transcribed, or on a Dask cluster.
+        transcribing = any(Path(p).suffix.lower() not in EXTENSIONS["text"] for p in inputs.values())
+        done, summary, failed = _run_batch(list(inputs.values()), root / "text", [language],
+                                           workers=workers if transcribing or scheduler else 1,
                                            scheduler=scheduler, progress=progress)
         descriptives, texts = [], {}
         for key, path in inputs.items():
