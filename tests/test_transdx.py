@@ -68,15 +68,17 @@ def _manifest(tmp_path, rows, header="participant_id,diagnosis,recording"):
 def test_manifest_reads_paths_text_and_participants(tmp_path):
     (tmp_path / "t.txt").write_text("hello there")
     path = _manifest(tmp_path, ["p1,control,a/1.wav,t.txt,F", "p1,control,a/2.wav,I said something,F",
-                                "p2,MDD,b/1.wav,,M"], header="participant_id,diagnosis,recording,transcript,gender")
+                                "p2,MDD,b/1.wav,,M", "p1,control,a/3.wav,I wrote it in notes.txt,F"],
+                     header="participant_id,diagnosis,recording,transcript,gender")
     cohort = read_manifest(path)
     rec = cohort.recordings
-    assert rec["recording"].tolist() == [str((tmp_path / p).resolve()) for p in ("a/1.wav", "a/2.wav", "b/1.wav")]
-    assert rec["transcript_path"].tolist() == [str((tmp_path / "t.txt").resolve()), None, None]
-    assert rec["transcript_text"].tolist() == [None, "I said something", None]
+    assert rec["recording"].tolist() == [str((tmp_path / p).resolve())
+                                         for p in ("a/1.wav", "a/2.wav", "b/1.wav", "a/3.wav")]
+    assert rec["transcript_path"].tolist() == [str((tmp_path / "t.txt").resolve()), None, None, None]
+    assert rec["transcript_text"].tolist() == [None, "I said something", None, "I wrote it in notes.txt"]
     assert cohort.participants.loc["p1", "has_text"] and not cohort.participants.loc["p2", "has_text"]
     assert cohort.classes == ["control", "MDD"] and cohort.has("gender") and not cohort.has("matched_control_id")
-    assert "2 participants (control 1, MDD 1), 3 recordings" in repr(cohort)
+    assert "2 participants (control 1, MDD 1), 4 recordings" in repr(cohort)
 
 
 @pytest.mark.parametrize("rows, header, message", [

@@ -113,10 +113,11 @@ def _transcript(value, base: Path) -> tuple[str | None, str | None]:
     if value is None or (isinstance(value, float) and np.isnan(value)) or not str(value).strip():
         return None, None
     text = str(value).strip()
-    if "\n" not in text and text.lower().endswith(_TRANSCRIPT_SUFFIXES):
+    if text.lower().endswith(_TRANSCRIPT_SUFFIXES):
         path = Path(text).expanduser()
         path = path if path.is_absolute() else base / path
-        return str(path.resolve()), None
+        if path.is_file() or not any(c.isspace() for c in text):  # a file, or what can only be a file name
+            return str(path.resolve()), None
     return None, text
 
 
