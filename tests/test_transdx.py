@@ -371,3 +371,13 @@ def test_cli_reports_a_bad_manifest(tmp_path, capsys):
     path.write_text("participant_id,diagnosis\np1,control\n")
     assert main(["transdx", "evaluate", str(path), "-o", str(tmp_path / "out")]) == 2
     assert "no column 'recording'" in capsys.readouterr().err
+    _wav(tmp_path / "a.wav")
+    path.write_text("participant_id,diagnosis,recording\np1,control,a.wav\np2,MDD,a.wav\n")
+    assert main(["transdx", "evaluate", str(path), "-o", str(tmp_path / "out")]) == 2
+    assert "the same recording twice (line(s) 3" in capsys.readouterr().err
+    _wav(tmp_path / "b.wav")
+    path.write_text("participant_id,diagnosis,recording\np1,control,a.wav\np2,MDD,b.wav\n")
+    assert main(["transdx", "evaluate", str(path), "-o", str(tmp_path / "out"), "--features", "voice"]) == 2
+    assert "Unknown feature set(s) ['voice']; choose among" in capsys.readouterr().err
+    assert main(["transdx", "evaluate", str(path), "-o", str(tmp_path / "out"), "--models", "svm"]) == 2
+    assert "Unknown model(s) ['svm']" in capsys.readouterr().err

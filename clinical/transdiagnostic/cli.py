@@ -11,6 +11,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .features import extract_features
     from .report import write_outputs
 
+    from bitbox.errors import ParameterError
+
+    from .models import MODELS
+
+    models = args.models.split(",")
+    if not set(models) <= set(MODELS):  # before hours of feature extraction
+        raise ParameterError(f"Unknown model(s) {sorted(set(models) - set(MODELS))}; choose among {list(MODELS)}.")
     cohort = read_manifest(args.manifest, control_label=args.control_label)
     print(f"bitbox transdx: {cohort!r}")
     features = extract_features(cohort, args.output, feature_sets=args.features.split(","), window_s=args.window_s,
@@ -21,7 +28,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"  {len(features.dropped)} recording x modality left out (reasons in the report)")
     from .evaluate import evaluate
 
-    result = evaluate(cohort, features, protocol=args.protocol, models=args.models.split(","), n_folds=args.folds,
+    result = evaluate(cohort, features, protocol=args.protocol, models=models, n_folds=args.folds,
                       n_per_cell=args.n_per_cell, n_iter=args.n_iter, seed=args.seed, n_boot=args.n_boot,
                       mlp_params={"n_epochs": args.mlp_epochs, "lr": args.mlp_lr}, progress=not args.quiet)
     settings = {k: v for k, v in vars(args).items() if k != "func"}

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from bitbox.clinical.stats import bootstrap_ci
+from bitbox.errors import ParameterError
 from bitbox.log import logger
 
 from .cohort import Cohort
@@ -311,9 +312,10 @@ def evaluate(cohort: Cohort, features: Features, *, protocol: str = "auto", mode
     models = list(models)
     unknown = [m for m in models if m not in MODELS]
     if unknown or not models:
-        raise ValueError(f"Unknown model(s) {unknown}; choose among {list(MODELS)}.")
+        raise ParameterError(f"Unknown model(s) {unknown}; choose among {list(MODELS)}.")
     if not features.tables:
-        raise ValueError("No feature set has any recording: nothing to evaluate (see features.dropped).")
+        raise ParameterError("No feature set has any recording: nothing to evaluate. Every recording was left out; "
+                             "the reasons are in features.dropped (the batch manifests under OUT/features).")
     protocol, note = choose_protocol(cohort, protocol)
     splits = make_splits(cohort, protocol, n_folds=n_folds, n_per_cell=n_per_cell, seed=seed)
     task_list = tasks(cohort)

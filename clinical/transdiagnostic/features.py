@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bitbox.errors import ParameterError
 from bitbox.fileio import atomic_path, write_text
 from bitbox.log import logger
 from bitbox.recording import EXTENSIONS
@@ -77,7 +78,7 @@ def _check_sets(feature_sets) -> list[str]:
     sets = list(feature_sets)
     unknown = [s for s in sets if s not in FEATURE_SETS]
     if unknown or not sets:
-        raise ValueError(f"Unknown feature set(s) {unknown}; choose among {list(FEATURE_SETS)}.")
+        raise ParameterError(f"Unknown feature set(s) {unknown}; choose among {list(FEATURE_SETS)}.")
     return sets
 
 

@@ -21,6 +21,8 @@ from typing import Any, Callable
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from bitbox.errors import ParameterError
+
 __all__ = ["MLPHead", "MODELS", "make_pipeline", "candidate_params", "select_model"]
 
 MODELS = ("logreg", "xgboost", "mlp")
@@ -122,7 +124,7 @@ def make_pipeline(model: str, *, text: bool, random_state: int = 0, mlp_params: 
     elif model == "mlp":
         head = MLPHead(random_state=random_state, **(mlp_params or {}))
     else:
-        raise ValueError(f"Unknown model {model!r}; choose among {list(MODELS)}.")
+        raise ParameterError(f"Unknown model {model!r}; choose among {list(MODELS)}.")
     if text:
         steps = [("tfidf", TfidfVectorizer(sublinear_tf=True, max_features=1000))]
         if model != "xgboost":

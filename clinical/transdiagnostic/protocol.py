@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bitbox.errors import ParameterError
+
 from .cohort import Cohort, ManifestError
 
 __all__ = ["Split", "Task", "paper_split", "grouped_cv_splits", "make_splits", "tasks", "choose_protocol"]
@@ -56,7 +58,7 @@ class Task:
 def choose_protocol(cohort: Cohort, protocol: str = "auto") -> tuple[str, str]:
     """The protocol to use and why (``"auto"``: the paper's when the manifest allows it)."""
     if protocol not in ("auto", "paper", "cv"):
-        raise ValueError(f"protocol must be 'auto', 'paper' or 'cv'; got {protocol!r}.")
+        raise ParameterError(f"protocol must be 'auto', 'paper' or 'cv'; got {protocol!r}.")
     missing = [c for c in ("gender", "matched_control_id") if not cohort.has(c)]
     if protocol == "cv":
         return "cv", "participant-grouped stratified cross-validation (chosen)"
