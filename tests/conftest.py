@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -139,3 +141,22 @@ def librivox() -> dict[str, tuple[Path, str]]:
         name = name.strip(") ")
         out[name] = (LIBRIVOX / f"{name}.wav", text.replace("<s>", "").replace("</s>", "").strip())
     return out
+
+
+# ---------------------------------------------------------------------------- rendering HTML
+def render_in_chromium(page: Path, tmp_path: Path, *, height: int = 1600) -> np.ndarray | None:
+    """Screenshot ``page`` in headless Chromium: RGB pixels (0-255), or None where Chromium is not installed."""
+    import matplotlib.image
+
+    browser = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)),
+                   None)
+    if browser is None:
+        return None
+    shot = tmp_path / "page.png"
+    proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                           f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars",
+                           f"--window-size=1200,{height}", f"--screenshot={shot}", page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and shot.is_file(), proc.stderr[-2000:]
+    return (matplotlib.image.imread(shot)[..., :3] * 255).astype(int)

@@ -13,6 +13,8 @@ import pytest
 import bitbox
 from tools import synth
 
+from .conftest import render_in_chromium
+
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -64,13 +66,6 @@ def test_frames_of_a_face_leaving_the_picture_are_flagged(media_dir):
 
 
 # ---------------------------------------------------------------------------- cohort page
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory, talking_head, sway_video):
     """Three videos (one a shorter cut) with face and pose measures, and one broken file."""
@@ -99,20 +94,9 @@ def test_cohort_page_has_failures_qc_and_distributions(cohort):
 
 
 def test_cohort_page_renders_in_headless_chromium(cohort, tmp_path):
-    browser = _chromium()
-    if browser is None:
+    pixels = render_in_chromium(cohort / "report" / "index.html", tmp_path)
+    if pixels is None:
         pytest.skip("Chromium is not installed (make test installs Debian's chromium); the page was not rendered")
-    shot = tmp_path / "report.png"
-    proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                           f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars",
-                           "--window-size=1200,1600", f"--screenshot={shot}",
-                           (cohort / "report" / "index.html").as_uri()], capture_output=True, text=True,
-                          timeout=120)
-    assert proc.returncode == 0 and shot.is_file(), proc.stderr[-2000:]
-    import matplotlib.image
-
-    pixels = (matplotlib.image.imread(shot)[..., :3] * 255).astype(int)
     # The embedded plots were decoded and drawn: their blue dots and orange median lines are on screen.
     blue = np.all(np.abs(pixels - [76, 114, 176]) < 40, axis=-1).sum()
     orange = np.all(np.abs(pixels - [221, 132, 82]) < 40, axis=-1).sum()

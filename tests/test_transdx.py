@@ -14,7 +14,7 @@ from bitbox.clinical.transdiagnostic import (Features, ManifestError, MLPHead, c
                                              extract_features, grouped_cv_splits, paper_split, read_manifest, tasks)
 from bitbox.processors.voice_windows import VoiceWindowsProcessor, mfcc, window_starts
 from bitbox.testing import check_processor
-from tests.conftest import _need_espeak
+from tests.conftest import _need_espeak, render_in_chromium
 
 SAMPLE = "examples/data/spoken_story.flac"
 
@@ -311,26 +311,6 @@ def test_shuffled_labels_stay_at_chance_though_voices_are_distinctive(null_demo,
         leak["macro_f1"], multi["mfcc/logreg"]["macro_f1"])
 
 
-def _render_in_chromium(page, tmp_path):
-    """Screenshot ``page`` in headless Chromium; the pixels, or None where Chromium is not installed."""
-    import subprocess
-
-    import matplotlib.image
-
-    from tests.test_report import _chromium
-
-    browser = _chromium()
-    if browser is None:
-        return None
-    shot = tmp_path / "report.png"
-    proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                           f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars", "--window-size=1200,4000",
-                           f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0 and shot.is_file(), proc.stderr[-2000:]
-    return (matplotlib.image.imread(shot)[..., :3] * 255).astype(int)
-
-
 def test_cli_writes_metrics_and_report(demo, capsys, tmp_path):
     manifest, cohort, _, out = demo
     code = main(["transdx", "evaluate", str(manifest), "-o", str(out), "--n-per-cell", "1", "--n-iter", "2",
@@ -357,7 +337,7 @@ def test_cli_writes_metrics_and_report(demo, capsys, tmp_path):
     report = (out / "report.html").read_text()
     assert "Results laid out like the paper's table" in report and "baseline ensemble" in report
     assert len(re.findall(r"src='data:image/png;base64,", report)) == 2 * len(metrics)
-    pixels = _render_in_chromium(out / "report.html", tmp_path)
+    pixels = render_in_chromium(out / "report.html", tmp_path, height=4000)
     if pixels is None:
         pytest.skip("Chromium is not installed (make test installs Debian's chromium); the report was not rendered")
     # The embedded macro-F1 plots were decoded and drawn: voice (blue) and text (orange) bars are on screen.
