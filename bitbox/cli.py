@@ -8,6 +8,9 @@
     bitbox report OUT [--show-faces]   HTML pages with plots and QC
     bitbox dyad A B [--offset S]   coordination and imitation between two recordings
     bitbox catalog [--format md]   the measure catalog (markdown or csv)
+
+and one command group per clinical module (``bitbox eegfactors``, ``bitbox transdx``,
+``bitbox narratives``).
 """
 from __future__ import annotations
 
@@ -115,7 +118,8 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
 
 
 #: Modules that add a command group to ``bitbox`` (a ``register(subparsers)`` function each).
-CLINICAL_COMMANDS = ("bitbox.clinical.eeg_factors.cli", "bitbox.clinical.transdiagnostic.cli")
+CLINICAL_COMMANDS = ("bitbox.clinical.eeg_factors.cli", "bitbox.clinical.transdiagnostic.cli",
+                     "bitbox.clinical.pd_narratives.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,1 @@
+"""Parkinson's narratives: cognitive span categories (Khanna, Bhatt et al. 2025)."""
