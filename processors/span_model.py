@@ -310,10 +310,13 @@ class SpanCategorizer:
                 out.append(torch.sigmoid(logits).numpy())
         return out
 
-    def _decode(self, doc: _Doc, scores: np.ndarray, thresholds: dict[str, float]) -> list[tuple[int, int, str, float]]:
+    def _decode(self, doc: _Doc, scores: np.ndarray, thresholds: dict[str, float],
+                labels: Sequence[str] | None = None) -> list[tuple[int, int, str, float]]:
         candidates = self._candidates(doc)
         found = []
         for k, label in enumerate(self.labels_):
+            if labels is not None and label not in labels:
+                continue
             column = scores[:, k] if len(candidates) else np.zeros(0)
             chosen = np.flatnonzero(column >= thresholds[label])
             order = chosen[np.argsort(-column[chosen], kind="stable")]
@@ -332,8 +335,7 @@ class SpanCategorizer:
         wanted = set(self.labels_ if labels is None else labels)
         for k, (doc, score) in enumerate(zip(docs, scores)):
             gold_all |= {(k, b, label) for b, ls in doc.gold.items() for label in ls if label in wanted}
-            pred_all |= {(k, (f, la), label) for f, la, label, _ in self._decode(doc, score, thresholds)
-                         if label in wanted}
+            pred_all |= {(k, (f, la), label) for f, la, label, _ in self._decode(doc, score, thresholds, wanted)}
         return span_f1(gold_all, pred_all)
 
     # ------------------------------------------------------------------ training

@@ -32,7 +32,8 @@ def split_narratives(narratives: Sequence[Narrative], *, fractions: Sequence[flo
     Files are ranked by their number of annotated entities (ties broken at random); the
     test files are one random file from each of ``n_test`` equal-size quantile strata of
     that ranking, then the validation files likewise from the rest, so every part spans
-    the range of entity counts.
+    the range of entity counts. The split depends only on the files (not on their order)
+    and the seed.
 
     Parameters
     ----------
@@ -62,6 +63,8 @@ def split_narratives(narratives: Sequence[Narrative], *, fractions: Sequence[flo
         raise ParameterError(f"{n} narratives are too few for the fractions {tuple(fractions)}: nothing is left "
                              "to train on.")
     rng = np.random.default_rng(seed)
+    narratives = sorted(narratives, key=lambda x: x.name)  # the split depends on the files, not their order
+    names = [x.name for x in narratives]
     counts = np.array([len(x.spans) for x in narratives], dtype=float)
     tie = rng.random(n)
     order = [names[i] for i in np.lexsort((tie, counts))]

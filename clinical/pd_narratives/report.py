@@ -86,7 +86,8 @@ def write_report(path: str | Path, evaluations: Mapping[str, Any], *, title: str
     cat_head = "".join(f"<th>{esc(n)} strict</th><th>{esc(n)} lenient</th>" for n in names)
     plot = ""
     if names:
-        plot = f"<img alt='per-category lenient F1' src='data:image/png;base64,{png_data(_figure(evaluations, names))}'>"
+        data = png_data(_figure(evaluations, names))
+        plot = f"<img alt='per-category lenient F1' src='data:image/png;base64,{data}'>"
     notes = []
     if first:
         notes.append(f"{first['n_files']} files, {first['n_sentences']} sentences, level: {esc(first['level'])}.")
@@ -108,7 +109,7 @@ word overlap |A∩B|/max(|A|,|B|) &gt; 0.5 (Khanna, Bhatt et al. 2025). Micro po
 macro is the mean over categories. The paper's column is its best model (fine-tuned Llama-3-8B) on its own 179
 narratives: a reference point, not the same data.</p>
 <p>{'<br>'.join(notes)}</p>
-<table><tr><th>matching</th><th>average</th><th>score</th>{head}<th>paper (Llama)</th></tr>{''.join(rows)}</table>
+<table><tr><th>matching</th><th>average</th><th>score</th>{head}<th>paper (Llama, headline; matching not stated)</th></tr>{''.join(rows)}</table>
 <h2>Per category (F1)</h2>
 <table><tr><th>category</th><th>gold spans</th>{cat_head}<th>paper strict</th><th>paper lenient</th></tr>
 {''.join(cat_rows)}</table>
