@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/batch.py
 	$(BIN)/python benchmarks/eeg_factors.py
 	$(BIN)/python benchmarks/transdx.py
+	$(BIN)/python benchmarks/narratives.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) build *.egg-info

@@ -7,5 +7,8 @@ Each module lives in its own subpackage and uses only Bitbox's public API.
 - ``transdiagnostic``: speech and text classification of several diagnoses (Hansen et al.
   2023): cohort manifests, voice and text features, classifiers, late fusion, the paper's
   participant-level protocol, and the ``bitbox transdx`` command.
+- ``pd_narratives``: cognitive span categories in Parkinson's narratives (Khanna, Bhatt et
+  al. 2025): training a span model on annotated files, the paper's strict and lenient
+  evaluation (also of an LLM's answers), the lexicon baseline, and ``bitbox narratives``.
 - ``stats``: shared statistics (bootstrap intervals).
 """

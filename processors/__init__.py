@@ -16,4 +16,10 @@ plugin would; use them by name (``bitbox.process(path, processors=["face"])``).
 - ``language`` (:class:`bitbox.processors.language.LanguageProcessor`): transcript measures
   from a text transcript, or from audio transcribed offline
   (:mod:`bitbox.processors.transcript` reads transcripts and runs Whisper).
+- ``voice_windows`` (:class:`bitbox.processors.voice_windows.VoiceWindowsProcessor`): eGeMAPS
+  functionals and MFCC means per sliding window, for window-level classifiers.
+- ``narrative`` (:class:`bitbox.processors.narrative.NarrativeProcessor`): cognitive span
+  categories (action, location, time, social interaction, emotion, thought, the senses) in
+  narratives, with a span model (:mod:`bitbox.processors.span_model`) over the annotation
+  format of :mod:`bitbox.processors.narrative_format`.
 """

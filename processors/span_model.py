@@ -15,6 +15,7 @@ can be used (e.g. Bio_ClinicalBERT, as in Khanna, Bhatt et al. 2025), and
 """
 from __future__ import annotations
 
+import bisect
 import copy
 import hashlib
 import json
@@ -232,34 +233,51 @@ class SpanCategorizer:
             encoder = copy.deepcopy(encoder)
         return tokenizer, encoder
 
-    def _word_vectors(self, tokenizer, encoder, doc: _Doc):
-        """(n_words, dim) tensor: mean of each word's sub-word vectors (mean of the last ``layers`` layers)."""
+    def _word_vectors(self, tokenizer, encoder, docs: Sequence[_Doc], batch_size: int = 32) -> list:
+        """Per doc, an (n_words, dim) tensor: the mean of each word's sub-word vectors, each the
+        mean of the encoder's last ``layers`` layers. Long sentences are encoded in pieces of
+        128 words; pieces are encoded in batches."""
         import torch
 
-        pieces = []
-        for start in range(0, max(len(doc.words), 1), _WORDS_PER_CHUNK):
-            chunk = doc.words[start:start + _WORDS_PER_CHUNK]
-            if not chunk:
-                break
-            offset = chunk[0][0]
-            text = doc.text[offset:chunk[-1][1]]
-            batch = tokenizer(text, return_offsets_mapping=True, truncation=True, max_length=512,
-                              return_tensors="pt")
-            offsets = batch.pop("offset_mapping")[0].tolist()
+        pieces = []  # (doc index, first word, text offset, text)
+        for k, doc in enumerate(docs):
+            for start in range(0, len(doc.words), _WORDS_PER_CHUNK):
+                chunk = doc.words[start:start + _WORDS_PER_CHUNK]
+                pieces.append((k, start, chunk[0][0], doc.text[chunk[0][0]:chunk[-1][1]]))
+        dim = int(encoder.config.hidden_size)
+        out = [torch.zeros((len(doc.words), dim)) for doc in docs]
+        for first in range(0, len(pieces), batch_size):
+            batch_pieces = pieces[first:first + batch_size]
+            batch = tokenizer([p[3] for p in batch_pieces], return_offsets_mapping=True, truncation=True,
+                              max_length=512, padding=True, return_tensors="pt")
+            offsets = batch.pop("offset_mapping").tolist()
             if int(self.layers) == 1:
-                hidden = encoder(**batch).last_hidden_state[0]
+                hidden = encoder(**batch).last_hidden_state
             else:
                 states = encoder(**batch, output_hidden_states=True).hidden_states
-                hidden = torch.stack(states[-int(self.layers):]).mean(dim=0)[0]
-            rows = []
-            for b, e in chunk:
-                b, e = b - offset, e - offset
-                idx = [k for k, (s, t) in enumerate(offsets) if t > s and s < e and t > b]
-                rows.append(hidden[idx].mean(dim=0) if idx else hidden.new_zeros(hidden.shape[-1]))
-            pieces.append(torch.stack(rows))
-        if not pieces:
-            return torch.zeros((0, encoder.config.hidden_size))
-        return torch.cat(pieces)
+                hidden = torch.stack(states[-int(self.layers):]).mean(dim=0)
+            for row, (k, start, offset, _) in enumerate(batch_pieces):
+                words = docs[k].words[start:start + _WORDS_PER_CHUNK]
+                begins = [b - offset for b, _ in words]
+                token_rows, word_index = [], []
+                for t, (s, e) in enumerate(offsets[row]):
+                    if e <= s:
+                        continue  # special or padding token
+                    w = bisect.bisect_right(begins, s) - 1
+                    if w >= 0 and s < words[w][1] - offset:
+                        token_rows.append(t)
+                        word_index.append(w)
+                if not token_rows:
+                    continue
+                index = torch.tensor(word_index)
+                sums = hidden.new_zeros((len(words), dim)).index_add(0, index, hidden[row, token_rows])
+                counts = torch.bincount(index, minlength=len(words)).clamp(min=1).unsqueeze(1).to(hidden.dtype)
+                vectors = sums / counts
+                if out[k].requires_grad or vectors.requires_grad:
+                    out[k] = torch.cat([out[k][:start], vectors, out[k][start + len(words):]])
+                else:
+                    out[k][start:start + len(words)] = vectors
+        return out
 
     # ------------------------------------------------------------------ network
     def _network(self, dim: int, n_labels: int):
@@ -300,12 +318,14 @@ class SpanCategorizer:
         self.network_.eval()
         out = []
         with torch.inference_mode():
+            if cache is None:
+                cache = self._word_vectors(tokenizer, encoder, docs)
             for k, doc in enumerate(docs):
                 candidates = self._candidates(doc)
                 if not candidates:
                     out.append(np.zeros((0, len(self.labels_)), dtype=np.float32))
                     continue
-                vectors = cache[k] if cache is not None else self._word_vectors(tokenizer, encoder, doc)
+                vectors = cache[k]
                 logits = self.network_(vectors, torch.tensor(candidates, dtype=torch.long))
                 out.append(torch.sigmoid(logits).numpy())
         return out
@@ -378,8 +398,8 @@ class SpanCategorizer:
         groups = [{"params": self.network_.parameters(), "lr": float(self.learning_rate)}]
         if frozen:
             with torch.inference_mode():
-                train_cache = [self._word_vectors(tokenizer, encoder, d).clone() for d in train_docs]
-                val_cache = [self._word_vectors(tokenizer, encoder, d).clone() for d in val_docs]
+                train_cache = [v.clone() for v in self._word_vectors(tokenizer, encoder, train_docs)]
+                val_cache = [v.clone() for v in self._word_vectors(tokenizer, encoder, val_docs)]
         else:
             train_cache = val_cache = None
             groups.append({"params": encoder.parameters(), "lr": float(self.encoder_learning_rate)})
@@ -400,8 +420,10 @@ class SpanCategorizer:
                 optimizer.zero_grad()
                 loss = 0.0
                 n_spans = 0
-                for k in order[start:start + int(self.batch_size)]:
-                    vectors = train_cache[k] if frozen else self._word_vectors(tokenizer, encoder, train_docs[k])
+                step = order[start:start + int(self.batch_size)]
+                fresh = None if frozen else self._word_vectors(tokenizer, encoder, [train_docs[k] for k in step])
+                for j, k in enumerate(step):
+                    vectors = train_cache[k] if frozen else fresh[j]
                     logits = self.network_(vectors, torch.tensor(candidates[k], dtype=torch.long))
                     loss = loss + loss_fn(logits, targets[k])
                     n_spans += len(candidates[k])

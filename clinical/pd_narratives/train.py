@@ -15,7 +15,7 @@ from .baseline import LexiconTagger
 from .corpus import split_narratives
 from .evaluate import evaluate_spans
 
-__all__ = ["TrainingRun", "train_and_evaluate", "predict_files"]
+__all__ = ["TrainingRun", "train_and_evaluate", "write_training_outputs", "predict_files"]
 
 
 @dataclass
