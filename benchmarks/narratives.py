@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-CORPUS = Path(__file__).resolve().parents[1] / "examples" / "data" / "narratives"
+CORPUS = Path(__file__).resolve().parents[1] / "examples" / "narratives"
 
 
 def _digest(folder: Path) -> str:

@@ -399,8 +399,8 @@ def _dask_client(scheduler: str, workers: int):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                    dashboard_address=None, silence_logs=logging.ERROR)
         return Client(cluster)
-    try:
-        return Client(scheduler, timeout="30s")
+    try:  # Dask's connect timeout (30 s unless configured: distributed.comm.timeouts.connect)
+        return Client(scheduler, timeout=dask.config.get("distributed.comm.timeouts.connect", "30s"))
     except (OSError, TimeoutError) as err:
         raise ParameterError(f"Cannot reach the Dask scheduler at {scheduler!r} ({err}). Check the address "
                              "(e.g. tcp://10.0.0.5:8786) and that the scheduler is running.") from None

@@ -14,7 +14,7 @@ from bitbox.clinical.pd_narratives import LexiconTagger, evaluate_spans, read_ll
 from bitbox.processors.narrative_format import read_narratives, split_sentences
 from bitbox.processors.span_model import load_span_model
 
-CORPUS = Path(__file__).resolve().parent / "data" / "narratives"
+CORPUS = Path(__file__).resolve().parent / "narratives"
 DIARY = """This morning I walked to the bakery with my husband. My hands were shaking and I felt nervous.
 I remembered how my mother baked bread every Sunday. The smell of warm bread made me happy."""
 

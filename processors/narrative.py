@@ -245,9 +245,13 @@ class NarrativeProcessor(Processor):
                                    "category_diversity": float(frame["category"].nunique())}
         counts = frame["category"].value_counts()
         for category in model.hierarchy_.categories:
+            key = re.sub(r"[^a-z0-9_]+", "_", category.lower())
+            if key in ("word", "sentence", "span"):
+                raise ParameterError(f"The span model's category {category!r} would clash with the processor's "
+                                     f"{key}_count; rename the category in the model's label hierarchy.")
             count = int(counts.get(category, 0))
-            summary[f"{category}_count"] = float(count)
-            summary[f"{category}_rate"] = 100.0 * count / n_words
+            summary[f"{key}_count"] = float(count)
+            summary[f"{key}_rate"] = 100.0 * count / n_words
         if progress is not None:
             progress(3, 3)
         return summary

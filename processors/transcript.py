@@ -241,9 +241,10 @@ def _read_json(path: Path) -> Transcript:
     if isinstance(raw, list):
         words = [w for w in (_json_word(item, path, f"word {j}") for j, item in enumerate(raw)) if w.text]
         return Transcript(_utterances_from_words(words), source=source)
-    if isinstance(data, dict) and isinstance(data.get("text"), str):
-        return Transcript([Utterance(s, _words_of(s)) for s in _split_sentences(data["text"])], source=source)
-    raise RecordingError(path, "is JSON but not a transcript (no 'segments', 'words' or 'text')",
+    text = data.get("text", data.get("content")) if isinstance(data, dict) else None
+    if isinstance(text, str):  # {"text": ...}, or an annotated narrative's {"content": ...}
+        return Transcript([Utterance(s, _words_of(s)) for s in _split_sentences(text)], source=source)
+    raise RecordingError(path, "is JSON but not a transcript (no 'segments', 'words', 'text' or 'content')",
                          'Use {"segments": [{"start": 0.0, "end": 2.1, "text": "...", "words": [...]}]} '
                          'or {"words": [{"word": "hello", "start": 0.5, "end": 0.8}, ...]}')
 

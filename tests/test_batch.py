@@ -211,7 +211,7 @@ def test_list_and_catalog_commands():
     listed = bitbox_cli("list", "--measures")
     lines = listed.stdout.splitlines()
     names = [ln.split()[0] for ln in lines if not ln.startswith(" ")]
-    assert listed.returncode == 0 and names == ["eeg", "face", "language", "pose", "speech", "voice_windows"]
+    assert listed.returncode == 0 and names == ["eeg", "face", "language", "narrative", "pose", "speech", "voice_windows"]
     assert "head_roll" in listed.stdout and "[deg]" in listed.stdout
     csv = bitbox_cli("catalog", "--format", "csv")
     assert csv.returncode == 0 and "face,head_roll,timeseries,deg" in csv.stdout
@@ -342,6 +342,9 @@ def test_dask_timeout_and_bad_scheduler(tmp_path, talking_head):
                                    scheduler="local", timeout_s=5, progress=False)
     manifest = result.manifest.set_index("recording_id")
     assert "timed out after 5 s" in manifest.loc["hang", "reason"] and manifest.loc["fine", "status"] == "ok"
-    with pytest.raises(bitbox.ParameterError, match="Cannot reach the Dask scheduler"):
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}), \
+            pytest.raises(bitbox.ParameterError, match="Cannot reach the Dask scheduler"):
         bitbox.process_folder(folder, tmp_path / "x", processors=["face"], scheduler="tcp://127.0.0.1:9",
                               progress=False)

@@ -91,7 +91,7 @@ def test_cli_fit_and_evaluate(tmp_path):
     folder = write_epochs_dir(small, tmp_path / "epochs")
     again = read_epochs_dir(folder, folder / "labels.csv")
     np.testing.assert_allclose(again.averages(), small.averages(), atol=1e-3)
-    args = ["--epochs", str(folder), "--labels", str(folder / "labels.csv"), "--n-epochs", "15"]
+    args = ["--epochs", str(folder), "--labels", str(folder / "labels.csv"), "--n-epochs", "5"]
     assert cli(["eegfactors", "fit", *args, "-o", str(tmp_path / "model")]) == 0
     assert EegFactorModel.load(tmp_path / "model").predict(small.averages()).shape == (24, 2)
     assert cli(["eegfactors", "evaluate", *args, "--folds", "3", "-o", str(tmp_path / "out")]) == 0

@@ -24,7 +24,7 @@ from bitbox.processors.span_model import SpanCategorizer, default_span_model_pat
 from bitbox.testing import check_processor
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO / "examples" / "data" / "narratives"
+CORPUS = REPO / "examples" / "narratives"
 
 
 def _narrative(text: str, spans: list[tuple[str, str]], name: str = "doc") -> Narrative:

@@ -11,7 +11,7 @@ against the default hierarchy. The guide the spans follow is in ``docs/narrative
 
 Usage::
 
-    python tools/build_narrative_corpus.py [OUT_DIR]   # default examples/data/narratives
+    python tools/build_narrative_corpus.py [OUT_DIR]   # default examples/narratives
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from bitbox.processors.narrative_format import Narrative, Span, default_hierarchy, write_narrative  # noqa: E402
 
 SOURCE = ROOT / "tools" / "narrative_corpus"
-DEFAULT_OUT = ROOT / "examples" / "data" / "narratives"
+DEFAULT_OUT = ROOT / "examples" / "narratives"
 _CLOSE = re.compile(r"\]\{([a-z_]+)\}")
 
 

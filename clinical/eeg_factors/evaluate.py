@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bitbox.clinical.stats import bootstrap_ci
+from bitbox.clinical.stats import binary_auc, bootstrap_ci
 from bitbox.log import logger
 from bitbox.processors.eeg import COMPONENTS
 
@@ -70,7 +70,7 @@ def _scores(y_true: np.ndarray, proba: pd.DataFrame) -> dict[str, Any]:
         positive = (y_true == values[1]).astype(int)
         score = proba[values[1]].to_numpy()
         out["auc"] = float(roc_auc_score(positive, score))
-        out["auc_ci"] = bootstrap_ci(lambda t, s: float(roc_auc_score(t, s)), positive, score)
+        out["auc_ci"] = bootstrap_ci(binary_auc, positive, score)
         out["positive_value"] = values[1]
     else:
         matrix = proba.to_numpy()

@@ -102,6 +102,7 @@ def write_report(path: str | Path, evaluations: Mapping[str, Any], *, title: str
             if ev.get("dropped_predictions"):
                 notes.append(f"{esc(n)}: {ev['dropped_predictions']} prediction(s) with labels outside the "
                              "hierarchy left out.")
+    paper_head = "paper (Llama, headline; matching not stated)"
     body = f"""
 <h1>{esc(title)}</h1>
 <p>Per sentence, sets of (term, category); <b>strict</b>: same term and category; <b>lenient</b>: same category and
@@ -109,7 +110,7 @@ word overlap |A∩B|/max(|A|,|B|) &gt; 0.5 (Khanna, Bhatt et al. 2025). Micro po
 macro is the mean over categories. The paper's column is its best model (fine-tuned Llama-3-8B) on its own 179
 narratives: a reference point, not the same data.</p>
 <p>{'<br>'.join(notes)}</p>
-<table><tr><th>matching</th><th>average</th><th>score</th>{head}<th>paper (Llama, headline; matching not stated)</th></tr>{''.join(rows)}</table>
+<table><tr><th>matching</th><th>average</th><th>score</th>{head}<th>{paper_head}</th></tr>{''.join(rows)}</table>
 <h2>Per category (F1)</h2>
 <table><tr><th>category</th><th>gold spans</th>{cat_head}<th>paper strict</th><th>paper lenient</th></tr>
 {''.join(cat_rows)}</table>

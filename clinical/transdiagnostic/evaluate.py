@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bitbox.clinical.stats import bootstrap_ci
+from bitbox.clinical.stats import binary_auc, bootstrap_ci
 from bitbox.errors import ParameterError
 from bitbox.log import logger
 
@@ -102,13 +102,6 @@ def _f1_per_class(true: np.ndarray, predicted: np.ndarray, n_classes: int) -> np
     return np.divide(2 * tp, denominator, out=np.zeros(n_classes), where=denominator > 0)
 
 
-def _auc(target: np.ndarray, score: np.ndarray) -> float:
-    """Area under the ROC curve: P(score of a positive > score of a negative), ties counting one half."""
-    positive, negative = score[target == 1], score[target == 0]
-    greater = (positive[:, None] > negative[None, :]).mean()
-    return float(greater + 0.5 * (positive[:, None] == negative[None, :]).mean())
-
-
 def classification_scores(y_true, proba: pd.DataFrame, classes, *, positive: str | None = None,
                           n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Participant-level scores with 95% bootstrap intervals.
@@ -174,13 +167,13 @@ def classification_scores(y_true, proba: pd.DataFrame, classes, *, positive: str
                                     seed=seed)
         target = (true == k).astype(int)
         if len(present) == 2:
-            out["auc"] = _auc(target, scores[:, k])
-            out["auc_ci"] = bootstrap_ci(_auc, target, scores[:, k], n_boot=n_boot, seed=seed)
+            out["auc"] = binary_auc(target, scores[:, k])
+            out["auc_ci"] = bootstrap_ci(binary_auc, target, scores[:, k], n_boot=n_boot, seed=seed)
         else:
             out["auc"], out["auc_ci"] = float("nan"), nan_pair
     elif len(present) == n:
         shares = scores / np.maximum(scores.sum(axis=1, keepdims=True), 1e-12)
-        out["auc"] = float(np.mean([_auc((true == k).astype(int), shares[:, k]) for k in range(n)]))
+        out["auc"] = float(np.mean([binary_auc((true == k).astype(int), shares[:, k]) for k in range(n)]))
         out["auc_ci"] = nan_pair
     else:
         out["auc"], out["auc_ci"] = float("nan"), nan_pair

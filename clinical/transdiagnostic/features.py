@@ -31,10 +31,11 @@ import numpy as np
 import pandas as pd
 
 from bitbox.errors import ParameterError
-from bitbox.fileio import atomic_path, write_text
+from bitbox.fileio import write_text
 from bitbox.log import logger
 from bitbox.recording import EXTENSIONS
 
+from ..features import cached_embeddings, run_batch
 from .cohort import Cohort
 
 __all__ = ["Features", "extract_features", "FEATURE_SETS", "VOICE_SETS", "TEXT_SETS"]
@@ -80,40 +81,6 @@ def _check_sets(feature_sets) -> list[str]:
     if unknown or not sets:
         raise ParameterError(f"Unknown feature set(s) {unknown}; choose among {list(FEATURE_SETS)}.")
     return sets
-
-
-def _run_batch(paths: list[str], out_dir: Path, processors, *, workers: int, scheduler: str | None,
-               progress: bool) -> tuple[dict[str, str], pd.DataFrame, dict[str, str]]:
-    """Process ``paths``; returns (path -> recording_id of successes, summary, path -> reason of failures)."""
-    from bitbox.batch import process_folder
-
-    result = process_folder(paths, out_dir, processors, workers=workers, scheduler=scheduler, progress=progress)
-    manifest = result.manifest
-    ok = manifest[manifest["status"] != "failed"]
-    failed = manifest[manifest["status"] == "failed"]
-    summary = result.summary.set_index("recording_id")
-    return (dict(zip(ok["path"], ok["recording_id"])), summary, dict(zip(failed["path"], failed["reason"])))
-
-
-def _embedding_cache(out_dir: Path, texts: dict[str, str], model: str | None) -> dict[str, np.ndarray]:
-    """Mean sentence embedding per text, cached as ``<sha256>.npy`` under ``out_dir``."""
-    from bitbox.processors.language import embed_sentences
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    result = {}
-    for key, sentences_text in texts.items():
-        sentences = [s for s in sentences_text.split("\n") if s.strip()]
-        digest = hashlib.sha256(f"{model or 'packaged'}\0{sentences_text}".encode()).hexdigest()
-        path = out_dir / f"{digest}.npy"
-        if path.is_file():
-            result[key] = np.load(path)
-            continue
-        vector = embed_sentences(sentences, model=model).mean(axis=0)
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as fh:
-                np.save(fh, vector)
-        result[key] = vector
-    return result
 
 
 def extract_features(cohort: Cohort, out_dir: str | Path, *, feature_sets=FEATURE_SETS, window_s: float = 5.0,
@@ -174,7 +141,7 @@ def extract_features(cohort: Cohort, out_dir: str | Path, *, feature_sets=FEATUR
         if "speech" in voice:
             processors.append(SpeechProcessor())
         logger.info("transdx: voice features of %d recordings", len(rec))
-        done, summary, failed = _run_batch(list(rec["recording"]), root / "voice", processors, workers=workers,
+        done, summary, failed = run_batch(list(rec["recording"]), root / "voice", processors, workers=workers,
                                            scheduler=scheduler, progress=progress)
         windows, speech_rows = [], []
         for key, path in zip(rec["recording_key"], rec["recording"]):
@@ -223,7 +190,7 @@ def extract_features(cohort: Cohort, out_dir: str | Path, *, feature_sets=FEATUR
         # Reading transcripts takes milliseconds each: worker processes (each loading the sentence encoder) only
         # pay off when recordings must be transcribed, or on a Dask cluster.
         transcribing = any(Path(p).suffix.lower() not in EXTENSIONS["text"] for p in inputs.values())
-        done, summary, failed = _run_batch(list(inputs.values()), root / "text", [language],
+        done, summary, failed = run_batch(list(inputs.values()), root / "text", [language],
                                            workers=workers if transcribing or scheduler else 1,
                                            scheduler=scheduler, progress=progress)
         descriptives, texts = [], {}
@@ -248,7 +215,7 @@ def extract_features(cohort: Cohort, out_dir: str | Path, *, feature_sets=FEATUR
         if "tfidf" in text and texts:
             tables["tfidf"] = pd.DataFrame({"recording_key": list(texts), "text": list(texts.values())})
         if "embeddings" in text and texts:
-            vectors = _embedding_cache(root / "embeddings", texts, embedding_model)
+            vectors = cached_embeddings(root / "embeddings", texts, embedding_model)
             matrix = np.stack([vectors[k] for k in texts])
             frame = pd.DataFrame(matrix, columns=[f"embedding_{i + 1}" for i in range(matrix.shape[1])])
             frame.insert(0, "recording_key", list(texts))

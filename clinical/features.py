@@ -1,0 +1,47 @@
+"""Feature helpers shared by the clinical modules: a batch of recordings through Bitbox's
+processors, and cached sentence embeddings of texts."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bitbox.fileio import atomic_path
+
+__all__ = ["run_batch", "cached_embeddings"]
+
+
+def run_batch(paths: list[str], out_dir: Path, processors, *, workers: int, scheduler: str | None,
+               progress: bool) -> tuple[dict[str, str], pd.DataFrame, dict[str, str]]:
+    """Process ``paths``; returns (path -> recording_id of successes, summary, path -> reason of failures)."""
+    from bitbox.batch import process_folder
+
+    result = process_folder(paths, out_dir, processors, workers=workers, scheduler=scheduler, progress=progress)
+    manifest = result.manifest
+    ok = manifest[manifest["status"] != "failed"]
+    failed = manifest[manifest["status"] == "failed"]
+    summary = result.summary.set_index("recording_id")
+    return (dict(zip(ok["path"], ok["recording_id"])), summary, dict(zip(failed["path"], failed["reason"])))
+
+
+def cached_embeddings(out_dir: Path, texts: dict[str, str], model: str | None) -> dict[str, np.ndarray]:
+    """Mean sentence embedding per text (sentences: its lines), cached as ``<sha256>.npy`` under ``out_dir``."""
+    from bitbox.processors.text_encoder import embed_sentences
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = {}
+    for key, sentences_text in texts.items():
+        sentences = [s for s in sentences_text.split("\n") if s.strip()]
+        digest = hashlib.sha256(f"{model or 'packaged'}\0{sentences_text}".encode()).hexdigest()
+        path = out_dir / f"{digest}.npy"
+        if path.is_file():
+            result[key] = np.load(path)
+            continue
+        vector = embed_sentences(sentences, model=model).mean(axis=0)
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.save(fh, vector)
+        result[key] = vector
+    return result
