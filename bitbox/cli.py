@@ -10,7 +10,7 @@
     bitbox catalog [--format md]   the measure catalog (markdown or csv)
 
 and one command group per clinical module (``bitbox eegfactors``, ``bitbox transdx``,
-``bitbox narratives``).
+``bitbox narratives``, ``bitbox hba``).
 """
 from __future__ import annotations
 
@@ -119,7 +119,7 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
 
 #: Modules that add a command group to ``bitbox`` (a ``register(subparsers)`` function each).
 CLINICAL_COMMANDS = ("bitbox.clinical.eeg_factors.cli", "bitbox.clinical.transdiagnostic.cli",
-                     "bitbox.clinical.pd_narratives.cli")
+                     "bitbox.clinical.pd_narratives.cli", "bitbox.clinical.hba.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

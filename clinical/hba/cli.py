@@ -1,0 +1,118 @@
+"""``bitbox hba evaluate`` (score any model) and ``bitbox hba baseline train|predict`` (Bitbox descriptors)."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+__all__ = ["register"]
+
+
+def _registry(args: argparse.Namespace):
+    from .tasks import TaskRegistry, default_registry
+
+    return default_registry() if args.registry is None else TaskRegistry.from_file(args.registry)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from bitbox.fileio import write_json
+
+    from .evaluate import evaluate_predictions, load_judge, read_predictions
+    from .report import results_markdown, write_report
+
+    judge = load_judge(args.judge) if args.judge else None
+    predictions = read_predictions(args.predictions)
+    metrics = evaluate_predictions(args.data, predictions, registry=_registry(args), judge=judge)
+    out = Path(args.output)
+    write_json(out / "metrics.json", metrics)
+    write_report(out / "report.html", metrics)
+    print(f"bitbox hba: {metrics['n_samples']} samples, {len(metrics['datasets'])} dataset(s)")
+    print(results_markdown(metrics))
+    for key, what in (("missing_predictions", "sample(s) without a prediction, scored as wrong"),
+                      ("extra_predictions", "prediction(s) for ids not in the data, ignored")):
+        if metrics[key]["count"]:
+            print(f"  {metrics[key]['count']} {what}: {', '.join(metrics[key]['ids'][:10])}"
+                  + (" ..." if metrics[key]["count"] > 10 else ""))
+    print(f"Results: {out / 'metrics.json'}, {out / 'report.html'}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from bitbox.recording import sha256_file
+
+    from .baseline import DescriptorBaseline
+    from .reader import data_files
+
+    model = DescriptorBaseline(processors=[p for p in args.processors.split(",") if p], pooling=args.pooling,
+                               text=not args.no_text, embedding_model=args.embedding_model, C=args.C,
+                               workers=args.workers)
+    cache = Path(args.cache) if args.cache else Path(args.output) / "features"
+    model.fit(args.data, cache, registry=_registry(args), progress=not args.quiet)
+    provenance = {"data": {str(p): sha256_file(p) for p in data_files(args.data)}}
+    model.save(args.output, provenance=provenance)
+    print(f"bitbox hba: baseline trained for {', '.join(f'{d} ({n})' for d, n in model.n_train_.items())}")
+    if model.failures_:
+        print(f"  {len(model.failures_)} media file(s) could not be measured (their features are missing): "
+              + "; ".join(f"{Path(k).name}: {v}" for k, v in list(model.failures_.items())[:5]))
+    print(f"Model: {args.output}")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from bitbox.fileio import atomic_path
+
+    from .baseline import DescriptorBaseline
+
+    model = DescriptorBaseline.load(args.model)
+    model.workers = args.workers
+    cache = Path(args.cache) if args.cache else Path(args.model) / "features"
+    predictions = model.predict(args.data, cache, progress=not args.quiet)
+    out = Path(args.output)
+    with atomic_path(out) as tmp:
+        tmp.write_text("".join(json.dumps({"id": k, "prediction": v}) + "\n" for k, v in predictions.items()),
+                       encoding="utf-8")
+    print(f"bitbox hba: {len(predictions)} prediction(s) -> {out}")
+    return 0
+
+
+def register(sub) -> None:
+    """Add ``bitbox hba`` to the ``bitbox`` command's subparsers."""
+    from .baseline import POOLINGS
+
+    group = sub.add_parser("hba", help="Human Behavior Atlas: score any model; the Bitbox descriptor baseline")
+    commands = group.add_subparsers(dest="hba_command", required=True)
+
+    ev = commands.add_parser("evaluate", help="score predictions on HBA samples per dataset and behavior group")
+    ev.add_argument("--data", required=True, help="HBA samples: a .jsonl or .parquet file, or a folder of them")
+    ev.add_argument("--predictions", required=True,
+                    help='JSONL: {"id": <sample id, or its row index when the data has none>, "prediction": "..."}')
+    ev.add_argument("-o", "--output", required=True, help="output folder (metrics.json, report.html)")
+    ev.add_argument("--judge", default=None, metavar="MODULE:FUNCTION",
+                    help="a local judge for QA answers: callable(problem, answer, prediction) -> score in [0, 1]")
+    ev.add_argument("--registry", default=None, metavar="JSON", help="task registry file (default: the 16 datasets)")
+    ev.set_defaults(func=_cmd_evaluate)
+
+    base = commands.add_parser("baseline", help="Bitbox descriptors (face, pose, speech, text) + a classifier "
+                                                "per dataset")
+    steps = base.add_subparsers(dest="hba_baseline_command", required=True)
+    tr = steps.add_parser("train", help="extract descriptors and fit one classifier per dataset")
+    tr.add_argument("--data", required=True, help="training samples (.jsonl/.parquet file or folder)")
+    tr.add_argument("-o", "--output", required=True, help="model folder")
+    tr.add_argument("--processors", default="face,pose,speech", help="among face,pose (videos) and speech (audios)")
+    tr.add_argument("--pooling", choices=tuple(POOLINGS), default="mean_std", help="statistics over time")
+    tr.add_argument("--no-text", action="store_true", help="leave out the transcript embedding")
+    tr.add_argument("--embedding-model", default=None, metavar="DIR", help="text encoder (default: packaged MiniLM)")
+    tr.add_argument("--C", type=float, default=1.0, help="inverse regularisation (default 1)")
+    tr.add_argument("--cache", default=None, metavar="DIR", help="feature cache (default: MODEL/features)")
+    tr.add_argument("--workers", type=int, default=1, help="processes for feature extraction")
+    tr.add_argument("--registry", default=None, metavar="JSON", help="task registry file")
+    tr.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    tr.set_defaults(func=_cmd_train)
+    pr = steps.add_parser("predict", help="predict answers; writes the JSONL that `bitbox hba evaluate` reads")
+    pr.add_argument("--data", required=True, help="samples to predict (.jsonl/.parquet file or folder)")
+    pr.add_argument("--model", required=True, help="model folder from `bitbox hba baseline train`")
+    pr.add_argument("-o", "--output", required=True, help="predictions JSONL file")
+    pr.add_argument("--cache", default=None, metavar="DIR", help="feature cache (default: MODEL/features)")
+    pr.add_argument("--workers", type=int, default=1, help="processes for feature extraction")
+    pr.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    pr.set_defaults(func=_cmd_predict)

@@ -1,0 +1,148 @@
+"""Score any model's predictions on HBA samples, per dataset and per behavior group."""
+from __future__ import annotations
+
+import importlib
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+
+from bitbox.errors import ParameterError
+
+from .metrics import classification_metrics, emotion_metrics, qa_metrics, sentiment_metrics
+from .reader import HbaFormatError, Sample, iter_samples
+from .tasks import TaskRegistry, default_registry
+
+__all__ = ["read_predictions", "evaluate_predictions", "load_judge"]
+
+_LISTED = 50  # ids listed in metrics.json for missing/extra predictions (all are counted)
+
+
+def read_predictions(path: str | Path) -> dict[str, str]:
+    """``{id: prediction}`` from a JSONL file of ``{"id": ..., "prediction": ...}`` lines.
+
+    Raises
+    ------
+    HbaFormatError
+        For invalid JSON, a line without ``id`` or ``prediction``, or an id given twice.
+    """
+    path = Path(path)
+    out: dict[str, str] = {}
+    try:
+        handle = open(path, encoding="utf-8")
+    except OSError as err:
+        raise HbaFormatError(path, f"cannot be read ({err.strerror})") from None
+    with handle:
+        for line_no, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except ValueError as err:
+                raise HbaFormatError(path, f"line {line_no} is not valid JSON ({err})") from None
+            if not isinstance(item, dict) or "id" not in item or "prediction" not in item:
+                raise HbaFormatError(path, f"line {line_no} needs 'id' and 'prediction'",
+                                     'Write one {"id": "<sample id or row index>", "prediction": "..."} per line')
+            key = str(item["id"])
+            if key in out:
+                raise HbaFormatError(path, f"line {line_no}: the id {key!r} was already predicted",
+                                     "Give one prediction per sample")
+            out[key] = "" if item["prediction"] is None else str(item["prediction"])
+    return out
+
+
+def load_judge(spec: str) -> Callable[[str, str, str], float]:
+    """A judge from ``"package.module:function"`` (a callable ``(problem, answer, prediction) -> score``)."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ParameterError(f"--judge expects MODULE:FUNCTION (e.g. my_judges.local_llm:judge). Got {spec!r}.")
+    try:
+        judge = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as err:
+        raise ParameterError(f"The judge {spec!r} cannot be loaded ({type(err).__name__}: {err}).") from None
+    if not callable(judge):
+        raise ParameterError(f"The judge {spec!r} is not callable.")
+    return judge
+
+
+def _mean(values: Iterable[float]) -> float:
+    values = [v for v in values if v == v]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def evaluate_predictions(data: str | Path | Iterable[Sample], predictions: Mapping[str, str], *,
+                         registry: TaskRegistry | None = None,
+                         judge: Callable[[str, str, str], float] | None = None) -> dict[str, Any]:
+    """Per-dataset and per-group metrics of predictions on HBA samples.
+
+    A sample without a prediction is scored as a wrong (empty) answer and counted in
+    ``missing_predictions``; predictions whose id is not in the data are counted in
+    ``extra_predictions`` and ignored. Neither is silently dropped.
+
+    Returns
+    -------
+    dict
+        ``{"datasets": {name: metrics}, "groups": {group: summary}, "n_samples",
+        "missing_predictions": {"count", "ids"}, "extra_predictions": {"count", "ids"}}``.
+        Classification datasets have the metrics of
+        :func:`~bitbox.clinical.hba.metrics.classification_metrics` (plus ``sentiment`` or
+        ``emotion`` metrics by domain); QA datasets ``exact_match`` (and ``judged_accuracy``).
+    """
+    registry = registry or default_registry()
+    samples = iter_samples(data) if isinstance(data, (str, Path)) else data
+    by_dataset: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    seen: set[str] = set()
+    missing: list[str] = []
+    tasks: dict[str, str | None] = {}
+    n = 0
+    for sample in samples:
+        if sample.id in seen:
+            raise HbaFormatError(sample.source, f"the id {sample.id!r} appears twice in the data",
+                                 "Sample ids must be unique (or leave 'id' out to use row indices)")
+        seen.add(sample.id)
+        n += 1
+        prediction = predictions.get(sample.id)
+        if prediction is None:
+            missing.append(sample.id)
+        entry = by_dataset[sample.dataset]
+        entry["true"].append(sample.answer)
+        entry["pred"].append(prediction or "")
+        entry["problem"].append(sample.problem)
+        tasks.setdefault(sample.dataset, sample.task)
+    datasets: dict[str, dict[str, Any]] = {}
+    for name in sorted(by_dataset):
+        entry = by_dataset[name]
+        info = registry.get(name, tasks.get(name))
+        result: dict[str, Any] = {"domain": info.domain, "group": info.group, "task": info.task,
+                                  "registered": info.registered,
+                                  "n_missing": sum(1 for p in entry["pred"] if p == "")}
+        if info.is_qa:
+            result.update(qa_metrics(entry["problem"], entry["true"], entry["pred"], judge=judge))
+        else:
+            result.update(classification_metrics(entry["true"], entry["pred"], label_set=info.labels))
+            if "sentiment" in info.metrics:
+                try:
+                    result["sentiment"] = sentiment_metrics(entry["true"], entry["pred"], info.labels)
+                except ValueError as err:
+                    raise HbaFormatError(name, f"sentiment metrics: {err}",
+                                         "Check the dataset's answers or its registry entry") from None
+            if "emotion" in info.metrics:
+                result["emotion"] = emotion_metrics(entry["true"], entry["pred"])
+        datasets[name] = result
+    groups: dict[str, dict[str, Any]] = {}
+    for group in sorted({d["group"] for d in datasets.values()}):
+        members = {k: v for k, v in datasets.items() if v["group"] == group}
+        cls = [v for v in members.values() if v["task"] != "qa"]
+        qa = [v for v in members.values() if v["task"] == "qa"]
+        groups[group] = {
+            "datasets": sorted(members), "n": int(sum(v["n"] for v in members.values())),
+            "accuracy": _mean([v["accuracy"] for v in cls]
+                              + [v.get("judged_accuracy", v["exact_match"]) for v in qa]),
+            "macro_f1": _mean(v["macro_f1"] for v in cls), "weighted_f1": _mean(v["weighted_f1"] for v in cls),
+        }
+    extra = sorted(set(predictions) - seen)
+    return {"datasets": datasets, "groups": groups, "n_samples": n,
+            "missing_predictions": {"count": len(missing), "ids": missing[:_LISTED]},
+            "extra_predictions": {"count": len(extra), "ids": extra[:_LISTED]}}
