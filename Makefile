@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/eeg_factors.py
 	$(BIN)/python benchmarks/transdx.py
 	$(BIN)/python benchmarks/narratives.py
+	$(BIN)/python benchmarks/hba.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) build *.egg-info

@@ -10,5 +10,9 @@ Each module lives in its own subpackage and uses only Bitbox's public API.
 - ``pd_narratives``: cognitive span categories in Parkinson's narratives (Khanna, Bhatt et
   al. 2025): training a span model on annotated files, the paper's strict and lenient
   evaluation (also of an LLM's answers), the lexicon baseline, and ``bitbox narratives``.
+- ``hba``: the Human Behavior Atlas evaluation suite (Ong et al. 2025): reader, task
+  registry, the benchmark's metrics, ``bitbox hba evaluate`` for any model, and the Bitbox
+  descriptor baseline (``bitbox hba baseline``).
+- ``features``: helpers shared by the modules (a batch of recordings, cached embeddings).
 - ``stats``: shared statistics (bootstrap intervals).
 """
