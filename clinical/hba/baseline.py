@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -32,7 +32,7 @@ from bitbox.fileio import atomic_path, write_json
 from bitbox.log import logger
 
 from ..features import cached_embeddings, run_batch
-from .reader import Sample, iter_samples
+from .reader import HbaFormatError, Sample, iter_samples
 from .tasks import TaskRegistry, default_registry, normalize_answer
 
 __all__ = ["DescriptorBaseline", "POOLINGS", "pool_timeseries", "sample_text", "extract_descriptors"]
@@ -163,6 +163,11 @@ class DescriptorBaseline:
             raise ParameterError("DescriptorBaseline needs at least one processor or text=True.")
 
     def _table(self, samples: Sequence[Sample], cache: Path, progress: bool) -> tuple[pd.DataFrame, dict]:
+        ids = [s.id for s in samples]
+        if len(set(ids)) != len(ids):
+            twice = sorted(k for k, v in Counter(ids).items() if v > 1)[:5]
+            raise HbaFormatError(samples[0].source.split(" ")[0], f"sample ids appear twice: {', '.join(twice)}",
+                                 "Sample ids must be unique (or leave 'id' out to use row indices)")
         descriptors, failures = extract_descriptors(samples, cache, processors=list(self.processors),
                                                     workers=int(self.workers), progress=progress)
         stats = POOLINGS[self.pooling]
@@ -201,6 +206,10 @@ class DescriptorBaseline:
             ids = [s.id for s in samples if s.dataset == dataset]
             labels = [normalize_answer(s.answer) for s in samples if s.dataset == dataset]
             X = table.loc[ids].dropna(axis=1, how="all")
+            if X.shape[1] == 0:
+                raise ParameterError(f"No features for {dataset}: its samples have no media that "
+                                     f"{list(self.processors) or 'the processors'} read (or they all failed), and "
+                                     "text=False. Add processors or the text embedding.")
             classes = sorted(set(labels))
             self.columns_[dataset] = list(X.columns)
             self.classes_[dataset] = classes
