@@ -13,7 +13,8 @@ import pytest
 import bitbox
 from bitbox.cli import main
 from bitbox.clinical.hba import (GROUPS, HbaFormatError, classification_metrics, default_registry,
-                                 emotion_metrics, evaluate_predictions, iter_samples, pool_timeseries, qa_metrics,
+                                 emotion_metrics, evaluate_predictions, iter_samples, pool_frames, pool_timeseries,
+                                 qa_metrics,
                                  read_predictions, sentiment_metrics)
 from tests.conftest import _need_espeak, render_in_chromium
 
@@ -197,6 +198,31 @@ def test_pooling_over_time():
     assert pooled["x.mean"] == 2.5 and pooled["x.std"] == pytest.approx(np.std([1, 2, 3, 4]))
     assert pooled["x.p25"] == 1.75 and pooled["x.p75"] == 3.25 and pooled["flag.mean"] == 0.6
     assert not any(k.startswith(("time_s", "label")) for k in pooled)
+    frames = pool_frames([[1.0, 10.0], [3.0, 30.0]], "ext_audio", ("mean", "std"))
+    assert frames == {"ext_audio_0.mean": 2.0, "ext_audio_0.std": 1.0, "ext_audio_1.mean": 20.0,
+                      "ext_audio_1.std": 10.0}
+    assert pool_frames([1.0, 2.0], "v", ("mean",)) == {"v_0.mean": 1.0, "v_1.mean": 2.0}
+    assert pool_frames(None, "v") == {} and pool_frames([[1.0], [2.0, 3.0]], "v") == {}
+
+
+def test_baseline_on_the_benchmarks_own_ext_features(tmp_path):
+    from bitbox.clinical.hba import DescriptorBaseline, Sample
+
+    rng = np.random.default_rng(0)
+
+    def sample(i: int, label: str) -> Sample:
+        shift = 2.0 if label == "yes" else -2.0
+        return Sample(index=i, id=f"s{i}", problem="<audio>", answer=label, dataset="daicwoz",
+                      ext_audio_feats=(rng.normal(shift, 1.0, (20, 3))).tolist())
+
+    train = [sample(i, ("yes", "no")[i % 2]) for i in range(20)]
+    test = [sample(100 + i, ("yes", "no")[i % 2]) for i in range(10)]
+    model = DescriptorBaseline(processors=[], text=False, ext_feats=True).fit(train, tmp_path, progress=False)
+    predictions = model.predict(test, tmp_path, progress=False)
+    assert np.mean([predictions[s.id] == s.answer for s in test]) == 1.0
+    assert model.columns_["daicwoz"] == [f"ext_audio_{k}.{s}" for k in range(3) for s in ("mean", "std")]
+    with pytest.raises(bitbox.ParameterError, match="No features for daicwoz"):
+        DescriptorBaseline(processors=["speech"], text=False).fit(train, tmp_path, progress=False)
 
 
 def test_descriptor_baseline_trains_predicts_and_evaluates_end_to_end(hba_fixture, tmp_path, capsys):

@@ -254,7 +254,10 @@ def test_shipped_model_beats_the_lexicon_baseline_on_held_out_files(corpus):
 
 
 def test_span_model_fit_save_load_and_parameters(corpus, tmp_path):
-    model = SpanCategorizer(hidden_size=32, max_epochs=4, patience=2, layers=1, seed=3)
+    from bitbox.processors.text_encoder import default_embedding_model
+
+    encoder = str(default_embedding_model())  # any encoder folder, by path
+    model = SpanCategorizer(encoder=encoder, hidden_size=32, max_epochs=4, patience=2, layers=1, seed=3)
     assert model.get_params()["hidden_size"] == 32 and not hasattr(model, "labels_")
     assert SpanCategorizer(**model.get_params()).get_params() == model.get_params()
     with pytest.raises(bitbox.ParameterError, match="not fitted"):
@@ -269,6 +272,7 @@ def test_span_model_fit_save_load_and_parameters(corpus, tmp_path):
     model.save(tmp_path / "m")
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert config["params"]["hidden_size"] == 32 and config["training"]["n_narratives"] == 6
+    assert config["params"]["encoder"] == str(Path(encoder).resolve())
     assert {"torch", "transformers"} <= set(config["package_versions"])
     after = load_span_model(tmp_path / "m").predict(texts)
     assert [n.spans for n in after] == [n.spans for n in before]

@@ -11,13 +11,13 @@
 
 See docs/hba.md.
 """
-from .baseline import POOLINGS, DescriptorBaseline, extract_descriptors, pool_timeseries, sample_text
+from .baseline import POOLINGS, DescriptorBaseline, extract_descriptors, pool_frames, pool_timeseries, sample_text
 from .evaluate import evaluate_predictions, load_judge, read_predictions
 from .metrics import Judge, classification_metrics, emotion_metrics, qa_metrics, sentiment_metrics
 from .reader import HbaFormatError, Media, Sample, data_files, iter_samples
 from .tasks import GROUPS, TaskInfo, TaskRegistry, default_registry, normalize_answer
 
-__all__ = ["POOLINGS", "DescriptorBaseline", "extract_descriptors", "pool_timeseries", "sample_text",
+__all__ = ["POOLINGS", "DescriptorBaseline", "extract_descriptors", "pool_frames", "pool_timeseries", "sample_text",
            "evaluate_predictions", "load_judge", "read_predictions", "Judge", "classification_metrics",
            "emotion_metrics", "qa_metrics", "sentiment_metrics", "HbaFormatError", "Media", "Sample", "data_files",
            "iter_samples", "GROUPS", "TaskInfo", "TaskRegistry", "default_registry", "normalize_answer"]

@@ -35,13 +35,26 @@ from ..features import cached_embeddings, run_batch
 from .reader import HbaFormatError, Sample, iter_samples
 from .tasks import TaskRegistry, default_registry, normalize_answer
 
-__all__ = ["DescriptorBaseline", "POOLINGS", "pool_timeseries", "sample_text", "extract_descriptors"]
+__all__ = ["DescriptorBaseline", "POOLINGS", "pool_timeseries", "pool_frames", "sample_text", "extract_descriptors"]
 
 POOLINGS = {"mean": ("mean",), "mean_std": ("mean", "std"), "mean_std_quartiles": ("mean", "std", "p25", "p75")}
 #: Which processors read which media of a sample.
 MEDIA_PROCESSORS = {"videos": ("face", "pose"), "audios": ("speech",)}
 _PLACEHOLDER = re.compile(r"<(?:audio|video|image)>", re.I)
 _OPTIONS = re.compile(r"answer with one word from the following:.*$", re.I | re.S)
+
+
+def _pool(values: np.ndarray, name: str, stats: Sequence[str], out: dict[str, float]) -> None:
+    values = values[np.isfinite(values)]
+    for stat in stats:
+        if values.size == 0:
+            out[f"{name}.{stat}"] = float("nan")
+        elif stat == "mean":
+            out[f"{name}.{stat}"] = float(values.mean())
+        elif stat == "std":
+            out[f"{name}.{stat}"] = float(values.std())
+        else:
+            out[f"{name}.{stat}"] = float(np.percentile(values, 25 if stat == "p25" else 75))
 
 
 def pool_timeseries(frame: pd.DataFrame, stats: Sequence[str] = POOLINGS["mean_std_quartiles"]) -> dict[str, float]:
@@ -51,17 +64,26 @@ def pool_timeseries(frame: pd.DataFrame, stats: Sequence[str] = POOLINGS["mean_s
         if column == "time_s" or not (pd.api.types.is_numeric_dtype(frame[column])
                                       or pd.api.types.is_bool_dtype(frame[column])):
             continue
-        values = frame[column].to_numpy(dtype=float, na_value=np.nan)
-        values = values[np.isfinite(values)]
-        for stat in stats:
-            if values.size == 0:
-                out[f"{column}.{stat}"] = float("nan")
-            elif stat == "mean":
-                out[f"{column}.{stat}"] = float(values.mean())
-            elif stat == "std":
-                out[f"{column}.{stat}"] = float(values.std())
-            else:
-                out[f"{column}.{stat}"] = float(np.percentile(values, 25 if stat == "p25" else 75))
+        _pool(frame[column].to_numpy(dtype=float, na_value=np.nan), column, stats, out)
+    return out
+
+
+def pool_frames(frames: Any, prefix: str, stats: Sequence[str] = POOLINGS["mean_std_quartiles"]) -> dict[str, float]:
+    """Pool a (frames x dims) array over frames (a 1-D array is one frame), e.g. a sample's
+    ``ext_video_feats``: ``{"<prefix>_<dim>.<stat>": value}``; ``{}`` for none or a ragged array."""
+    if frames is None:
+        return {}
+    try:
+        array = np.asarray(frames, dtype=float)
+    except (TypeError, ValueError):
+        return {}
+    if array.ndim == 1:
+        array = array[None, :]
+    if array.ndim != 2 or array.size == 0:
+        return {}
+    out: dict[str, float] = {}
+    for k in range(array.shape[1]):
+        _pool(array[:, k], f"{prefix}_{k}", stats, out)
     return out
 
 
@@ -119,6 +141,9 @@ class DescriptorBaseline:
         Statistics over time (the benchmark's three variants).
     text : bool
         Add the transcript's sentence embedding.
+    ext_feats : bool
+        Also pool the benchmark's own ``ext_video_feats`` (pose) and ``ext_audio_feats``
+        (openSMILE) frames when samples carry them (the paper's descriptors).
     embedding_model : str | None
         Encoder folder (``None``: the packaged all-MiniLM-L6-v2).
     C : float
@@ -139,10 +164,12 @@ class DescriptorBaseline:
     """
 
     def __init__(self, *, processors: Sequence[str] = ("face", "pose", "speech"), pooling: str = "mean_std",
-                 text: bool = True, embedding_model: str | None = None, C: float = 1.0, workers: int = 1) -> None:
+                 text: bool = True, ext_feats: bool = False, embedding_model: str | None = None, C: float = 1.0,
+                 workers: int = 1) -> None:
         self.processors = processors
         self.pooling = pooling
         self.text = text
+        self.ext_feats = ext_feats
         self.embedding_model = embedding_model
         self.C = C
         self.workers = workers
@@ -150,6 +177,7 @@ class DescriptorBaseline:
     def get_params(self) -> dict[str, Any]:
         """The constructor parameters."""
         return {"processors": list(self.processors), "pooling": self.pooling, "text": self.text,
+                "ext_feats": self.ext_feats,
                 "embedding_model": self.embedding_model, "C": self.C, "workers": self.workers}
 
     def _validate(self) -> None:
@@ -159,8 +187,8 @@ class DescriptorBaseline:
         unknown = sorted(set(self.processors) - {p for ps in MEDIA_PROCESSORS.values() for p in ps})
         if unknown:
             raise ParameterError(f"DescriptorBaseline reads media with face, pose and speech only. Got {unknown}.")
-        if not self.processors and not self.text:
-            raise ParameterError("DescriptorBaseline needs at least one processor or text=True.")
+        if not self.processors and not self.text and not self.ext_feats:
+            raise ParameterError("DescriptorBaseline needs at least one processor, text=True or ext_feats=True.")
 
     def _table(self, samples: Sequence[Sample], cache: Path, progress: bool) -> tuple[pd.DataFrame, dict]:
         ids = [s.id for s in samples]
@@ -173,6 +201,10 @@ class DescriptorBaseline:
         stats = POOLINGS[self.pooling]
         rows = {sid: {k: v for k, v in feats.items() if k.rsplit(".", 1)[-1] in stats}
                 for sid, feats in descriptors.items()}
+        if self.ext_feats:
+            for sample in samples:
+                rows[sample.id].update(pool_frames(sample.ext_video_feats, "ext_video", stats))
+                rows[sample.id].update(pool_frames(sample.ext_audio_feats, "ext_audio", stats))
         table = pd.DataFrame.from_dict(rows, orient="index")
         table = table.reindex([s.id for s in samples])
         if self.text:
@@ -208,8 +240,8 @@ class DescriptorBaseline:
             X = table.loc[ids].dropna(axis=1, how="all")
             if X.shape[1] == 0:
                 raise ParameterError(f"No features for {dataset}: its samples have no media that "
-                                     f"{list(self.processors) or 'the processors'} read (or they all failed), and "
-                                     "text=False. Add processors or the text embedding.")
+                                     f"{list(self.processors) or 'the processors'} read (or they all failed), no "
+                                     "ext features, and text=False. Add processors or the text embedding.")
             classes = sorted(set(labels))
             self.columns_[dataset] = list(X.columns)
             self.classes_[dataset] = classes

@@ -44,7 +44,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .reader import data_files
 
     model = DescriptorBaseline(processors=[p for p in args.processors.split(",") if p], pooling=args.pooling,
-                               text=not args.no_text, embedding_model=args.embedding_model, C=args.C,
+                               text=not args.no_text, ext_feats=args.ext_feats, embedding_model=args.embedding_model,
+                               C=args.C,
                                workers=args.workers)
     cache = Path(args.cache) if args.cache else Path(args.output) / "features"
     model.fit(args.data, cache, registry=_registry(args), progress=not args.quiet)
@@ -101,6 +102,8 @@ def register(sub) -> None:
     tr.add_argument("--processors", default="face,pose,speech", help="among face,pose (videos) and speech (audios)")
     tr.add_argument("--pooling", choices=tuple(POOLINGS), default="mean_std", help="statistics over time")
     tr.add_argument("--no-text", action="store_true", help="leave out the transcript embedding")
+    tr.add_argument("--ext-feats", action="store_true",
+                    help="also pool the benchmark's own ext_video_feats / ext_audio_feats when samples carry them")
     tr.add_argument("--embedding-model", default=None, metavar="DIR", help="text encoder (default: packaged MiniLM)")
     tr.add_argument("--C", type=float, default=1.0, help="inverse regularisation (default 1)")
     tr.add_argument("--cache", default=None, metavar="DIR", help="feature cache (default: MODEL/features)")
