@@ -18,12 +18,13 @@ a top-level category (12: ``visual``, ``somatosensory``, ``smell``, ``sound``, `
 """
 from __future__ import annotations
 
+import bisect
 import difflib
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 from bitbox.errors import FileProblem, ParameterError
 from bitbox.fileio import write_json
@@ -228,7 +229,7 @@ class Narrative:
         grouped: list[list[Span]] = [[] for _ in bounds]
         starts = [b for b, _ in bounds]
         for span in sorted(set(self.spans)):
-            i = max(0, _bisect_right(starts, span.begin) - 1)
+            i = max(0, bisect.bisect_right(starts, span.begin) - 1)
             b = starts[i] if bounds else 0
             grouped[i].append(Span(span.begin - b, span.end - b, span.label))
         return [Sentence(i, b, e, self.content[b:e], tuple(group))
@@ -246,7 +247,7 @@ class Narrative:
                                       f"integers with 0 <= begin < end <= {n} (the content's length)",
                                       "Fix the offsets (characters into 'content', end exclusive)")
             if check_labels and span.label not in hierarchy.labels:
-                raise AnnotationError(where, f"entity {i} ({self.content[span.begin:span.end]!r}): "
+                raise AnnotationError(where, f"entity {i} (characters {span.begin}-{span.end}): "
                                       + hierarchy.unknown_message(span.label).rstrip("."))
         return self
 
@@ -255,17 +256,6 @@ class Narrative:
         tokens = [{"begin": b, "end": e} for b, e in word_offsets(self.content)]
         entities = [{"begin": s.begin, "end": s.end, "semantic": s.label} for s in sorted(set(self.spans))]
         return {"content": self.content, "indexes": {"0": {"Token": tokens, "Entity": entities}}}
-
-
-def _bisect_right(values: Sequence[int], x: int) -> int:
-    lo, hi = 0, len(values)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if x < values[mid]:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
 
 
 def _entities(data: Any, path: Path) -> Iterable[Span]:

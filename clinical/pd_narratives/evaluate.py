@@ -164,9 +164,12 @@ def evaluate_spans(gold: Sequence[Narrative] | Mapping[str, Narrative],
     hierarchy = hierarchy or default_hierarchy()
     if on_unknown not in ("error", "drop"):
         raise ParameterError(f"on_unknown must be 'error' or 'drop'. Got {on_unknown!r} instead.")
-    gold_map = dict(gold) if isinstance(gold, Mapping) else {n.name: n for n in gold}
-    if len(gold_map) != (len(gold) if not isinstance(gold, Mapping) else len(gold_map)):
-        raise ParameterError("Gold narratives need distinct names.")
+    if isinstance(gold, Mapping):
+        gold_map = dict(gold)
+    else:
+        gold_map = {n.name: n for n in gold}
+        if len(gold_map) != len(gold):
+            raise ParameterError("Gold narratives need distinct names (their file stems).")
     gold_sets: list[set] = []
     pred_sets: list[set] = []
     missing, dropped = [], []
@@ -260,8 +263,8 @@ def read_llm_predictions(path: str | Path, gold: Narrative) -> list[set[tuple[st
         try:
             index = sentences.index(target, cursor) if target in sentences[cursor:] else sentences.index(target)
         except ValueError:
-            raise AnnotationError(path, f"block {k + 1}'s text {block.text[:40]!r}... matches no sentence of the gold "
-                                  f"file {gold.name!r}", "Give the model the gold sentences verbatim") from None
+            raise AnnotationError(path, f"the text of block {k + 1} matches no sentence of the gold file {gold.name!r}",
+                                  "Give the model the gold sentences verbatim") from None
         cursor = index + 1
         out[index] |= {(term, label) for _, _, term, label in block.annotations}
     return out
