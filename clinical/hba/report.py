@@ -12,6 +12,13 @@ def _f(value: Any) -> str:
     return "–" if value is None or value != value else f"{value:.3f}"
 
 
+def _headline(row: Mapping[str, Any]) -> float:
+    """Accuracy; for QA the judge's accuracy when there was a judge, else exact match."""
+    if row.get("task") == "qa":
+        return row.get("judged_accuracy", row.get("exact_match"))
+    return row.get("accuracy")
+
+
 def _extra(row: Mapping[str, Any]) -> str:
     if "sentiment" in row:
         s = row["sentiment"]
@@ -30,7 +37,7 @@ def results_markdown(metrics: Mapping[str, Any]) -> str:
     lines = ["| dataset | group | n | accuracy | macro F1 | weighted F1 | task metrics | missing |",
              "|---|---|---|---|---|---|---|---|"]
     for name, row in metrics["datasets"].items():
-        accuracy = row.get("accuracy", row.get("exact_match"))
+        accuracy = _headline(row)
         lines.append(f"| {name} | {row['group']} | {row['n']} | {_f(accuracy)} | {_f(row.get('macro_f1'))} | "
                      f"{_f(row.get('weighted_f1'))} | {_extra(row)} | {row['n_missing']} |")
     return "\n".join(lines)
@@ -42,14 +49,14 @@ def _figure(metrics: Mapping[str, Any]):
 
     names = list(metrics["datasets"])
     colours = {"affective": "#3b7dd8", "pathology": "#c0392b", "social": "#e07b39", "cognitive": "#4a9d5b"}
-    values = [metrics["datasets"][n].get("accuracy", metrics["datasets"][n].get("exact_match")) for n in names]
+    values = [_headline(metrics["datasets"][n]) for n in names]
     fig, ax = plt.subplots(figsize=(6.5, 0.35 * len(names) + 1.2))
     y = np.arange(len(names))
     ax.barh(y, np.nan_to_num(values), color=[colours.get(metrics["datasets"][n]["group"], "#888") for n in names])
     ax.set_yticks(y, names, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.set_xlabel("accuracy (QA: exact match)", fontsize=8)
+    ax.set_xlabel("accuracy (QA: judged accuracy, else exact match)", fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -63,7 +70,7 @@ def write_report(path: str | Path, metrics: Mapping[str, Any], *, title: str = "
     esc = html.escape
     rows = []
     for name, row in metrics["datasets"].items():
-        accuracy = row.get("accuracy", row.get("exact_match"))
+        accuracy = _headline(row)
         note = "" if row.get("registered", True) else " <small>(not in the registry)</small>"
         rows.append(f"<tr><td>{esc(name)}{note}</td><td>{esc(row['group'])}</td><td>{esc(row['domain'])}</td>"
                     f"<td class='num'>{row['n']}</td><td class='num'>{_f(accuracy)}</td>"
@@ -85,8 +92,9 @@ def write_report(path: str | Path, metrics: Mapping[str, Any], *, title: str = "
             if metrics["datasets"] else "")
     body = f"""<h1>{esc(title)}</h1>
 <p>{' '.join(notes)}</p>
-<p>Per dataset: accuracy, macro and weighted F1 (classes: the union of gold and predicted answers; a
-prediction outside the labels counts as its own class, "invalid"); sentiment ACC7/5/3/2 and the 2-class
+<p>Per dataset: accuracy (QA: the judge's accuracy when a judge was given, else exact match), macro and
+weighted F1 (classes: the union of gold and predicted answers; an answer outside the labels is a class of its
+own and counted as invalid); sentiment ACC7/5/3/2 and the 2-class
 weighted F1 (neutral gold excluded); emotion: mean per-class weighted accuracy (TP/P + TN/N)/2; QA: exact
 match (and a judge's score when given).</p>
 <table><tr><th>dataset</th><th>group</th><th>domain</th><th>n</th><th>accuracy</th><th>macro F1</th>
