@@ -251,9 +251,13 @@ class Measurements(Mapping[str, ProcessorResult]):
         if measures is None:
             from .registry import get_processor_class
             try:
-                measures = list(get_processor_class(processor).plot_measures)
+                cls = get_processor_class(processor)
             except BitboxError:
-                measures = []
+                cls = None
+            figure = cls.plot_result(result) if cls is not None and ax is None else None
+            if figure is not None:
+                return figure
+            measures = list(cls.plot_measures) if cls is not None else []
             measures = measures or [c for c in frame.columns
                                     if c != "time_s" and pd.api.types.is_numeric_dtype(frame[c])][:4]
         measures = [m.split(".", 1)[1] if m.startswith(f"{processor}.") else m for m in measures]

@@ -170,6 +170,13 @@ class Processor(abc.ABC):
         """Units of the (non-pattern) measures, by name."""
         return {m.name: m.unit for m in cls.measures if not m.pattern}
 
+    @classmethod
+    def plot_result(cls, result: ProcessorResult):
+        """A figure of one result for :meth:`Measurements.plot` when no measures are named, for
+        processors whose outputs are not best seen over time (``None``: plot ``plot_measures``
+        over time, the default)."""
+        return None
+
     # ------------------------------------------------------------------ running
     @abc.abstractmethod
     def compute(self, recording: Recording, sink: TimeSeriesSink,

@@ -198,6 +198,37 @@ class NarrativeProcessor(Processor):
         reason = no_audio_reason(recording)
         return f"{reason} and no transcript beside it" if reason else None
 
+    @classmethod
+    def plot_result(cls, result):
+        """Spans per 100 words by category (bars), and where in the text each span lies (strip)."""
+        import matplotlib.pyplot as plt
+
+        summary, frame = result.summary, result.timeseries
+        categories = [k[:-5] for k in summary if k.endswith("_rate") and k != "span_rate"]
+        rates = [summary[f"{c}_rate"] for c in categories]
+        colours = dict(zip(categories, plt.get_cmap("tab20").colors))
+        fig, (bars, strip) = plt.subplots(2, 1, figsize=(8, 0.28 * len(categories) + 3.2),
+                                          gridspec_kw={"height_ratios": [max(len(categories), 1), 4]})
+        bars.barh(categories, rates, color=[colours[c] for c in categories])
+        bars.invert_yaxis()
+        bars.set_xlabel("spans per 100 words", fontsize=8)
+        bars.tick_params(labelsize=8)
+        if frame is not None and len(frame):
+            total = max(float(frame["end_char"].max()), 1.0)
+            for row in frame.itertuples():
+                level = categories.index(row.category) if row.category in categories else 0
+                strip.plot([row.begin_char / total, row.end_char / total], [level, level], lw=5,
+                           color=colours.get(row.category, "#888"), solid_capstyle="butt")
+        strip.set_yticks(range(len(categories)), categories, fontsize=6)
+        strip.invert_yaxis()
+        strip.set_xlim(0, 1)
+        strip.set_xlabel("position in the text (start to end)", fontsize=8)
+        fig.suptitle(f"narrative: {int(summary.get('span_count', 0))} spans, "
+                     f"{int(summary.get('category_diversity', 0))} categories, "
+                     f"{int(summary.get('word_count', 0))} words", fontsize=9)
+        fig.tight_layout()
+        return fig
+
     def get_model(self) -> SpanCategorizer:
         """The span model in use (loaded once per process and folder)."""
         key = str(self._model_folder().resolve())

@@ -331,6 +331,9 @@ def test_narrative_processor_reads_timed_transcripts_and_annotation_json(tmp_pat
     frame = result.timeseries
     assert set(frame.time_s) <= {1.0, 6.5} and frame.time_s.is_monotonic_increasing
     assert (frame.loc[frame.term == "happy", "time_s"] == 6.5).all() and len(frame)
+    figure = bitbox.process(transcript, processors=["narrative"]).plot()  # rates by category + where spans lie
+    assert [ax.get_xlabel() for ax in figure.axes] == ["spans per 100 words", "position in the text (start to end)"]
+    assert len(figure.axes[0].patches) == 12
     annotated = tmp_path / "annotated.json"
     write_narrative(annotated, _gold())
     assert NarrativeProcessor().process(annotated).summary["word_count"] == 11
