@@ -27,7 +27,7 @@ class TrainingRun:
     metrics: dict[str, Any] = field(default_factory=dict)
 
     def split_frame(self) -> pd.DataFrame:
-        """``file``, ``part``, ``n_spans`` per narrative."""
+        """``file`` and ``part`` (train, validation or test) per narrative."""
         return pd.DataFrame([{"file": name, "part": part} for name, part in sorted(self.split.items())])
 
 
