@@ -24,7 +24,7 @@ from .fileio import write_text
 from .log import logger, verbose
 from .measurements import Measurements, ProcessorResult
 
-__all__ = ["write_report", "png_data"]
+__all__ = ["write_report", "png_data", "html_page"]
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -37,9 +37,10 @@ details { margin: 1em 0; } code { font-size: 0.9em; }
 """
 
 
-def _page(title: str, body: str) -> str:
+def html_page(title: str, body: str, *, css: str = "") -> str:
+    """A self-contained HTML page in Bitbox's report style (``css`` adds rules)."""
     return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{_CSS}</style></head><body>\n{body}\n</body></html>\n")
+            f"<style>{_CSS}{css}</style></head><body>\n{body}\n</body></html>\n")
 
 
 def png_data(fig, dpi: int = 90) -> str:
@@ -167,7 +168,7 @@ def _recording_page(folder: Path, show_faces: bool) -> str:
         prov_rows = "".join(f"<tr><td>{html.escape(k)}</td><td><code>{html.escape(str(v))}</code></td></tr>"
                             for k, v in prov.items())
         parts.append(f"<details><summary>Provenance</summary><table>{prov_rows}</table></details>")
-    return _page(f"Bitbox report: {m.recording_id}", "\n".join(parts))
+    return html_page(f"Bitbox report: {m.recording_id}", "\n".join(parts))
 
 
 def _unit(processor: str, measure: str) -> str:
@@ -267,7 +268,7 @@ def _index_page(out_dir: Path, pages: dict[str, str]) -> str:
             parts.append(f"<h3>{html.escape(processor)}</h3>"
                          + _img(png_data(_distributions_figure(processed, processor, measures)),
                                 f"{processor} summary measures over recordings"))
-    return _page("Bitbox report", "".join(parts))
+    return html_page("Bitbox report", "".join(parts))
 
 
 @verbose

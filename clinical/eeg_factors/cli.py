@@ -134,7 +134,7 @@ def _traversal_figure(model, dim: int):
 def write_report(path: str | Path, metrics: dict, model) -> Path:
     """HTML report: SCAN vs baseline with intervals, denoising, latent traversals, markers."""
     from bitbox.fileio import write_text
-    from bitbox.report import png_data
+    from bitbox.report import html_page, png_data
 
     from .model import active_dims
 
@@ -166,9 +166,6 @@ def write_report(path: str | Path, metrics: dict, model) -> Path:
             f"<th>latent dimensions</th></tr>{markers}</table>"
             f"<h2>Latent traversals</h2><p>Active dimensions (mean KL to the prior above 0.05): {dims}. Each "
             f"figure decodes the latent vector with one dimension swept from -2.5 to +2.5.</p>{figures}")
-    page = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>EEG factors</title><style>"
-            "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px}table{border-collapse:collapse}"
-            "td,th{border-bottom:1px solid #ddd;padding:.25em .8em;text-align:left}img{max-width:100%}</style>"
-            f"</head><body>{body}</body></html>\n")
+    page = html_page("EEG factors", body)
     write_text(Path(path), page)
     return Path(path)

@@ -65,7 +65,7 @@ def write_report(path: str | Path, metrics: Mapping[str, Any], *, title: str = "
                  ) -> Path:
     """A self-contained HTML page of :func:`~bitbox.clinical.hba.evaluate_predictions`'s result."""
     from bitbox.fileio import write_text
-    from bitbox.report import png_data
+    from bitbox.report import html_page, png_data
 
     esc = html.escape
     rows = []
@@ -104,12 +104,7 @@ match (and a judge's score when given).</p>
 <table><tr><th>group</th><th>datasets</th><th>n</th><th>accuracy</th><th>macro F1</th><th>weighted F1</th></tr>
 {groups}</table>
 {plot}"""
-    page = (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title><style>"
-            "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}"
-            "table{border-collapse:collapse;margin:1em 0;font-size:.9em}"
-            "th,td{border-bottom:1px solid #ddd;padding:.25em .8em;text-align:left}"
-            "td.num{text-align:right;font-variant-numeric:tabular-nums}img{max-width:100%}"
-            f"</style></head><body>{body}</body></html>\n")
+    page = html_page(title, body)
     path = Path(path)
     write_text(path, page)
     return path

@@ -55,7 +55,7 @@ def write_report(path: str | Path, evaluations: Mapping[str, Any], *, title: str
     ``strict`` and ``lenient``); with a single evaluation dict, pass it as ``{"predictions": result}``.
     """
     from bitbox.fileio import write_text
-    from bitbox.report import png_data
+    from bitbox.report import html_page, png_data
 
     esc = html.escape
     names = [n for n in (names or evaluations) if isinstance(evaluations.get(n), Mapping)
@@ -116,12 +116,7 @@ narratives: a reference point, not the same data.</p>
 {''.join(cat_rows)}</table>
 {plot}
 """
-    page = (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title><style>"
-            "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1000px;color:#222}"
-            "table{border-collapse:collapse;margin:1em 0;font-size:.9em}"
-            "th,td{border-bottom:1px solid #ddd;padding:.25em .8em;text-align:left}"
-            "td.num{text-align:right;font-variant-numeric:tabular-nums}img{max-width:100%}"
-            f"</style></head><body>{body}</body></html>\n")
+    page = html_page(title, body)
     path = Path(path)
     write_text(path, page)
     return path

@@ -100,7 +100,7 @@ def _confusion_figure(task: str, model: str, scores: dict):
 def write_report(path: str | Path, cohort: Cohort, features: Features, result: Evaluation) -> Path:
     """The HTML report (self-contained: the plots are embedded)."""
     from bitbox.fileio import write_text
-    from bitbox.report import png_data
+    from bitbox.report import html_page, png_data
 
     esc = html.escape
     metrics = result.metrics
@@ -188,12 +188,9 @@ def write_report(path: str | Path, cohort: Cohort, features: Features, result: E
         + "<h2>Late fusion</h2><p>The voice and the text model with the best validation macro F1, per split; "
         "scores combined by maximum and by mean.</p><table><tr><th>split</th><th>task</th><th>voice</th>"
         f"<th>text</th></tr>{fused}</table><h2>Recordings left out</h2>{dropped_html}")
-    page = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Transdiagnostic classification"
-            "</title><style>body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1150px}"
-            "table{border-collapse:collapse;margin:.5em 0}td,th{border-bottom:1px solid #ddd;padding:.2em .7em;"
-            "text-align:left;font-size:.9em}tr.dummy{background:#fbeaea}small{color:#666}.note{background:#fff4d6;"
-            "padding:.5em}.figs img{max-width:49%;vertical-align:top}</style></head>"
-            f"<body>{body}</body></html>\n")
+    page = html_page("Transdiagnostic classification", body,
+                     css="tr.dummy{background:#fbeaea}small{color:#666}.note{background:#fff4d6;padding:.5em}"
+                         ".figs img{max-width:49%;vertical-align:top}")
     write_text(Path(path), page)
     return Path(path)
 
