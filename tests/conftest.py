@@ -8,8 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tools import synth
+
+# Property-based tests: reproducible in CI (derandomized), no per-example deadline (2 cores).
+settings.register_profile("bitbox", max_examples=40, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("bitbox")
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "examples" / "data"
