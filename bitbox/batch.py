@@ -6,12 +6,16 @@ and writes, under ``out_dir``::
 
     <recording_id>/<processor>.parquet   time series (written atomically)
     <recording_id>/<processor>.json      summary + provenance (written last, atomically)
-    summary.csv                          one row per recording: status, error, <processor>.<measure>
-    manifest.csv                         one row per recording: status, reason, SHA-256, seconds
+    summary.csv                          one row per recording: status, error, then per processor
+                                         <processor>.status, <processor>.error, <processor>.<measure>
+    manifest.csv                         one row per recording: status, reason, SHA-256, seconds,
+                                         processors reused, <processor>.status / .error
 
-A recording is skipped when its outputs exist and their recorded processor version,
-parameters and input SHA-256 match the current run. A recording that fails is a row with
-its reason; the batch goes on. Inputs are only ever read.
+Each processor succeeds or fails on its own (:mod:`bitbox.outcomes`), and both tables cover
+every recording ever processed into ``out_dir``. A processor's result is reused when its
+outputs exist and their recorded processor version, parameters and input SHA-256 match the
+current run. A recording (or a processor) that fails is recorded with its reason; the batch
+goes on. Every input path is checked before anything runs. Inputs are only ever read.
 """
 from __future__ import annotations
 
@@ -27,19 +31,18 @@ from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
-from .errors import BitboxError, NoRecordingsError, ParameterError, RecordingError
+from .errors import BitboxError, NoRecordingsError, ParameterError
 from .fileio import jsonable, atomic_path, read_json
 from .log import logger, verbose
 from .measurements import ParquetSink
+from .outcomes import (FAILED, MANIFEST_FILE, NOT_APPLICABLE, OK, PARTIAL, SUMMARY_FILE, merge_row, read_tables,
+                       recording_status, write_tables)
 from .pipeline import resolve_processors
 from .processor import Processor, ProgressCallback
 from .recording import EXTENSIONS, Recording, sha256_file
 
 __all__ = ["process_folder", "discover", "BatchResult", "Job"]
 
-SUMMARY_FILE = "summary.csv"
-MANIFEST_FILE = "manifest.csv"
-_MANIFEST_COLUMNS = ["recording_id", "path", "status", "reason", "sha256", "seconds", "processors", "finished_utc"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,12 @@ class Job:
 
 @dataclass
 class BatchResult:
-    """What a batch did: the summary table (one row per recording) and the manifest."""
+    """What a batch did.
+
+    ``summary`` and ``manifest`` are the tables of ``out_dir`` (every recording ever processed
+    into it); ``counts`` are this run's: ``ok``, ``partial``, ``failed`` recordings, and how many of
+    the ``ok`` ones were ``already_done`` (every result reused, nothing recomputed).
+    """
 
     out_dir: Path
     summary: pd.DataFrame
@@ -61,19 +69,27 @@ class BatchResult:
 
     @property
     def n_failed(self) -> int:
-        return self.counts.get("failed", 0)
+        """Recordings of this run on which some processor failed (``failed`` or ``partial``)."""
+        return self.counts.get(FAILED, 0) + self.counts.get(PARTIAL, 0)
 
     def __repr__(self) -> str:
         parts = ", ".join(f"{v} {k}" for k, v in self.counts.items())
-        return f"<BatchResult {len(self.manifest)} recordings ({parts}) in '{self.out_dir}'>"
+        return f"<BatchResult {sum(self.counts.get(s, 0) for s in (OK, PARTIAL, FAILED))} recordings ({parts}) " \
+               f"in '{self.out_dir}'>"
 
     def describe(self) -> str:
-        """One line: how many recordings, how many succeeded, skipped, failed."""
+        """One line: this run's recordings, how many were processed, already done, partial, failed."""
         c = self.counts
-        text = (f"{len(self.manifest)} recordings: {c.get('ok', 0)} processed, {c.get('skipped', 0)} already done, "
-                f"{c.get('failed', 0)} failed")
-        if c.get("failed"):
+        n = sum(c.get(s, 0) for s in (OK, PARTIAL, FAILED))
+        done = c.get("already_done", 0)
+        text = f"{n} recordings: {c.get(OK, 0) - done} processed, {done} already done"
+        if c.get(PARTIAL):
+            text += f", {c[PARTIAL]} partial (some processors failed)"
+        text += f", {c.get(FAILED, 0)} failed"
+        if self.n_failed:
             text += f" (reasons in {self.out_dir / MANIFEST_FILE})"
+        if len(self.manifest) > n:
+            text += f"; {len(self.manifest)} recordings in {self.out_dir / SUMMARY_FILE} in all"
         return text
 
 
@@ -91,8 +107,18 @@ def discover(inputs: Iterable[str | Path], kinds: Iterable[str], exclude: Path |
     jobs : list of Job
         Recordings of the given kinds, with batch-unique ids based on relative paths.
     problems : list of (Job, reason)
-        Inputs that do not exist or folders without recordings.
+        Folders without recordings.
+
+    Raises
+    ------
+    NoRecordingsError
+        When an input does not exist (checked for every input before anything is found).
     """
+    inputs = list(inputs)
+    missing = [str(item) for item in inputs if not Path(item).exists()]
+    if missing:
+        raise NoRecordingsError(f"{'These inputs do' if len(missing) > 1 else 'This input does'} not exist: "
+                                f"{', '.join(map(repr, missing))}. Check the path(s); nothing was processed.")
     suffixes = {s for kind in kinds for s in EXTENSIONS[kind]}
     found: list[tuple[str, Path]] = []
     problems: list[tuple[Job, str]] = []
@@ -177,60 +203,76 @@ def _up_to_date(folder: Path, processor: Processor, recording: Recording) -> dic
     return None
 
 
+def _run_processor(processor: Processor, recording: Recording, folder: Path, overwrite: bool,
+                   progress: ProgressCallback | None, label: str) -> tuple[str, str, dict, bool]:
+    """One processor on one recording: ``(status, reason, summary, reused)``; never raises for bad input."""
+    if recording.kind not in processor.input_kinds:
+        return NOT_APPLICABLE, f"reads {', '.join(processor.input_kinds)} recordings, not {recording.kind}", {}, False
+    reason = processor.skip_reason(recording)
+    if reason:
+        logger.info("%s: %s not applied: %s", label, processor.name, reason)
+        return NOT_APPLICABLE, reason, {}, False
+    try:
+        stored = None if overwrite else _up_to_date(folder, processor, recording)
+        if stored is not None:
+            logger.info("%s: %s outputs are up to date, reused", label, processor.name)
+            return OK, "", stored, True
+        processor.validate_params()
+        provenance = processor.provenance(recording)
+        # The JSON file marks a complete result: remove a stale one before replacing the table.
+        (folder / f"{processor.name}.json").unlink(missing_ok=True)
+        with atomic_path(folder / f"{processor.name}.parquet") as tmp:
+            sink = ParquetSink(tmp, provenance=provenance)
+            result = processor.process(recording, sink=sink, progress=progress)
+            sink.close()
+        result.write_json(folder)
+        return OK, "", result.summary, False
+    except BitboxError as err:
+        reason = str(err)
+        logger.warning("%s: %s failed: %s", label, processor.name, reason)
+    except Exception as err:  # an unexpected bug must not cost the other processors; keep its trace in the log
+        reason = f"internal error ({type(err).__name__}: {err}); please report it with the log"
+        logger.error("%s: %s failed with an internal error:\n%s", label, processor.name, traceback.format_exc())
+    (folder / f"{processor.name}.parquet").unlink(missing_ok=True)  # no stale result beside a failure
+    return FAILED, reason, {}, False
+
+
 def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, overwrite: bool = False,
             progress: ProgressCallback | None = None) -> dict[str, Any]:
     """Process one recording into ``out_dir/<recording_id>/``; never raises for a bad recording.
 
-    Returns the manifest row plus ``summary`` (``{"<processor>.<measure>": value}``).
+    Each processor succeeds or fails on its own (see :mod:`bitbox.outcomes`); the order of
+    the processors never changes a result. Returns the manifest row plus ``summary``
+    (``{"<processor>.status": ..., "<processor>.error": ..., "<processor>.<measure>": value}``).
     """
     started = time.perf_counter()
-    row: dict[str, Any] = {"recording_id": job.recording_id, "path": job.path, "status": "failed", "reason": "",
-                           "sha256": "", "seconds": 0.0, "processors": ",".join(p.name for p in processors),
+    names = [p.name for p in processors]
+    row: dict[str, Any] = {"recording_id": job.recording_id, "path": job.path, "status": FAILED, "reason": "",
+                           "sha256": "", "seconds": 0.0, "processors": ",".join(names), "reused": "",
                            "summary": {}}
     folder = Path(out_dir) / job.recording_id
+    outcomes: dict[str, tuple[str, str]] = {}
+    reused: list[str] = []
     try:
         recording = Recording(job.path)
         row["sha256"] = recording.sha256
-        applicable = [p for p in processors if recording.kind in p.input_kinds]
-        if not applicable:
-            raise RecordingError(recording.path, f"is a {recording.kind} recording and none of the processors "
-                                 f"{[p.name for p in processors]} reads {recording.kind}")
-        not_applied = {p.name: reason for p in applicable if (reason := p.skip_reason(recording))}
-        if not_applied:
-            notes = "; ".join(f"{name} not applied: {reason}" for name, reason in not_applied.items())
-            if len(not_applied) == len(applicable):
-                raise RecordingError(recording.path, notes)
-            applicable = [p for p in applicable if p.name not in not_applied]
-            row["reason"] = notes
-            logger.info("%s: %s", job.recording_id, notes)
-        row["processors"] = ",".join(p.name for p in applicable)
-        done = 0
-        for processor in applicable:
-            stored = None if overwrite else _up_to_date(folder, processor, recording)
-            if stored is not None:
-                logger.info("%s: %s outputs are up to date, skipped", job.recording_id, processor.name)
-                summary = stored
-                done += 1
-            else:
-                processor.validate_params()
-                provenance = processor.provenance(recording)
-                # The JSON file marks a complete result: remove a stale one before replacing the table.
-                (folder / f"{processor.name}.json").unlink(missing_ok=True)
-                with atomic_path(folder / f"{processor.name}.parquet") as tmp:
-                    sink = ParquetSink(tmp, provenance=provenance)
-                    result = processor.process(recording, sink=sink, progress=progress)
-                    sink.close()
-                result.write_json(folder)
-                summary = result.summary
-            row["summary"].update({f"{processor.name}.{k}": v for k, v in summary.items()})
-        row["status"] = "skipped" if done == len(applicable) else "ok"
-    except BitboxError as err:
-        row["reason"] = str(err)
+    except BitboxError as err:  # the file itself cannot be read: every processor fails for that reason
+        outcomes = {name: (FAILED, str(err)) for name in names}
         logger.warning("%s failed: %s", job.recording_id, err)
-    except Exception as err:  # an unexpected bug must not end the batch; keep its trace in the log
-        row["reason"] = f"internal error ({type(err).__name__}: {err}); please report it with the log"
-        logger.error("%s failed with an internal error:\n%s", job.recording_id, traceback.format_exc())
-    if row["status"] == "failed" and folder.is_dir() and not any(folder.iterdir()):
+    else:
+        for processor in processors:
+            status, reason, summary, was_reused = _run_processor(processor, recording, folder, overwrite, progress,
+                                                                 job.recording_id)
+            outcomes[processor.name] = (status, reason)
+            if was_reused:
+                reused.append(processor.name)
+            row["summary"].update({f"{processor.name}.{k}": v for k, v in summary.items()})
+    for name, (status, reason) in outcomes.items():
+        row["summary"][f"{name}.status"] = status
+        row["summary"][f"{name}.error"] = reason
+    row["status"], row["reason"] = recording_status(outcomes)
+    row["reused"] = ",".join(reused)
+    if row["status"] == FAILED and folder.is_dir() and not any(folder.iterdir()):
         folder.rmdir()  # leave no empty folder behind for a recording that produced nothing
     row["seconds"] = round(time.perf_counter() - started, 3)
     row["finished_utc"] = _now()
@@ -272,21 +314,29 @@ def _remove_partial(folder: Path) -> None:
         folder.rmdir()
 
 
+def _failed_row(job: Job, processors: Sequence[Processor], reason: str) -> dict[str, Any]:
+    """The row of a recording whose every processor failed for one reason (a dead or stopped worker)."""
+    summary: dict[str, Any] = {}
+    for processor in processors:
+        summary[f"{processor.name}.status"] = FAILED
+        summary[f"{processor.name}.error"] = reason
+    return {"recording_id": job.recording_id, "path": job.path, "status": FAILED, "reason": reason, "sha256": "",
+            "seconds": 0.0, "processors": ",".join(p.name for p in processors), "reused": "",
+            "finished_utc": _now(), "summary": summary}
+
+
 def _crashed(job: Job, processors: Sequence[Processor], exitcode: int | None, out_dir: Path) -> dict[str, Any]:
     _remove_partial(out_dir / job.recording_id)
     how = f"killed by signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"exit code {exitcode}"
-    return {"recording_id": job.recording_id, "path": job.path, "status": "failed",
-            "reason": f"the worker process processing this recording died ({how}), e.g. a crash in native code; "
-                      "the other recordings are not affected", "sha256": "", "seconds": 0.0,
-            "processors": ",".join(p.name for p in processors), "finished_utc": _now(), "summary": {}}
+    return _failed_row(job, processors, f"the worker process processing this recording died ({how}), e.g. a crash "
+                       "in native code; the other recordings are not affected")
 
 
 def _timed_out(job: Job, processors: Sequence[Processor], out_dir: Path, timeout_s: float) -> dict[str, Any]:
     """The manifest row of a recording stopped by the per-recording timeout."""
-    row = _crashed(job, processors, None, out_dir)
-    row["reason"] = (f"timed out after {timeout_s:g} s (the per-recording timeout); the worker was stopped. "
-                     "Raise --timeout for long recordings")
-    return row
+    _remove_partial(out_dir / job.recording_id)
+    return _failed_row(job, processors, f"timed out after {timeout_s:g} s (the per-recording timeout); the worker "
+                       "was stopped. Raise --timeout for long recordings")
 
 
 def _run_isolated(jobs: Sequence[Job], processors: Sequence[Processor], out_dir: Path, overwrite: bool,
@@ -443,10 +493,9 @@ def _run_dask(jobs: Sequence[Job], processors: Sequence[Processor], out_dir: Pat
                 row = future.result()
             except Exception as err:  # KilledWorker after repeated worker deaths, or a lost scheduler
                 _remove_partial(out_dir / job.recording_id)
-                row = _crashed(job, processors, None, out_dir)
-                row["reason"] = ("the Dask workers processing this recording died every time it was tried "
-                                 f"({type(err).__name__}), e.g. a crash in native code; the other recordings are "
-                                 "not affected")
+                row = _failed_row(job, processors, "the Dask workers processing this recording died every time it "
+                                  f"was tried ({type(err).__name__}), e.g. a crash in native code; the other "
+                                  "recordings are not affected")
             yield row
     finally:
         cluster = client.cluster if scheduler == "local" else None
@@ -456,26 +505,44 @@ def _run_dask(jobs: Sequence[Job], processors: Sequence[Processor], out_dir: Pat
 
 
 # ---------------------------------------------------------------------------- tables
-def _write_tables(out_dir: Path, rows: dict[str, dict], order: list[str], measure_columns: list[str]) -> None:
-    done = [rows[rid] for rid in order if rid in rows]
-    known = set(measure_columns)
-    extra = list(dict.fromkeys(k for r in done for k in r["summary"] if k not in known))  # pattern measures
-    measure_columns = [*measure_columns, *extra]
-    manifest = pd.DataFrame([{k: r.get(k, "") for k in _MANIFEST_COLUMNS} for r in done], columns=_MANIFEST_COLUMNS)
-    summary_rows = []
-    for r in done:
-        entry = {"recording_id": r["recording_id"], "path": r["path"], "status": r["status"], "error": r["reason"]}
-        entry.update({c: r["summary"].get(c) for c in measure_columns})
-        summary_rows.append(entry)
-    summary = pd.DataFrame(summary_rows, columns=["recording_id", "path", "status", "error", *measure_columns])
-    for name, frame in ((MANIFEST_FILE, manifest), (SUMMARY_FILE, summary)):
-        with atomic_path(out_dir / name) as tmp:
-            frame.to_csv(tmp, index=False)
+def _summary_columns(processors: Sequence[Processor]) -> list[str]:
+    """Per processor: its status and error, then its catalogued summary measures."""
+    columns: list[str] = []
+    for p in processors:
+        columns += [f"{p.name}.status", f"{p.name}.error"]
+        columns += [f"{p.name}.{m.name}" for m in p.catalog_measures() if m.kind == "summary" and not m.pattern]
+    return columns
 
 
-def _measure_columns(processors: Sequence[Processor]) -> list[str]:
-    return [f"{p.name}.{m.name}" for p in processors for m in p.catalog_measures()
-            if m.kind == "summary" and not m.pattern]
+class _Tables:
+    """summary.csv and manifest.csv of one OUT: the rows already there, merged with this run's."""
+
+    def __init__(self, out_dir: Path, processors: Sequence[Processor]) -> None:
+        self.out_dir = out_dir
+        self.names = [p.name for p in processors]
+        self.manifest, self.summary, self.order, old_columns = read_tables(out_dir)
+        self.columns = list(dict.fromkeys([*old_columns, *_summary_columns(processors)]))
+        #: this run's outcome per recording: (status, whether every processor that worked was reused)
+        self.this_run: dict[str, tuple[str, bool]] = {}
+
+    def add(self, row: dict[str, Any]) -> None:
+        rid = row["recording_id"]
+        new = {"recording_id": rid, "path": row["path"], "status": row["status"], "error": row["reason"],
+               **row["summary"]}
+        merged = merge_row(self.summary.get(rid), new, self.names)
+        self.summary[rid] = merged
+        entry = {k: v for k, v in row.items() if k != "summary"}
+        entry["status"], entry["reason"] = merged["status"], merged.get("error", row["reason"])
+        entry["processors"] = ",".join(k[: -len(".status")] for k in merged if k.endswith(".status")) \
+            or row["processors"]
+        self.manifest[rid] = entry
+        if rid not in self.order:
+            self.order.append(rid)
+        worked = {k[: -len(".status")] for k, v in row["summary"].items() if k.endswith(".status") and v == OK}
+        self.this_run[rid] = (row["status"], bool(worked) and worked == set(filter(None, row["reused"].split(","))))
+
+    def write(self) -> None:
+        write_tables(self.out_dir, self.manifest, self.summary, self.order, self.columns)
 
 
 # ---------------------------------------------------------------------------- public
@@ -553,14 +620,11 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
         logger.info("removing %s, left by an interrupted run", leftover)
         leftover.unlink(missing_ok=True)
 
-    order = [job.recording_id for job, _ in problems] + [job.recording_id for job in jobs]
-    rows: dict[str, dict] = {}
+    tables = _Tables(out_dir, instances)
     for job, reason in problems:
-        rows[job.recording_id] = {"recording_id": job.recording_id, "path": job.path, "status": "failed",
-                                  "reason": reason, "sha256": "", "seconds": 0.0,
-                                  "processors": ",".join(p.name for p in instances), "finished_utc": _now(),
-                                  "summary": {}}
-    columns = _measure_columns(instances)
+        tables.add({"recording_id": job.recording_id, "path": job.path, "status": FAILED, "reason": reason,
+                    "sha256": "", "seconds": 0.0, "processors": ",".join(p.name for p in instances), "reused": "",
+                    "finished_utc": _now(), "summary": {}})
     logger.info("processing %d recordings with %s into %s (%d worker(s)%s)", len(jobs),
                 ", ".join(p.name for p in instances), out_dir, workers,
                 f", Dask scheduler {scheduler}" if scheduler else "")
@@ -569,11 +633,11 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
 
     def record(row: dict) -> None:
         nonlocal last_write
-        rows[row["recording_id"]] = row
+        tables.add(row)
         bar.update(1)
         bar.set_postfix_str(row["recording_id"][-30:], refresh=False)
         if time.monotonic() - last_write > 2.0:
-            _write_tables(out_dir, rows, order, columns)
+            tables.write()
             last_write = time.monotonic()
 
     try:
@@ -600,13 +664,17 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
                 record(row)
     finally:
         bar.close()
-        _write_tables(out_dir, rows, order, columns)
+        tables.write()
 
-    # Ids and paths stay text ("001" is not the number 1).
-    manifest = pd.read_csv(out_dir / MANIFEST_FILE, keep_default_na=False,
-                           dtype={"recording_id": str, "path": str, "reason": str, "sha256": str})
-    summary = pd.read_csv(out_dir / SUMMARY_FILE, dtype={"recording_id": str})
-    counts = {status: int((manifest["status"] == status).sum()) for status in ("ok", "skipped", "failed")}
+    # Ids, paths and reasons stay text ("001" is not the number 1).
+    manifest = pd.read_csv(out_dir / MANIFEST_FILE, dtype=str, keep_default_na=False)
+    manifest["seconds"] = pd.to_numeric(manifest["seconds"], errors="coerce")
+    text = {c: str for c in manifest.columns if c.endswith((".status", ".error", ".notes"))}
+    summary = pd.read_csv(out_dir / SUMMARY_FILE, dtype={"recording_id": str, "path": str, "status": str,
+                                                        "error": str, **text}, keep_default_na=True)
+    outcomes = list(tables.this_run.values())
+    counts = {status: sum(st == status for st, _ in outcomes) for status in (OK, PARTIAL, FAILED)}
+    counts["already_done"] = sum(st == OK and done for st, done in outcomes)
     result = BatchResult(out_dir=out_dir, summary=summary, manifest=manifest, counts=counts)
     logger.info(result.describe())
     return result

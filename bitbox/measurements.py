@@ -152,6 +152,8 @@ class Measurements(Mapping[str, ProcessorResult]):
         Identifier of the recording (the file stem by default).
     path : str
         Path of the recording.
+    failures : dict | None
+        ``{processor: reason}`` for processors that failed on the recording.
 
     Examples
     --------
@@ -161,10 +163,12 @@ class Measurements(Mapping[str, ProcessorResult]):
     >>> m.write("results/interview")                     # doctest: +SKIP
     """
 
-    def __init__(self, results: Sequence[ProcessorResult], recording_id: str = "", path: str = "") -> None:
+    def __init__(self, results: Sequence[ProcessorResult], recording_id: str = "", path: str = "",
+                 failures: dict[str, str] | None = None) -> None:
         self._results = {r.processor: r for r in results}
         self.recording_id = recording_id
         self.path = str(path)
+        self.failures = dict(failures or {})
 
     def __getitem__(self, processor: str) -> ProcessorResult:
         try:
@@ -180,7 +184,8 @@ class Measurements(Mapping[str, ProcessorResult]):
         return len(self._results)
 
     def __repr__(self) -> str:
-        parts = ", ".join(f"{k}: {len(v.timeseries)} rows" for k, v in self._results.items())
+        parts = ", ".join([*(f"{k}: {len(v.timeseries)} rows" for k, v in self._results.items()),
+                           *(f"{k}: failed" for k in self.failures)])
         return f"<Measurements {self.recording_id!r} ({parts})>"
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .errors import ParameterError
+from .errors import BitboxError, MeasurementError, ParameterError
 from .log import logger, verbose
 from .measurements import Measurements
 from .processor import Processor, ProgressCallback
@@ -87,7 +87,14 @@ def process(path: str | Path | Recording, processors: str | Sequence[str | Proce
     Returns
     -------
     Measurements
-        Time series, summary and provenance per processor.
+        Time series, summary and provenance per processor. With several processors each
+        succeeds or fails on its own: the reasons of those that failed are in
+        ``Measurements.failures`` (and logged).
+
+    Raises
+    ------
+    BitboxError
+        With one processor, its error; with several, when none of them worked.
 
     Examples
     --------
@@ -100,8 +107,19 @@ def process(path: str | Path | Recording, processors: str | Sequence[str | Proce
     if processors is None:
         processors = DEFAULT_PROCESSORS.get(recording.kind, ("face",))
     instances = resolve_processors(processors, params)
-    results = []
-    for processor in instances:
+    if len(instances) == 1:  # one processor: its error is the call's error
+        logger.info("%s: running %r", recording.path.name, instances[0])
+        return Measurements([instances[0].process(recording, progress=progress)], recording_id=recording.id,
+                            path=str(recording.path))
+    results, failures = [], {}
+    for processor in instances:  # several: each succeeds or fails on its own, whatever the order
         logger.info("%s: running %r", recording.path.name, processor)
-        results.append(processor.process(recording, progress=progress))
-    return Measurements(results, recording_id=recording.id, path=str(recording.path))
+        try:
+            results.append(processor.process(recording, progress=progress))
+        except BitboxError as err:
+            failures[processor.name] = str(err)
+            logger.warning("%s: %s failed: %s", recording.path.name, processor.name, err)
+    if not results:
+        raise MeasurementError(recording.path, "no processor could measure it: " + "; ".join(
+            f"{name}: {reason}" for name, reason in failures.items()))
+    return Measurements(results, recording_id=recording.id, path=str(recording.path), failures=failures)

@@ -31,7 +31,7 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; 
 table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.25em 0.8em; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.failed { color: #b00020; } .ok { color: #1b7f3b; } .skipped { color: #555; }
+.failed { color: #b00020; } .ok { color: #1b7f3b; } .partial { color: #a15c00; } .not_applicable { color: #555; }
 img { max-width: 100%; } .frames img { width: 24%; margin: 0.2%; }
 details { margin: 1em 0; } code { font-size: 0.9em; }
 """
@@ -236,20 +236,22 @@ def _index_page(out_dir: Path, pages: dict[str, str]) -> str:
                else pd.DataFrame({"recording_id": []}))
     summary = summary.set_index("recording_id") if "recording_id" in summary.columns else summary
     qc_columns = [c for c in summary.columns if c.endswith("_detected_fraction")]
-    header = "".join(f"<th>{html.escape(c)}</th>" for c in qc_columns)
+    status_columns = [c for c in manifest.columns if c.endswith(".status")]
+    header = "".join(f"<th>{html.escape(c)}</th>" for c in [*status_columns, *qc_columns])
     rows = []
     for _, row in manifest.iterrows():
         rid = str(row["recording_id"])
         name = f"<a href='{html.escape(pages[rid])}'>{html.escape(rid)}</a>" if rid in pages else html.escape(rid)
         status = str(row.get("status", ""))
-        qc = "".join(f"<td class='num'>{_fmt(summary.at[rid, c]) if rid in summary.index else '–'}</td>"
+        per = "".join(f"<td class='{html.escape(str(row[c]))}'>{html.escape(str(row[c]))}</td>" for c in status_columns)
+        qc = per + "".join(f"<td class='num'>{_fmt(summary.at[rid, c]) if rid in summary.index else '–'}</td>"
                      for c in qc_columns)
         rows.append(f"<tr><td>{name}</td><td class='{html.escape(status)}'>{html.escape(status)}</td>{qc}"
                     f"<td class='num'>{_fmt(row.get('seconds', ''))}</td>"
                     f"<td>{html.escape(str(row.get('reason', '')))}</td></tr>")
     counts = manifest["status"].value_counts().to_dict() if len(manifest) else {}
     head = ", ".join(f"{v} {k}" for k, v in counts.items())
-    failed = manifest[manifest["status"] == "failed"] if len(manifest) else manifest
+    failed = manifest[manifest["status"].isin(["failed", "partial"])] if len(manifest) else manifest
     parts = [f"<h1>Bitbox report</h1><p>{len(manifest)} recordings ({head}) in <code>{html.escape(str(out_dir))}"
              "</code></p>"]
     if len(failed):
@@ -258,7 +260,7 @@ def _index_page(out_dir: Path, pages: dict[str, str]) -> str:
         parts.append(f"<h2 class='failed'>Failures ({len(failed)})</h2><ul>{items}</ul>")
     parts.append("<h2>Quality control</h2><table><tr><th>recording</th><th>status</th>"
                  f"{header}<th>seconds</th><th>reason / notes</th></tr>{''.join(rows)}</table>")
-    processed = summary[summary["status"].isin(["ok", "skipped"])] if "status" in summary.columns else summary
+    processed = summary[summary["status"].isin(["ok", "partial"])] if "status" in summary.columns else summary
     groups = _summary_measures(processed) if len(processed) else {}
     if groups:
         parts.append("<h2>Distributions of the summary measures</h2><p>Over the processed recordings: a "

@@ -47,15 +47,15 @@ def first_run(batch_inputs, tmp_path_factory):
     out = tmp_path_factory.mktemp("out") / "results"
     empty_folder = tmp_path_factory.mktemp("empty_folder")
     before = _fingerprint(batch_inputs)
-    proc = bitbox_cli("run", str(batch_inputs), str(batch_inputs / "missing.mp4"), str(empty_folder),
-                      "-o", str(out), "--set", "face.frame_step=3", "-q")
+    proc = bitbox_cli("run", str(batch_inputs), str(empty_folder), "-o", str(out), "--set", "face.frame_step=3",
+                      "-q")
     return proc, out, before, empty_folder
 
 
 def test_bad_inputs_fail_alone_with_reasons(first_run, batch_inputs):
     proc, out, _, empty_folder = first_run
     assert proc.returncode == 1, proc.stderr
-    assert "8 recordings: 2 processed, 0 already done, 6 failed" in proc.stdout
+    assert "7 recordings: 2 processed, 0 already done, 5 failed" in proc.stdout
     manifest = pd.read_csv(out / "manifest.csv", keep_default_na=False).set_index("recording_id")
     expected = {
         "talking_head": ("ok", ""),
@@ -64,7 +64,6 @@ def test_bad_inputs_fail_alone_with_reasons(first_run, batch_inputs):
         "bad__notes_named_as_video": ("failed", "cannot be opened as a video"),
         "bad__truncated": ("failed", "truncated or corrupt"),
         "no_face": ("failed", "no face was found in any of the 7 analysed frames"),
-        "missing": ("failed", "file does not exist"),
         empty_folder.name: ("failed", "no recordings found in this folder"),
     }
     for rid, (status, reason) in expected.items():
@@ -72,6 +71,20 @@ def test_bad_inputs_fail_alone_with_reasons(first_run, batch_inputs):
         assert reason in manifest.loc[rid, "reason"], (rid, manifest.loc[rid, "reason"])
     assert str(batch_inputs / "bad" / "empty.mp4") in manifest.loc["bad__empty", "reason"]
     assert len(manifest.loc["talking_head", "sha256"]) == 64
+    # Per-processor outcomes: the one processor's status and reason beside the recording's.
+    assert manifest.loc["talking_head", "face.status"] == "ok" and manifest.loc["talking_head", "face.error"] == ""
+    assert manifest.loc["no_face", "face.status"] == "failed"
+    assert manifest.loc["no_face", "face.error"] == manifest.loc["no_face", "reason"]
+
+
+def test_a_missing_input_is_a_usage_error_before_anything_runs(tmp_path, batch_inputs):
+    out = tmp_path / "out"
+    proc = bitbox_cli("run", str(batch_inputs / "talking_head.mp4"), str(tmp_path / "missing.mp4"), "-o", str(out),
+                      "-q")
+    assert proc.returncode == 2
+    assert f"This input does not exist: '{tmp_path / 'missing.mp4'}'. Check the path(s); nothing was processed." \
+        in proc.stderr
+    assert not out.exists()  # checked before anything ran
 
 
 def test_outputs_are_complete_and_nothing_is_half_written(first_run):
@@ -83,7 +96,7 @@ def test_outputs_are_complete_and_nothing_is_half_written(first_run):
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary.columns[:4]) == ["recording_id", "path", "status", "error"]
-    assert len(summary) == 8 and summary["recording_id"].is_unique
+    assert len(summary) == 7 and summary["recording_id"].is_unique
     ok = summary.set_index("recording_id").loc["talking_head"]
     assert ok["face.face_detected_fraction"] >= 0.95 and ok["face.n_frames"] == 40
     stored = bitbox.Measurements.read(out / "talking_head")
@@ -103,13 +116,17 @@ def test_rerun_skips_only_up_to_date_recordings(first_run, batch_inputs):
     assert "2 already done" in again.stdout and "0 processed" in again.stdout
     assert _fingerprint(out / "talking_head") == stamp
     manifest = pd.read_csv(out / "manifest.csv", keep_default_na=False).set_index("recording_id")
-    assert manifest.loc["talking_head", "status"] == "skipped"
+    # The row stays ok with its values; that it was already done is the manifest's business.
+    assert manifest.loc["talking_head", "status"] == "ok" and manifest.loc["talking_head", "reused"] == "face"
     summary = pd.read_csv(out / "summary.csv").set_index("recording_id")
-    assert summary.loc["talking_head", "face.n_frames"] == 40  # a skipped row still carries its values
+    assert summary.loc["talking_head", "status"] == "ok" and summary.loc["talking_head", "face.n_frames"] == 40
+    assert manifest.loc["no_face", "status"] == "failed" and manifest.loc["no_face", "reused"] == ""
 
     (out / "site_b__sway" / "face.json").unlink()  # an interrupted result: recomputed alone
     partial = bitbox_cli("run", str(batch_inputs), "-o", str(out), "--set", "face.frame_step=3", "-q")
     assert "1 processed, 1 already done" in partial.stdout
+    assert pd.read_csv(out / "manifest.csv", keep_default_na=False).set_index("recording_id").loc[
+        "site_b__sway", "reused"] == ""
 
     changed = bitbox_cli("run", str(batch_inputs / "talking_head.mp4"), "-o", str(out),
                          "--set", "face.frame_step=4", "-q")
@@ -127,7 +144,7 @@ def test_two_workers_give_identical_files(tmp_path, talking_head, sway_video):
     shutil.copy(sway_video, inputs / "b.mp4")
     one = bitbox.process_folder(inputs, tmp_path / "one", workers=1, progress=False, frame_step=5)
     two = bitbox.process_folder(inputs, tmp_path / "two", workers=2, progress=False, frame_step=5)
-    assert one.counts == two.counts == {"ok": 2, "skipped": 0, "failed": 0}
+    assert one.counts == two.counts == {"ok": 2, "partial": 0, "failed": 0, "already_done": 0}
     for rid in ("a", "b"):
         assert (tmp_path / "one" / rid / "face.parquet").read_bytes() == \
                (tmp_path / "two" / rid / "face.parquet").read_bytes()
@@ -290,7 +307,7 @@ def test_dask_local_cluster_gives_the_pool_s_files(tmp_path, talking_head, sway_
                                  frame_step=3)
     dask = bitbox.process_folder(folder, tmp_path / "dask", processors=["face"], workers=2, scheduler="local",
                                  progress=False, frame_step=3)
-    assert pool.counts == dask.counts == {"ok": 2, "skipped": 0, "failed": 0}
+    assert pool.counts == dask.counts == {"ok": 2, "partial": 0, "failed": 0, "already_done": 0}
     for rid in ("talk", "sway"):
         assert (tmp_path / "pool" / rid / "face.parquet").read_bytes() == \
             (tmp_path / "dask" / rid / "face.parquet").read_bytes()
@@ -299,7 +316,7 @@ def test_dask_local_cluster_gives_the_pool_s_files(tmp_path, talking_head, sway_
     # A rerun through Dask skips everything.
     again = bitbox.process_folder(folder, tmp_path / "dask", processors=["face"], workers=2, scheduler="local",
                                   progress=False, frame_step=3)
-    assert again.counts["skipped"] == 2
+    assert again.counts["already_done"] == 2
 
 
 def test_dask_worker_crash_fails_only_its_recording(tmp_path, talking_head):
@@ -328,7 +345,7 @@ def test_a_dask_worker_dying_mid_task_gets_the_recording_retried(tmp_path, talki
     result = bitbox.process_folder(folder, tmp_path / "out", processors=[CrashingProcessor(
         kill_once=str(marker))], workers=1, scheduler="local", progress=False)
     assert marker.exists()  # the first attempt killed its Dask worker ...
-    assert result.counts == {"ok": 1, "skipped": 0, "failed": 0}  # ... and the retry finished the recording
+    assert result.counts == {"ok": 1, "partial": 0, "failed": 0, "already_done": 0}  # ... and the retry finished the recording
 
 
 def test_dask_timeout_and_bad_scheduler(tmp_path, talking_head):

@@ -329,7 +329,9 @@ def test_cli_writes_metrics_and_report(demo, capsys, tmp_path):
     assert metrics["MDD_vs_control"]["dummy"]["f1"] == pytest.approx(2 / 3)  # all positive, as in the paper
     # The features computed by the fixture were reused through the batch machinery, not recomputed.
     for modality in ("voice", "text"):
-        assert (pd.read_csv(out / "features" / modality / "manifest.csv")["status"] == "skipped").all()
+        manifest = pd.read_csv(out / "features" / modality / "manifest.csv", keep_default_na=False)
+        assert (manifest["status"] == "ok").all()
+        assert (manifest["reused"] == manifest["processors"]).all()
     run = json.loads((out / "run.json").read_text())
     assert run["protocol"] == "paper" and len(run["manifest_sha256"]) == 64
     splits = pd.read_csv(out / "splits.csv")

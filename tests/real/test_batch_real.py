@@ -1,0 +1,102 @@
+"""Per-processor outcomes on real recordings: a face that is not there never costs the speech, the
+order of ``-p`` never changes a result, and OUT's tables cover every run into it."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import soundfile as sf
+
+import bitbox
+from bitbox.cli import main as cli
+from tools import speech_synth
+
+CLIP = "sense_and_sensibility_01_austen_64kb-0870.wav"
+
+
+@pytest.fixture(scope="module")
+def real_inputs(tmp_path_factory, librivox_dir, no_face_video, ffmpeg) -> Path:
+    """A real reader's voice over a video without a face (a coffee cup), the same voice as an
+    audio-only .mp4 (AAC, no video stream), and the voice alone as a .wav."""
+    root = tmp_path_factory.mktemp("real_batch")
+    samples, sr = sf.read(librivox_dir / CLIP, dtype="float32")
+    speech_synth.video_with_audio(no_face_video, samples, sr, root / "speaker_off_camera.mp4")
+    subprocess.run([ffmpeg, "-y", "-loglevel", "error", "-i", str(librivox_dir / CLIP), "-c:a", "aac",
+                    str(root / "phone_audio_only.mp4")], check=True)
+    shutil.copy(librivox_dir / CLIP, root / "reader.wav")
+    return root
+
+
+@pytest.fixture(scope="module")
+def both_orders(real_inputs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("orders")
+    runs = {}
+    for order in ("face,speech", "speech,face"):
+        code = cli(["run", str(real_inputs), "-o", str(out / order), "-p", order, "-q"])
+        summary = pd.read_csv(out / order / "summary.csv", keep_default_na=False).set_index("recording_id")
+        manifest = pd.read_csv(out / order / "manifest.csv", keep_default_na=False).set_index("recording_id")
+        runs[order] = (code, summary, manifest)
+    return runs
+
+
+def test_no_face_keeps_the_speech(both_orders):
+    code, summary, manifest = both_orders["face,speech"]
+    assert code == 1  # a processor failed
+    row = summary.loc["speaker_off_camera"]
+    assert row["status"] == "partial"
+    assert row["face.status"] == "failed" and "no face was found in any of the" in row["face.error"]
+    assert row["speech.status"] == "ok" and row["speech.error"] == ""
+    assert float(row["speech.speaking_time_s"]) > 2.0  # the reader speaks for most of the clip
+    assert row["error"].startswith("face: ") and "speech" not in row["error"]
+    assert manifest.loc["speaker_off_camera", "status"] == "partial"
+    assert manifest.loc["speaker_off_camera", "face.error"] == row["face.error"]
+
+
+def test_an_audio_only_mp4_gets_its_speech_measures(both_orders):
+    _, summary, _ = both_orders["face,speech"]
+    row = summary.loc["phone_audio_only"]
+    assert row["speech.status"] == "ok"
+    assert row["face.status"] == "not_applicable" and row["face.error"] == "the file has no video stream"
+    assert row["status"] == "ok"  # nothing failed: the face processor did not apply
+    wav = summary.loc["reader"]
+    assert wav["face.status"] == "not_applicable" and wav["status"] == "ok"
+    assert wav["face.error"] == "reads video recordings, not audio"
+
+
+def test_the_order_of_processors_never_changes_a_result(both_orders):
+    (_, a, ma), (_, b, mb) = both_orders["face,speech"][:3], both_orders["speech,face"][:3]
+    columns = sorted(c for c in a.columns if c != "path")
+    assert sorted(c for c in b.columns if c != "path") == columns
+    pd.testing.assert_frame_equal(a[columns].sort_index(), b[columns].sort_index())
+    assert (ma["status"] == mb["status"]).all()
+
+
+def test_tables_cover_every_run_into_one_out(real_inputs, tmp_path):
+    out = tmp_path / "out"
+    first = bitbox.process_folder(real_inputs / "reader.wav", out, processors="speech", progress=False)
+    assert first.counts == {"ok": 1, "partial": 0, "failed": 0, "already_done": 0}
+    # A second folder into the same OUT: both recordings are in both tables.
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(real_inputs / "phone_audio_only.mp4", other / "phone.mp4")
+    second = bitbox.process_folder(other, out, processors="speech", progress=False)
+    assert sorted(second.summary["recording_id"]) == ["phone", "reader"]
+    assert sorted(second.manifest["recording_id"]) == ["phone", "reader"]
+    assert "1 recordings: 1 processed, 0 already done, 0 failed; 2 recordings in" in second.describe()
+    # Another processor on a recording already there: its columns join the row, the first stay.
+    before = second.summary.set_index("recording_id").loc["reader", "speech.speaking_time_s"]
+    third = bitbox.process_folder(real_inputs / "reader.wav", out, processors="language", progress=False)
+    row = third.summary.set_index("recording_id").loc["reader"]
+    assert row["speech.speaking_time_s"] == before and row["speech.status"] == "ok"
+    assert row["language.status"] == "ok" and row["language.word_count"] > 5
+    manifest = third.manifest.set_index("recording_id")
+    assert manifest.loc["reader", "processors"] == "speech,language"
+    # A rerun stays ok, and the manifest says it was already done.
+    again = bitbox.process_folder(real_inputs / "reader.wav", out, processors="speech", progress=False)
+    assert again.counts["already_done"] == 1 and again.counts["ok"] == 1
+    rows = again.manifest.set_index("recording_id")
+    assert rows.loc["reader", "status"] == "ok" and rows.loc["reader", "reused"] == "speech"
+    assert again.summary.set_index("recording_id").loc["reader", "status"] == "ok"
