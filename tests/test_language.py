@@ -1,4 +1,5 @@
-"""Transcripts (reading, transcription, word error rate) and the language processor."""
+"""Transcripts (reading in any encoding, transcription and its confidence, word error rate) and the language
+processor."""
 from __future__ import annotations
 
 import json
@@ -8,11 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+from hypothesis import given, strategies as st
 
 import bitbox
 from bitbox.cli import main as cli
+from bitbox.errors import FileProblem
 from bitbox.processors.language import (LanguageProcessor, count_syllables, mattr, tokenize, type_token_ratio)
-from bitbox.processors.transcript import (read_transcript, transcribe, word_error_rate)
+from bitbox.processors.text_io import decode_text, read_text_file
+from bitbox.processors.transcript import (RecognitionConfidence, read_transcript, transcribe, word_error_rate)
 from bitbox.testing import check_processor
 from tools import speech_synth
 
@@ -226,10 +230,14 @@ def test_batch_uses_the_transcript_beside_a_recording(tmp_path, librivox):
     assert stored["provenance"]["companion_files"]["transcript"]["path"].endswith("clip.txt")
     # Editing the transcript recomputes; an unchanged rerun skips.
     assert cli(["run", str(folder), "-o", str(out), "-p", "language", "-q"]) == 0
-    assert pd.read_csv(out / "manifest.csv")["status"].tolist() == ["skipped"]
-    (folder / "clip.txt").write_text("He was not an ill disposed young man at all.")
+    manifest = pd.read_csv(out / "manifest.csv", keep_default_na=False)
+    assert manifest[["status", "reused"]].values.tolist() == [["ok", "language"]]
+    (folder / "clip.txt").write_text("He was not an ill disposed young man at all.", encoding="utf-16")
     assert cli(["run", str(folder), "-o", str(out), "-p", "language", "-q"]) == 0
-    assert pd.read_csv(out / "summary.csv").loc[0, "language.word_count"] == 10
+    summary = pd.read_csv(out / "summary.csv", keep_default_na=False)
+    assert summary.loc[0, "language.word_count"] == 10 and summary.loc[0, "language.text_encoding"] == "utf-16-le (BOM)"
+    assert summary.loc[0, "language.notes"] == ""
+    assert pd.read_csv(out / "manifest.csv", keep_default_na=False).loc[0, "reused"] == ""
 
 
 def test_speech_and_language_through_the_cli(tmp_path, librivox, talking_head):
@@ -257,3 +265,142 @@ def test_speech_and_language_through_the_cli(tmp_path, librivox, talking_head):
         assert len(speech) and speech[["f0_hz", "intensity_db"]].notna().all().all()
         lang = pd.read_parquet(out / rid / "language.parquet")
         assert len(lang) >= 1 and lang["utterance_text"].str.len().gt(0).all()
+
+
+# ---------------------------------------------------------------------------- text encodings
+_BOM_CASES = [  # (bytes of "Héllo wörld\n", expected label)
+    (b"\xef\xbb\xbf" + "Héllo wörld\n".encode("utf-8"), "utf-8 (BOM)"),
+    (b"\xff\xfe" + "Héllo wörld\n".encode("utf-16-le"), "utf-16-le (BOM)"),
+    (b"\xfe\xff" + "Héllo wörld\n".encode("utf-16-be"), "utf-16-be (BOM)"),
+    (b"\xff\xfe\x00\x00" + "Héllo wörld\n".encode("utf-32-le"), "utf-32-le (BOM)"),
+    (b"\x00\x00\xfe\xff" + "Héllo wörld\n".encode("utf-32-be"), "utf-32-be (BOM)"),
+    ("Héllo wörld\n".encode("utf-16-le"), "utf-16-le"),
+    ("Héllo wörld\n".encode("utf-16-be"), "utf-16-be"),
+    ("Héllo wörld\n".encode("utf-32-le"), "utf-32-le"),
+    ("Héllo wörld\n".encode("utf-32-be"), "utf-32-be"),
+    ("Héllo wörld\n".encode("utf-8"), "utf-8"),
+    ("Héllo wörld\n".encode("cp1252"), "cp1252 (guessed)"),
+]
+
+
+@pytest.mark.parametrize("data, label", _BOM_CASES, ids=[label for _, label in _BOM_CASES])
+def test_encodings_are_detected(data, label):
+    decoded = decode_text(data, "t.txt")
+    assert decoded.text == "Héllo wörld\n" and decoded.label == label
+    assert decoded.guessed == label.endswith("(guessed)") and bool(decoded.note) == decoded.guessed
+
+
+def test_latin1_without_a_cp1252_meaning_and_line_endings():
+    data = b"caf\xe9\r\n" + b"word " * 30 + b"na\x81ve\rend"  # 0x81 is undefined in Windows-1252
+    decoded = decode_text(data, "t.txt")  # one C1 control in 166 characters: below the 1% refused
+    assert decoded.label == "latin-1 (guessed)" and decoded.text == "café\n" + "word " * 30 + "na\x81ve\nend"
+    assert decoded.note == ("t.txt is not UTF-8 (byte 3 is 0xE9) and was read as Latin-1 (ISO-8859-1): the "
+                            "encoding is a guess, so check its accented letters, or save the file as UTF-8")
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"abc\x00def", "is not text: binary content (NUL bytes at byte offset 3)"),
+    (b"\x00\x01\x02\x00\x00\x00\x07hello", "is not text: binary content (NUL bytes at byte offsets 0, 3, 4 "
+                                           "and 1 more)"),
+    (b"\xff\xfe" + b"\x00\xd8", "starts with a UTF-16 LE byte-order mark but is not valid UTF-16 LE (bytes 2-3)"),
+    (b"ok\x01\x02\x03\x04 text", "is not text: binary content (read as UTF-8 text, 4 of its 11 characters are "
+                                 "control or unassigned characters: U+0001 at character 2, U+0002 at character 3, "
+                                 "U+0003 at character 4 and 1 more)"),
+])
+def test_non_text_is_refused_with_its_reason(data, reason):
+    with pytest.raises(bitbox.RecordingError) as err:
+        decode_text(data, "t.txt")
+    assert err.value.reason == reason
+
+
+def test_missing_text_file(tmp_path):
+    with pytest.raises(bitbox.RecordingError, match="does not exist"):
+        read_text_file(tmp_path / "none.txt")
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Co", "Cn"), blacklist_characters="\ufeff")
+                | st.sampled_from("\n\t"), max_size=60)
+
+
+@given(text=_TEXT, variant=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-32"]))
+def test_any_text_round_trips_through_a_bom_or_utf8(text, variant):
+    """UTF-8 (with or without BOM) and BOM'd UTF-16/32 give back any text exactly."""
+    assert decode_text(text.encode(variant), "t.txt").text == text
+
+
+@given(text=st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz ABC.,'éüñçß\n"), min_size=1, max_size=80),
+       codec=st.sampled_from(["utf-16-le", "utf-16-be"]))
+def test_utf16_without_bom_is_found_by_its_nul_bytes(text, codec):
+    decoded = decode_text(text.encode(codec), "t.txt")
+    assert (decoded.text, decoded.codec, decoded.bom, decoded.note) == (text, codec, False, "")
+
+
+def test_utf16_transcripts_read_like_utf8(tmp_path):
+    """The reported bug: a UTF-16 transcript was read as 1-letter garbage and reported ok."""
+    text = "I went to the café. Then I went home!\nWe had crème brûlée."
+    plain, wide = tmp_path / "a.txt", tmp_path / "b.txt"
+    plain.write_text(text, encoding="utf-8")
+    wide.write_text(text, encoding="utf-16")
+    a, b = (LanguageProcessor().process(p).summary for p in (plain, wide))
+    assert a["word_count"] == b["word_count"] == 13 and a["utterance_count"] == b["utterance_count"] == 3
+    assert a["mean_word_length_chars"] == b["mean_word_length_chars"] == pytest.approx(43 / 13)
+    assert (a["text_encoding"], b["text_encoding"]) == ("utf-8", "utf-16-le (BOM)")
+    assert a["notes"] == b["notes"] == "" and np.isnan(a["asr_avg_logprob"])
+    for suffix, content in ((".srt", "1\n00:00:01,000 --> 00:00:02,500\nHéllo there.\n"),
+                            (".json", json.dumps({"text": "Héllo there."}, ensure_ascii=False))):
+        path = tmp_path / f"c{suffix}"
+        path.write_text(content, encoding="utf-16-be")
+        t = read_transcript(path)
+        assert t.text == "Héllo there." and t.encoding == "utf-16-be"
+
+
+def test_accented_words_stay_whole():
+    assert tokenize("Un café naïf, l'été") == ["un", "café", "naïf", "l'été"]
+    assert count_syllables("café") == count_syllables("cafe")
+
+
+def test_narratives_read_any_encoding(tmp_path, caplog):
+    from bitbox.processors.narrative import narrative_text
+    from bitbox.processors.narrative_format import read_narrative
+
+    text = "I walked to the café.\nThen I felt happy."
+    wide = tmp_path / "n.txt"
+    wide.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8"))
+    assert narrative_text(bitbox.Recording(wide)) == (text, [])  # no BOM character, no \r: offsets unchanged
+    latin = tmp_path / "l.txt"
+    latin.write_bytes(text.encode("latin-1"))
+    with caplog.at_level(logging.WARNING, logger="bitbox"):
+        assert narrative_text(bitbox.Recording(latin)) == (text, [])
+    assert "l.txt is not UTF-8 (byte 19 is 0xE9)" in caplog.text
+    annotation = tmp_path / "a.json"
+    annotation.write_text(json.dumps({"content": text, "indexes": {"0": {"Entity": [
+        {"begin": 2, "end": 8, "semantic": "action"}]}}}), encoding="utf-16")
+    assert read_narrative(annotation).content == text
+    binary = tmp_path / "b.json"
+    binary.write_bytes(b"PK\x03\x04\x00\x00")
+    with pytest.raises(FileProblem, match=r"b.json: is not text: binary content \(NUL bytes at byte "
+                                                 r"offsets 4, 5\)"):
+        read_narrative(binary)
+
+
+# ---------------------------------------------------------------------------- transcription confidence
+class _Seg:
+    def __init__(self, start, end, avg_logprob, compression_ratio, no_speech_prob):
+        self.start, self.end = start, end
+        self.avg_logprob, self.compression_ratio, self.no_speech_prob = avg_logprob, compression_ratio, no_speech_prob
+
+
+def test_confidence_is_aggregated_by_duration():
+    c = RecognitionConfidence.from_segments([_Seg(0, 1, -0.2, 1.1, 0.1), _Seg(1, 4, -1.4, 2.6, 0.7)])
+    assert c.avg_logprob == pytest.approx((-0.2 * 1 + -1.4 * 3) / 4)
+    assert c.no_speech_prob == pytest.approx((0.1 + 0.7 * 3) / 4)
+    assert c.compression_ratio == 2.6 and c.n_segments == 2  # the largest: one looping window is enough
+    assert c.note("tiny.en") == (
+        "low transcription confidence (mean log-probability -1.10 is below -1, compression ratio 2.60 is above 2.4 "
+        "(repetitive text, a sign of hallucination)): the speech may be in a language tiny.en does not know, "
+        "unclear, noisy or absent, so check the transcript, or put a transcript beside the recording")
+    quiet = RecognitionConfidence(-0.3, 1.2, 0.9, 1)
+    assert quiet.note().startswith("low transcription confidence (no-speech probability 0.90 is above 0.6): ")
+    same = RecognitionConfidence.from_segments([_Seg(2, 2, -0.5, 1.0, 0.2), _Seg(3, 3, -0.7, 1.2, 0.8)])
+    assert same.avg_logprob == pytest.approx(-0.6) and same.no_speech_prob == pytest.approx(0.5)  # no durations
+    assert same.note() == "" and RecognitionConfidence.from_segments([]) is None
