@@ -33,7 +33,7 @@ from bitbox.recording import Recording
 
 from .narrative_format import Narrative, default_hierarchy, split_sentences
 from .span_model import SpanCategorizer, default_span_model_path, load_span_model
-from .text_io import read_text_file
+from .text_io import DecodedText, read_text_file
 from .transcript import TRANSCRIPT_SOURCES, find_transcript, recording_transcript
 
 __all__ = ["NarrativeProcessor", "narrative_text"]
@@ -92,6 +92,10 @@ _MEASURES = [
             evidence=_evidence("__all__")),
     Measure("span_rate", "1/100 words", "Spans per 100 words.", "summary", (0, math.inf)),
     Measure("category_diversity", "1", "Number of categories with at least one span.", "summary", (0, math.inf)),
+    Measure("text_encoding", "", "How a text file was decoded: utf-8, utf-16-le, utf-8 (BOM), cp1252 (guessed), ... "
+            "(absent for transcripts).", "summary", dtype="str"),
+    Measure("notes", "", "Notes on the result, '; '-joined (e.g. a guessed text encoding); '' when there are none.",
+            "summary", dtype="str"),
     *_category_measures(),
     Measure(r"[a-z0-9_]+_count", "1", "Spans of a category of a custom label hierarchy.", "summary", (0, math.inf),
             pattern=True),
@@ -106,24 +110,31 @@ def narrative_text(recording: Recording, *, transcript: str = "auto", asr_model:
 
     A ``.txt`` file is read as written, in whatever encoding it was saved
     (:func:`~bitbox.processors.text_io.read_text_file`: BOMs, UTF-8, UTF-16 without BOM, a
-    Windows-1252/Latin-1 guess, which is logged as a warning; a binary file is refused); an
-    annotation JSON gives its ``content``; a transcript (or an audio/video recording's
-    transcript) gives its utterances, one per line.
+    Windows-1252/Latin-1 guess, which is logged as a warning and noted in the processor's
+    summary; a binary file is refused); an annotation JSON gives its ``content``; a transcript
+    (or an audio/video recording's transcript) gives its utterances, one per line.
     """
+    text, times, _ = _read_narrative(recording, transcript=transcript, asr_model=asr_model, language=language)
+    return text, times
+
+
+def _read_narrative(recording: Recording, *, transcript: str, asr_model: str | None, language: str
+                    ) -> tuple[str, list[tuple[int, float]], DecodedText | None]:
+    """:func:`narrative_text` plus how a text file was decoded (``None`` for transcripts)."""
     path = recording.path
     if recording.kind == "text" and path.suffix.lower() in (".txt", ".json"):
         decoded = read_text_file(path)
         if decoded.note:
             logger.warning("%s", decoded.note)
         if path.suffix.lower() == ".txt":
-            return decoded.text, []
+            return decoded.text, [], decoded
         try:
             data = json.loads(decoded.text)
         except ValueError as err:
             raise RecordingError(path, f"is not valid JSON ({err})",
                                  'Give an annotation {"content": "..."} or a transcript JSON') from None
         if isinstance(data, dict) and isinstance(data.get("content"), str):
-            return data["content"], []
+            return data["content"], [], decoded
     found = recording_transcript(recording, source=transcript, asr_model=asr_model, language=language)
     lines, times, offset = [], [], 0
     for utterance in found.utterances:
@@ -131,7 +142,7 @@ def narrative_text(recording: Recording, *, transcript: str = "auto", asr_model:
             times.append((offset, float(utterance.start_s)))
         lines.append(utterance.text)
         offset += len(utterance.text) + 1
-    return "\n".join(lines), times
+    return "\n".join(lines), times, None
 
 
 class NarrativeProcessor(Processor):
@@ -243,8 +254,8 @@ class NarrativeProcessor(Processor):
         return _MODELS[key]
 
     def compute(self, recording: Recording, sink, progress: ProgressCallback | None = None) -> dict[str, Any]:
-        text, times = narrative_text(recording, transcript=str(self.transcript), asr_model=self.asr_model,
-                                     language=str(self.language))
+        text, times, decoded = _read_narrative(recording, transcript=str(self.transcript),
+                                               asr_model=self.asr_model, language=str(self.language))
         n_words = len(_WORD.findall(text))
         if n_words == 0:
             raise MeasurementError(recording.path, "holds no words", "Check the file's content")
@@ -279,7 +290,10 @@ class NarrativeProcessor(Processor):
         summary: dict[str, Any] = {"word_count": float(n_words), "sentence_count": float(len(bounds)),
                                    "span_count": float(len(frame)),
                                    "span_rate": 100.0 * len(frame) / n_words,
-                                   "category_diversity": float(frame["category"].nunique())}
+                                   "category_diversity": float(frame["category"].nunique()),
+                                   "notes": decoded.note if decoded is not None else ""}
+        if decoded is not None:
+            summary["text_encoding"] = decoded.label
         counts = frame["category"].value_counts()
         for category in model.hierarchy_.categories:
             key = re.sub(r"[^a-z0-9_]+", "_", category.lower())

@@ -135,3 +135,19 @@ def test_english_speech_has_no_note(clip, espeak, librivox_dir, language):
     assert summary["notes"] == ""
     assert -1.0 < summary["asr_avg_logprob"] < 0  # measured: -0.39 (espeak-ng), -0.22 (LibriVox)
     assert 0 < summary["asr_compression_ratio"] < 2.4 and 0 <= summary["asr_no_speech_prob"] < 0.6
+
+
+def test_a_narrative_in_latin1_gives_the_utf8_spans_and_notes_the_guess(original, tmp_path):
+    from bitbox.processors.narrative import NarrativeProcessor
+
+    path, _ = original
+    latin = faults.write_encoded(path, tmp_path / "diary_latin1.txt", "latin-1")
+    narrative = NarrativeProcessor()
+    clean, guessed = narrative.process(path), narrative.process(latin)
+    assert clean.summary["notes"] == "" and clean.summary["text_encoding"] == "utf-8"
+    assert guessed.summary["text_encoding"] == "cp1252 (guessed)"
+    assert guessed.summary["notes"].startswith("diary_latin1.txt is not UTF-8 (byte ")
+    assert "was read as Windows-1252" in guessed.summary["notes"]
+    assert guessed.timeseries[["begin_char", "end_char", "term", "label"]].equals(
+        clean.timeseries[["begin_char", "end_char", "term", "label"]])
+    assert guessed.summary["word_count"] == clean.summary["word_count"]
