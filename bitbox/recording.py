@@ -3,6 +3,10 @@
 A :class:`Recording` checks the file when it is created (exists, is a readable, non-empty
 file of a known kind) and reads media information lazily. Frames are streamed one at a
 time, so memory does not grow with the length of a video.
+
+Videos are decoded with PyAV (FFmpeg) as a player shows them: a frame stored turned (the
+display matrix phones write) is turned upright, and when the frame rate varies, frame times
+are the presentation timestamps (see :class:`VideoInfo`).
 """
 from __future__ import annotations
 
@@ -68,19 +72,107 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+#: Decoded frames the presentation-order buffer holds while scanning timestamps (H.264/HEVC
+#: reorder at most 16 frames).
+_REORDER = 16
+
+#: A frame interval differing from the median by more than this fraction (and by more than
+#: one tick of the container's clock) makes the frame rate "vary".
+_RATE_TOLERANCE = 0.1
+
+
 @dataclass(frozen=True)
 class VideoInfo:
-    """What the container says about a video stream."""
+    """What the container says about a video stream, as a player would show it.
+
+    ``width`` and ``height`` are the displayed size: for a file that asks for a 90 or 270
+    degree rotation (phones store portrait videos sideways with a display matrix) they are
+    the stored size swapped. ``rotation_deg`` and ``mirrored`` are what
+    :meth:`Recording.iter_frames` applies to every decoded frame to make it upright: a
+    counterclockwise rotation, then a left-right flip. The timing fields come from the
+    presentation timestamps of every frame (read once, without decoding).
+
+    Attributes
+    ----------
+    fps : float
+        Frames per second: the container's rate; when the frame rate varies, the mean rate
+        (frames / duration) from the timestamps.
+    n_frames : int
+        The frame count the container reports (or, when it reports none, the count of
+        timestamps).
+    width, height : int
+        Displayed frame size in pixels.
+    rotation_deg : {0, 90, 180, 270}
+        Counterclockwise rotation applied to the decoded frames.
+    mirrored : bool
+        Whether a left-right flip is applied after the rotation.
+    frame_rate_varies : bool
+        Whether the intervals between frames differ from their median by more than 10 %
+        (variable-frame-rate phones and screen recorders, dropped frames). Frame times then
+        come from the timestamps, not from ``index / fps``.
+    fps_min, fps_max, fps_median : float or None
+        The slowest, fastest and median rate between consecutive frames (``1 / interval``),
+        from the timestamps; None when the file has fewer than 2 timestamps.
+    irregular_fraction : float
+        Fraction of the frame intervals that differ from the median by more than 10 %.
+    timestamps_duration_s : float or None
+        Duration from the timestamps: last minus first presentation time plus the last
+        frame's duration.
+    start_s : float
+        Presentation time of the first frame in the file's own timeline (``Frame.time_s`` 0),
+        e.g. to align the video with another stream of the same file.
+    """
 
     fps: float
     n_frames: int
     width: int
     height: int
+    rotation_deg: int = 0
+    mirrored: bool = False
+    frame_rate_varies: bool = False
+    fps_min: float | None = None
+    fps_max: float | None = None
+    fps_median: float | None = None
+    irregular_fraction: float = 0.0
+    timestamps_duration_s: float | None = None
+    start_s: float = 0.0
 
     @property
     def duration_s(self) -> float:
-        """Duration in seconds (``n_frames / fps``)."""
+        """Duration in seconds: from the timestamps when the frame rate varies, else ``n_frames / fps``."""
+        if self.frame_rate_varies and self.timestamps_duration_s is not None:
+            return self.timestamps_duration_s
         return self.n_frames / self.fps
+
+    @property
+    def rotation_note(self) -> str:
+        """What was done to make the frames upright (``""`` when nothing was)."""
+        if not self.rotation_deg and not self.mirrored:
+            return ""
+        turns = []
+        if self.rotation_deg:
+            turns.append(f"rotated {self.rotation_deg} deg counterclockwise")
+        if self.mirrored:
+            turns.append("mirrored left-right")
+        return (f"the video is stored turned (display matrix): its frames were {' and '.join(turns)} so they "
+                f"are upright as a player shows them ({self.width}x{self.height}); landmark pixels refer to "
+                "the upright frames")
+
+    @property
+    def frame_rate_note(self) -> str:
+        """A warning when the frame rate varies (``""`` when it does not)."""
+        if not self.frame_rate_varies:
+            return ""
+        return (f"the frame rate varies ({self.fps_min:.1f}-{self.fps_max:.1f} fps, median "
+                f"{self.fps_median:.2f}; {100 * self.irregular_fraction:.0f}% of the frame intervals differ "
+                "from the median by more than 10%): times come from the timestamps; rates per frame are not "
+                "uniform, so use time_s rather than frame counts for durations and speeds, or re-encode at a "
+                "constant rate (`ffmpeg -i IN -fps_mode cfr -r 30 OUT.mp4`)")
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Human-readable notes on how the video was read, for a processor's ``notes`` measure."""
+        return tuple(note for note in (self.rotation_note, self.frame_rate_note) if note)
 
 
 @dataclass(frozen=True)
@@ -138,6 +230,10 @@ class Recording:
         if self.kind == "video" and self._video_info is not None:
             info = self._video_info
             text += f", {info.width}x{info.height}, {info.fps:g} fps, {info.duration_s:.1f} s"
+            if info.rotation_deg or info.mirrored:
+                text += f", turned {info.rotation_deg} deg" + (" and mirrored" if info.mirrored else "")
+            if info.frame_rate_varies:
+                text += ", variable frame rate"
         return text + ">"
 
     # ------------------------------------------------------------------ file checks
@@ -195,45 +291,79 @@ class Recording:
         if self.kind != "video":
             raise RecordingError(self.path, f"is a {self.kind} recording, not a video")
 
-    def _open_capture(self):  # -> cv2.VideoCapture
-        import cv2
+    def _open_video(self):  # -> (av.container.InputContainer, av.video.stream.VideoStream)
+        import av
 
-        capture = cv2.VideoCapture(str(self.path))
-        if not capture.isOpened():
-            capture.release()
+        try:
+            container = av.open(str(self.path))
+        except (av.FFmpegError, UnicodeDecodeError, ValueError):
             raise RecordingError(
                 self.path, "cannot be opened as a video (not a video file, truncated or corrupt, or an unsupported codec)",
                 "Check that the file plays; re-encode it to H.264 MP4 (e.g. `ffmpeg -i IN -c:v libx264 OUT.mp4`)",
-            )
-        return capture
+            ) from None
+        if not container.streams.video:
+            container.close()
+            raise RecordingError(self.path, "cannot be opened as a video: the file has no video stream",
+                                 "Check that this is the video and not an audio-only export")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        return container, stream
 
     @property
     def video_info(self) -> VideoInfo:
-        """Frame rate, frame count and frame size, from the container (checked once)."""
+        """Frame rate, frame count, displayed size, rotation and timing, from the container (read once).
+
+        Reading it decodes the first frame (for the display matrix) and reads every packet's
+        timestamp without decoding (about 40 000 packets per second here).
+        """
         self._require_video()
         if self._video_info is None:
-            import cv2
-
-            capture = self._open_capture()
-            try:
-                fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
-                n_frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-                width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
-                height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
-                ok, _ = capture.read()
-            finally:
-                capture.release()
-            if not ok:
-                raise RecordingError(self.path, "no frame could be decoded (corrupt or truncated video)",
-                                     "Check that the file plays; re-encode or copy it again")
-            if not np.isfinite(fps) or fps <= 0 or fps > 1000:
-                raise RecordingError(self.path, f"the video reports an invalid frame rate ({fps})",
-                                     "Re-encode it with a constant frame rate (e.g. `ffmpeg -i IN -r 30 OUT.mp4`)")
-            if n_frames <= 0 or width <= 0 or height <= 0:
-                raise RecordingError(self.path, "the video reports no frames or no frame size",
-                                     "Re-encode it (e.g. `ffmpeg -i IN -c:v libx264 OUT.mp4`)")
-            self._video_info = VideoInfo(fps=fps, n_frames=n_frames, width=width, height=height)
+            self._video_info = self._read_video_info()
+            info = self._video_info
+            if info.rotation_note:
+                logger.info("%s: %s", self.path.name, info.rotation_note)
+            if info.frame_rate_note:
+                logger.warning("%s: %s", self.path.name, info.frame_rate_note)
         return self._video_info
+
+    def _read_video_info(self) -> VideoInfo:
+        container, stream = self._open_video()
+        try:
+            rate = stream.average_rate or stream.guessed_rate  # as OpenCV's CAP_PROP_FPS
+            fps = float(rate) if rate else 0.0
+            n_frames = int(stream.frames or 0)
+            width, height = int(stream.codec_context.width or 0), int(stream.codec_context.height or 0)
+            first = next(_decoded(container, stream), None)
+            matrix = _display_matrix(first) if first is not None else None
+        finally:
+            container.close()
+        container, stream = self._open_video()
+        try:
+            timing = _scan_timestamps(container, stream)
+        finally:
+            container.close()
+        if first is None:
+            raise RecordingError(self.path, "no frame could be decoded (corrupt or truncated video)",
+                                 "Check that the file plays; re-encode or copy it again")
+        width, height = width or first.width, height or first.height
+        fields = timing.fields(stream.time_base) if timing is not None else {}
+        if fields.get("frame_rate_varies"):
+            fps = timing.count / fields["timestamps_duration_s"]  # the mean rate
+        elif fields and not (0 < fps <= 1000):
+            fps = fields["fps_median"]  # the container states no usable rate; the timestamps do
+        if not np.isfinite(fps) or fps <= 0 or fps > 1000:
+            raise RecordingError(self.path, f"the video reports an invalid frame rate ({fps})",
+                                 "Re-encode it with a constant frame rate (e.g. `ffmpeg -i IN -r 30 OUT.mp4`)")
+        if n_frames <= 0:
+            n_frames = timing.count if timing is not None else 0
+        if n_frames <= 0 or width <= 0 or height <= 0:
+            raise RecordingError(self.path, "the video reports no frames or no frame size",
+                                 "Re-encode it (e.g. `ffmpeg -i IN -c:v libx264 OUT.mp4`)")
+        rotation, mirrored = _orientation(matrix, self.path)
+        if rotation in (90, 270):
+            width, height = height, width
+        return VideoInfo(fps=fps, n_frames=n_frames, width=width, height=height, rotation_deg=rotation,
+                         mirrored=mirrored, **fields)
 
     @property
     def fps(self) -> float:
@@ -257,12 +387,13 @@ class Recording:
         return info.width, info.height
 
     def iter_frames(self, *, step: int = 1, truncation_tolerance: float = 0.02) -> Iterator[Frame]:
-        """Stream decoded frames one at a time.
+        """Stream decoded frames one at a time, upright and with their presentation times.
 
         Parameters
         ----------
         step : int
-            Yield every ``step``-th frame (all frames are still decoded in order).
+            Yield every ``step``-th frame (all frames are still decoded in order; the skipped
+            ones are not converted to RGB).
         truncation_tolerance : float
             Fraction of the reported frame count that may be missing at the end before the
             video is declared truncated (containers often over-report by a frame or two).
@@ -270,33 +401,41 @@ class Recording:
         Yields
         ------
         Frame
-            ``time_s`` is ``index / fps``, seconds from the start of the recording.
+            ``rgb`` is turned as the file's display matrix asks (see
+            :attr:`VideoInfo.rotation_deg`). ``time_s`` is seconds from the first frame: ``index
+            / fps`` at a constant frame rate; when the frame rate varies
+            (:attr:`VideoInfo.frame_rate_varies`), the frame's presentation timestamp minus the
+            first frame's.
 
         Raises
         ------
         RecordingError
             When decoding stops well before the frame count the container reports.
         """
-        import cv2
+        from av.video.reformatter import VideoReformatter
 
         info = self.video_info
-        capture = self._open_capture()
+        container, stream = self._open_video()
+        reformatter = VideoReformatter()  # one swscale context for every frame
+        time_base = stream.time_base
+        use_pts = info.frame_rate_varies and time_base is not None
+        origin = None
         index = 0
         try:
-            while True:
-                if index % step:
-                    if not capture.grab():  # skipped frame: no colour conversion, no copy
-                        break
-                    index += 1
-                    continue
-                ok, bgr = capture.read()
-                if not ok:
-                    break
-                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-                yield Frame(index=index, time_s=index / info.fps, rgb=rgb)
+            for decoded in _decoded(container, stream):
+                if origin is None:
+                    origin = decoded.pts
+                if index % step == 0:
+                    rgb = _orient(reformatter.reformat(decoded, format="rgb24").to_ndarray(),
+                                  info.rotation_deg, info.mirrored)
+                    if use_pts and decoded.pts is not None and origin is not None:
+                        time_s = float((decoded.pts - origin) * time_base)
+                    else:
+                        time_s = index / info.fps
+                    yield Frame(index=index, time_s=time_s, rgb=rgb)
                 index += 1
         finally:
-            capture.release()
+            container.close()
         missing = info.n_frames - index
         allowed = max(2, int(round(truncation_tolerance * info.n_frames)))
         if missing > allowed:
@@ -307,6 +446,157 @@ class Recording:
             )
         if missing > 0:
             logger.debug("%s: decoded %d of %d reported frames", self.path, index, info.n_frames)
+
+
+# ---------------------------------------------------------------------------- video helpers
+def _decoded(container, stream) -> Iterator:  # -> Iterator[av.VideoFrame]
+    """Decoded frames in presentation order; a packet the decoder rejects is skipped, a read
+    error ends the stream (the caller compares the count with the container's)."""
+    import av
+
+    bad = 0
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            break
+        except (av.FFmpegError, EOFError) as err:
+            logger.debug("%s: reading stopped: %s", container.name, err)
+            packet = None
+        try:
+            frames = stream.decode(packet)
+        except av.FFmpegError as err:
+            bad += 1
+            logger.debug("%s: a packet could not be decoded: %s", container.name, err)
+            frames = []
+        yield from frames
+        if packet is None:
+            break
+    if bad:
+        logger.info("%s: %d packets could not be decoded and were skipped", container.name, bad)
+
+
+def _display_matrix(frame) -> np.ndarray | None:
+    """The 3 x 3 display matrix of a decoded frame (FFmpeg's int32 layout), or None."""
+    import av.sidedata.sidedata as side
+
+    data = frame.side_data.get(side.Type.DISPLAYMATRIX) if frame.side_data else None
+    if data is None:
+        return None
+    raw = bytes(data)
+    if len(raw) != 36:
+        return None
+    return np.frombuffer(raw, dtype="<i4").reshape(3, 3)
+
+
+def _orientation(matrix: np.ndarray | None, path: Path) -> tuple[int, bool]:
+    """``(counterclockwise degrees, mirrored)`` that make frames upright, as FFmpeg's players do.
+
+    Follows ``ffmpeg``'s autorotate (fftools): the angle from ``av_display_rotation_get``,
+    transposes for 90/270 degrees, flips for 180 and 0 degrees. A rotation that is not a
+    multiple of 90 degrees is left undone (logged).
+    """
+    if matrix is None:
+        return 0, False
+    m = matrix.ravel().astype(float)
+    scale_x, scale_y = np.hypot(m[0], m[3]), np.hypot(m[1], m[4])
+    if scale_x == 0 or scale_y == 0:
+        return 0, False
+    # clockwise degrees, as ffmpeg's get_rotation(): -av_display_rotation_get()
+    theta = float(np.round(np.degrees(np.arctan2(m[1] / scale_y, m[0] / scale_x))))
+    theta -= 360 * np.floor(theta / 360 + 0.9 / 360)
+    if abs(theta - 90) < 1:   # transpose=clock, or cclock_flip when m[3] > 0
+        return (270, True) if m[3] > 0 else (270, False)
+    if abs(theta - 270) < 1:  # transpose=cclock, or clock_flip when m[3] < 0
+        return (90, True) if m[3] < 0 else (90, False)
+    if abs(theta - 180) < 1:  # hflip when m[0] < 0, vflip when m[4] < 0
+        hflip, vflip = m[0] < 0, m[4] < 0
+        return {(True, True): (180, False), (True, False): (0, True), (False, True): (180, True),
+                (False, False): (0, False)}[(bool(hflip), bool(vflip))]
+    if abs(theta) < 1:
+        return (180, True) if m[4] < 0 else (0, False)  # vflip
+    logger.warning("%s: the display matrix asks for a %.0f deg clockwise rotation, which is not a multiple of 90 deg; "
+                   "the frames are analysed as stored", path, theta)
+    return 0, False
+
+
+def _orient(rgb: np.ndarray, rotation_deg: int, mirrored: bool) -> np.ndarray:
+    """Rotate ``rgb`` counterclockwise by ``rotation_deg``, then flip it left-right if ``mirrored``."""
+    if not rotation_deg and not mirrored:
+        return rgb
+    out = np.rot90(rgb, rotation_deg // 90)
+    if mirrored:
+        out = out[:, ::-1]
+    return np.ascontiguousarray(out)
+
+
+@dataclass
+class _Timing:
+    """Streaming statistics of a video's presentation timestamps (memory: one count per distinct interval)."""
+
+    count: int = 0
+    first: int | None = None
+    last: int | None = None
+    last_duration: int = 0
+    nonincreasing: int = 0
+    intervals: dict | None = None
+
+    def add(self, pts: int, duration: int) -> None:
+        if self.intervals is None:
+            self.intervals = {}
+        if self.last is not None:
+            step = pts - self.last
+            if step <= 0:
+                self.nonincreasing += 1
+                return
+            self.intervals[step] = self.intervals.get(step, 0) + 1
+        else:
+            self.first = pts
+        self.count += 1
+        self.last, self.last_duration = pts, duration
+
+    def fields(self, time_base) -> dict:
+        """The timing fields of :class:`VideoInfo` (``time_base``: seconds per tick)."""
+        if not self.intervals or time_base is None:
+            return {}
+        tb = float(time_base)
+        steps = np.array(sorted(self.intervals), dtype=float)
+        counts = np.array([self.intervals[int(k)] for k in steps], dtype=float)
+        cumulative = np.cumsum(counts)
+        median = float(steps[np.searchsorted(cumulative, cumulative[-1] / 2)])
+        irregular = np.abs(steps - median) > max(1.0, _RATE_TOLERANCE * median)
+        last = self.last_duration if self.last_duration > 0 else median
+        return {
+            "frame_rate_varies": bool(irregular.any()),
+            "fps_min": 1 / (steps[-1] * tb), "fps_max": 1 / (steps[0] * tb), "fps_median": 1 / (median * tb),
+            "irregular_fraction": float(counts[irregular].sum() / cumulative[-1]),
+            "timestamps_duration_s": float((self.last - self.first + last) * tb),
+            "start_s": float(self.first * tb),
+        }
+
+
+def _scan_timestamps(container, stream) -> _Timing | None:
+    """Read every packet's timestamp (no decoding) and sort them into presentation order."""
+    import heapq
+
+    import av
+
+    timing, heap = _Timing(), []
+    try:
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue
+            heapq.heappush(heap, (packet.pts, packet.duration or 0))
+            if len(heap) > _REORDER:
+                timing.add(*heapq.heappop(heap))
+    except (av.FFmpegError, EOFError) as err:
+        logger.debug("%s: timestamps read up to an error: %s", container.name, err)
+    while heap:
+        timing.add(*heapq.heappop(heap))
+    if timing.nonincreasing:
+        logger.info("%s: %d frame timestamps do not increase", container.name, timing.nonincreasing)
+    return timing if timing.count else None
 
 
 def analysed_frames(recording: "Recording", *, step: int = 1, crop: str = "full",
