@@ -21,7 +21,7 @@ from .errors import RecordingError
 from .log import logger
 
 __all__ = ["Recording", "VideoInfo", "Frame", "EXTENSIONS", "kind_of", "sha256_file", "crop_frame", "CROPS",
-           "analysed_frames"]
+           "analysed_frames", "no_video_reason"]
 
 #: Known file extensions per recording kind (lower case, with the dot).
 EXTENSIONS: dict[str, frozenset[str]] = {
@@ -70,6 +70,25 @@ def sha256_file(path: str | Path) -> str:
         for block in iter(lambda: handle.read(_CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def no_video_reason(recording: "Recording") -> str | None:
+    """Why a video processor cannot apply to a recording of kind ``video``: the file holds sound
+    only (an audio-only ``.mp4`` or ``.webm`` from a phone or a call), or ``None``.
+
+    A file that cannot be opened gives ``None``: the processor then reports the decoder's reason.
+    """
+    import av
+
+    if recording.kind != "video":
+        return None
+    try:
+        with av.open(str(recording.path)) as container:
+            if not container.streams.video and container.streams.audio:
+                return "the file has no video stream"
+    except Exception:  # unreadable files are reported by the processor, with the reason
+        return None
+    return None
 
 
 #: Decoded frames the presentation-order buffer holds while scanning timestamps (H.264/HEVC

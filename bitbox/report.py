@@ -23,6 +23,7 @@ from .errors import BitboxError
 from .fileio import write_text
 from .log import logger, verbose
 from .measurements import Measurements, ProcessorResult
+from .recording import Recording
 
 __all__ = ["write_report", "png_data", "html_page"]
 
@@ -116,15 +117,17 @@ def _face_frames(result: ProcessorResult, video: Path, n_frames: int = 4) -> lis
     if len(detected) == 0 or not video.is_file():
         return []
     rows = detected[np.linspace(0, len(detected) - 1, min(n_frames, len(detected))).astype(int)]
-    capture = cv2.VideoCapture(str(video))
+    wanted = {int(frame.at[row, "frame"]): row for row in rows}
     images = []
-    try:
-        for row in rows:
-            capture.set(cv2.CAP_PROP_POS_FRAMES, int(frame.at[row, "frame"]))
-            ok, bgr = capture.read()
-            if not ok:
+    try:  # decoded as the processors saw them: upright (container rotation), in presentation order
+        frames = Recording(video, kind="video").iter_frames()
+        for decoded in frames:
+            if decoded.index > max(wanted):
+                break
+            if decoded.index not in wanted:
                 continue
-            points = np.asarray(frame.at[row, "landmarks"], dtype=float).reshape(-1, 3)
+            bgr = cv2.cvtColor(decoded.rgb, cv2.COLOR_RGB2BGR)
+            points = np.asarray(frame.at[wanted[decoded.index], "landmarks"], dtype=float).reshape(-1, 3)
             radius = max(1, int(round(max(bgr.shape[:2]) / 400)))
             for x, y in points[:, :2]:
                 if np.isfinite(x) and np.isfinite(y):
@@ -132,8 +135,8 @@ def _face_frames(result: ProcessorResult, video: Path, n_frames: int = 4) -> lis
             ok, png = cv2.imencode(".png", bgr)
             if ok:
                 images.append(base64.b64encode(png.tobytes()).decode("ascii"))
-    finally:
-        capture.release()
+    except BitboxError as err:  # the video changed or went away since it was processed
+        logger.warning("%s: no frames for the report (%s)", video, err)
     return images
 
 

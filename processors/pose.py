@@ -34,7 +34,7 @@ from bitbox.framestore import FrameTable, SpillFile
 from bitbox.log import logger
 from bitbox.params import Bool, Interval, Options
 from bitbox.processor import Processor, ProgressCallback
-from bitbox.recording import CROPS, Recording, analysed_frames
+from bitbox.recording import CROPS, Recording, analysed_frames, no_video_reason
 
 __all__ = ["PoseProcessor", "pose_landmarks_array", "pose_summary", "skeleton_geometry", "skeleton_flags",
            "SEGMENTS", "SKELETON_CHECKS"]
@@ -565,9 +565,15 @@ class PoseProcessor(Processor):
                     chunk["landmarks"] = list(block.reshape(len(block), -1))
                 sink.append(chunk)
         paths = {seg: np.where(implausible[:, None], np.nan, table.array(f"c_{seg}")) / scale for seg in SEGMENTS}
-        return pose_summary(series, fps=fps, duration_s=info.duration_s, body_scale_px=scale,
-                            still_threshold=self.still_threshold, segment_paths=paths,
-                            implausible_checks=counts)
+        summary = pose_summary(series, fps=fps, duration_s=info.duration_s, body_scale_px=scale,
+                               still_threshold=self.still_threshold, segment_paths=paths,
+                               implausible_checks=counts)
+        summary["notes"] = "; ".join(filter(None, [summary["notes"], *info.notes]))  # rotation, varying frame rate
+        return summary
+
+    def skip_reason(self, recording: Recording) -> str | None:
+        """An audio-only file (e.g. a phone's .mp4 with sound only) has no body to see."""
+        return no_video_reason(recording)
 
     def _plausibility(self, s: dict[str, np.ndarray], detected: np.ndarray) -> dict[str, np.ndarray]:
         """The failed plausibility checks per frame; the person's own bone lengths come from frames

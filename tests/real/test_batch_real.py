@@ -100,3 +100,12 @@ def test_tables_cover_every_run_into_one_out(real_inputs, tmp_path):
     rows = again.manifest.set_index("recording_id")
     assert rows.loc["reader", "status"] == "ok" and rows.loc["reader", "reused"] == "speech"
     assert again.summary.set_index("recording_id").loc["reader", "status"] == "ok"
+
+
+def test_video_processors_do_not_apply_to_sound_only_files(real_inputs):
+    from bitbox.processors.pose import PoseProcessor
+
+    audio_only = bitbox.Recording(real_inputs / "phone_audio_only.mp4")
+    assert audio_only.kind == "video"  # by its extension
+    assert PoseProcessor().skip_reason(audio_only) == "the file has no video stream"
+    assert PoseProcessor().skip_reason(bitbox.Recording(real_inputs / "speaker_off_camera.mp4")) is None
