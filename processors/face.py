@@ -36,7 +36,7 @@ from bitbox.recording import CROPS, Recording, analysed_frames, crop_frame
 
 from . import face_geometry as geo
 
-__all__ = ["FaceProcessor", "landmarks_array", "DESCRIPTORS", "REGIONS"]
+__all__ = ["FaceProcessor", "face_summary", "landmarks_array", "DESCRIPTORS", "REGIONS"]
 
 #: Expression descriptors (baseline-relative, in inter-ocular distances unless noted).
 DESCRIPTORS = ("brow_raise", "brow_lower", "eye_closure", "mouth_open", "lip_corner_pull", "lip_press")
@@ -193,6 +193,9 @@ _MEASURES: list[Measure] = [
         "region only, 1 all equally; NaN without any expressive event.", (0, 1), _EXPR_REF),
     _sm("expression_diversity_framewise", "1", "Mean, over frames with activation, of the same entropy computed "
         "frame by frame.", (0, 1), _EXPR_REF),
+    Measure("notes", "", "Why summary measures are NaN and what to do, as '; '-joined notes (e.g. a clip shorter "
+            "than 8 s has no 4 s expressivity, a face lost too often leaves no gap-free stretch for a scale); '' "
+            "when every measure has a value.", kind="summary", dtype="str"),
 ]
 
 # How each measure was checked against known truth (tests/test_face*.py, tests/test_analysis.py;
@@ -361,6 +364,245 @@ def _mean_sd(values: np.ndarray) -> tuple[float, float]:
     return float(finite.mean()), float(finite.std(ddof=1)) if finite.size > 1 else 0.0
 
 
+#: What a user can do about each kind of NaN reason (bitbox.analysis.NanReason.kind), in face terms.
+_ADVICE = {
+    "too_short": "analyse a longer recording",
+    "gaps": "keep the face in view, well lit and frontal (qc_reason says why frames have no face)",
+    "no_data": "keep the face in view (qc_reason says why frames have no face)",
+    "no_variation": "the head did not move: nothing to fix",
+    "no_events": "nothing to fix",
+    "overflow": "the landmark values are implausibly large: check the video",
+}
+#: Reasons written in face terms for kinds whose analysis text names per-signal numbers.
+_FACE_REASON = {"no_events": "no expressive event passed the threshold (half the signal's robust SD, at least "
+                             f"{EXPRESSION_NOISE_IOD:g} IOD of landmark jitter) in the frames where that scale "
+                             "could be computed"}
+#: The only note when no analysed frame has a face (the processor itself stops with an error then).
+NO_FACE_NOTE = ("all face measures but the frame counts are NaN: no analysed frame has a face - keep the face in "
+                "view, well lit and frontal (qc_reason says why frames have no face)")
+_KIN_KEYS = {"range": "head_angle_range_deg", "path_length": "head_angle_path_length_deg",
+             "mean_speed": "head_angle_mean_speed_deg_per_s",
+             "mean_acceleration": "head_angle_mean_acceleration_deg_per_s2"}
+
+
+def _in_face_terms(reason: str) -> str:
+    """An analysis reason about samples of a series, said about analysed frames of a clip."""
+    return (reason.replace("samples", "analysed frames").replace("the series has", "the clip has")
+            .replace("the trajectory has", "the stretch has"))
+
+
+class _Notes:
+    """NaN summary measures grouped by reason, written as the ``notes`` summary measure."""
+
+    def __init__(self) -> None:
+        self._groups: dict[tuple[str, str], list[str]] = {}
+
+    def add(self, names, reason: str, advice: str) -> None:
+        self._groups.setdefault((reason, advice), []).extend(names)
+
+    def add_reason(self, names, entry: analysis.NanReason) -> None:
+        reason = _FACE_REASON.get(entry.kind) or _in_face_terms(entry.reason)
+        advice = _ADVICE[entry.kind]
+        if entry.kind == "too_short" and entry.function in ("expressivity", "multiscale_response"):
+            advice += ", or use the shorter time scales"
+        self.add(names, reason, advice)
+
+    def analysed(self, func, mapping: dict[str, str], *args, **kwargs) -> dict[str, Any]:
+        """Call an analysis, keep the reasons for the NaN outputs in ``mapping`` (analysis key -> measure)."""
+        with analysis.nan_reasons() as reasons:
+            result = func(*args, **kwargs)
+        for entry in reasons:
+            names = [mapping[k] for k in entry.keys if k in mapping]
+            if names:
+                self.add_reason(names, entry)
+        return result
+
+    def text(self) -> str:
+        """The notes: ``"<measures> NaN: <reason> - <what to do>"``, joined by ``"; "``."""
+        return "; ".join(f"{_compact(names)} {'is' if len(set(names)) == 1 else 'are'} NaN: {reason} - {advice}"
+                         for (reason, advice), names in self._groups.items())
+
+
+def _compact(names: list[str]) -> str:
+    """Measure names, with the expressivity family written as ``expr_*_<scale>s_<stat>`` when complete."""
+    names = list(dict.fromkeys(names))
+    out = []
+    for name in names:
+        if name.startswith("expr_") and name.endswith(("_frequency", "_mean")):
+            region = next(r for r in REGIONS if name.startswith(f"expr_{r}_"))
+            family = [name.replace(f"expr_{region}_", f"expr_{r}_") for r in REGIONS]
+            if all(f in names for f in family):
+                compact = name.replace(f"expr_{region}_", "expr_*_")
+                if compact not in out:
+                    out.append(compact)
+                continue
+        out.append(name)
+    return ", ".join(out)
+
+
+def face_summary(timeseries: pd.DataFrame, *, fps: float, duration_s: float | None = None,
+                 frame_step: int = 1) -> dict[str, Any]:
+    """The face processor's summary measures (``notes`` included) from a face time series.
+
+    Parameters
+    ----------
+    timeseries : DataFrame
+        One row per analysed frame with the face processor's columns (``landmarks`` is
+        not needed): what the processor writes, or the same in full precision.
+    fps : float
+        Analysed frames per second (the video's frame rate / ``frame_step``).
+    duration_s : float | None
+        The video's duration (default: number of rows / ``fps``).
+    frame_step : int
+        The processor's ``frame_step`` (only for the advice in ``notes``).
+
+    Returns
+    -------
+    dict
+        Every summary measure of the catalog, ``notes`` last.
+
+    Notes
+    -----
+    Never raises on the data: any number of frames works, and measures the frames cannot
+    support are NaN, each listed in ``notes`` with the reason and what to do (e.g. a clip
+    shorter than 8 s has no 4 s expressivity; a face lost every few frames has no
+    expressivity at the scales whose wavelet cannot fit between the gaps). Without any
+    face, every measure but the counts is NaN.
+    """
+    ts = timeseries
+    n = len(ts)
+    dt = 1.0 / fps
+
+    def col(name: str) -> np.ndarray:
+        return ts[name].to_numpy(dtype=float, na_value=np.nan)
+
+    detected = col("face_detected") == 1
+    notes = _Notes()
+    summary: dict[str, Any] = {
+        "n_frames": float(n),
+        "duration_s": float(duration_s if duration_s is not None else n * dt),
+        "face_detected_fraction": float(detected.mean()) if n else math.nan,
+        "n_faces_max": float(np.nanmax(col("n_faces"))) if np.isfinite(col("n_faces")).any() else math.nan,
+        "quality_mean": float(col("quality")[detected].mean()) if detected.any() else math.nan,
+    }
+    blink = col("blink") == 1
+    starts, ends = analysis.runs(blink)
+    visible_min = detected.sum() * dt / 60.0
+    summary["blink_count"] = float(len(starts))
+    summary["blink_rate_per_min"] = float(len(starts) / visible_min) if visible_min > 0 else math.nan
+    summary["blink_duration_mean_s"] = float(np.mean((ends - starts) * dt)) if len(starts) else math.nan
+    if detected.any() and not len(starts):
+        notes.add(["blink_duration_mean_s"], "no blink was detected", "nothing to fix")
+    ear_mean = (col("ear_left") + col("ear_right")) / 2
+    ear = ear_mean[detected]
+    summary["ear_baseline"] = float(np.median(ear[np.isfinite(ear)])) if np.isfinite(ear).any() else math.nan
+    for axis in ("pitch", "yaw", "roll"):
+        summary[f"head_{axis}_mean"], summary[f"head_{axis}_sd"] = _mean_sd(col(f"head_{axis}")[detected])
+    summary.update(_head_speeds(ts, detected, col, notes))
+    for name in ("gaze_x", "gaze_y", *DESCRIPTORS, *[f"disp_{r}" for r in REGIONS]):
+        summary[f"{name}_mean"], summary[f"{name}_sd"] = _mean_sd(col(name)[detected])
+    summary.update(_summary_analyses(col, detected, fps, frame_step, notes))
+    summary["notes"] = notes.text() if detected.any() else NO_FACE_NOTE
+    return summary
+
+
+def _head_speeds(ts: pd.DataFrame, detected: np.ndarray, col, notes: _Notes) -> dict[str, float]:
+    """Mean rotation and translation speeds between consecutive analysed frames that both have a face."""
+    names = ("head_rotation_speed_deg_per_s", "head_translation_speed_iod_per_s")
+    pair = detected[1:] & detected[:-1]
+    if not pair.any():
+        if detected.any():
+            notes.add(names, "no two consecutive analysed frames have a face", _ADVICE["gaps"])
+        return dict.fromkeys(names, math.nan)
+    gap = np.diff(col("time_s"))[pair]
+    rotations = _rotations(col("head_pitch"), col("head_yaw"), col("head_roll"))
+    trace = np.einsum("nij,nij->n", rotations[:-1][pair], rotations[1:][pair])  # trace(R_i^T R_i+1)
+    angle = np.degrees(np.arccos(np.clip((trace - 1) / 2, -1, 1)))
+    moves = np.hypot(np.diff(col("head_x")), np.diff(col("head_y")))[pair] / col("head_size_px")[1:][pair]
+    return {names[0]: float(np.mean(angle / gap)), names[1]: float(np.mean(moves / gap))}
+
+
+def _rotations(pitch: np.ndarray, yaw: np.ndarray, roll: np.ndarray) -> np.ndarray:
+    """Head rotations (n, 3, 3) from the Euler angles, vectorised.
+
+    The same as :func:`face_geometry.rotation_from_euler` up to the fixed change of axes,
+    which leaves the angle between two rotations (all that is used here) unchanged.
+    """
+    a, b, c = np.radians(-pitch), np.radians(yaw), np.radians(roll)
+    zero, one = np.zeros_like(a), np.ones_like(a)
+    rx = np.stack([one, zero, zero, zero, np.cos(a), -np.sin(a), zero, np.sin(a), np.cos(a)], -1).reshape(-1, 3, 3)
+    ry = np.stack([np.cos(b), zero, np.sin(b), zero, one, zero, -np.sin(b), zero, np.cos(b)], -1).reshape(-1, 3, 3)
+    rz = np.stack([np.cos(c), -np.sin(c), zero, np.sin(c), np.cos(c), zero, zero, zero, one], -1).reshape(-1, 3, 3)
+    return rz @ ry @ rx
+
+
+def _summary_analyses(col, detected: np.ndarray, fps: float, frame_step: int, notes: _Notes) -> dict[str, float]:
+    """Bitbox's analyses (bitbox.analysis) applied to the recording's time series."""
+    out: dict[str, float] = {}
+    for region in ASYM_REGIONS:
+        out[f"asym_{region}_mean"] = _mean_sd(col(f"asym_{region}")[detected])[0]
+    angles = np.stack([col(f"head_{a}_rel") for a in ("pitch", "yaw", "roll")], axis=1)
+    size = col("head_size_px")[detected]
+    iod = float(np.median(size[np.isfinite(size)])) if np.isfinite(size).any() else math.nan
+    position = np.stack([col("head_x"), col("head_y")], axis=1) / iod
+    longest = analysis.longest_run(detected)
+    kin = notes.analysed(analysis.kinematics, _KIN_KEYS, angles, fps=fps)
+    out.update({name: kin[key] for key, name in _KIN_KEYS.items()})
+    pos_keys = {"range": "head_position_range_iod", "path_length": "head_position_path_length_iod"}
+    pos = notes.analysed(analysis.kinematics, pos_keys, position, fps=fps)
+    out.update({name: pos[key] for key, name in pos_keys.items()})
+    out["head_angle_mean_jerk_deg_per_s3"] = notes.analysed(
+        analysis.smoothness, {"mean_jerk": "head_angle_mean_jerk_deg_per_s3"}, angles, fps=fps)["mean_jerk"]
+    # LDJ over the longest stretch of frames with a face (it needs a gap-free trajectory).
+    out["head_angle_ldj"] = notes.analysed(analysis.smoothness, {"ldj": "head_angle_ldj"}, angles[longest],
+                                           fps=fps)["ldj"]
+    out["head_position_ldj"] = notes.analysed(analysis.smoothness, {"ldj": "head_position_ldj"},
+                                              position[longest], fps=fps)["ldj"]
+    out.update(_summary_expressivity(col, fps, frame_step, notes))
+    return out
+
+
+def _summary_expressivity(col, fps: float, frame_step: int, notes: _Notes) -> dict[str, float]:
+    """Expressivity of the regional displacements and the diversity of their activation."""
+    out: dict[str, float] = {}
+    floor = EXPRESSION_NOISE_IOD
+    usable = tuple(scale for scale in EXPRESSIVITY_SCALES_S if scale * fps >= 1.0)
+    for scale in EXPRESSIVITY_SCALES_S:
+        keys = [f"expr_{r}_{scale_label(scale)}s_{stat}" for r in REGIONS for stat in ("frequency", "mean")]
+        out.update(dict.fromkeys(keys, math.nan))
+        if scale not in usable:
+            notes.add(keys, f"the {scale:g} s scale is shorter than one analysed frame ({fps:g} per s)",
+                      f"lower frame_step (now {frame_step})")
+    wanted = {k: k for k in out}
+    if usable:
+        displacement = np.stack([col(f"disp_{r}") for r in REGIONS], axis=1)
+        result = notes.analysed(analysis.expressivity, wanted, displacement, fps=fps, scales_s=usable,
+                                min_threshold=floor, names=[f"expr_{r}" for r in REGIONS])
+        out.update({k: result[k] for k in out if k in result})
+    # Diversity over the non-overlapping regions: activation = 1 s wavelet response above threshold.
+    names = ("expression_diversity", "expression_diversity_framewise")
+    out.update(dict.fromkeys(names, math.nan))
+    if fps < 1.0:
+        notes.add(names, f"the 1 s scale is shorter than one analysed frame ({fps:g} per s)",
+                  f"lower frame_step (now {frame_step})")
+        return out
+    activation, unusable = [], None
+    for region in DIVERSITY_REGIONS:
+        signal = col(f"disp_{region}")
+        with analysis.nan_reasons() as reasons:
+            response = analysis.multiscale_response(signal, fps=fps, scales_s=(1.0,))[0]
+            level = analysis.peak_threshold(signal, min_threshold=floor)
+        unusable = unusable or next((r for r in reasons if r.function == "multiscale_response"), None)
+        activation.append(np.where(response > level, response, 0.0))
+    if unusable is not None:  # no 1 s response at all: "no activation" would hide the real reason
+        notes.add_reason(names, unusable)
+        return out
+    div = notes.analysed(analysis.diversity, {"overall": names[0], "framewise_mean": names[1]},
+                         np.stack(activation, axis=1))
+    out[names[0]], out[names[1]] = div["overall"], div["framewise_mean"]
+    return out
+
+
 class FaceProcessor(Processor):
     """Face and head measures from a video (mediapipe face mesh, CPU, offline).
 
@@ -401,7 +643,7 @@ class FaceProcessor(Processor):
     """
 
     name = "face"
-    version = "1.0.0"
+    version = "1.1.0"
     input_kinds = ("video",)
     dependencies = ("mediapipe", "opencv-contrib-python")
     measures = tuple(_MEASURES)
@@ -559,8 +801,9 @@ class FaceProcessor(Processor):
             for region, idx in regions.items():
                 if region in displacement:
                     displacement[region][start:stop] = distance[:, idx].mean(axis=1)
-            chunk_asym = analysis.asymmetry(aligned[:, :geo.N_MESH], mirror=mirror, regions=asym_regions,
-                                            align_on=geo.RIGID)
+            with analysis.nan_reasons():  # frames without a face are NaN: qc_reason says so already
+                chunk_asym = analysis.asymmetry(aligned[:, :geo.N_MESH], mirror=mirror, regions=asym_regions,
+                                                align_on=geo.RIGID)
             for region in ASYM_REGIONS:
                 asym[region][start:stop] = chunk_asym[region]
             chunk = {
@@ -589,10 +832,17 @@ class FaceProcessor(Processor):
                 frame["landmarks"] = list(block.reshape(stop - start, -1))
             sink.append(frame)
 
-        summary = self._summary(s, detected, times, rotations, blink, descriptors, displacement, quality,
-                                ear_baseline, dt, n, info.duration_s)
-        summary.update(self._analyses(s, detected, relative, descriptors, displacement, asym, 1.0 / dt))
-        return summary
+        # The summary is computed from the full-precision time series (the stored one is float32).
+        series = pd.DataFrame({
+            "time_s": times, "face_detected": detected.astype(np.int8), "n_faces": s["n_faces"],
+            "quality": quality, "head_pitch": s["pitch"], "head_yaw": s["yaw"], "head_roll": s["roll"],
+            **{f"head_{a}_rel": relative[a] for a in ("pitch", "yaw", "roll")},
+            "head_x": s["head_x"], "head_y": s["head_y"], "head_size_px": s["scale"],
+            "ear_left": s["ear_left"], "ear_right": s["ear_right"], "blink": blink,
+            "gaze_x": s["gaze_x"], "gaze_y": s["gaze_y"], **descriptors,
+            **{f"disp_{r}": v for r, v in displacement.items()}, **{f"asym_{r}": v for r, v in asym.items()},
+        })
+        return face_summary(series, fps=1.0 / dt, duration_s=info.duration_s, frame_step=self.frame_step)
 
     @staticmethod
     def _relative_pose(rotations: np.ndarray, detected: np.ndarray) -> dict[str, np.ndarray]:
@@ -602,52 +852,6 @@ class FaceProcessor(Processor):
         median = u @ np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))]) @ vt
         for i in np.flatnonzero(detected):
             out["pitch"][i], out["yaw"][i], out["roll"][i] = geo.euler_angles(median.T @ rotations[i])
-        return out
-
-    @staticmethod
-    def _analyses(s, detected, relative, descriptors, displacement, asym, fps) -> dict[str, float]:
-        """Bitbox's analyses (bitbox.analysis) applied to this recording's time series."""
-        out: dict[str, float] = {}
-        for region, values in asym.items():
-            out[f"asym_{region}_mean"] = _mean_sd(values[detected])[0]
-        angles = np.stack([relative[a] for a in ("pitch", "yaw", "roll")], axis=1)
-        iod = float(np.nanmedian(s["scale"][detected]))
-        position = np.stack([s["head_x"], s["head_y"]], axis=1) / iod
-        longest = analysis.longest_run(detected)
-        if len(angles) >= 2:
-            kin = analysis.kinematics(angles, fps=fps)
-            out.update(head_angle_range_deg=kin["range"], head_angle_path_length_deg=kin["path_length"],
-                       head_angle_mean_speed_deg_per_s=kin["mean_speed"],
-                       head_angle_mean_acceleration_deg_per_s2=kin["mean_acceleration"])
-            pos = analysis.kinematics(position, fps=fps)
-            out.update(head_position_range_iod=pos["range"], head_position_path_length_iod=pos["path_length"])
-            smooth = analysis.smoothness(angles[longest], fps=fps) if longest.stop - longest.start >= 2 else {}
-            out["head_angle_mean_jerk_deg_per_s3"] = analysis.smoothness(angles, fps=fps)["mean_jerk"]
-            out["head_angle_ldj"] = smooth.get("ldj", math.nan)
-            out["head_position_ldj"] = (analysis.smoothness(position[longest], fps=fps)["ldj"]
-                                        if longest.stop - longest.start >= 2 else math.nan)
-        usable = tuple(scale for scale in EXPRESSIVITY_SCALES_S if scale * fps >= 1.0)  # else NaN
-        floor = EXPRESSION_NOISE_IOD
-        expressivity = analysis.expressivity(
-            np.stack([displacement[r] for r in REGIONS], axis=1), fps=fps, scales_s=usable, min_threshold=floor,
-            names=[f"expr_{r}" for r in REGIONS]) if len(angles) >= 2 and usable else {}
-        for region in REGIONS:
-            for scale in EXPRESSIVITY_SCALES_S:
-                for stat in ("frequency", "mean"):
-                    key = f"expr_{region}_{scale_label(scale)}s_{stat}"
-                    out[key] = expressivity.get(key, math.nan)
-        # Diversity over the non-overlapping regions: activation = 1 s wavelet response above threshold.
-        out["expression_diversity"] = out["expression_diversity_framewise"] = math.nan
-        if len(angles) >= 2 and fps >= 1.0:
-            activation = []
-            for region in DIVERSITY_REGIONS:
-                signal = displacement[region]
-                response = analysis.multiscale_response(signal, fps=fps, scales_s=(1.0,))[0]
-                level = analysis.peak_threshold(signal, min_threshold=floor)
-                activation.append(np.where(response > level, response, 0.0))
-            div = analysis.diversity(np.stack(activation, axis=1))
-            out["expression_diversity"] = div["overall"]
-            out["expression_diversity_framewise"] = div["framewise_mean"]
         return out
 
     def _quality(self, s: dict[str, np.ndarray], detected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -661,40 +865,3 @@ class FaceProcessor(Processor):
             reasons[detected & mask] = reason
         reasons[~detected] = "no_face"
         return np.nan_to_num(quality), reasons
-
-    def _summary(self, s, detected, times, rotations, blink, descriptors, displacement, quality, ear_baseline,
-                 dt, n, duration_s) -> dict[str, Any]:
-        summary: dict[str, Any] = {
-            "n_frames": float(n),
-            "duration_s": float(duration_s),
-            "face_detected_fraction": float(detected.mean()),
-            "n_faces_max": float(np.nanmax(s["n_faces"])),
-            "quality_mean": float(quality[detected].mean()),
-        }
-        starts, ends = analysis.runs(blink)
-        visible_min = detected.sum() * dt / 60.0
-        summary["blink_count"] = float(len(starts))
-        summary["blink_rate_per_min"] = float(len(starts) / visible_min) if visible_min > 0 else math.nan
-        summary["blink_duration_mean_s"] = float(np.mean((ends - starts) * dt)) if len(starts) else math.nan
-        summary["ear_baseline"] = ear_baseline
-        for axis, key in (("pitch", "pitch"), ("yaw", "yaw"), ("roll", "roll")):
-            summary[f"head_{axis}_mean"], summary[f"head_{axis}_sd"] = _mean_sd(s[key][detected])
-        # Speeds between consecutive analysed frames that both have a face.
-        pair = detected[1:] & detected[:-1]
-        if pair.any():
-            gap = np.diff(times)[pair]
-            relative = np.einsum("nji,njk->nik", rotations[:-1][pair], rotations[1:][pair])
-            cos_angle = np.clip((np.trace(relative, axis1=1, axis2=2) - 1) / 2, -1, 1)
-            summary["head_rotation_speed_deg_per_s"] = float(np.mean(np.degrees(np.arccos(cos_angle)) / gap))
-            moves = np.hypot(np.diff(s["head_x"]), np.diff(s["head_y"]))[pair] / s["scale"][1:][pair]
-            summary["head_translation_speed_iod_per_s"] = float(np.mean(moves / gap))
-        else:
-            summary["head_rotation_speed_deg_per_s"] = math.nan
-            summary["head_translation_speed_iod_per_s"] = math.nan
-        for name in ("gaze_x", "gaze_y"):
-            summary[f"{name}_mean"], summary[f"{name}_sd"] = _mean_sd(s[name][detected])
-        for name, values in descriptors.items():
-            summary[f"{name}_mean"], summary[f"{name}_sd"] = _mean_sd(values[detected])
-        for region, values in displacement.items():
-            summary[f"disp_{region}_mean"], summary[f"disp_{region}_sd"] = _mean_sd(values[detected])
-        return summary

@@ -130,3 +130,59 @@ def test_runs_and_longest_run():
     assert starts.tolist() == [1, 4] and stops.tolist() == [3, 7]
     assert ba.longest_run([0, 1, 1, 0, 1, 1, 1, 0]) == slice(4, 7)
     assert ba.longest_run([0, 0]) == slice(0, 0)
+
+
+def test_a_clip_shorter_than_the_kernels_with_a_gap_gives_nan_with_the_reason():
+    # The reported crash: 100 frames at 29.97 fps (3.3 s) with a face lost on 4 frames.
+    x = np.sin(np.arange(100) / 5.0)
+    x[50:54] = np.nan
+    with ba.nan_reasons() as reasons:
+        e = ba.expressivity(x, fps=29.97, scales_s=(0.25, 1.0, 4.0), names=["x"])
+    assert math.isfinite(e["x_0p25s_frequency"]) and e["x_0p25s_frequency"] > 0
+    assert all(math.isnan(e[f"x_{s}s_{stat}"]) for s in ("1", "4")
+               for stat in ("frequency", "density", "mean", "std", "min", "max"))
+    by_kind = {r.kind: r for r in reasons}
+    assert by_kind["too_short"].reason == ("the 4 s scale needs at least 241 samples (8.04 s at 29.97 fps) and the "
+                                           "series has 100")
+    assert by_kind["gaps"].reason == ("the gaps (NaN) leave no stretch long enough for the 1 s scale (a window of "
+                                      "121 samples without NaN, or 61 at either end)")
+    assert set(by_kind["too_short"].keys) == {f"x_4s_{s}" for s in ("frequency", "density", "mean", "std", "min",
+                                                                    "max")}
+    assert ba.min_samples(4.0, fps=29.97) == 241 and ba.min_samples(1.0, fps=29.97) == 61
+
+
+def test_rates_count_only_the_time_where_the_response_is_defined():
+    t = np.arange(0, 60, 1 / FPS)
+    x = np.sin(2 * np.pi * 0.5 * t)
+    gappy = x.copy()
+    gappy[len(x) // 2] = np.nan  # the 1 s kernel (121 samples) cannot cross it
+    full = ba.expressivity(x, fps=FPS, scales_s=(1.0,), names=["x"])["x_1s_frequency"]
+    assert ba.expressivity(gappy, fps=FPS, scales_s=(1.0,), names=["x"])["x_1s_frequency"] == pytest.approx(full,
+                                                                                                          abs=1)
+
+
+def test_degenerate_inputs_give_nan_with_a_reason_instead_of_raising(caplog):
+    with ba.nan_reasons() as reasons:
+        assert math.isnan(ba.kinematics([3.0], fps=FPS)["mean_speed"])
+        assert ba.kinematics([3.0], fps=FPS)["range"] == 0.0
+        assert math.isnan(ba.smoothness(np.full(50, 2.0), fps=FPS)["ldj"])
+        assert math.isnan(ba.coordination(np.zeros(10), np.zeros(10), fps=FPS)["r_mean"])
+        assert math.isnan(ba.coordination(np.ones(100), np.arange(100.0), fps=FPS)["r_mean"])
+        assert math.isnan(ba.diversity(np.zeros((1, 3)))["overall"])
+        assert math.isnan(ba.fps_from_times([1.0]))
+    assert [r.reason for r in reasons] == [
+        "speed needs 2 consecutive samples (the series has 1)",
+        "acceleration needs 3 consecutive samples (the series has 1)",
+        "speed needs 2 consecutive samples (the series has 1)",
+        "acceleration needs 3 consecutive samples (the series has 1)",
+        "the trajectory does not move (peak speed 0)",
+        "the signals (10 samples, 0.33 s) are shorter than one window with its lags (window_s=0.5 and max_lag_s=1 "
+        "need 75 samples, 2.50 s)",
+        "x or y is constant in every window: there is no correlation to measure",
+        "no activation (every value is 0, negative or NaN)",
+        "time_s holds fewer than two increasing finite times: the sampling rate is unknown"]
+    assert not caplog.records  # collected, not logged as warnings
+    with caplog.at_level("WARNING", logger="bitbox"):
+        ba.smoothness(np.full(5, 1.0), fps=FPS)
+    assert "bitbox.analysis.smoothness: ldj NaN: the trajectory does not move (peak speed 0)" in caplog.text
+    assert ba.runs([np.nan, 1, 1, np.nan, 1])[0].tolist() == [1, 4]  # NaN is not True

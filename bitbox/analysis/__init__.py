@@ -10,15 +10,21 @@ They work on any time series — a face processor's output, a pose processor's, 
 
 Parameter names are the same everywhere: ``fps`` (samples per second), ``window_s``,
 ``scales_s``, ``max_lag_s``. Inputs have samples first; NaN marks missing samples.
+
+No function raises on its data: gaps, series shorter than a window or kernel, constant
+series and single samples give NaN outputs, each with a reason that is logged as a warning
+or, inside ``with ba.nan_reasons() as reasons:``, collected as :class:`NanReason` entries.
+Only invalid parameters raise :class:`~bitbox.errors.ParameterError`.
 """
-from ._common import fps_from_times
+from ._common import NanReason, fps_from_times, nan_reasons
 from .asymmetry import asymmetry, mirror_align
 from .events import longest_run, runs
 from .coordination import coordination, imitation, lagged_correlation
-from .expressivity import (DEFAULT_SCALES_S, diversity, expressivity, multiscale_response, peak_threshold,
-                           ricker_kernel)
+from .expressivity import (DEFAULT_SCALES_S, diversity, expressivity, min_samples, multiscale_response,
+                           peak_threshold, ricker_kernel)
 from .kinematics import kinematics, relative_motion, smoothness
 
-__all__ = ["fps_from_times", "runs", "longest_run", "asymmetry", "mirror_align", "coordination", "imitation", "lagged_correlation",
-           "DEFAULT_SCALES_S", "diversity", "expressivity", "multiscale_response", "peak_threshold", "ricker_kernel", "kinematics",
-           "relative_motion", "smoothness"]
+__all__ = ["NanReason", "nan_reasons", "fps_from_times", "runs", "longest_run", "asymmetry", "mirror_align",
+           "coordination", "imitation", "lagged_correlation", "DEFAULT_SCALES_S", "diversity", "expressivity",
+           "min_samples", "multiscale_response", "peak_threshold", "ricker_kernel", "kinematics", "relative_motion",
+           "smoothness"]

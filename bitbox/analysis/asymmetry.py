@@ -14,6 +14,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..errors import ParameterError
+from ._common import OVERFLOW, report_nan
 
 __all__ = ["asymmetry", "mirror_align"]
 
@@ -27,14 +28,51 @@ def _kabsch(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rotation, mu_d - mu_s @ rotation.T
 
 
-def mirror_align(points: np.ndarray, mirror: np.ndarray, align_on: np.ndarray | None = None) -> np.ndarray:
-    """The face reflected about its best mid-sagittal plane, point-for-point comparable to ``points``."""
+def _reflect(points: np.ndarray, mirror: np.ndarray, idx: np.ndarray) -> np.ndarray:
     flip = np.ones(points.shape[1])
     flip[0] = -1.0
     mirrored = (points * flip)[mirror]
-    idx = np.arange(len(points)) if align_on is None else np.asarray(align_on)
     rotation, translation = _kabsch(mirrored[idx], points[idx])
     return mirrored @ rotation.T + translation
+
+
+def mirror_align(points: np.ndarray, mirror: np.ndarray, align_on: np.ndarray | None = None) -> np.ndarray:
+    """The face reflected about its best mid-sagittal plane, point-for-point comparable to ``points``.
+
+    Parameters
+    ----------
+    points : array, shape (n_points, 2 or 3)
+    mirror : array of int, shape (n_points,)
+        Each point's left-right counterpart.
+    align_on : array of int | None
+        Points used to fit the plane (default all).
+
+    Returns
+    -------
+    array, shape (n_points, 2 or 3)
+
+    Notes
+    -----
+    All NaN (with a reason) when a point used for the alignment (or its counterpart) is
+    NaN: the plane cannot be fitted. Other NaN points stay NaN.
+    """
+    points = np.asarray(points, dtype=float)
+    mirror = np.asarray(mirror)
+    idx = np.arange(len(points)) if align_on is None else np.asarray(align_on)
+    if points.size == 0 or not np.isfinite(points[idx]).all() or not np.isfinite(points[mirror[idx]]).all():
+        report_nan("mirror_align", ("points",), "a point used for the alignment (or its counterpart) is NaN",
+                   "no_data")
+        return np.full(points.shape, np.nan)
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            reflected = _reflect(points, mirror, idx)
+    except np.linalg.LinAlgError:  # SVD without convergence (values beyond double precision)
+        reflected = np.full(points.shape, np.nan)
+    source_missing = ~np.isfinite(points[mirror]).all(axis=1)  # reflected point i comes from point mirror[i]
+    if not np.isfinite(reflected[~source_missing]).all():
+        report_nan("mirror_align", ("points",), OVERFLOW[1], OVERFLOW[0])
+        reflected[~np.isfinite(reflected)] = np.nan
+    return reflected
 
 
 def asymmetry(landmarks, *, mirror: Sequence[int], regions: Mapping[str, Sequence[int]] | None = None,
@@ -60,6 +98,13 @@ def asymmetry(landmarks, *, mirror: Sequence[int], regions: Mapping[str, Sequenc
     dict
         ``overall`` and each region: array (n_frames,) of mean distances (NaN for frames
         with missing points).
+
+    Notes
+    -----
+    Frames are independent: any number of frames works (a single ``(n_points, 2 or 3)``
+    configuration too), and a constant series gives the same value in every frame. A frame
+    is NaN when any of its points is NaN or its ``scale`` is not a positive finite number;
+    a reason is reported when every frame is NaN.
     """
     arr = np.asarray(landmarks, dtype=float)
     if arr.ndim == 2:
@@ -72,14 +117,26 @@ def asymmetry(landmarks, *, mirror: Sequence[int], regions: Mapping[str, Sequenc
                              f"for all {arr.shape[1]} points.")
     regions = {"overall": np.arange(arr.shape[1]), **{k: np.asarray(v) for k, v in (regions or {}).items()}}
     divisor = np.ones(len(arr)) if scale is None else np.broadcast_to(np.asarray(scale, dtype=float), (len(arr),))
+    align = np.arange(arr.shape[1]) if align_on is None else np.asarray(align_on)
     out = {name: np.full(len(arr), np.nan) for name in regions}
-    for i, points in enumerate(arr):
-        if not np.isfinite(points).all() or not divisor[i] > 0:
-            continue
-        reflected = mirror_align(points, mirror, align_on)
-        distance = np.linalg.norm(points - reflected, axis=1) / divisor[i]
+    usable = np.isfinite(arr).all(axis=(1, 2)) & np.isfinite(divisor) & (divisor > 0) & (arr.shape[1] > 0)
+    failed = 0
+    for i in np.flatnonzero(usable):
+        points = arr[i]
+        with np.errstate(over="ignore", invalid="ignore"):
+            try:
+                distance = np.linalg.norm(points - _reflect(points, mirror, align), axis=1) / divisor[i]
+            except np.linalg.LinAlgError:  # SVD without convergence (values beyond double precision)
+                distance = np.full(len(points), np.inf)
         for name, idx in regions.items():
-            out[name][i] = distance[idx].mean()
+            value = distance[idx].mean() if len(idx) else np.nan
+            out[name][i] = value if np.isfinite(value) else np.nan
+            failed += bool(len(idx)) and not np.isfinite(value)
+    if failed:
+        report_nan("asymmetry", tuple(out), OVERFLOW[1], OVERFLOW[0])
+    if len(arr) and not usable.any():
+        report_nan("asymmetry", tuple(out), "every frame has a NaN point (or a scale that is not a positive "
+                                            "finite number)", "no_data")
     return out
 
 
