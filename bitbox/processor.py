@@ -167,7 +167,8 @@ class Processor(abc.ABC):
 
     @classmethod
     def units(cls) -> dict[str, str]:
-        """Units of the (non-pattern) measures, by name."""
+        """Units of the (non-pattern) measures, by name (call it on the class: a processor may have a
+        parameter named ``units``, as the EEG processor does)."""
         return {m.name: m.unit for m in cls.measures if not m.pattern}
 
     @classmethod
@@ -250,4 +251,4 @@ class Processor(abc.ABC):
         provenance["finished_utc"] = _utc_now()
         provenance["n_rows"] = checked.n_rows
         return ProcessorResult(processor=self.name, timeseries=memory.result() if memory is not None else None,
-                               summary=summary, provenance=provenance, units=self.units())
+                               summary=summary, provenance=provenance, units=type(self).units())

@@ -2,38 +2,52 @@
 
 Pipeline (every parameter is recorded in the provenance):
 
-1. **Read** EDF/BDF, GDF, FIF, BrainVision (``.vhdr``) or EEGLAB (``.set``) with MNE; keep
-   the EEG channels; check for NaNs and implausible amplitudes (volts stored as microvolts
-   or the reverse); apply the standard 10-20 montage where channel names match.
+1. **Read** EDF/BDF, GDF, FIF, BrainVision (``.vhdr``) or EEGLAB (``.set``) with MNE: refuse
+   EDF/BDF/GDF files shorter than their header declares (truncated); read the events of stim
+   channels into annotations (named by code); keep the EEG channels; optionally override the
+   file's units (``units``); check for NaNs; apply the standard 10-20 montage where channel
+   names match. Implausible amplitudes (e.g. microvolts stored as volts) are flagged with a
+   note that says which ``units`` to rerun with.
 2. **Preprocess**: resample (optional), notch at the line frequency and its harmonics,
    band-pass, mark bad channels (flat, or robust z-score of log-variance above
-   ``bad_channel_z``) and interpolate them when positions are known, optional ICA with
-   automatic component labelling (mne-icalabel; components labelled as eye, muscle, heart,
-   line or channel noise with probability above ``ica_threshold`` are removed),
-   re-reference to the average.
+   ``bad_channel_z``; named in ``bad_channels``) and interpolate them when positions are
+   known, optional ICA with automatic component labelling (mne-icalabel; components labelled
+   as eye, muscle, heart, line or channel noise with probability above ``ica_threshold`` are
+   removed), re-reference to the average (noted when over fewer than 8 channels).
 3. **Measure**: absolute and relative band power (Welch, ``window_s`` windows) per channel
    and averaged, the individual alpha peak frequency; and, when the recording has events
-   (annotations or a stim channel): epochs per condition with peak-to-peak rejection, ERPs,
-   and component measures (peak latency, peak amplitude, mean amplitude) in windows.
+   (annotations or a stim channel): epochs per condition (each event code on its own, so codes
+   sharing a sample each keep their events; exact repeats merged) with peak-to-peak
+   rejection, event/rejected/kept counts, ERPs, and component measures (peak latency, peak
+   amplitude, mean amplitude) in windows.
+
+Every warning that does not stop the processor is a sentence in the ``notes`` summary
+measure; every failure, including one inside MNE, is a :class:`~bitbox.errors.RecordingError`
+or :class:`~bitbox.errors.MeasurementError` naming the file, the step and what to do.
 """
 from __future__ import annotations
 
 import math
 import re
+import struct
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
 
 from bitbox.catalog import Measure
-from bitbox.errors import MeasurementError, ParameterError, RecordingError
+from bitbox.errors import BitboxError, MeasurementError, ParameterError, RecordingError
 from bitbox.log import logger
 from bitbox.params import Bool, Interval, NoneOk, Options
 from bitbox.processor import Processor, ProgressCallback
 from bitbox.recording import Recording
 
-__all__ = ["EegProcessor", "read_raw", "BANDS", "COMPONENTS", "condition_name"]
+__all__ = ["EegProcessor", "read_raw", "check_complete", "units_note", "BANDS", "COMPONENTS", "UNITS",
+           "condition_name"]
 
 #: Frequency bands (Hz), half-open [low, high).
 BANDS: dict[str, tuple[float, float]] = {"delta": (1.0, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0),
@@ -51,6 +65,18 @@ _ERP_REF = "Luck (2014), An Introduction to the Event-Related Potential Techniqu
 _ALPHA_REF = "Klimesch (1999), individual alpha frequency; here the 7-13 Hz peak above a 1/f fit"
 _READERS = {".edf": "read_raw_edf", ".bdf": "read_raw_bdf", ".gdf": "read_raw_gdf", ".fif": "read_raw_fif",
             ".vhdr": "read_raw_brainvision", ".set": "read_raw_eeglab"}
+
+#: Scale of each unit the ``units`` parameter accepts, in volts.
+UNITS: dict[str, float] = {"V": 1.0, "mV": 1e-3, "uV": 1e-6}
+_UNIT_WORDS = {"V": "volts", "mV": "millivolts", "uV": "microvolts", "nV": "nanovolts"}
+_UNIT_SCALES = {**UNITS, "nV": 1e-9}
+#: Median channel amplitudes (uV) outside this range are implausible for scalp EEG.
+PLAUSIBLE_UV = (0.01, 1000.0)
+#: Fewer good channels than this make the average reference unreliable (a note says so).
+MIN_AVERAGE_REFERENCE_CHANNELS = 8
+#: Floor of the robust SD of channels' log-variances in bad-channel detection.
+_MIN_LOG_VAR_SD = 0.25
+
 
 _MEASURES = [
     *[Measure(f"rel_power_{b}", "1", f"Relative {b} power ({lo:g}-{hi:g} Hz) in the window, mean over channels: "
@@ -75,15 +101,26 @@ _MEASURES = [
     Measure("n_channels", "1", "EEG channels analysed.", "summary", (0, math.inf)),
     Measure("n_bad_channels", "1", "Channels marked bad (flat or extreme variance) and interpolated or dropped.",
             "summary", (0, math.inf)),
+    Measure("bad_channels", "", "The channels marked bad, comma-separated (\"\" when none); their per-channel "
+            "band powers are NaN when they were dropped rather than interpolated.", "summary", dtype="str"),
     Measure("n_ica_excluded", "1", "ICA components removed as artefacts (0 without ICA).", "summary",
             (0, math.inf)),
-    Measure("amplitude_median_uv", "uV", "Median absolute amplitude of the raw EEG (before filtering); "
-            "typically 5-50 uV.", "summary", (0, math.inf)),
-    Measure("units_suspect", "1", "1 when the raw amplitude is implausible for EEG in volts (median above "
-            "1000 uV: microvolts stored as volts; or below 0.01 uV): check the file's units.", "summary", (0, 1)),
-    Measure("duration_s", "s", "Duration of the recording.", "summary", (0, math.inf)),
+    Measure("amplitude_median_uv", "uV", "Median over channels of each channel's median absolute deviation "
+            "from its median, in the raw EEG (before filtering); typically 5-50 uV.", "summary", (0, math.inf)),
+    Measure("units_suspect", "1", f"1 when the raw amplitude is implausible for scalp EEG (median above "
+            f"{PLAUSIBLE_UV[1]:g} uV: e.g. microvolts stored as volts; or below {PLAUSIBLE_UV[0]:g} uV); the note "
+            "says which `units` to rerun with.", "summary", (0, 1)),
+    Measure("duration_s", "s", "Duration of the recording (samples / sampling rate).", "summary", (0, math.inf)),
+    Measure(r"erp_[a-z0-9_]+_n_events", "1", "Events of the condition (repeated events at the same sample "
+            "merged), each the start of one epoch.", "summary", (0, math.inf), pattern=True, reference=_ERP_REF),
+    Measure(r"erp_[a-z0-9_]+_n_rejected", "1", "Epochs of the condition dropped by the peak-to-peak rejection "
+            "(reject_uv); events too close to the recording's edges for a whole epoch are neither kept nor "
+            "rejected.", "summary", (0, math.inf), pattern=True, reference=_ERP_REF),
     Measure(r"erp_[a-z0-9_]+_n_trials", "1", "Epochs of the condition kept after peak-to-peak rejection.",
             "summary", (0, math.inf), pattern=True, reference=_ERP_REF),
+    Measure("notes", "", "What was found that did not stop the processor (implausible units, bad channels, a "
+            "reference over few channels, merged or simultaneous events, conditions left without epochs), each "
+            "with what to do; \"; \"-joined, \"\" when none.", "summary", dtype="str"),
     Measure(r"erp_[a-z0-9_]+_peak_latency_ms", "ms", "Latency of the component's peak (largest positive or "
             "negative deflection in its window) in the condition's ERP, averaged over the component's channels.",
             "summary", (-math.inf, math.inf), pattern=True, reference=_ERP_REF,
@@ -102,14 +139,179 @@ def condition_name(description: str) -> str:
     return name or "event"
 
 
-def read_raw(path: str | Path):
-    """Read an EEG recording with MNE, with clear errors for bad files.
+# ---------------------------------------------------------------------------- units
+def _unit_key(text: str | None) -> str | None:
+    """``"µV"``, ``"uv"``, ``"μV"`` -> ``"uV"``; ``"mV"`` -> ``"mV"``; ``"V"`` -> ``"V"``; else None."""
+    if text is None:
+        return None
+    key = str(text).strip().replace("\u00b5", "u").replace("\u03bc", "u").lower()
+    return {"v": "V", "mv": "mV", "uv": "uV", "nv": "nV"}.get(key)
 
-    Returns
-    -------
-    mne.io.Raw
-        Preloaded, EEG channels only.
+
+# ---------------------------------------------------------------------------- file layout
+@dataclass(frozen=True)
+class _Layout:
+    """What an EDF/BDF/GDF header declares: records, record length, per-signal labels and units."""
+
+    header_bytes: int
+    n_records: int
+    record_s: float
+    record_bytes: int
+    labels: tuple[str, ...]
+    units: tuple[str, ...]  # the unit MNE scales each signal by ("uV", "mV", "V" or the header's text)
+
+
+_GDF_BYTES = {1: 1, 2: 1, 3: 2, 4: 2, 5: 4, 6: 4, 7: 8, 8: 8, 16: 4, 17: 8, 18: 16, 279: 3, 535: 3}
+
+
+def _edf_layout(head: bytes, bytes_per_sample: int) -> _Layout:
+    n = int(head[252:256])
+
+    def field(before: int, width: int) -> list[str]:
+        start = 256 + n * before
+        return [head[start + i * width:start + (i + 1) * width].decode("latin-1").strip() for i in range(n)]
+
+    samples = [int(v) for v in field(216, 8)]
+    return _Layout(int(head[184:192]), int(head[236:244]), float(head[244:252]),
+                   sum(samples) * bytes_per_sample, tuple(field(0, 16)), tuple(field(96, 8)))
+
+
+def _gdf_layout(head: bytes) -> _Layout:
+    version = float(head[4:8].decode("ascii"))
+    n = struct.unpack("<H" if version >= 2 else "<I", head[252:254] if version >= 2 else head[252:256])[0]
+    header = struct.unpack("<H", head[184:186])[0] * 256 if version >= 2 else struct.unpack("<q", head[184:192])[0]
+    n_records = struct.unpack("<q", head[236:244])[0]
+    num, den = struct.unpack("<II", head[244:252])
+    samples = struct.unpack(f"<{n}i", head[256 + 216 * n:256 + 220 * n])
+    types = struct.unpack(f"<{n}I", head[256 + 220 * n:256 + 224 * n])
+    labels = tuple(head[256 + 16 * i:256 + 16 * (i + 1)].decode("latin-1").strip() for i in range(n))
+    if version >= 2:  # MNE scales by the dimension code: 4275 uV, 4274 mV, else 1
+        codes = struct.unpack(f"<{n}H", head[256 + 102 * n:256 + 104 * n])
+        units = tuple({4275: "uV", 4274: "mV"}.get(c, "V") for c in codes)
+    else:  # MNE scales "uV..." by 1e-6, everything else by 1
+        text = [head[256 + 96 * n + 8 * i:256 + 96 * n + 8 * (i + 1)].decode("latin-1").strip() for i in range(n)]
+        units = tuple("uV" if t[:2] == "uV" else "V" for t in text)
+    record_bytes = sum(s * _GDF_BYTES[t] for s, t in zip(samples, types))
+    return _Layout(int(header), int(n_records), num / den if den else 0.0, record_bytes, labels, units)
+
+
+def _layout(path: Path) -> _Layout | None:
+    """The header's declared layout of an EDF/BDF/GDF file; None when it cannot be parsed (MNE will say why)."""
+    try:
+        with open(path, "rb") as handle:
+            first = handle.read(256)
+            if first[:3] == b"GDF":
+                version = float(first[4:8].decode("ascii"))
+                n = struct.unpack("<H", first[252:254])[0] if version >= 2 else struct.unpack("<I", first[252:256])[0]
+                return _gdf_layout(first + handle.read(256 * n))
+            n = int(first[252:256])
+            return _edf_layout(first + handle.read(256 * n), 3 if first[:1] == b"\xff" else 2)
+    except (OSError, ValueError, KeyError, struct.error, ZeroDivisionError, OverflowError):
+        return None  # UnicodeDecodeError is a ValueError
+
+
+def _seconds(value: float) -> str:
+    return f"{round(value, 1):g} s" if value >= 1 else f"{value:.3g} s"
+
+
+def check_complete(path: str | Path) -> None:
+    """Refuse an EDF/BDF/GDF file shorter than its header's record count x record length.
+
+    Raises
+    ------
+    RecordingError
+        Naming the duration the header declares, the duration the file holds and what is missing.
     """
+    path = Path(path)
+    layout = _layout(path)
+    if layout is None or layout.n_records <= 0 or layout.record_bytes <= 0 or layout.record_s <= 0:
+        return  # unknown record count (-1) or an unparsable header: nothing to compare
+    size = path.stat().st_size
+    expected = layout.header_bytes + layout.n_records * layout.record_bytes
+    if size >= expected:
+        return
+    total = layout.n_records * layout.record_s
+    held = max(size - layout.header_bytes, 0) / layout.record_bytes * layout.record_s
+    missing = total - held
+    raise RecordingError(path, f"is truncated: its header declares {layout.n_records} data records of "
+                         f"{layout.record_s:g} s ({_seconds(total)}) but the file holds only {_seconds(held)} of "
+                         f"data: {_seconds(missing)} ({100 * missing / total:.0f}%) of the recording are missing "
+                         f"({expected - size} bytes)",
+                         "Copy the complete file again from the recording system (or export it again); "
+                         "a partial recording is not analysed")
+
+
+# ---------------------------------------------------------------------------- reading
+@contextmanager
+def _mne_step(path: str | Path, step: str, hint: str) -> Iterator[None]:
+    """Turn any non-Bitbox error of a dependency into a RecordingError naming the file, the step and a fix."""
+    try:
+        yield
+    except BitboxError:
+        raise
+    except Exception as err:  # MNE and its readers fail in many ways: name the file, the step and the reason
+        logger.debug("%s: %s failed", path, step, exc_info=True)
+        raise RecordingError(path, f"{step} failed ({type(err).__name__}: {err})", hint) from None
+
+
+@dataclass
+class _ReadInfo:
+    """What reading found besides the data: the unit the values were taken to be in, stim events."""
+
+    unit: str = "V"
+    n_stim_events: int = 0
+    stim_channels: tuple[str, ...] = ()
+
+
+def _declared_units(raw, path: Path) -> dict[str, str]:
+    """The unit MNE took each channel's values to be in (the file's label), by channel name."""
+    default = "uV" if path.suffix.lower() == ".set" else "V"  # EEGLAB stores uV; FIF and arrays store V
+    declared = {ch: default for ch in raw.ch_names}
+    if path.suffix.lower() == ".gdf":
+        layout = _layout(path)
+        if layout is not None:
+            declared.update({ch: u for ch, u in zip(layout.labels, layout.units) if ch in declared})
+    for ch, unit in (getattr(raw, "_orig_units", None) or {}).items():
+        if ch in declared:
+            declared[ch] = _unit_key(unit) or (unit if unit.strip() else "V")
+    return declared
+
+
+def _apply_units(raw, declared: dict[str, str], units: str) -> None:
+    """Rescale each channel as if its stored values were in ``units`` (overriding the file's label)."""
+    groups: dict[float, list[str]] = {}
+    for ch in raw.ch_names:
+        factor = UNITS[units] / _UNIT_SCALES.get(_unit_key(declared.get(ch)) or "", 1.0)
+        if factor != 1.0:
+            groups.setdefault(factor, []).append(ch)
+    for factor, channels in groups.items():
+        raw.apply_function(lambda x, f=factor: x * f, picks=channels, channel_wise=False, verbose="error")
+        logger.info("units=%s: %d channel(s) rescaled by %g", units, len(channels), factor)
+
+
+def _stim_events(raw, path: Path) -> tuple[tuple[str, ...], int]:
+    """Read the events of every stim channel into annotations (description: the code), before it is dropped."""
+    import mne
+
+    stim = tuple(raw.ch_names[i] for i in mne.pick_types(raw.info, stim=True, exclude=[]))
+    n_events = 0
+    for channel in stim:
+        mask = 0xFFFF if path.suffix.lower() == ".bdf" else None  # BioSemi: the low 16 bits are the triggers
+        events = mne.find_events(raw, stim_channel=channel, shortest_event=1, consecutive=True, mask=mask,
+                                 mask_type="and", initial_event=True, verbose="error")
+        if not len(events):
+            continue
+        n_events += len(events)
+        orig_time = raw.annotations.orig_time  # onsets count from the measurement date when there is one
+        found = mne.annotations_from_events(events, raw.info["sfreq"], {int(c): str(int(c)) for c in events[:, 2]},
+                                            first_samp=0 if orig_time is not None else raw.first_samp,
+                                            orig_time=orig_time)
+        raw.set_annotations(raw.annotations + found)
+    return stim, n_events
+
+
+def _read(path: str | Path, units: str = "auto") -> tuple[Any, _ReadInfo]:
+    """:func:`read_raw` and what it found (the values' unit, stim events)."""
     import mne
 
     path = Path(path)
@@ -117,6 +319,8 @@ def read_raw(path: str | Path):
     if suffix not in _READERS:
         raise RecordingError(path, f"{suffix or 'no extension'} is not a supported EEG format",
                              f"Use one of {', '.join(sorted(_READERS))}")
+    if units != "auto" and units not in UNITS:
+        raise ParameterError(f"units must be 'auto' or one of {sorted(UNITS)}. Got {units!r} instead.")
     if suffix == ".vhdr":
         text = path.read_text(errors="replace")
         for key in ("DataFile", "MarkerFile"):
@@ -137,23 +341,132 @@ def read_raw(path: str | Path):
         if needs_fdt and not fdt.is_file():
             raise RecordingError(path, f"the EEGLAB data file {fdt.name!r} is missing",
                                  "Keep the .set and .fdt files together in one folder")
+    if suffix in (".edf", ".bdf", ".gdf"):
+        check_complete(path)
     reader = getattr(mne.io, _READERS[suffix])
     try:
         raw = reader(str(path), preload=True, verbose="error")
     except Exception as err:  # every reader fails in its own way: name the file and the reason
         raise RecordingError(path, f"cannot be read as {suffix} EEG ({type(err).__name__}: {err})",
                              "Check that the file is complete and opens in its recording software") from None
+    info = _ReadInfo()
+    with _mne_step(path, "reading the stim channel's events",
+                   "Check the trigger channel, or export the events as annotations"):
+        info.stim_channels, info.n_stim_events = _stim_events(raw, path)
+    if info.stim_channels:
+        logger.info("%s: %d events read from the stim channel(s) %s", path.name, info.n_stim_events,
+                    ", ".join(info.stim_channels))
     picks = mne.pick_types(raw.info, eeg=True, exclude=[])
     if len(picks) == 0:
         raise RecordingError(path, "holds no EEG channels",
                              f"Channel types found: {sorted(set(raw.get_channel_types()))}")
+    declared = _declared_units(raw, path)
     raw.pick(picks)
+    labels = Counter(declared[ch] for ch in raw.ch_names)
+    info.unit = labels.most_common(1)[0][0]
+    if units != "auto":
+        _apply_units(raw, declared, units)
+        info.unit = units
     data = raw.get_data()
     bad = [raw.ch_names[i] for i in np.flatnonzero(~np.isfinite(data).all(axis=1))]
     if bad:
         raise RecordingError(path, f"channels {bad} contain NaN or infinite values",
                              "Export the recording again, or drop these channels")
-    return raw
+    return raw, info
+
+
+def read_raw(path: str | Path, *, units: str = "auto"):
+    """Read an EEG recording with MNE, with clear errors for bad files.
+
+    Parameters
+    ----------
+    path : path
+        An EDF/BDF, GDF, FIF, BrainVision (``.vhdr``) or EEGLAB (``.set``) file.
+    units : {"auto", "V", "mV", "uV"}
+        The unit the file's values are really in, overriding its header ("auto": trust the
+        header). E.g. ``"uV"`` for microvolts labelled as volts.
+
+    Returns
+    -------
+    mne.io.Raw
+        Preloaded, EEG channels only, in volts; the events of stim channels (read before
+        they are dropped) are annotations named after their codes.
+
+    Raises
+    ------
+    RecordingError
+        For an unknown extension, a missing companion file, a truncated EDF/BDF/GDF file, a
+        file MNE cannot parse, no EEG channel, NaN or infinite values.
+    """
+    return _read(path, units)[0]
+
+
+def annotation_events(raw) -> tuple[np.ndarray, dict[str, int], list[str]]:
+    """Events from a raw recording's annotations, as real files hold them.
+
+    Exact repeats (same sample, same code) are merged and counted; different codes sharing
+    a sample (trial start, cue and feedback in BCI recordings) are all kept, so epoch each
+    code on its own (``mne.Epochs`` refuses events that share a sample). ``BAD``/``EDGE``
+    annotations are not events.
+
+    Returns
+    -------
+    events : ndarray, shape (n_events, 3)
+        MNE's events array, sorted by sample, without exact repeats.
+    event_id : dict
+        Description -> code.
+    notes : list of str
+        What was merged and which samples carry several codes.
+    """
+    import mne
+
+    if not len(raw.annotations):
+        return np.zeros((0, 3), int), {}, []
+    events, event_id = mne.events_from_annotations(raw, verbose="error")
+    event_id = {d: i for d, i in event_id.items() if not d.lower().startswith(("bad", "edge"))}
+    events = events[np.isin(events[:, 2], list(event_id.values()))]
+    names = {i: d for d, i in event_id.items()}
+    notes = []
+    pairs, counts = np.unique(events[:, [0, 2]], axis=0, return_counts=True)
+    if (counts > 1).any():
+        repeats: Counter[str] = Counter()
+        for (_, code), n in zip(pairs, counts):
+            if n > 1:
+                repeats[names[int(code)]] += int(n) - 1
+        notes.append(f"{int((counts - 1).sum())} repeated events (same sample, same code) merged: "
+                     + ", ".join(f"{d} x{n}" for d, n in sorted(repeats.items())))
+    unique = np.column_stack([pairs[:, 0], np.zeros(len(pairs), int), pairs[:, 1]]).astype(int)
+    samples, per_sample = np.unique(unique[:, 0], return_counts=True)
+    shared = samples[per_sample > 1]
+    if len(shared):
+        combos = Counter("+".join(sorted((names[int(c)] for c in unique[unique[:, 0] == t, 2]), key=str))
+                         for t in shared)
+        notes.append(f"{len(shared)} samples carry several event codes ("
+                     + ", ".join(f"{combo} x{n}" for combo, n in combos.most_common(5))
+                     + (", ..." if len(combos) > 5 else "")
+                     + "): each code's events were kept and epoched as their own condition")
+    return unique, event_id, notes
+
+
+def units_note(median_uv: float, unit: str) -> str:
+    """The note for an implausible median amplitude, with the ``units`` that would make it plausible.
+
+    Parameters
+    ----------
+    median_uv : float
+        Median channel amplitude as read (uV).
+    unit : str
+        The unit the values were taken to be in (the file's label, or the ``units`` parameter).
+    """
+    applied = _UNIT_SCALES.get(_unit_key(unit) or "", 1.0)
+    best = min(UNITS, key=lambda u: abs(math.log10(max(median_uv, 1e-30) * UNITS[u] / applied) - math.log10(20.0)))
+    label = _UNIT_WORDS.get(_unit_key(unit) or "", repr(unit))
+    plausible = PLAUSIBLE_UV[0] <= median_uv * UNITS[best] / applied <= PLAUSIBLE_UV[1]
+    if best == _unit_key(unit) or not plausible:
+        return (f"median channel amplitude {median_uv:.2g} uV is implausible for scalp EEG and no unit among "
+                f"{', '.join(UNITS)} makes it plausible: check the recording's calibration and the channels' types")
+    return (f"median channel amplitude {median_uv:.2g} uV is implausible for scalp EEG: the file's units are "
+            f"probably {_UNIT_WORDS[best]} labelled as {label}; rerun with --set eeg.units={best}")
 
 
 class EegProcessor(Processor):
@@ -192,10 +505,23 @@ class EegProcessor(Processor):
         (default :data:`COMPONENTS`: N1, P2, P3, LPP).
     random_state : int
         Seed for ICA.
+    units : {"auto", "V", "mV", "uV"}
+        The unit the file's values are really in, overriding its header ("auto": trust the
+        header); e.g. ``"uV"`` for microvolts labelled as volts (``--set eeg.units=uV``).
+    event_names : dict | None
+        Condition names for event descriptions or codes, e.g. ``{"769": "left", "770": "right"}``;
+        events not in it (all, by default) keep their description or code as the condition name
+        (``erp_769_...``).
+
+    Notes
+    -----
+    Events are epoched per condition, so events of different codes at the same sample (a
+    trial start, a cue and a feedback code written together) each give their condition's
+    epoch; exact repeats (same sample, same code) are merged. Both are counted in ``notes``.
     """
 
     name = "eeg"
-    version = "1.0.0"
+    version = "1.1.0"
     input_kinds = ("eeg",)
     dependencies = ("mne", "mne-icalabel", "onnxruntime")
     measures = tuple(_MEASURES)
@@ -217,6 +543,7 @@ class EegProcessor(Processor):
         "epoch_tmax": [Interval(float, 0, None, closed="neither")],
         "reject_uv": [Interval(float, 0, None, closed="neither"), NoneOk()],
         "random_state": [Interval(int, 0, None)],
+        "units": [Options(("auto", *UNITS))],
     }
 
     def __init__(self, *, l_freq: float = 0.5, h_freq: float = 40.0, notch_hz: float | None = 50.0,
@@ -225,7 +552,7 @@ class EegProcessor(Processor):
                  ica_n_components: int = 15,
                  ica_threshold: float = 0.8, window_s: float = 2.0, epoch_tmin: float = -0.2,
                  epoch_tmax: float = 0.8, reject_uv: float | None = 150.0, components: dict | None = None,
-                 random_state: int = 0) -> None:
+                 random_state: int = 0, units: str = "auto", event_names: dict | None = None) -> None:
         self.l_freq = l_freq
         self.h_freq = h_freq
         self.notch_hz = notch_hz
@@ -243,21 +570,33 @@ class EegProcessor(Processor):
         self.reject_uv = reject_uv
         self.components = components
         self.random_state = random_state
+        self.units = units
+        self.event_names = event_names
 
     # ------------------------------------------------------------------ preprocessing
-    def preprocess(self, raw) -> tuple[Any, dict[str, float]]:
-        """Filter, clean and re-reference a raw recording (a copy); returns it and a few counts."""
+    def preprocess(self, raw) -> tuple[Any, dict[str, Any]]:
+        """Filter, clean and re-reference a raw recording (a copy).
+
+        Returns
+        -------
+        raw : mne.io.Raw
+            The clean recording.
+        counts : dict
+            ``amplitude_median_uv``, ``units_suspect``, ``n_bad_channels``, ``bad_channels``
+            (comma-separated names), ``dropped_channels`` (list), ``n_ica_excluded`` and
+            ``notes`` (list of str: bad channels, an average reference over few channels).
+        """
         import mne
 
         if self.ica and self.reference != "average":
             raise ParameterError("ica=True needs reference='average' (ICLabel classifies average-referenced "
                                  f"EEG). Got reference={self.reference!r}.")
         raw = raw.copy()
-        counts: dict[str, float] = {}
+        counts: dict[str, Any] = {"notes": [], "dropped_channels": []}
         data_uv = raw.get_data() * 1e6
-        median = float(np.median(np.abs(data_uv - np.median(data_uv, axis=1, keepdims=True))))
+        median = float(np.median(np.median(np.abs(data_uv - np.median(data_uv, axis=1, keepdims=True)), axis=1)))
         counts["amplitude_median_uv"] = median
-        counts["units_suspect"] = float(median > 1000 or median < 0.01)
+        counts["units_suspect"] = float(not PLAUSIBLE_UV[0] <= median <= PLAUSIBLE_UV[1])
         if counts["units_suspect"]:
             logger.warning("EEG amplitudes look implausible (median %.3g uV): check the file's units", median)
         montage = mne.channels.make_standard_montage("standard_1020")
@@ -268,35 +607,74 @@ class EegProcessor(Processor):
             raw.resample(float(self.resample_hz), verbose="error")
         nyquist = raw.info["sfreq"] / 2
         h_freq = min(float(self.h_freq), nyquist - 1.0)
+        if self.l_freq >= self.h_freq:
+            raise ParameterError(f"l_freq ({self.l_freq:g} Hz) must be below h_freq ({self.h_freq:g} Hz).")
+        if self.l_freq >= h_freq:
+            raise MeasurementError("", f"its sampling rate ({raw.info['sfreq']:g} Hz) leaves no band between l_freq "
+                                   f"({self.l_freq:g} Hz) and 1 Hz below the Nyquist frequency; lower l_freq or "
+                                   "resample_hz=null")
         if self.notch_hz and self.notch_hz < nyquist:
             top = min(nyquist, (100.0 if self.ica else h_freq) + self.notch_hz)
             freqs = np.arange(float(self.notch_hz), top, float(self.notch_hz))
             raw.notch_filter(freqs, verbose="error")
         unfiltered = raw.copy() if self.ica else None  # ICLabel wants 1-100 Hz data
         raw.filter(float(self.l_freq), h_freq, verbose="error")
-        # Bad channels: flat, or extreme log-variance (robust z-score).
-        log_var = np.log(np.maximum(raw.get_data().var(axis=1), 1e-30))
-        mad = 1.4826 * np.median(np.abs(log_var - np.median(log_var))) or 1e-12
-        z = (log_var - np.median(log_var)) / mad
-        bads = [ch for ch, zz, lv in zip(raw.ch_names, z, log_var) if abs(zz) > self.bad_channel_z or lv < -60]
-        raw.info["bads"] = bads
-        counts["n_bad_channels"] = float(len(bads))
+        bads = self._bad_channels(raw, counts)
+        if bads and len(bads) == len(raw.ch_names):
+            raise MeasurementError("", f"every EEG channel is bad ({counts['_bad_reasons']}); check the recording "
+                                   "and its units, or raise bad_channel_z")
         if bads:
-            logger.info("bad EEG channels: %s", ", ".join(bads))
             has_positions = all(np.isfinite(raw.info["chs"][raw.ch_names.index(ch)]["loc"][:3]).all()
                                 and np.any(raw.info["chs"][raw.ch_names.index(ch)]["loc"][:3]) for ch in bads)
+            interpolate = self.interpolate_bads and has_positions and len(bads) < len(raw.ch_names) - 3
             for target in (raw, unfiltered) if unfiltered is not None else (raw,):
                 target.info["bads"] = list(bads)
-                if self.interpolate_bads and has_positions and len(bads) < len(raw.ch_names) - 3:
+                if interpolate:
                     target.interpolate_bads(reset_bads=True, verbose="error")
                 else:
                     target.drop_channels(bads)
+            counts["dropped_channels"] = [] if interpolate else list(bads)
+            how = ("interpolated from their neighbours" if interpolate else
+                   "dropped (" + ("interpolation is off" if not self.interpolate_bads else
+                                  "no electrode positions to interpolate from" if not has_positions else
+                                  "too few good channels to interpolate from") + ")")
+            counts["notes"].append(f"bad channels {counts['_bad_reasons']}: {how}; check these electrodes, or "
+                                   f"change bad_channel_z (now {self.bad_channel_z:g})")
+        counts.pop("_bad_reasons", None)
         if len(raw.ch_names) < 1:
             raise MeasurementError("", "no good EEG channel is left after bad-channel detection")
-        if self.reference == "average" and len(raw.ch_names) > 1:
-            raw.set_eeg_reference("average", projection=False, verbose="error")
+        if self.reference == "average":
+            n_good = len(raw.ch_names)
+            if n_good == 1:
+                counts["notes"].append("average reference skipped: only 1 good channel; the recorded reference "
+                                       "is kept")
+            elif n_good < MIN_AVERAGE_REFERENCE_CHANNELS:
+                counts["notes"].append(
+                    f"average reference over only {n_good} channels: the average of so few channels is far from "
+                    f"neutral and takes part of the signal away (use {MIN_AVERAGE_REFERENCE_CHANNELS} or more "
+                    "channels spread over the scalp); rerun with --set eeg.reference=none to keep the recorded "
+                    "reference")
+            if n_good > 1:
+                raw.set_eeg_reference("average", projection=False, verbose="error")
         counts["n_ica_excluded"] = float(self._run_ica(raw, unfiltered) if self.ica else 0)
         return raw, counts
+
+    def _bad_channels(self, raw, counts: dict[str, Any]) -> list[str]:
+        """Flat channels, or channels with an extreme log-variance (robust z-score); records them in ``counts``."""
+        log_var = np.log(np.maximum(raw.get_data().var(axis=1), 1e-30))
+        # Robust SD of the log-variances, floored so that near-identical channels (e.g. calibration
+        # signals) do not turn a small difference into an extreme z-score.
+        mad = max(1.4826 * float(np.median(np.abs(log_var - np.median(log_var)))), _MIN_LOG_VAR_SD)
+        z = (log_var - np.median(log_var)) / mad
+        found = [(ch, "flat" if lv < -60 else f"{'high' if zz > 0 else 'low'} variance, z = {zz:+.1f}")
+                 for ch, zz, lv in zip(raw.ch_names, z, log_var) if abs(zz) > self.bad_channel_z or lv < -60]
+        bads = [ch for ch, _ in found]
+        counts["n_bad_channels"] = float(len(bads))
+        counts["bad_channels"] = ", ".join(bads)
+        counts["_bad_reasons"] = ", ".join(f"{ch} ({why})" for ch, why in found)
+        if bads:
+            logger.info("bad EEG channels: %s", counts["_bad_reasons"])
+        return bads
 
     def _run_ica(self, raw, unfiltered) -> int:
         """Fit ICA on a 1-100 Hz, average-referenced copy; remove artefact components from ``raw``."""
@@ -364,32 +742,50 @@ class EegProcessor(Processor):
         shift = 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2) if (y0 - 2 * y1 + y2) != 0 else 0.0
         return float(freqs[band[k]] + shift * (freqs[1] - freqs[0]))
 
-    def _erps(self, raw) -> dict[str, float]:
+    def _events(self, raw) -> tuple[np.ndarray, dict[str, int], list[str]]:
+        """Events from the annotations (:func:`annotation_events`)."""
+        return annotation_events(raw)
+
+    def _conditions(self, event_id: dict[str, int]) -> dict[str, str]:
+        """Condition name (measure-name part) of each event description, unique."""
+        if self.event_names is not None and not isinstance(self.event_names, dict):
+            raise ParameterError("The 'event_names' parameter of EegProcessor must be a dict of event description "
+                                 f"-> condition name or None. Got {self.event_names!r} instead.")
+        mapping = {str(k): str(v) for k, v in (self.event_names or {}).items()}
+        out: dict[str, str] = {}
+        for description in event_id:
+            base = condition_name(mapping.get(description, description))
+            name, k = base, 2
+            while name in out.values():
+                name, k = f"{base}_{k}", k + 1
+            out[description] = name
+        return out
+
+    def _erps(self, raw) -> tuple[dict[str, float], list[str]]:
+        """ERP measures per condition, and notes (merged/simultaneous events, conditions left empty)."""
         import mne
 
-        if len(raw.annotations):
-            events, event_id = mne.events_from_annotations(raw, verbose="error")
-            event_id = {d: i for d, i in event_id.items() if not d.lower().startswith(("bad", "edge"))}
-        else:
-            stim = mne.pick_types(raw.info, stim=True)
-            if not len(stim):
-                return {}
-            events = mne.find_events(raw, verbose="error")
-            event_id = {str(code): int(code) for code in np.unique(events[:, 2])}
+        events, event_id, notes = self._events(raw)
         if not event_id:
-            return {}
+            return {}, notes
         reject = {"eeg": self.reject_uv * 1e-6} if self.reject_uv else None
-        epochs = mne.Epochs(raw, events, event_id, tmin=self.epoch_tmin, tmax=self.epoch_tmax,
-                            baseline=(self.epoch_tmin, 0.0), reject=reject, preload=True, verbose="error")
         components = self.components or COMPONENTS
         out: dict[str, float] = {}
-        for description in event_id:
-            cond = condition_name(description)
-            sub = epochs[description]
-            out[f"erp_{cond}_n_trials"] = float(len(sub))
-            if not len(sub):
+        for description, cond in self._conditions(event_id).items():
+            own = events[events[:, 2] == event_id[description]]
+            epochs = mne.Epochs(raw, own, {description: event_id[description]}, tmin=self.epoch_tmin,
+                                tmax=self.epoch_tmax, baseline=(self.epoch_tmin, 0.0), reject=reject, preload=True,
+                                verbose="error")
+            reasons = [r for r in epochs.drop_log if r]
+            outside = sum(1 for r in reasons if set(r) & {"NO_DATA", "TOO_SHORT"})
+            rejected = len(reasons) - outside
+            out[f"erp_{cond}_n_events"] = float(len(own))
+            out[f"erp_{cond}_n_rejected"] = float(rejected)
+            out[f"erp_{cond}_n_trials"] = float(len(epochs))
+            if not len(epochs):
+                notes.append(self._empty_note(description, len(own), rejected, outside, reasons))
                 continue
-            evoked = sub.average()
+            evoked = epochs.average()
             times_ms = evoked.times * 1000
             for comp, (t0, t1, polarity, channels) in components.items():
                 picks = [ch for ch in channels if ch in evoked.ch_names] or evoked.ch_names
@@ -402,24 +798,82 @@ class EegProcessor(Processor):
                 out[f"erp_{cond}_{comp}_peak_latency_ms"] = float(times_ms[window][k])
                 out[f"erp_{cond}_{comp}_peak_amplitude_uv"] = float(segment[k])
                 out[f"erp_{cond}_{comp}_mean_amplitude_uv"] = float(segment.mean())
-        return out
+        return out, notes
+
+    def _empty_note(self, description: str, n_events: int, rejected: int, outside: int,
+                    reasons: list[tuple[str, ...]]) -> str:
+        """Why a condition has no epoch, and what to change."""
+        parts = []
+        if rejected:
+            worst = Counter(ch for r in reasons for ch in r if ch not in ("NO_DATA", "TOO_SHORT"))
+            parts.append(f"{rejected} rejected by the {self.reject_uv:g} uV peak-to-peak threshold (mostly on "
+                         f"{', '.join(ch for ch, _ in worst.most_common(3))}): check the units (amplitude_median_uv) "
+                         "and the channels, or raise reject_uv (--set eeg.reject_uv=...; null turns it off)")
+        if outside:
+            parts.append(f"{outside} too close to the recording's start or end for a {self.epoch_tmin:g} to "
+                         f"{self.epoch_tmax:g} s epoch: shorten epoch_tmin/epoch_tmax")
+        return f"condition {description!r} has no epoch left of its {n_events} events: " + "; ".join(parts)
 
     # ------------------------------------------------------------------ processing
     def compute(self, recording: Recording, sink, progress: ProgressCallback | None = None) -> dict[str, Any]:
-        raw = read_raw(recording.path)
+        path = recording.path
+        raw, info = _read(path, str(self.units))
         if progress is not None:
             progress(1, 4)
         try:
-            clean, counts = self.preprocess(raw)
+            with _mne_step(path, "preprocessing (filtering, bad channels, reference, ICA)",
+                           "Check the preprocessing parameters against the recording (sampling rate, channels); "
+                           "e.g. --set eeg.ica=false or eeg.resample_hz=null"):
+                clean, counts = self.preprocess(raw)
         except MeasurementError as err:
-            raise MeasurementError(recording.path, err.reason) from None
+            raise MeasurementError(path, err.reason) from None
+        notes: list[str] = []
+        if counts["units_suspect"]:
+            notes.insert(0, units_note(counts["amplitude_median_uv"], info.unit))
+        notes += counts.pop("notes")
+        dropped = counts.pop("dropped_channels")
         if progress is not None:
             progress(2, 4)
         data, sfreq = clean.get_data(), clean.info["sfreq"]
         if data.shape[1] < int(self.window_s * sfreq):
-            raise RecordingError(recording.path, f"is shorter than one {self.window_s:g}-s analysis window",
+            raise RecordingError(path, f"is shorter than one {self.window_s:g}-s analysis window",
                                  "Use a longer recording or a smaller window_s")
-        # Time series: band powers per window, averaged over channels.
+        with _mne_step(path, "the spectral analysis", "Check window_s against the recording's length and rate"):
+            rows = self._windows(data, sfreq)
+            psd, freqs = self._band_powers(data, sfreq)
+        sink.append(pd.DataFrame(rows))
+        if progress is not None:
+            progress(3, 4)
+        # Summary: whole-recording spectrum, per channel and averaged.
+        powers = self._integrate(psd, freqs)
+        summary: dict[str, Any] = {"n_channels": float(len(clean.ch_names)),
+                                   "duration_s": float(raw.n_times / raw.info["sfreq"]), **counts}
+        rel_mean = {b: float(np.nanmean(powers[f"rel_{b}"])) for b in BANDS}
+        scale = sum(rel_mean.values())
+        index = {ch: i for i, ch in enumerate(clean.ch_names)}
+        for band in BANDS:
+            summary[f"rel_power_{band}"] = rel_mean[band] / scale if scale > 0 else math.nan
+            summary[f"abs_power_{band}_uv2"] = float(np.mean(powers[f"abs_{band}"]))
+            for ch in raw.ch_names:  # every recorded channel; NaN for bad ones that were dropped (named above)
+                if ch in index or ch in dropped:
+                    i = index.get(ch)
+                    summary[f"rel_power_{band}_ch_{ch}"] = math.nan if i is None else float(powers[f"rel_{band}"][i])
+                    summary[f"abs_power_{band}_uv2_ch_{ch}"] = (math.nan if i is None else
+                                                               float(powers[f"abs_{band}"][i]))
+        summary["alpha_peak_hz"] = self.alpha_peak(psd.mean(axis=0), freqs)
+        with _mne_step(path, "epoching around the events", "Check the events and epoch_tmin/epoch_tmax, or "
+                       "reject_uv"):
+            erps, erp_notes = self._erps(clean)
+        summary.update(erps)
+        summary["notes"] = "; ".join(notes + erp_notes)
+        if summary["notes"]:
+            logger.info("%s: %s", path, summary["notes"])
+        if progress is not None:
+            progress(4, 4)
+        return summary
+
+    def _windows(self, data: np.ndarray, sfreq: float) -> list[dict[str, float]]:
+        """Band powers per ``window_s`` window, averaged over channels (the time series)."""
         n_win = int(round(self.window_s * sfreq))
         rows = []
         for start in range(0, data.shape[1] - n_win + 1, n_win):
@@ -429,24 +883,4 @@ class EegProcessor(Processor):
             row.update({f"rel_power_{b}": float(np.nanmean(powers[f"rel_{b}"])) for b in BANDS})
             row.update({f"abs_power_{b}_uv2": float(np.mean(powers[f"abs_{b}"])) for b in BANDS})
             rows.append(row)
-        sink.append(pd.DataFrame(rows))
-        if progress is not None:
-            progress(3, 4)
-        # Summary: whole-recording spectrum, per channel and averaged.
-        psd, freqs = self._band_powers(data, sfreq)
-        powers = self._integrate(psd, freqs)
-        summary: dict[str, Any] = {"n_channels": float(len(clean.ch_names)), "duration_s": float(raw.times[-1]),
-                                   **counts}
-        rel_mean = {b: float(np.nanmean(powers[f"rel_{b}"])) for b in BANDS}
-        scale = sum(rel_mean.values())
-        for band in BANDS:
-            summary[f"rel_power_{band}"] = rel_mean[band] / scale if scale > 0 else math.nan
-            summary[f"abs_power_{band}_uv2"] = float(np.mean(powers[f"abs_{band}"]))
-            for ch, rel, ab in zip(clean.ch_names, powers[f"rel_{band}"], powers[f"abs_{band}"]):
-                summary[f"rel_power_{band}_ch_{ch}"] = float(rel)
-                summary[f"abs_power_{band}_uv2_ch_{ch}"] = float(ab)
-        summary["alpha_peak_hz"] = self.alpha_peak(psd.mean(axis=0), freqs)
-        summary.update(self._erps(clean))
-        if progress is not None:
-            progress(4, 4)
-        return summary
+        return rows

@@ -1,8 +1,10 @@
 """The EEG processor on simulated EEG with known ERPs and spectra, and every supported format."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from collections import Counter
 
 import mne
 import numpy as np
@@ -10,7 +12,7 @@ import pandas as pd
 import pytest
 
 import bitbox
-from bitbox import RecordingError
+from bitbox import MeasurementError, RecordingError
 from bitbox.processors.eeg import EegProcessor, read_raw
 from bitbox.processors.eeg_simulation import CHANNELS_19, ERPComponent, simulate_raw
 from bitbox.testing import check_processor
@@ -35,6 +37,8 @@ def test_p3_latency_and_amplitude_are_recovered(oddball):
     path, _ = oddball
     s = EegProcessor(reference="none", components=PZ_ONLY).process(path).summary
     assert s["erp_target_n_trials"] == 60 and s["erp_standard_n_trials"] == 60
+    assert s["erp_target_n_events"] == 60 and s["erp_target_n_rejected"] == 0
+    assert s["notes"] == "" and s["bad_channels"] == ""
     assert abs(s["erp_target_p3_peak_latency_ms"] - P3["latency_ms"]) <= 10
     assert s["erp_target_p3_peak_amplitude_uv"] == pytest.approx(P3["amplitude_uv"], rel=0.1)
     assert s["erp_standard_p3_peak_amplitude_uv"] == pytest.approx(3.0, abs=1.0)
@@ -76,6 +80,10 @@ def test_line_noise_is_notched_and_bad_channels_found(tmp_path):
     raw.save(path, verbose="error")
     s = EegProcessor(h_freq=70.0).process(path).summary
     assert s["n_bad_channels"] == 1 and s["n_channels"] == 19  # interpolated, not dropped
+    assert s["bad_channels"] == "T7"
+    assert re.search(r"bad channels T7 \(high variance, z = \+\d+\.\d\): interpolated from their neighbours; "
+                     r"check these electrodes", s["notes"])
+    assert np.isfinite(s["rel_power_alpha_ch_T7"])  # interpolated channels keep their columns
     assert s["rel_power_gamma"] < 0.1  # 20 uV of 50 Hz noise is gone
 
 
@@ -127,13 +135,137 @@ def test_bad_eeg_files_give_clear_errors(tmp_path):
         read_raw(tmp_path / "misc_raw.fif")
 
 
-def test_microvolts_stored_as_volts_are_flagged(tmp_path):
+def test_microvolts_stored_as_volts_are_flagged_and_fixed_by_units(tmp_path):
     raw = simulate_raw(duration_s=20, conditions={}, seed=6)
     wrong = mne.io.RawArray(raw.get_data() * 1e6, raw.info, verbose="error")  # uV values labelled as V
     wrong.save(tmp_path / "wrong_raw.fif", verbose="error")
-    assert EegProcessor(notch_hz=None).process(tmp_path / "wrong_raw.fif").summary["units_suspect"] == 1
+    s = EegProcessor(notch_hz=None).process(tmp_path / "wrong_raw.fif").summary
+    assert s["units_suspect"] == 1
+    assert s["notes"] == (f"median channel amplitude {s['amplitude_median_uv']:.2g} uV is implausible for scalp EEG: "
+                          "the file's units are probably microvolts labelled as volts; rerun with --set eeg.units=uV")
     raw.save(tmp_path / "right_raw.fif", verbose="error")
-    assert EegProcessor(notch_hz=None).process(tmp_path / "right_raw.fif").summary["units_suspect"] == 0
+    right = EegProcessor(notch_hz=None).process(tmp_path / "right_raw.fif").summary
+    assert right["units_suspect"] == 0
+    fixed = EegProcessor(notch_hz=None, units="uV").process(tmp_path / "wrong_raw.fif")
+    assert fixed.summary["units_suspect"] == 0 and fixed.summary["notes"] == ""
+    assert fixed.summary["amplitude_median_uv"] == pytest.approx(right["amplitude_median_uv"], rel=1e-6)  # float32
+    assert fixed.provenance["parameters"]["units"] == "uV"
+    tiny = mne.io.RawArray(raw.get_data() * 1e-6, raw.info, verbose="error")  # no unit makes it plausible
+    tiny.save(tmp_path / "tiny_raw.fif", verbose="error")
+    assert "no unit among V, mV, uV makes it plausible" in \
+        EegProcessor(notch_hz=None).process(tmp_path / "tiny_raw.fif").summary["notes"]
+    with pytest.raises(bitbox.ParameterError, match="'units' parameter of EegProcessor must be one of"):
+        EegProcessor(units="microvolts").process(tmp_path / "right_raw.fif")
+
+
+def test_units_override_the_header_of_an_edf(tmp_path):
+    raw = simulate_raw(duration_s=10, conditions={}, seed=6)
+    mne.export.export_raw(tmp_path / "rec.edf", raw, fmt="edf", verbose="error")  # header says uV
+    as_read = read_raw(tmp_path / "rec.edf").get_data()
+    np.testing.assert_allclose(read_raw(tmp_path / "rec.edf", units="uV").get_data(), as_read)
+    np.testing.assert_allclose(read_raw(tmp_path / "rec.edf", units="mV").get_data(), as_read * 1e3)
+    np.testing.assert_allclose(read_raw(tmp_path / "rec.edf", units="V").get_data(), as_read * 1e6)
+
+
+def _with_stim(raw, codes: dict[str, int]):
+    """``raw`` plus a stim channel holding its annotations as codes, and no annotations."""
+    sfreq = raw.info["sfreq"]
+    stim = np.zeros((1, raw.n_times))
+    for a in raw.annotations:
+        start = int(round(a["onset"] * sfreq))
+        stim[0, start:start + 5] = codes[a["description"]]
+    info = mne.create_info(["STI 014"], sfreq, "stim")
+    out = raw.copy().set_annotations(None).add_channels([mne.io.RawArray(stim, info, verbose="error")])
+    return out
+
+
+def test_stim_channel_events_give_erps(oddball, tmp_path):
+    path, raw = oddball
+    _with_stim(raw, {"target": 1, "standard": 2}).save(tmp_path / "stim_raw.fif", verbose="error")
+    s = EegProcessor(reference="none", components=PZ_ONLY).process(tmp_path / "stim_raw.fif").summary
+    truth = EegProcessor(reference="none", components=PZ_ONLY).process(path).summary
+    assert s["erp_1_n_events"] == 60 and s["erp_1_n_trials"] == 60 and s["n_channels"] == 19
+    assert s["erp_1_p3_peak_amplitude_uv"] == pytest.approx(truth["erp_target_p3_peak_amplitude_uv"], rel=1e-6)
+    assert s["erp_2_p3_peak_latency_ms"] == truth["erp_standard_p3_peak_latency_ms"]
+
+
+def test_stim_events_of_a_cropped_recording_keep_their_samples(tmp_path):
+    info = mne.create_info(["Cz", "STI 014"], 100.0, ["eeg", "stim"])
+    data = np.zeros((2, 3000))
+    data[0] = np.random.default_rng(0).normal(0, 1e-5, 3000)
+    for sample in (500, 1500, 2500):
+        data[1, sample:sample + 3] = 7
+    for meas_date in (1e9, None):  # annotations count from the measurement date, or from the first sample
+        raw = mne.io.RawArray(data, info, verbose="error").set_meas_date(meas_date).crop(3.0, None)
+        raw.save(tmp_path / "cropped_raw.fif", overwrite=True, verbose="error")
+        events, _ = mne.events_from_annotations(read_raw(tmp_path / "cropped_raw.fif"), verbose="error")
+        assert list(events[:, 0]) == [500, 1500, 2500] and list(events[:, 2]) == [1, 1, 1]
+
+
+def test_repeated_and_simultaneous_events_keep_every_code(oddball, tmp_path):
+    path, raw = oddball
+    ann = raw.annotations
+    cue = mne.Annotations(ann.onset, ann.duration, ["cue"] * len(ann))  # a second code at every event's sample
+    twice = mne.Annotations(ann.onset[:3], ann.duration[:3], ann.description[:3])  # three events written twice
+    busy = raw.copy().set_annotations(ann + cue + twice)
+    busy.save(tmp_path / "busy_raw.fif", verbose="error")
+    s = EegProcessor(reference="none", components=PZ_ONLY,
+                     event_names={"cue": "any stimulus"}).process(tmp_path / "busy_raw.fif").summary
+    truth = EegProcessor(reference="none", components=PZ_ONLY).process(path).summary
+    for cond in ("target", "standard"):
+        assert s[f"erp_{cond}_n_events"] == 60 and s[f"erp_{cond}_n_trials"] == 60
+        assert s[f"erp_{cond}_p3_peak_amplitude_uv"] == truth[f"erp_{cond}_p3_peak_amplitude_uv"]
+    assert s["erp_any_stimulus_n_events"] == 120  # renamed by event_names
+    repeated = Counter(ann.description[:3])
+    assert s["notes"].startswith(
+        "3 repeated events (same sample, same code) merged: "
+        + ", ".join(f"{d} x{n}" for d, n in sorted(repeated.items()))
+        + "; 120 samples carry several event codes (")
+    assert s["notes"].endswith("): each code's events were kept and epoched as their own condition")
+
+
+def test_a_condition_without_epochs_says_why(oddball):
+    path, _ = oddball
+    s = EegProcessor(reject_uv=1.0).process(path).summary
+    assert s["erp_target_n_trials"] == 0 and s["erp_target_n_rejected"] == 60
+    assert "condition 'target' has no epoch left of its 60 events: 60 rejected by the 1 uV peak-to-peak threshold" \
+        in s["notes"]
+    assert not any(k.startswith("erp_target_p3") for k in s)
+
+
+def test_truncated_and_parameter_problems_are_clear_errors(tmp_path):
+    raw = simulate_raw(duration_s=20, conditions={}, seed=11)
+    mne.export.export_raw(tmp_path / "rec.edf", raw, fmt="edf", verbose="error")
+    data = (tmp_path / "rec.edf").read_bytes()
+    (tmp_path / "cut.edf").write_bytes(data[:len(data) - len(data) // 4])
+    with pytest.raises(RecordingError, match=r"cut\.edf: is truncated: its header declares \d+ data records"):
+        EegProcessor().process(tmp_path / "cut.edf")
+    raw.save(tmp_path / "rec_raw.fif", verbose="error")
+    with pytest.raises(MeasurementError, match=r"rec_raw\.fif: its sampling rate \(2 Hz\) leaves no band between "
+                                               r"l_freq \(0\.1 Hz\) and 1 Hz below the Nyquist frequency"):
+        EegProcessor(resample_hz=2.0, l_freq=0.1).process(tmp_path / "rec_raw.fif")
+    with pytest.raises(bitbox.ParameterError, match="l_freq"):
+        EegProcessor(l_freq=30.0, h_freq=10.0).process(tmp_path / "rec_raw.fif")
+
+
+def test_a_dependency_failure_names_the_file_and_the_step(oddball, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("Event time samples were not unique")
+
+    monkeypatch.setattr(mne, "Epochs", broken)
+    with pytest.raises(RecordingError) as err:
+        EegProcessor().process(oddball[0])
+    assert str(err.value) == (f"{oddball[0]}: epoching around the events failed (RuntimeError: Event time samples "
+                              "were not unique). Check the events and epoch_tmin/epoch_tmax, or reject_uv")
+    assert err.value.__cause__ is None and err.value.__suppress_context__  # no dependency traceback
+
+
+def test_a_few_channels_get_a_reference_note(tmp_path):
+    raw = simulate_raw(duration_s=20, conditions={}, seed=12).pick(["C3", "Cz", "C4"])
+    raw.save(tmp_path / "three_raw.fif", verbose="error")
+    notes = EegProcessor().process(tmp_path / "three_raw.fif").summary["notes"]
+    assert notes.startswith("average reference over only 3 channels:")
+    assert EegProcessor(reference="none").process(tmp_path / "three_raw.fif").summary["notes"] == ""
 
 
 def test_ica_removes_a_blink_artefact_labelled_by_iclabel(tmp_path):
@@ -202,5 +334,6 @@ def test_a_mixed_folder_runs_each_processor_on_its_own_kind(tmp_path, talking_he
                                    frame_step=10)
     manifest = result.manifest.set_index("recording_id")
     assert (manifest["status"] == "ok").all()
-    assert manifest.loc["video", "processors"] == "face" and manifest.loc["eeg_raw", "processors"] == "eeg"
+    assert manifest.loc["video", "face.status"] == "ok" and manifest.loc["video", "eeg.status"] == "not_applicable"
+    assert manifest.loc["eeg_raw", "eeg.status"] == "ok" and manifest.loc["eeg_raw", "face.status"] == "not_applicable"
     assert sorted(p.name for p in (tmp_path / "out" / "eeg_raw").iterdir()) == ["eeg.json", "eeg.parquet"]

@@ -134,3 +134,18 @@ def test_epochs_from_raw_recordings_with_bitbox_preprocessing(tmp_path):
     t = data.times
     p3 = (t > 0.3) & (t < 0.4)
     assert erp[5, p3].mean() > erp[2, p3].mean() + 3  # the simulated target P3 at Pz (10 vs 3 uV)
+
+
+def test_labels_may_name_subjects_by_the_file_stem(tmp_path):
+    small = simulate_cohort(n_subjects=6, n_trials=4, seed=4)
+    folder = write_epochs_dir(small, tmp_path / "epochs")
+    labels = pd.read_csv(folder / "labels.csv")
+    stems = labels.assign(subject=[(folder / f"{s}-epo.fif").stem for s in labels["subject"]])
+    assert stems["subject"].iloc[0] == "sub-001-epo"  # what Path.stem gives for sub-001-epo.fif
+    stems.to_csv(tmp_path / "stems.csv", index=False)
+    data = read_epochs_dir(folder, tmp_path / "stems.csv")
+    assert data.subjects == list(labels["subject"])
+    assert list(data.labels["group"]) == list(labels["group"])
+    pd.concat([labels, stems.iloc[:1]]).to_csv(tmp_path / "twice.csv", index=False)
+    with pytest.raises(bitbox.RecordingError, match=r"lists subjects twice: \['sub-001'\]"):
+        read_epochs_dir(folder, tmp_path / "twice.csv")

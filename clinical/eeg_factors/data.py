@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bitbox.errors import BitboxError, RecordingError
+from bitbox.log import logger
 
 __all__ = ["ErpDataset", "read_epochs_dir", "read_labels", "simulate_cohort", "write_epochs_dir", "epochs_from_raw"]
 
@@ -108,12 +109,15 @@ def read_labels(path: str | Path, subjects: Sequence[str] | None = None) -> pd.D
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     if "subject" not in table.columns:
         raise RecordingError(path, f"has no 'subject' column (columns: {list(table.columns)})",
-                             "The first column must be 'subject' (the epochs file's stem)")
+                             "The first column must be 'subject' (the epochs file's stem, with or without -epo)")
     if len(table.columns) < 2:
         raise RecordingError(path, "has no label column besides 'subject'")
+    # ``s000-epo`` (the stem of ``s000-epo.fif`` as Python gives it) and ``s000`` name the same subject.
+    table["subject"] = table["subject"].str.strip().str.replace(r"-epo$", "", regex=True)
     if table["subject"].duplicated().any():
         twice = sorted(set(table["subject"][table["subject"].duplicated()]))
-        raise RecordingError(path, f"lists subjects twice: {twice}")
+        raise RecordingError(path, f"lists subjects twice: {twice}",
+                             "Give each subject one row (`s000` and `s000-epo` are the same subject)")
     table = table.set_index("subject")
     empty = [(s, c) for c in table.columns for s in table.index[table[c].str.strip() == ""]]
     if empty:
@@ -122,7 +126,7 @@ def read_labels(path: str | Path, subjects: Sequence[str] | None = None) -> pd.D
         missing = [s for s in subjects if s not in table.index]
         if missing:
             raise RecordingError(path, f"has no row for subjects {missing[:5]}{' ...' if len(missing) > 5 else ''}",
-                                 "Add one row per epochs file (subject = the file name without -epo.fif)")
+                                 "Add one row per epochs file (subject: the file name without -epo.fif, or its stem)")
         table = table.loc[list(subjects)]
     for column in table.columns:
         if table[column].nunique() < 2:
@@ -212,7 +216,7 @@ def epochs_from_raw(recordings: Sequence[str | Path], folder: str | Path, *, tmi
     """
     import mne
 
-    from bitbox.processors.eeg import EegProcessor, read_raw
+    from bitbox.processors.eeg import EegProcessor, annotation_events, read_raw
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -221,17 +225,19 @@ def epochs_from_raw(recordings: Sequence[str | Path], folder: str | Path, *, tmi
     written = []
     for recording in recordings:
         path = Path(recording)
-        clean, _ = processor.preprocess(read_raw(path))
-        if len(clean.annotations):
-            events, event_id = mne.events_from_annotations(clean, verbose="error")
-            event_id = {k: v for k, v in event_id.items() if not k.lower().startswith(("bad", "edge"))}
-        else:
-            events = mne.find_events(clean, verbose="error") if mne.pick_types(clean.info, stim=True).size else None
-            event_id = None if events is None else {str(c): int(c) for c in np.unique(events[:, 2])}
+        clean, _ = processor.preprocess(read_raw(path, units=str(processor.units)))
+        # read_raw turns stim-channel events into annotations; exact repeats are merged, and codes that
+        # share a sample (trial start, cue, feedback) are epoched one code at a time, as the processor does.
+        events, event_id, notes = annotation_events(clean)
+        for note in notes:
+            logger.info("%s: %s", path.name, note)
         if not event_id:
             raise RecordingError(path, "has no events to epoch around (no annotations or stim channel)")
-        epochs = mne.Epochs(clean, events, event_id, tmin=tmin, tmax=tmax, baseline=(tmin, 0.0), preload=True,
+        parts = [mne.Epochs(clean, events[events[:, 2] == code], {description: code}, tmin=tmin, tmax=tmax,
+                            baseline=(tmin, 0.0), preload=True,
                             reject={"eeg": reject_uv * 1e-6} if reject_uv else None, verbose="error")
+                 for description, code in event_id.items() if (events[:, 2] == code).any()]
+        epochs = parts[0] if len(parts) == 1 else mne.concatenate_epochs(parts, add_offset=True, verbose="error")
         out = folder / f"{path.stem}-epo.fif"
         epochs.save(out, overwrite=True, verbose="error")
         written.append(out)
