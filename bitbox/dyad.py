@@ -111,7 +111,7 @@ def dyad(a: Measurements | str | Path, b: Measurements | str | Path, *, processo
         time_a, values_a = _series(ma, processor, measure)
         time_b, values_b = _series(mb, processor, measure)
         values_b = align_series(time_a, time_b, values_b, offset_s=offset_s)
-        fps = analysis.fps_from_times(time_a)
+        fps = _rate(time_a, ma.recording_id, measure)
         both = np.isfinite(values_a) & np.isfinite(values_b)
         row = {"processor": processor, "measure": measure, "n_samples": int(both.sum())}
         try:
@@ -127,6 +127,16 @@ def dyad(a: Measurements | str | Path, b: Measurements | str | Path, *, processo
     return pd.DataFrame(rows)
 
 
+def _rate(times: np.ndarray, recording_id: str, measure: str) -> float:
+    """Samples per second of a time axis, or a clear error when it has none (fewer than two samples)."""
+    fps = analysis.fps_from_times(times)
+    if not (math.isfinite(fps) and fps > 0):
+        raise ParameterError(f"{measure}: {recording_id}'s time series has fewer than two increasing times "
+                             f"({len(times)} sample(s)), too few to tell its rate; coordination needs a longer "
+                             "recording.")
+    return fps
+
+
 def coordination_matrix(a: Measurements | str | Path, b: Measurements | str | Path, *, processor: str,
                         measures: Sequence[str], offset_s: float = 0.0, window_s: float = 0.5,
                         max_lag_s: float = 1.0) -> pd.DataFrame:
@@ -135,7 +145,7 @@ def coordination_matrix(a: Measurements | str | Path, b: Measurements | str | Pa
     out = pd.DataFrame(index=list(measures), columns=list(measures), dtype=float)
     for ya in measures:
         time_a, values_a = _series(ma, processor, ya)
-        fps = analysis.fps_from_times(time_a)
+        fps = _rate(time_a, ma.recording_id, ya)
         for yb in measures:
             time_b, values_b = _series(mb, processor, yb)
             aligned = align_series(time_a, time_b, values_b, offset_s=offset_s)

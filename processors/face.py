@@ -32,7 +32,7 @@ from bitbox.framestore import FrameTable, SpillFile
 from bitbox.log import logger
 from bitbox.params import Bool, Interval, Options
 from bitbox.processor import Processor, ProgressCallback
-from bitbox.recording import CROPS, Recording, analysed_frames, crop_frame
+from bitbox.recording import CROPS, Recording, analysed_frames, crop_frame, no_video_reason
 
 from . import face_geometry as geo
 
@@ -842,7 +842,13 @@ class FaceProcessor(Processor):
             "gaze_x": s["gaze_x"], "gaze_y": s["gaze_y"], **descriptors,
             **{f"disp_{r}": v for r, v in displacement.items()}, **{f"asym_{r}": v for r, v in asym.items()},
         })
-        return face_summary(series, fps=1.0 / dt, duration_s=info.duration_s, frame_step=self.frame_step)
+        summary = face_summary(series, fps=1.0 / dt, duration_s=info.duration_s, frame_step=self.frame_step)
+        summary["notes"] = "; ".join(filter(None, [summary["notes"], *info.notes]))  # rotation, varying frame rate
+        return summary
+
+    def skip_reason(self, recording: Recording) -> str | None:
+        """An audio-only file (e.g. a phone's .mp4 with sound only) has no face to see."""
+        return no_video_reason(recording)
 
     @staticmethod
     def _relative_pose(rotations: np.ndarray, detected: np.ndarray) -> dict[str, np.ndarray]:
