@@ -77,8 +77,9 @@ def test_a_silent_video_still_gets_its_video_measures(tmp_path, talking_head):
     out = tmp_path / "out"
     assert cli(["run", str(talking_head), "-o", str(out), "-p", "face,speech", "-q"]) == 0
     manifest = pd.read_csv(out / "manifest.csv").iloc[0]
-    assert manifest["status"] == "ok" and manifest["processors"] == "face"
-    assert "speech not applied: the video has no audio track" in manifest["reason"]
+    assert manifest["status"] == "ok" and manifest["face.status"] == "ok"
+    assert manifest["speech.status"] == "not_applicable"
+    assert manifest["speech.error"] == "the video has no audio track"
 
 
 def test_check_audio_messages(tmp_path):
@@ -107,3 +108,61 @@ def test_truncated_files_are_refused_clearly(tmp_path, tone, suffix):
     path.write_bytes(whole[:200])  # hardly anything left
     with pytest.raises(bitbox.RecordingError, match=f"cut{suffix}"):
         read_audio(path)
+
+
+# ---------------------------------------------------------------------------- mains hum
+def _hum(sr: int, mains: float, seconds: float = 4.0, amplitudes=(1.0, 0.7, 0.5)) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return sum(a * np.sin(2 * np.pi * (k + 1) * mains * t + k) for k, a in enumerate(amplitudes))
+
+
+@pytest.mark.parametrize("mains", [50.0, 60.0, 50.15])
+def test_mains_hum_power_and_frequency_in_noise(mains):
+    from bitbox.audio import mains_hum
+
+    sr = 16000
+    noise = np.random.default_rng(1).standard_normal(4 * sr)  # white noise, power 1
+    # Lines 14-17 dB above the noise within their 3-Hz bands (weaker lines are measured less
+    # precisely: line x noise cross terms).
+    hum = 0.3 * _hum(sr, mains)
+    found = mains_hum(noise + hum, sr)
+    assert found is not None and found.mains_hz == round(mains / 10) * 10
+    assert found.frequency_hz == pytest.approx(mains, abs=0.03)
+    assert list(found.found) == [1, 2, 3]
+    assert 10 * np.log10(found.power / np.mean(hum ** 2)) == pytest.approx(0.0, abs=0.75)
+    assert mains_hum(noise, sr) is None  # no line in white noise
+
+
+def test_remove_hum_takes_out_the_lines_and_keeps_the_rest():
+    from bitbox.audio import remove_hum
+
+    sr = 16000
+    noise = np.random.default_rng(2).standard_normal(4 * sr).astype(np.float32)
+    hum = (0.3 * _hum(sr, 50.0)).astype(np.float32)
+    residual = remove_hum(hum, sr, 50.0)
+    assert residual.dtype == np.float32 and residual.shape == hum.shape
+    middle = slice(sr, -sr)  # away from the filter's start and end transients
+    assert 10 * np.log10(np.mean(residual[middle] ** 2) / np.mean(hum[middle] ** 2)) < -40
+    # Broadband signal: 20 notches of a few Hz each take out well under 5% of its power.
+    kept = remove_hum(noise, sr, 50.0)
+    assert np.mean(kept ** 2) / np.mean(noise ** 2) == pytest.approx(1.0, abs=0.05)
+    # Blocks: a long recording gives the same result as filtering it at once.
+    assert np.allclose(remove_hum(noise, sr, 50.0, block_s=1.0), kept, atol=1e-3)
+
+
+def test_hum_fault_has_the_requested_level():
+    from tools.faults.audio import add_hum, line_power, speech_rms
+
+    sr = 16000
+    speech = (0.2 * np.random.default_rng(3).standard_normal(3 * sr)).astype(np.float32)
+    for level in (-10.0, -20.0):
+        out = add_hum(speech, sr, mains_hz=60.0, level_db=level)
+        hum = out - speech
+        assert 10 * np.log10(np.mean(hum.astype(float) ** 2) / speech_rms(speech, sr) ** 2) == pytest.approx(level,
+                                                                                                          abs=0.05)
+        # The fundamental carries 1 / sum(1/k^2) of the hum's power; the lock-in finds it.
+        power, freq = line_power(out, sr, 60.0)
+        share = 1 / sum(1 / k ** 2 for k in range(1, 7))
+        assert freq == pytest.approx(60.0, abs=0.03)
+        assert 10 * np.log10(power / (np.mean(hum.astype(float) ** 2) * share)) == pytest.approx(0.0, abs=0.3)
+    assert np.array_equal(speech, speech.copy())  # the input is untouched

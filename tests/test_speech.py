@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import bitbox
 from bitbox.processors.speech import (SpeechProcessor, cepstral_peak_prominence, speech_segments,
@@ -164,3 +166,34 @@ def test_process_picks_the_speech_processor_for_audio():
     m = bitbox.process(DATA / "spoken_story.flac")
     assert m.processors == ["speech"]
     assert m["speech"].summary["pause_count"] >= 2  # the story has two inserted pauses
+
+
+def test_octave_jump_rate_counts_halvings_and_doublings():
+    f0 = np.array([100.0, 101, 202, 204, 102, 103, 104, 70, 140, 141])
+    voiced = np.ones(len(f0), dtype=bool)
+    # Pairs: 101->202 (x2), 204->102 (/2), 70->140 (x2); 104->70 is 0.57 octave: not a jump.
+    assert SpeechProcessor._octave_jump_rate(f0, voiced) == pytest.approx(3 / 9)
+    voiced[2] = False  # pairs touching an unvoiced frame do not count
+    assert SpeechProcessor._octave_jump_rate(f0, voiced) == pytest.approx(2 / 7)
+    assert SpeechProcessor._octave_jump_rate(f0, np.zeros(len(f0), dtype=bool)) == 0.0
+
+
+@settings(max_examples=20)
+@given(st.floats(60, 400), st.floats(-1.5, 1.5))
+def test_octave_jump_threshold(base, octaves):
+    assume(abs(abs(octaves) - 0.75) > 1e-6)
+    f0 = base * 2.0 ** (octaves * (np.arange(10) % 2))
+    rate = SpeechProcessor._octave_jump_rate(f0, np.ones(10, dtype=bool))
+    assert rate == (1.0 if abs(octaves) >= 0.75 else 0.0)
+
+
+@pytest.mark.parametrize("voice, pitch, ceiling", [("en-us", 10, 5000.0), ("en-us+f3", 80, 5500.0)])
+def test_formant_ceiling_from_the_voice(speech_dir, voice, pitch, ceiling):
+    """espeak-ng's low male voice (F0 about 70 Hz) and high female voice (about 270 Hz)."""
+    samples, sr = speech_synth.espeak(speech_synth.SENTENCES[0][0], pitch=pitch, voice=voice)
+    path = speech_dir / f"ceiling_{voice}_{pitch}.wav"
+    sf.write(path, samples, sr)
+    summary = SpeechProcessor().process(path).summary
+    assert (summary["f0_median_hz"] < 160) == (ceiling == 5000.0)
+    assert summary["formant_ceiling_hz"] == ceiling
+    assert summary["notes"] == "" and summary["hum_db"] == -60.0
