@@ -514,6 +514,12 @@ def _summary_columns(processors: Sequence[Processor]) -> list[str]:
     return columns
 
 
+def _text_measures(processors: Sequence[Processor]) -> set[str]:
+    """Summary columns that hold text (e.g. ``eeg.bad_channels``), read back as text even when empty."""
+    return {f"{p.name}.{m.name}" for p in processors for m in p.catalog_measures()
+            if m.kind == "summary" and m.dtype == "str" and not m.pattern}
+
+
 class _Tables:
     """summary.csv and manifest.csv of one OUT: the rows already there, merged with this run's."""
 
@@ -669,7 +675,8 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
     # Ids, paths and reasons stay text ("001" is not the number 1).
     manifest = pd.read_csv(out_dir / MANIFEST_FILE, dtype=str, keep_default_na=False)
     manifest["seconds"] = pd.to_numeric(manifest["seconds"], errors="coerce")
-    text = {c: str for c in manifest.columns if c.endswith((".status", ".error", ".notes"))}
+    header = pd.read_csv(out_dir / SUMMARY_FILE, nrows=0).columns
+    text = {c: str for c in header if c.endswith((".status", ".error", ".notes")) or c in _text_measures(instances)}
     summary = pd.read_csv(out_dir / SUMMARY_FILE, dtype={"recording_id": str, "path": str, "status": str,
                                                         "error": str, **text}, keep_default_na=True)
     outcomes = list(tables.this_run.values())

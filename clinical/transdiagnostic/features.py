@@ -44,7 +44,15 @@ VOICE_SETS = ("egemaps", "mfcc", "speech")
 TEXT_SETS = ("descriptives", "tfidf", "embeddings")
 FEATURE_SETS = VOICE_SETS + TEXT_SETS
 #: Summary measures of the processors that say nothing about the person (settings, quality checks).
-_NOT_FEATURES = {"speech.f0_floor_hz", "speech.f0_ceiling_hz", "speech.clipped_fraction", "speech.duration_s"}
+#: Numeric summary values that are settings or recording facts, not features of the voice.
+_NOT_FEATURES = {"speech.f0_floor_hz", "speech.f0_ceiling_hz", "speech.clipped_fraction", "speech.duration_s",
+                 "speech.formant_ceiling_hz", "speech.hum_mains_hz"}
+
+
+def _measure_columns(summary: pd.DataFrame, processor: str) -> list[str]:
+    """The processor's numeric summary columns that are features (no status, error, notes or settings)."""
+    return [k for k in summary.columns if k.startswith(f"{processor}.") and k not in _NOT_FEATURES
+            and pd.api.types.is_numeric_dtype(summary[k]) and not pd.api.types.is_bool_dtype(summary[k])]
 
 
 @dataclass
@@ -154,8 +162,7 @@ def extract_features(cohort: Cohort, out_dir: str | Path, *, feature_sets=FEATUR
                 drop(key, "voice", f"audio shorter than {min_audio_s:g} s ({duration:.2f} s)")
                 continue
             if "speech" in voice:
-                values = {k.split(".", 1)[1]: row[k] for k in summary.columns
-                          if k.startswith("speech.") and k not in _NOT_FEATURES}
+                values = {k.split(".", 1)[1]: row[k] for k in _measure_columns(summary, "speech")}
                 speech_rows.append({"recording_key": key, **values})
             if {"egemaps", "mfcc"} & set(voice):
                 frame = pd.read_parquet(root / "voice" / done[path] / "voice_windows.parquet")
@@ -202,8 +209,8 @@ def extract_features(cohort: Cohort, out_dir: str | Path, *, feature_sets=FEATUR
             if row["language.word_count"] < min_words:
                 drop(key, "text", f"transcript of fewer than {min_words} words ({int(row['language.word_count'])})")
                 continue
-            descriptives.append({"recording_key": key, **{k.split(".", 1)[1]: row[k] for k in summary.columns
-                                                          if k.startswith("language.")}})
+            descriptives.append({"recording_key": key, **{k.split(".", 1)[1]: row[k]
+                                                          for k in _measure_columns(summary, "language")}})
             if Path(path).suffix.lower() in EXTENSIONS["text"]:
                 utterances = [u.text for u in read_transcript(path).utterances]
             else:  # transcribed: the utterances are in the time series
