@@ -531,6 +531,10 @@ class _Tables:
         #: this run's outcome per recording: (status, whether every processor that worked was reused)
         self.this_run: dict[str, tuple[str, bool]] = {}
 
+    def expect(self, recording_ids: Iterable[str]) -> None:
+        """Fix the rows' order up front (discovery order), whatever order the recordings finish in."""
+        self.order.extend(rid for rid in recording_ids if rid not in self.order)
+
     def add(self, row: dict[str, Any]) -> None:
         rid = row["recording_id"]
         new = {"recording_id": rid, "path": row["path"], "status": row["status"], "error": row["reason"],
@@ -627,6 +631,7 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
         leftover.unlink(missing_ok=True)
 
     tables = _Tables(out_dir, instances)
+    tables.expect([job.recording_id for job, _ in problems] + [job.recording_id for job in jobs])
     for job, reason in problems:
         tables.add({"recording_id": job.recording_id, "path": job.path, "status": FAILED, "reason": reason,
                     "sha256": "", "seconds": 0.0, "processors": ",".join(p.name for p in instances), "reused": "",
