@@ -94,7 +94,7 @@ def read_tables(out_dir: Path) -> tuple[dict[str, dict], dict[str, dict], list[s
     if summary_path.is_file():
         summary = pd.read_csv(summary_path, dtype={c: str for c in FIXED_SUMMARY_COLUMNS})
         text = [c for c in summary.columns if c.endswith((_STATUS, _ERROR, ".notes"))]
-        summary[text] = summary[text].astype("object")
+        summary[text] = summary[text].astype("object").fillna("")
         columns = [c for c in summary.columns if c not in FIXED_SUMMARY_COLUMNS]
         for row in summary.to_dict("records"):
             rid = row["recording_id"]
