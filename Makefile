@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/transdx.py
 	$(BIN)/python benchmarks/narratives.py
 	$(BIN)/python benchmarks/hba.py
+	$(BIN)/python benchmarks/real_files.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) build *.egg-info

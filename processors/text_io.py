@@ -87,10 +87,16 @@ def _offsets(positions: list[int], total: int, what: str) -> str:
     return f"{what} at byte offset{'s' if total > 1 else ''} {shown}{more}"
 
 
+_DROP_ALLOWED = dict.fromkeys(map(ord, _ALLOWED_CONTROLS), None)
+
+
 def _suspicious(text: str) -> list[int]:
     """Character indices of control (other than whitespace), unassigned, private-use or surrogate characters."""
-    return [i for i, ch in enumerate(text)
-            if ch not in _ALLOWED_CONTROLS and unicodedata.category(ch) in ("Cc", "Cn", "Co", "Cs")]
+    if text.translate(_DROP_ALLOWED).isprintable():  # fast path (C): no "Other" character at all
+        return []
+    bad = {ch for ch in set(text)  # each distinct character judged once
+           if ch not in _ALLOWED_CONTROLS and unicodedata.category(ch) in ("Cc", "Cn", "Co", "Cs")}
+    return [i for i, ch in enumerate(text) if ch in bad] if bad else []
 
 
 def _plausible(text: str) -> bool:
