@@ -82,7 +82,7 @@ class BatchResult:
         c = self.counts
         n = sum(c.get(s, 0) for s in (OK, PARTIAL, FAILED))
         done = c.get("already_done", 0)
-        text = f"{n} recordings: {c.get(OK, 0) - done} processed, {done} already done"
+        text = f"{n} recording{'s' if n != 1 else ''}: {c.get(OK, 0) - done} processed, {done} already done"
         if c.get(PARTIAL):
             text += f", {c[PARTIAL]} partial (some processors failed)"
         text += f", {c.get(FAILED, 0)} failed"
@@ -543,8 +543,8 @@ class _Tables:
         self.summary[rid] = merged
         entry = {k: v for k, v in row.items() if k != "summary"}
         entry["status"], entry["reason"] = merged["status"], merged.get("error", row["reason"])
-        entry["processors"] = ",".join(k[: -len(".status")] for k in merged if k.endswith(".status")) \
-            or row["processors"]
+        entry["processors"] = ",".join(k[: -len(".status")] for k, v in merged.items()
+                                       if k.endswith(".status") and isinstance(v, str) and v) or row["processors"]
         self.manifest[rid] = entry
         if rid not in self.order:
             self.order.append(rid)

@@ -46,13 +46,18 @@ def _text(value: Any) -> str:
 def recording_status(outcomes: Mapping[str, tuple[str, str]]) -> tuple[str, str]:
     """The row's status and error from ``{processor: (status, reason)}``.
 
-    The error names each processor that did not work with its reason; when none worked for
-    one reason (a single processor, or a file that cannot be opened) the reason is given alone.
+    The error names each processor that failed with its reason (``""`` for an ``ok`` row:
+    processors that did not apply say why in their own ``<processor>.error``); when nothing
+    worked and nothing failed, it names the processors that did not apply. When none worked
+    for one reason (a single processor, or a file that cannot be opened) the reason is given
+    alone.
     """
     statuses = [status for status, _ in outcomes.values()]
     n_ok, n_failed = statuses.count(OK), statuses.count(FAILED)
     status = PARTIAL if n_ok and n_failed else OK if n_ok else FAILED
-    problems = {name: reason for name, (st, reason) in outcomes.items() if st != OK and reason}
+    # The error is about failures; processors that did not apply are named only when nothing worked.
+    shown = (FAILED,) if n_failed or n_ok else (FAILED, NOT_APPLICABLE)
+    problems = {name: reason for name, (st, reason) in outcomes.items() if st in shown and reason}
     if status == FAILED and len(set(problems.values())) == 1:
         return status, next(iter(problems.values()))
     return status, "; ".join(f"{name}: {reason}" for name, reason in problems.items())

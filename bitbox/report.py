@@ -35,6 +35,10 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .failed { color: #b00020; } .ok { color: #1b7f3b; } .partial { color: #a15c00; } .not_applicable { color: #555; }
 img { max-width: 100%; } .frames img { width: 24%; margin: 0.2%; }
 details { margin: 1em 0; } code { font-size: 0.9em; }
+.wide { overflow-x: auto; } td.reason { font-size: 0.85em; color: #444; overflow-wrap: anywhere; padding-bottom: 0.6em; }
+td.reason ul { margin: 0.2em 0; padding-left: 1.2em; } tr.rec td { border-bottom: none; padding-top: 0.5em; }
+.notes { background: #fff6e0; border-left: 4px solid #e0a000; padding: 0.4em 1em; margin: 0.8em 0; }
+.notes li { margin: 0.2em 0; }
 """
 
 
@@ -140,15 +144,38 @@ def _face_frames(result: ProcessorResult, video: Path, n_frames: int = 4) -> lis
     return images
 
 
-def _recording_page(folder: Path, show_faces: bool) -> str:
+def _split_notes(text: object) -> list[str]:
+    return [n.strip() for n in str(text).split("; ") if n.strip()] if isinstance(text, str) else []
+
+
+def _notes_box(notes: list[str]) -> str:
+    items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+    return f"<div class='notes'><b>Notes</b><ul>{items}</ul></div>" if notes else ""
+
+
+def _status_section(row: dict | None) -> str:
+    """The recording's status and each processor's, with the reasons (from OUT/manifest.csv)."""
+    if not row:
+        return ""
+    status = str(row.get("status", ""))
+    names = [k[: -len(".status")] for k in row if k.endswith(".status") and row[k]]
+    cells = "".join(f"<tr><td>{html.escape(n)}</td><td class='{html.escape(str(row[n + '.status']))}'>"
+                    f"{html.escape(str(row[n + '.status']))}</td><td class='reason'>"
+                    f"{html.escape(str(row.get(n + '.error', '')))}</td></tr>" for n in names)
+    table = (f"<table><tr><th>processor</th><th>status</th><th>reason</th></tr>{cells}</table>" if cells else "")
+    return f"<p>Status: <b class='{html.escape(status)}'>{html.escape(status)}</b></p>{table}"
+
+
+def _recording_page(folder: Path, show_faces: bool, row: dict | None = None) -> str:
     m = Measurements.read(folder)
     parts = [f"<p><a href='index.html'>&larr; all recordings</a></p><h1>{html.escape(m.recording_id)}</h1>",
-             f"<p>Input: <code>{html.escape(m.path)}</code></p>"]
+             f"<p>Input: <code>{html.escape(m.path)}</code></p>", _status_section(row)]
     for processor in m.processors:
         result = m[processor]
         prov = result.provenance
         parts.append(f"<h2>{html.escape(processor)} <small>{html.escape(str(prov.get('processor_version', '')))}"
                      "</small></h2>")
+        parts.append(_notes_box(_split_notes(result.summary.get("notes"))))
         frame = result.timeseries
         if "qc_reason" in frame.columns:
             counts = frame["qc_reason"].value_counts()
@@ -166,7 +193,8 @@ def _recording_page(folder: Path, show_faces: bool) -> str:
                 parts.append("<h3>Frames with landmarks</h3><div class='frames'>"
                              + "".join(_img(f, "video frame with landmarks", "frame") for f in frames) + "</div>")
         rows = "".join(f"<tr><td>{html.escape(k)}</td><td class='num'>{_fmt(v)}</td>"
-                       f"<td>{html.escape(_unit(processor, k))}</td></tr>" for k, v in result.summary.items())
+                       f"<td>{html.escape(_unit(processor, k))}</td></tr>" for k, v in result.summary.items()
+                       if k != "notes")
         parts.append(f"<h3>Summary</h3><table><tr><th>measure</th><th>value</th><th>unit</th></tr>{rows}</table>")
         prov_rows = "".join(f"<tr><td>{html.escape(k)}</td><td><code>{html.escape(str(v))}</code></td></tr>"
                             for k, v in prov.items())
@@ -240,6 +268,7 @@ def _index_page(out_dir: Path, pages: dict[str, str]) -> str:
     summary = summary.set_index("recording_id") if "recording_id" in summary.columns else summary
     qc_columns = [c for c in summary.columns if c.endswith("_detected_fraction")]
     status_columns = [c for c in manifest.columns if c.endswith(".status")]
+    note_columns = [c for c in summary.columns if c.endswith(".notes")]
     header = "".join(f"<th>{html.escape(c)}</th>" for c in [*status_columns, *qc_columns])
     rows = []
     for _, row in manifest.iterrows():
@@ -249,9 +278,15 @@ def _index_page(out_dir: Path, pages: dict[str, str]) -> str:
         per = "".join(f"<td class='{html.escape(str(row[c]))}'>{html.escape(str(row[c]))}</td>" for c in status_columns)
         qc = per + "".join(f"<td class='num'>{_fmt(summary.at[rid, c]) if rid in summary.index else '–'}</td>"
                      for c in qc_columns)
-        rows.append(f"<tr><td>{name}</td><td class='{html.escape(status)}'>{html.escape(status)}</td>{qc}"
-                    f"<td class='num'>{_fmt(row.get('seconds', ''))}</td>"
-                    f"<td>{html.escape(str(row.get('reason', '')))}</td></tr>")
+        notes = [f"{c[: -len('.notes')]}: {n}" for c in note_columns if rid in summary.index
+                 for n in _split_notes(summary.at[rid, c])]
+        reason = html.escape(str(row.get("reason", "")))
+        noted = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+        rows.append(f"<tr class='rec'><td>{name}</td><td class='{html.escape(status)}'>{html.escape(status)}</td>"
+                    f"{qc}<td class='num'>{_fmt(row.get('seconds', ''))}</td></tr>")
+        if reason or noted:  # reasons and notes under the row, across the table: long text stays readable
+            rows.append(f"<tr><td></td><td class='reason' colspan='{len(status_columns) + len(qc_columns) + 2}'>"
+                        f"{reason}{f'<ul>{noted}</ul>' if noted else ''}</td></tr>")
     counts = manifest["status"].value_counts().to_dict() if len(manifest) else {}
     head = ", ".join(f"{v} {k}" for k, v in counts.items())
     failed = manifest[manifest["status"].isin(["failed", "partial"])] if len(manifest) else manifest
@@ -261,8 +296,10 @@ def _index_page(out_dir: Path, pages: dict[str, str]) -> str:
         items = "".join(f"<li><b>{html.escape(str(r['recording_id']))}</b>: {html.escape(str(r['reason']))}</li>"
                         for _, r in failed.iterrows())
         parts.append(f"<h2 class='failed'>Failures ({len(failed)})</h2><ul>{items}</ul>")
-    parts.append("<h2>Quality control</h2><table><tr><th>recording</th><th>status</th>"
-                 f"{header}<th>seconds</th><th>reason / notes</th></tr>{''.join(rows)}</table>")
+    parts.append("<h2>Quality control</h2><p>Each processor's status; the reasons of failures and every note "
+                 "(what was found and what to do: see the Quality control page of the docs).</p><div class='wide'>"
+                 "<table><tr><th>recording</th><th>status</th>"
+                 f"{header}<th>seconds</th></tr>{''.join(rows)}</table></div>")
     processed = summary[summary["status"].isin(["ok", "partial"])] if "status" in summary.columns else summary
     groups = _summary_measures(processed) if len(processed) else {}
     if groups:
@@ -305,10 +342,13 @@ def write_report(out_dir: str | Path, *, show_faces: bool = False, recordings: S
     if not folders and not (out_dir / "manifest.csv").is_file():
         raise BitboxError(f"{out_dir}: holds no Bitbox results (no <recording>/<processor>.json files).")
     report_dir = out_dir / "report"
+    manifest_path = out_dir / "manifest.csv"
+    rows = ({str(r["recording_id"]): r for r in pd.read_csv(manifest_path, dtype=str, keep_default_na=False)
+             .to_dict("records")} if manifest_path.is_file() else {})
     pages: dict[str, str] = {}
     for folder in folders:
         name = f"{folder.name}.html"
-        write_text(report_dir / name, _recording_page(folder, show_faces))
+        write_text(report_dir / name, _recording_page(folder, show_faces, rows.get(folder.name)))
         pages[folder.name] = name
         logger.info("report: wrote %s", report_dir / name)
     index = report_dir / "index.html"

@@ -60,6 +60,19 @@ _ASYM_REF = "Bitbox asymmetry (mirror across the mid-sagittal plane); see bitbox
 _KIN_REF = "Bitbox motion kinematics and smoothness; LDJ: Balasubramanian et al. (2015)"
 _EXPR_REF = "Bitbox expressivity and diversity (multiscale Mexican-hat peaks); see bitbox.analysis.expressivity"
 _QC_REASONS = ("ok", "no_face", "face_partly_outside_frame", "face_too_small", "extreme_pose", "poor_mesh_fit")
+#: A ``notes`` entry when at least this fraction of the frames with a face has one frame problem.
+QC_NOTE_FRACTION = 0.1
+_QC_ADVICE = {
+    "face_partly_outside_frame": "part of the face lies outside the frame (or outside the analysed half with crop), "
+                                 "so its landmarks, pose and expressions there are less reliable - frame the face "
+                                 "fully, or with crop=left/right keep each person inside their half",
+    "face_too_small": "the face is under 30 px between the eyes, so landmarks are coarse - move the camera closer "
+                      "or record at a higher resolution",
+    "extreme_pose": "the head is turned beyond 60 deg yaw or 45 deg pitch, where pose and expressions are "
+                    "unreliable - prefer frontal views",
+    "poor_mesh_fit": "the landmark mesh fits the face poorly (occlusion by hands or a mask, or not a face) - check "
+                     "those frames; weight frames by quality",
+}
 
 
 def _ts(name: str, unit: str, description: str, valid_range=None, dtype: str = "float", reference: str = ""):
@@ -396,9 +409,14 @@ class _Notes:
 
     def __init__(self) -> None:
         self._groups: dict[tuple[str, str], list[str]] = {}
+        self._texts: list[str] = []
 
     def add(self, names, reason: str, advice: str) -> None:
         self._groups.setdefault((reason, advice), []).extend(names)
+
+    def add_text(self, text: str) -> None:
+        """A note that is not about NaN measures."""
+        self._texts.append(text)
 
     def add_reason(self, names, entry: analysis.NanReason) -> None:
         reason = _FACE_REASON.get(entry.kind) or _in_face_terms(entry.reason)
@@ -419,8 +437,8 @@ class _Notes:
 
     def text(self) -> str:
         """The notes: ``"<measures> NaN: <reason> - <what to do>"``, joined by ``"; "``."""
-        return "; ".join(f"{_compact(names)} {'is' if len(set(names)) == 1 else 'are'} NaN: {reason} - {advice}"
-                         for (reason, advice), names in self._groups.items())
+        return "; ".join([*self._texts, *(f"{_compact(names)} {'is' if len(set(names)) == 1 else 'are'} NaN: "
+                                          f"{reason} - {advice}" for (reason, advice), names in self._groups.items())])
 
 
 def _compact(names: list[str]) -> str:
@@ -485,6 +503,19 @@ def face_summary(timeseries: pd.DataFrame, *, fps: float, duration_s: float | No
         "n_faces_max": float(np.nanmax(col("n_faces"))) if np.isfinite(col("n_faces")).any() else math.nan,
         "quality_mean": float(col("quality")[detected].mean()) if detected.any() else math.nan,
     }
+    if "qc_reason" in ts.columns and detected.any():  # frame problems common enough to say so
+        shares = ts.loc[detected, "qc_reason"].astype(str).value_counts(normalize=True)
+        for reason, share in shares.items():
+            if reason in _QC_ADVICE and share >= QC_NOTE_FRACTION:
+                notes.add_text(f"qc_reason {reason} on {100 * share:.0f}% of the frames with a face: "
+                               f"{_QC_ADVICE[reason]}")
+    rows = analysis.uniform_rows(col("time_s"), fps=fps) if n else None
+    if rows is not None:  # unevenly spaced frames (a variable frame rate): time-based measures on a uniform grid
+        ts = _on_grid(ts, rows)
+        detected = col("face_detected") == 1
+        notes.add_text(f"the analysed frames are unevenly spaced in time (a variable frame rate): blinks, head "
+                       f"speeds, kinematics and expressivity were computed on a uniform {fps:.4g} fps grid, with "
+                       f"the {int((rows < 0).sum())} grid times that have no frame left as gaps - nothing to fix")
     blink = col("blink") == 1
     starts, ends = analysis.runs(blink)
     visible_min = detected.sum() * dt / 60.0
@@ -504,6 +535,18 @@ def face_summary(timeseries: pd.DataFrame, *, fps: float, duration_s: float | No
     summary.update(_summary_analyses(col, detected, fps, frame_step, notes))
     summary["notes"] = notes.text() if detected.any() else NO_FACE_NOTE
     return summary
+
+
+def _on_grid(ts: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """The time series on a uniform grid (:func:`bitbox.analysis.uniform_rows`): grid times without a
+    frame are rows without a face (every measure NaN)."""
+    grid = ts.iloc[np.maximum(rows, 0)].reset_index(drop=True)
+    gap = rows < 0
+    numeric = [c for c in grid.columns if pd.api.types.is_numeric_dtype(grid[c]) and c != "time_s"]
+    grid[numeric] = grid[numeric].astype(float)
+    grid.loc[gap, numeric] = np.nan
+    grid.loc[gap, "face_detected"] = 0.0
+    return grid
 
 
 def _head_speeds(ts: pd.DataFrame, detected: np.ndarray, col, notes: _Notes) -> dict[str, float]:
@@ -643,7 +686,7 @@ class FaceProcessor(Processor):
     """
 
     name = "face"
-    version = "1.1.0"
+    version = "1.2.0"
     input_kinds = ("video",)
     dependencies = ("mediapipe", "opencv-contrib-python")
     measures = tuple(_MEASURES)
@@ -780,7 +823,8 @@ class FaceProcessor(Processor):
             "lip_corner_pull": (s["mouth_width"] - base["mouth_width"]) + (s["corner_raise"] - base["corner_raise"]),
             "lip_press": base["lip_thickness"] - s["lip_thickness"],
         }
-        dt = self.frame_step / info.fps
+        # Frames' spacing: the median rate when it varies (the summary then puts the series on a grid).
+        dt = self.frame_step / (info.fps_median if info.frame_rate_varies and info.fps_median else info.fps)
         max_frames = max(1, int(round(self.blink_max_s / dt)))
         blink = _detect_blinks(ear_mean, ear_baseline, self.blink_threshold, max_frames)
 
@@ -835,7 +879,8 @@ class FaceProcessor(Processor):
         # The summary is computed from the full-precision time series (the stored one is float32).
         series = pd.DataFrame({
             "time_s": times, "face_detected": detected.astype(np.int8), "n_faces": s["n_faces"],
-            "quality": quality, "head_pitch": s["pitch"], "head_yaw": s["yaw"], "head_roll": s["roll"],
+            "quality": quality, "qc_reason": reasons, "head_pitch": s["pitch"], "head_yaw": s["yaw"],
+            "head_roll": s["roll"],
             **{f"head_{a}_rel": relative[a] for a in ("pitch", "yaw", "roll")},
             "head_x": s["head_x"], "head_y": s["head_y"], "head_size_px": s["scale"],
             "ear_left": s["ear_left"], "ear_right": s["ear_right"], "blink": blink,

@@ -321,3 +321,26 @@ def test_face_summary(gaps, seed, fps):
                    for s in ("0p25", "1", "4") if float(s.replace("p", ".")) * fps >= 1)
     if detected.all() and len(ts) >= 3:
         assert math.isfinite(summary["head_angle_mean_acceleration_deg_per_s2"])
+
+
+def test_face_summary_of_unevenly_spaced_frames_is_computed_on_a_uniform_grid():
+    """A head turning at a known 30 deg/s, filmed at 30 fps with frames 60-119 kept at 10 fps (a variable
+    frame rate): speeds and a blink's duration come out as filmed, with the missing frames as gaps."""
+    fps, n = 30.0, 180
+    keep = np.array([i for i in range(n) if not 60 <= i < 120 or i % 3 == 0])
+    ts = _face_series(np.ones(n, bool), np.random.default_rng(0), fps)
+    for name in ("head_yaw", "head_yaw_rel"):
+        ts[name] = 30.0 * ts["time_s"]  # deg, 30 deg/s
+    for name in ("head_pitch", "head_roll", "head_pitch_rel", "head_roll_rel"):
+        ts[name] = 0.0
+    ts["blink"] = 0
+    ts.loc[20:22, "blink"] = 1  # a 3-frame blink: 0.1 s
+    uneven = ts.iloc[keep].reset_index(drop=True)
+    summary = face_summary(uneven, fps=fps, duration_s=n / fps)
+    assert summary["n_frames"] == len(keep) and summary["face_detected_fraction"] == 1.0
+    assert summary["head_angle_mean_speed_deg_per_s"] == pytest.approx(30.0, rel=1e-6)
+    assert summary["blink_count"] == 1 and summary["blink_duration_mean_s"] == pytest.approx(0.1)
+    assert "uniform 30 fps grid, with the 40 grid times that have no frame left as gaps" in summary["notes"]
+    # Taken as evenly spaced, the kept frames would give a wrong speed (the 10-fps part moves 3x per step).
+    naive = face_summary(uneven.assign(time_s=np.arange(len(keep)) / fps), fps=fps)
+    assert naive["head_angle_mean_speed_deg_per_s"] > 35.0  # about (120 * 30 + 20 * 90) / 140

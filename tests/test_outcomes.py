@@ -10,10 +10,13 @@ def test_status_from_per_processor_outcomes():
     assert recording_status({"face": ("ok", ""), "speech": ("ok", "")}) == ("ok", "")
     assert recording_status({"face": ("failed", "no face"), "speech": ("ok", "")}) == ("partial", "face: no face")
     # Not applicable is neither a failure nor a success.
-    assert recording_status({"face": ("ok", ""), "speech": ("not_applicable", "no audio track")}) == (
-        "ok", "speech: no audio track")
+    assert recording_status({"face": ("ok", ""), "speech": ("not_applicable", "no audio track")}) == ("ok", "")
     assert recording_status({"face": ("failed", "no face"), "speech": ("not_applicable", "no audio track")}) == (
-        "failed", "face: no face; speech: no audio track")
+        "failed", "no face")
+    # Nothing applied: that is why nothing worked.
+    assert recording_status({"face": ("not_applicable", "no video stream"),
+                             "speech": ("not_applicable", "no audio track")}) == (
+        "failed", "face: no video stream; speech: no audio track")
     # One reason for all (a file that cannot be opened, or a single processor): given once.
     assert recording_status({"face": ("failed", "x.mp4: file is empty"), "speech": ("failed", "x.mp4: file is empty")}
                             ) == ("failed", "x.mp4: file is empty")

@@ -16,7 +16,7 @@ series and single samples give NaN outputs, each with a reason that is logged as
 or, inside ``with ba.nan_reasons() as reasons:``, collected as :class:`NanReason` entries.
 Only invalid parameters raise :class:`~bitbox.errors.ParameterError`.
 """
-from ._common import NanReason, fps_from_times, nan_reasons
+from ._common import NanReason, fps_from_times, nan_reasons, uniform_rows
 from .asymmetry import asymmetry, mirror_align
 from .events import longest_run, runs
 from .coordination import coordination, imitation, lagged_correlation
@@ -24,7 +24,7 @@ from .expressivity import (DEFAULT_SCALES_S, diversity, expressivity, min_sample
                            peak_threshold, ricker_kernel)
 from .kinematics import kinematics, relative_motion, smoothness
 
-__all__ = ["NanReason", "nan_reasons", "fps_from_times", "runs", "longest_run", "asymmetry", "mirror_align",
+__all__ = ["NanReason", "nan_reasons", "fps_from_times", "uniform_rows", "runs", "longest_run", "asymmetry", "mirror_align",
            "coordination", "imitation", "lagged_correlation", "DEFAULT_SCALES_S", "diversity", "expressivity",
            "min_samples", "multiscale_response", "peak_threshold", "ricker_kernel", "kinematics", "relative_motion",
            "smoothness"]

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..log import logger
 
-__all__ = ["NanReason", "nan_reasons", "fps_from_times"]
+__all__ = ["NanReason", "nan_reasons", "fps_from_times", "uniform_rows"]
 
 
 class NanReason(NamedTuple):
@@ -159,6 +159,47 @@ OVERFLOW = ("overflow", "the values are too large for double precision (overflow
 #: The reason given for an input without a single finite sample.
 NO_VALID_SAMPLES = ("no_data", "no valid (finite) samples")
 _FALLBACK = ("no_data", "the input does not support a value")
+
+
+def uniform_rows(time_s, *, fps: float, tolerance: float = 0.1) -> np.ndarray | None:
+    """Rows of a series on a uniform grid at ``fps``, for a series whose samples are unevenly spaced.
+
+    The analyses take samples ``1 / fps`` apart. A video with a variable frame rate (phones,
+    screen recorders, dropped frames) is not: put it on the grid first, and frames missing
+    from the file become gaps (NaN) rather than compressed time.
+
+    Parameters
+    ----------
+    time_s : array-like, shape (n_samples,)
+        Increasing sample times in seconds.
+    fps : float
+        The grid's rate (e.g. the median frame rate).
+    tolerance : float
+        Spacing within this fraction of ``1 / fps`` counts as even.
+
+    Returns
+    -------
+    ndarray of int, shape (n_grid,) | None
+        For each grid time ``time_s[0] + k / fps`` the row of the nearest sample within half
+        a period, or -1 (a gap); ``None`` when the samples are already evenly spaced (or
+        fewer than two), so the series can be used as it is.
+
+    Examples
+    --------
+    >>> uniform_rows([0.0, 0.1, 0.4, 0.5], fps=10)
+    array([ 0,  1, -1, -1,  2,  3])
+    """
+    t = np.asarray(time_s, dtype=float)
+    fps = check_fps(fps)
+    if t.size < 2 or not np.isfinite(t).all():
+        return None
+    steps = np.diff(t) * fps
+    if (np.abs(steps - 1.0) <= tolerance).all():
+        return None
+    grid = t[0] + np.arange(int(round((t[-1] - t[0]) * fps)) + 1) / fps
+    right = np.clip(np.searchsorted(t, grid), 1, t.size - 1)
+    nearest = np.where(np.abs(t[right - 1] - grid) <= np.abs(t[right] - grid), right - 1, right)
+    return np.where(np.abs(t[nearest] - grid) <= 0.5 / fps, nearest, -1)
 
 
 def finish(function: str, out: dict, why: dict[str, tuple[str, str]]) -> dict:

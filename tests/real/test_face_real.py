@@ -87,3 +87,9 @@ def test_the_left_half_runs_and_explains_its_nan_measures(dropout_results):
     assert math.isfinite(s["head_angle_range_deg"])
     assert all(_explained(name, s["notes"]) for name in _nan_measures(s))
     assert result.provenance["parameters"]["crop"] == "left"
+    # The face straddles the middle of the frame: most frames of the left half show it cut off, and the notes say so.
+    ts = result.timeseries
+    share = (ts.loc[ts["face_detected"] == 1, "qc_reason"] == "face_partly_outside_frame").mean()
+    assert share > 0.3
+    assert f"qc_reason face_partly_outside_frame on {100 * share:.0f}% of the frames with a face: part of the face " \
+           "lies outside the frame (or outside the analysed half with crop)" in s["notes"]

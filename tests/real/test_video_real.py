@@ -126,3 +126,21 @@ def test_face_head_roll_of_a_phone_video_matches_the_upright_clip(faulty, carpho
     assert len(phone) == len(upright) == N_FRAMES // 3
     assert np.nanmedian(phone["head_roll"]) == pytest.approx(np.nanmedian(upright["head_roll"]), abs=3)
     assert (phone["time_s"].to_numpy() == upright["time_s"].to_numpy()).all()
+
+
+def test_face_on_a_variable_frame_rate_video_measures_on_a_uniform_grid(faulty, face_result):
+    """Frames 40-79 at 10 fps: the time-based face measures are computed on a 29.97 fps grid (the
+    missing frames are gaps), so speeds and durations match the original clip's, not a clip 20% shorter."""
+    import bitbox
+
+    vfr = bitbox.process(faulty["vfr"], processors=["face"])["face"]
+    assert vfr.summary["n_frames"] == len(KEEP) and vfr.summary["face_detected_fraction"] == 1.0
+    assert vfr.summary["duration_s"] == pytest.approx(face_result.summary["duration_s"], abs=0.04)
+    assert "computed on a uniform 29.97 fps grid, with the 26 grid times that have no frame left as gaps" \
+        in vfr.summary["notes"]
+    assert "the frame rate varies (10.0-30.0 fps" in vfr.summary["notes"]
+    # Head rotation speed between consecutive frames: the same motion as the original's, whereas a mean
+    # rate over the kept frames (25 fps) would understate it.
+    assert vfr.summary["head_rotation_speed_deg_per_s"] == pytest.approx(
+        face_result.summary["head_rotation_speed_deg_per_s"], rel=0.25)
+    assert vfr.summary["blink_count"] == face_result.summary["blink_count"]
