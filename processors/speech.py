@@ -36,10 +36,11 @@ Pipeline (every parameter is recorded in the provenance):
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from bitbox.audio import (MainsHum, check_audio, clipped_fraction, mains_hum, no_audio_reason, remove_hum,
                           resample)
@@ -51,7 +52,7 @@ from bitbox.processor import Processor, ProgressCallback
 from bitbox.recording import Recording
 
 __all__ = ["SpeechProcessor", "vad_probabilities", "speech_segments", "refine_segments", "syllable_nuclei",
-           "cepstral_peak_prominence", "VAD_HOP_S"]
+           "cepstral_peak_prominence", "speech_summary", "SPEECH_SUMMARY_KEYS", "VAD_HOP_S"]
 
 #: Silero VAD's frame: 512 samples at 16 kHz.
 VAD_HOP_S = 512 / 16000
@@ -131,12 +132,13 @@ _MEASURES = [
             (0, math.inf), reference=_DE_JONG),
     Measure("speech_rate_syll_per_s", "1/s", "Syllable nuclei per second of speaking time (first onset to last "
             "offset). de Jong & Wempe divide by the whole file's duration; leaving out leading and trailing "
-            "silence makes the rate independent of when the recording was started and stopped.", "summary",
+            "silence makes the rate independent of when the recording was started and stopped. NaN, with a note, above "
+            "30/s (no speech is that fast: the intensity contour is too irregular).", "summary",
             (0, 30), reference=_DE_JONG,
             evidence="espeak-ng at 120, 160, 200, 240 words/min (31 syllables): strictly increasing and within "
                      "15% of the true syllable rate (tested)."),
     Measure("articulation_rate_syll_per_s", "1/s", "Syllable nuclei per second of phonation time (pauses "
-            "excluded).", "summary", (0, 30), reference=_DE_JONG),
+            "excluded); NaN, with a note, above 30/s.", "summary", (0, 30), reference=_DE_JONG),
     Measure("pause_count", "1", "Pauses: silent gaps between speech segments of at least min_pause_s.",
             "summary", (0, math.inf), reference=_GOLDMAN),
     Measure("pause_rate_per_min", "1/min", "Pauses per minute of speaking time.", "summary", (0, math.inf),
@@ -390,18 +392,18 @@ def syllable_nuclei(intensity_db: np.ndarray, times: np.ndarray, voiced: np.ndar
 
     A nucleus is a local maximum of ``intensity_db`` above its 99th percentile +
     ``silence_db``, at least ``min_dip_db`` above the lowest value before the next peak,
-    where ``voiced`` is true.
+    where ``voiced`` is true. NaN frames are never nuclei, and are left out of the dips.
     """
     values = np.asarray(intensity_db, dtype=float)
-    if len(values) < 3:
+    if len(values) < 3 or not np.isfinite(values).any():
         return np.empty(0)
-    threshold = np.percentile(values, 99) + silence_db
+    threshold = np.nanpercentile(values, 99) + silence_db  # NaN frames are never peaks
     peaks = np.flatnonzero((values[1:-1] > values[:-2]) & (values[1:-1] >= values[2:])) + 1
     peaks = peaks[values[peaks] > threshold]
     nuclei = []
     for k, peak in enumerate(peaks):
         following = peaks[k + 1] if k + 1 < len(peaks) else len(values) - 1
-        if values[peak] - values[peak:following + 1].min() > min_dip_db and voiced[peak]:
+        if values[peak] - np.nanmin(values[peak:following + 1]) > min_dip_db and voiced[peak]:
             nuclei.append(times[peak])
     return np.asarray(nuclei)
 
@@ -437,6 +439,182 @@ def _interpolate_inside(values: np.ndarray, known: np.ndarray, inside: np.ndarra
         idx = np.flatnonzero(known)
         out[inside] = np.interp(np.flatnonzero(inside), idx, values[idx])
     return out
+
+
+# ---------------------------------------------------------------------------- the summary
+#: Keys of :func:`speech_summary`, in the order of the processor's summary.
+SPEECH_SUMMARY_KEYS = ("duration_s", "speaking_time_s", "phonation_time_s", "syllable_count",
+                       "speech_rate_syll_per_s", "articulation_rate_syll_per_s", "pause_count", "pause_rate_per_min",
+                       "pause_mean_s", "pause_median_s", "pause_fraction", "voiced_fraction", "f0_mean_hz",
+                       "f0_median_hz", "f0_sd_semitones", "f0_p5_hz", "f0_p95_hz", "f0_range_semitones",
+                       "f0_octave_jump_rate", "intensity_mean_db", "intensity_sd_db", "notes")
+#: Syllable rates above this (1/s) are not speech: the rate is NaN, with a note.
+MAX_SYLLABLE_RATE = 30.0
+_F0_KEYS = ("f0_mean_hz", "f0_median_hz", "f0_sd_semitones", "f0_p5_hz", "f0_p95_hz", "f0_range_semitones")
+
+
+def _nan_note(names: Sequence[str], reason: str, advice: str) -> str:
+    """A note on NaN measures: ``"<names> is/are NaN: <reason> - <advice>"``."""
+    return f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} NaN: {reason} - {advice}"
+
+
+def _checked_contour(values: ArrayLike, name: str, low: float, high: float, zero_ok: bool = False) -> np.ndarray:
+    """A 1-D float contour whose finite values are within [low, high] (0 too when ``zero_ok``)."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 1:
+        raise ParameterError(f"The {name!r} argument of speech_summary must be 1-D. Got shape {x.shape} instead.")
+    finite = x[np.isfinite(x)]
+    outside = ((finite < low) | (finite > high)) & ~((finite == 0) & zero_ok)
+    if np.isinf(x).any() or outside.any():
+        raise ParameterError(f"The {name!r} argument of speech_summary must hold values from {low:g} to {high:g}"
+                             f"{' (or 0)' if zero_ok else ''} or NaN. Got values from {np.nanmin(x):g} to "
+                             f"{np.nanmax(x):g} instead.")
+    return x
+
+
+def _checked_segments(segments: Sequence[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and ends of sorted, non-overlapping segments with 0 <= start < end (finite)."""
+    pairs = np.asarray(list(segments), dtype=np.float64).reshape(-1, 2)
+    starts, ends = pairs[:, 0], pairs[:, 1]
+    if not (np.isfinite(pairs).all() and (starts >= 0).all() and (ends > starts).all()
+            and (starts[1:] >= ends[:-1]).all()):
+        raise ParameterError("The 'segments' argument of speech_summary must be (start_s, end_s) pairs with "
+                             "0 <= start_s < end_s, sorted and not overlapping. Got "
+                             f"{[tuple(p) for p in pairs[:5].tolist()]}{' ...' if len(pairs) > 5 else ''} instead.")
+    return starts, ends
+
+
+def speech_summary(f0_hz: ArrayLike, intensity_db: ArrayLike, segments: Sequence[tuple[float, float]], *,
+                   hop_s: float = 0.01, duration_s: float | None = None, silence_db: float = -25.0,
+                   min_dip_db: float = 2.0, f0_range_hz: tuple[float, float] | None = None) -> dict[str, Any]:
+    """The pause, rate, pitch and intensity summary of the speech processor, from its frame-level data.
+
+    Parameters
+    ----------
+    f0_hz : array-like, shape (n_frames,)
+        F0 (Hz) of the frames at ``i * hop_s``: NaN or 0 where unvoiced (Praat's pitch on the
+        processor's grid, before interpolation); voiced values from 20 to 2000 Hz.
+    intensity_db : array-like, shape (n_frames,)
+        Intensity (dB, 0 to 200) of the same frames; NaN where unknown.
+    segments : sequence of (start_s, end_s)
+        The speech segments (VAD, refined, short gaps merged): sorted, not overlapping.
+    hop_s : float
+        Frame step (s).
+    duration_s : float | None
+        Duration of the audio (default: ``n_frames * hop_s``).
+    silence_db, min_dip_db : float
+        The syllable-nucleus thresholds (:func:`syllable_nuclei`).
+    f0_range_hz : (float, float) | None
+        The pitch floor and ceiling used, only quoted in the octave-jump note.
+
+    Returns
+    -------
+    dict
+        Exactly the keys of ``SPEECH_SUMMARY_KEYS``: finite numbers or NaN, and ``notes`` (the
+        octave-jump note, and one note for every measure the data leave NaN, saying why).
+
+    Raises
+    ------
+    ParameterError
+        On arguments outside the ranges above (never on the data: any number of frames,
+        NaN gaps, no voiced frame and no speech segment all give a summary).
+    """
+    if not (isinstance(hop_s, (int, float, np.integer, np.floating)) and 0 < hop_s < math.inf):
+        raise ParameterError(f"The 'hop_s' argument of speech_summary must be a positive number. Got {hop_s!r} "
+                             "instead.")
+    f0 = _checked_contour(f0_hz, "f0_hz", 20.0, 2000.0, zero_ok=True)
+    level = _checked_contour(intensity_db, "intensity_db", 0.0, 200.0)
+    if len(level) != len(f0):
+        raise ParameterError(f"f0_hz and intensity_db of speech_summary must have the same length. Got {len(f0)} "
+                             f"and {len(level)} instead.")
+    starts, ends = _checked_segments(segments)
+    times = np.round(np.arange(len(f0)) * hop_s, 6)
+    notes: list[str] = []
+    if len(starts):
+        k = np.searchsorted(starts, times, side="right") - 1
+        inside = (k >= 0) & (times < ends[np.maximum(k, 0)])
+    else:
+        inside = np.zeros(len(f0), dtype=bool)
+    voiced = np.isfinite(f0) & (f0 > 0)
+    speech_voiced = voiced & inside
+    pauses = starts[1:] - ends[:-1]
+    speaking = float(ends[-1] - starts[0]) if len(starts) else 0.0
+    phonation = float(np.sum(ends - starts))
+
+    nuclei = syllable_nuclei(level, times, voiced, silence_db=silence_db, min_dip_db=min_dip_db)
+    if len(nuclei) and len(starts):
+        n_idx = np.searchsorted(starts, nuclei, side="right") - 1
+        nuclei = nuclei[(n_idx >= 0) & (nuclei < ends[np.maximum(n_idx, 0)])]
+    syllables = float(len(nuclei)) if len(starts) else 0.0
+    summary: dict[str, Any] = {
+        "duration_s": float(duration_s) if duration_s is not None else len(f0) * hop_s,
+        "speaking_time_s": speaking, "phonation_time_s": phonation, "syllable_count": syllables,
+        "speech_rate_syll_per_s": syllables / speaking if speaking > 0 else math.nan,
+        "articulation_rate_syll_per_s": syllables / phonation if phonation > 0 else math.nan,
+        "pause_count": float(len(pauses)),
+        "pause_rate_per_min": 60.0 * len(pauses) / speaking if speaking > 0 else math.nan,
+        "pause_mean_s": float(np.mean(pauses)) if len(pauses) else 0.0 if speaking > 0 else math.nan,
+        "pause_median_s": float(np.median(pauses)) if len(pauses) else 0.0 if speaking > 0 else math.nan,
+        "pause_fraction": float(np.sum(pauses)) / speaking if speaking > 0 else math.nan,
+    }
+    for key, time_name in (("speech_rate_syll_per_s", "speaking time"), ("articulation_rate_syll_per_s",
+                                                                        "phonation time")):
+        if summary[key] > MAX_SYLLABLE_RATE:
+            notes.append(_nan_note([key], f"{summary[key]:.0f} syllable nuclei per second of {time_name} is faster "
+                                   f"than speech (above {MAX_SYLLABLE_RATE:g}/s): the intensity contour is too "
+                                   "irregular for syllable detection",
+                                   "listen to the recording; raise min_dip_db if it is noisy"))
+            summary[key] = math.nan
+    if inside.any():
+        summary["voiced_fraction"] = float(speech_voiced.sum() / inside.sum())
+    else:
+        summary["voiced_fraction"] = math.nan
+        if len(starts):
+            notes.append(_nan_note(["voiced_fraction", "intensity_mean_db", "intensity_sd_db"],
+                                   f"no frame (every {hop_s:g} s) falls inside the speech segments",
+                                   "use a smaller hop_s or a longer recording"))
+    f0_voiced = f0[speech_voiced]
+    if len(f0_voiced):
+        median = np.median(f0_voiced)
+        p5, p95 = np.percentile(f0_voiced, [5, 95])
+        summary.update({"f0_mean_hz": float(np.mean(f0_voiced)), "f0_median_hz": float(median),
+                        "f0_sd_semitones": float(np.std(12 * np.log2(f0_voiced / median))),
+                        "f0_p5_hz": float(p5), "f0_p95_hz": float(p95),
+                        "f0_range_semitones": float(12 * np.log2(p95 / p5))})
+    else:
+        summary.update(dict.fromkeys(_F0_KEYS, math.nan))
+        if len(starts):
+            notes.append(_nan_note(list(_F0_KEYS), "no voiced frame inside the speech segments (pitch undefined)",
+                                   "whispered or very noisy speech has no pitch; check the recording"))
+    jump_rate = _octave_jump_rate(f0, speech_voiced)
+    summary["f0_octave_jump_rate"] = jump_rate
+    if jump_rate > OCTAVE_JUMP_NOTE_RATE:
+        used = (f" (the floor/ceiling used were {f0_range_hz[0]:.0f}/{f0_range_hz[1]:.0f} Hz)"
+                if f0_range_hz is not None else "")
+        notes.append(f"F0 jumps by an octave or more between consecutive frames in {100 * jump_rate:.1f}% of "
+                     f"voiced frame pairs (pitch halving or doubling, creak, or noise): F0 statistics "
+                     f"(mean, SD, range) are unreliable; listen to the recording, and if the voice's range "
+                     f"is known set f0_min and f0_max around it{used}")
+    loud = level[inside & np.isfinite(level)]
+    summary["intensity_mean_db"] = float(np.mean(loud)) if len(loud) else math.nan
+    summary["intensity_sd_db"] = float(np.std(loud)) if len(loud) else math.nan
+    if inside.any() and not len(loud):
+        notes.append(_nan_note(["intensity_mean_db", "intensity_sd_db"], "the intensity is NaN in every frame "
+                               "inside the speech segments", "check the intensity contour"))
+    if not len(starts):
+        notes.insert(0, _nan_note([k for k, v in summary.items() if isinstance(v, float) and math.isnan(v)],
+                                  "no speech segment", "check that the recording holds speech"))
+    summary["notes"] = "; ".join(notes)
+    return summary
+
+
+def _octave_jump_rate(f0: np.ndarray, voiced: np.ndarray) -> float:
+    """Fraction of consecutive voiced-frame pairs whose F0 ratio is at least 2^0.75 either way."""
+    pairs = voiced[:-1] & voiced[1:]
+    if not pairs.any():
+        return 0.0
+    change = np.abs(np.log2(f0[1:][pairs] / f0[:-1][pairs]))
+    return float(np.mean(change >= OCTAVE_JUMP_OCTAVES))
 
 
 # ---------------------------------------------------------------------------- the processor
@@ -677,14 +855,7 @@ class SpeechProcessor(Processor):
                 "measures; nothing to do for these measures, but check the recording chain (grounding, cables) "
                 "before further recordings: hum above about -20 dB pulls F0 towards the mains frequency")
 
-    @staticmethod
-    def _octave_jump_rate(f0: np.ndarray, voiced: np.ndarray) -> float:
-        """Fraction of consecutive voiced-frame pairs whose F0 ratio is at least 2^0.75 either way."""
-        pairs = voiced[:-1] & voiced[1:]
-        if not pairs.any():
-            return 0.0
-        change = np.abs(np.log2(f0[1:][pairs] / f0[:-1][pairs]))
-        return float(np.mean(change >= OCTAVE_JUMP_OCTAVES))
+    _octave_jump_rate = staticmethod(_octave_jump_rate)
 
     # ------------------------------------------------------------------ processing
     def compute(self, recording: Recording, sink, progress: ProgressCallback | None = None) -> dict[str, Any]:
@@ -724,9 +895,6 @@ class SpeechProcessor(Processor):
         ends = np.array([e for _, e in segments])
         k = np.searchsorted(starts, times, side="right") - 1
         inside = (k >= 0) & (times < ends[np.maximum(k, 0)])
-        pauses = starts[1:] - ends[:-1]
-        speaking = float(ends[-1] - starts[0])
-        phonation = float(np.sum(ends - starts))
 
         # Praat: pitch, intensity, formants.
         sound = parselmouth.Sound(samples.astype(np.float64), sampling_frequency=float(sr))
@@ -746,13 +914,6 @@ class SpeechProcessor(Processor):
         formants = self._formants(sound, times, formant_ceiling, n_formants)
         if progress is not None:
             progress(2, steps)
-
-        nuclei = syllable_nuclei(level, times, voiced, silence_db=float(self.silence_db),
-                                 min_dip_db=float(self.min_dip_db))
-        if len(nuclei):
-            n_idx = np.searchsorted(starts, nuclei, side="right") - 1
-            nuclei = nuclei[(n_idx >= 0) & (nuclei < ends[np.maximum(n_idx, 0)])]
-        syllables = float(len(nuclei))
 
         quality = self._voice_quality(sound, pitch, floor, ceiling)
         stride = max(1, int(round(_QUALITY_STEP_S / hop)))
@@ -774,30 +935,17 @@ class SpeechProcessor(Processor):
         sink.append(table)
 
         # Summary.
-        semitones = 12 * np.log2(f0_voiced / np.median(f0_voiced))
-        p5, p95 = np.percentile(f0_voiced, [5, 95])
-        jump_rate = self._octave_jump_rate(f0, speech_voiced)
-        summary: dict[str, Any] = {
-            "duration_s": duration, "speaking_time_s": speaking, "phonation_time_s": phonation,
-            "syllable_count": syllables,
-            "speech_rate_syll_per_s": syllables / speaking if speaking > 0 else math.nan,
-            "articulation_rate_syll_per_s": syllables / phonation if phonation > 0 else math.nan,
-            "pause_count": float(len(pauses)),
-            "pause_rate_per_min": 60.0 * len(pauses) / speaking if speaking > 0 else math.nan,
-            "pause_mean_s": float(np.mean(pauses)) if len(pauses) else 0.0,
-            "pause_median_s": float(np.median(pauses)) if len(pauses) else 0.0,
-            "pause_fraction": float(np.sum(pauses)) / speaking if speaking > 0 else 0.0,
-            "voiced_fraction": float(speech_voiced.sum() / max(inside.sum(), 1)),
-            "f0_mean_hz": float(np.mean(f0_voiced)), "f0_median_hz": float(np.median(f0_voiced)),
-            "f0_sd_semitones": float(np.std(semitones)), "f0_p5_hz": float(p5), "f0_p95_hz": float(p95),
-            "f0_range_semitones": float(12 * np.log2(p95 / p5)),
-            "f0_floor_hz": floor, "f0_ceiling_hz": ceiling, "f0_octave_jump_rate": jump_rate,
+        prosody = speech_summary(f0, level, segments, hop_s=hop, duration_s=duration, silence_db=float(self.silence_db),
+                                 min_dip_db=float(self.min_dip_db), f0_range_hz=(floor, ceiling))
+        summary: dict[str, Any] = {key: prosody[key] for key in SPEECH_SUMMARY_KEYS[:SPEECH_SUMMARY_KEYS.index(
+            "f0_octave_jump_rate")]}
+        summary.update({
+            "f0_floor_hz": floor, "f0_ceiling_hz": ceiling, "f0_octave_jump_rate": prosody["f0_octave_jump_rate"],
             "hum_db": hum_db, "hum_mains_hz": float(hum.mains_hz) if hum is not None else 0.0,
             "formant_ceiling_hz": formant_ceiling,
-            "intensity_mean_db": float(np.mean(level[inside])) if inside.any() else math.nan,
-            "intensity_sd_db": float(np.std(level[inside])) if inside.any() else math.nan,
+            "intensity_mean_db": prosody["intensity_mean_db"], "intensity_sd_db": prosody["intensity_sd_db"],
             "cpp_db": cpp, "clipped_fraction": clipped, **quality,
-        }
+        })
         for n in (1, 2, 3):
             values = formants[n][speech_voiced]
             values = values[np.isfinite(values)]
@@ -811,12 +959,8 @@ class SpeechProcessor(Processor):
         # Notes.
         if hum_found:
             notes.append(self._hum_note(hum, hum_db, removed, floor))
-        if jump_rate > OCTAVE_JUMP_NOTE_RATE:
-            notes.append(f"F0 jumps by an octave or more between consecutive frames in {100 * jump_rate:.1f}% of "
-                         f"voiced frame pairs (pitch halving or doubling, creak, or noise): F0 statistics "
-                         f"(mean, SD, range) are unreliable; listen to the recording, and if the voice's range "
-                         f"is known set f0_min and f0_max around it (the floor/ceiling used were "
-                         f"{floor:.0f}/{ceiling:.0f} Hz)")
+        if prosody["notes"]:
+            notes.append(prosody["notes"])
         if sr < MFCC_SR:
             notes.append(f"the audio is sampled at {sr} Hz: nothing above {sr / 2:.0f} Hz was recorded, so the "
                          f"MFCCs (computed at {MFCC_SR} Hz after upsampling) and formants (ceiling "
@@ -825,8 +969,8 @@ class SpeechProcessor(Processor):
         summary["notes"] = "; ".join(notes)
         if progress is not None:
             progress(steps, steps)
-        logger.debug("speech: %d segments, %d pauses, %d syllable nuclei, hum %.1f dB", len(segments), len(pauses),
-                     len(nuclei), hum_db)
+        logger.debug("speech: %d segments, %d pauses, %d syllable nuclei, hum %.1f dB", len(segments),
+                     int(prosody["pause_count"]), int(prosody["syllable_count"]), hum_db)
         return summary
 
     def _mfcc_summary(self, samples: np.ndarray, sr: int, starts: np.ndarray, ends: np.ndarray

@@ -34,7 +34,7 @@ from bitbox.params import Bool, Interval
 from bitbox.processor import Processor, ProgressCallback
 from bitbox.recording import Recording
 
-__all__ = ["VoiceWindowsProcessor", "mfcc", "mel_filterbank", "window_starts"]
+__all__ = ["VoiceWindowsProcessor", "mfcc", "mel_filterbank", "window_starts", "voice_windows_summary"]
 
 _EYBEN = "Eyben et al. (2016), the Geneva minimalistic acoustic parameter set (eGeMAPS), IEEE TAC 7:190"
 _HANSEN = "Hansen et al. (2023), transdiagnostic speech and text classification (5-s windows, 1-s stride)"
@@ -129,6 +129,60 @@ def mfcc(samples: np.ndarray, sr: int, *, n_mfcc: int = 40, n_mels: int = 128, n
     return dct(log_mel, type=2, norm="ortho", axis=1)[:, :n_mfcc].T
 
 
+def voice_windows_summary(windows: pd.DataFrame, *, duration_s: float, sample_rate: int) -> dict[str, Any]:
+    """The voice_windows summary, from the per-window table.
+
+    Parameters
+    ----------
+    windows : DataFrame
+        One row per window (the processor's time series: ``time_s``, ``end_s``, the
+        ``mfcc_<k>_mean`` and ``egemaps_*`` features); at least one row.
+    duration_s : float
+        Duration of the audio (s).
+    sample_rate : int
+        The recording's own sample rate (Hz), before the 16 kHz copy.
+
+    Returns
+    -------
+    dict
+        ``window_count``, ``duration_s`` and ``notes``: a sample rate below 16 kHz, and windows
+        whose features are NaN (which a classifier must leave out), each with what to do.
+
+    Raises
+    ------
+    ParameterError
+        When the table has no row (the processor always makes at least one window), or
+        ``duration_s`` or ``sample_rate`` is not a non-negative / positive number.
+    """
+    if not len(windows):
+        raise ParameterError("voice_windows_summary needs at least one window (a recording shorter than one "
+                             "window gives one window over all of it). Got an empty table instead.")
+    if not (isinstance(duration_s, (int, float, np.integer, np.floating)) and 0 <= duration_s < math.inf):
+        raise ParameterError(f"The 'duration_s' argument of voice_windows_summary must be a non-negative number. "
+                             f"Got {duration_s!r} instead.")
+    if not (isinstance(sample_rate, (int, float, np.integer, np.floating)) and 0 < sample_rate < math.inf):
+        raise ParameterError(f"The 'sample_rate' argument of voice_windows_summary must be a positive number. "
+                             f"Got {sample_rate!r} instead.")
+    notes = []
+    if sample_rate < SAMPLE_RATE:
+        notes.append(f"the audio is sampled at {sample_rate:g} Hz: nothing above {sample_rate / 2:.0f} Hz was "
+                     f"recorded, so the MFCCs and eGeMAPS features (computed at {SAMPLE_RATE} Hz after upsampling) "
+                     "are not comparable with wide-band recordings; compare it only with recordings of the same "
+                     "sample rate, or record at 16 kHz or more")
+    features = [c for c in windows.columns if c.startswith(("mfcc_", "egemaps_"))]
+    if features:
+        values = windows[features].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64,
+                                                                                   na_value=np.nan)
+        missing = ~np.isfinite(values).all(axis=1)
+        if missing.any():
+            names = [f for f, bad in zip(features, ~np.isfinite(values).all(axis=0)) if bad]
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            notes.append(f"{int(missing.sum())} of {len(windows)} windows have features that are NaN or infinite "
+                         f"({shown}): leave these windows out when scoring, and check the audio there (silence, "
+                         "a window too short for openSMILE)")
+    return {"window_count": float(len(windows)), "duration_s": float(duration_s), "notes": "; ".join(notes)}
+
+
 class VoiceWindowsProcessor(Processor):
     """eGeMAPS functionals and MFCC means over sliding windows of an audio recording.
 
@@ -214,11 +268,6 @@ class VoiceWindowsProcessor(Processor):
             rows.append(row)
             if progress is not None:
                 progress(i + 1, len(starts))
-        sink.append(pd.DataFrame(rows))
-        notes = []
-        if sr < SAMPLE_RATE:
-            notes.append(f"the audio is sampled at {sr} Hz: nothing above {sr / 2:.0f} Hz was recorded, so the "
-                         f"MFCCs and eGeMAPS features (computed at {SAMPLE_RATE} Hz after upsampling) are not "
-                         "comparable with wide-band recordings; compare it only with recordings of the same sample "
-                         "rate, or record at 16 kHz or more")
-        return {"window_count": float(len(starts)), "duration_s": duration, "notes": "; ".join(notes)}
+        table = pd.DataFrame(rows)
+        sink.append(table)
+        return voice_windows_summary(table, duration_s=duration, sample_rate=sr)

@@ -293,3 +293,22 @@ def test_pose_summary_is_finite_or_nan_on_any_series(n, seed, detect, implausibl
                                                f"other {detected - flagged} frame")
     else:
         assert math.isnan(summary["implausible_skeleton_fraction"]) and summary["notes"] == ""
+
+
+def test_pose_summary_of_unevenly_spaced_frames_uses_a_uniform_grid():
+    """Every segment moving at a known 1 SW/s, filmed at 30 fps with frames 60-119 kept at 10 fps."""
+    from bitbox.processors.pose import SEGMENTS, pose_summary
+
+    fps, n = 30.0, 180
+    keep = np.array([i for i in range(n) if not 60 <= i < 120 or i % 3 == 0])
+    times = np.arange(n)[keep] / fps
+    ts = pd.DataFrame({"time_s": times, "pose_detected": np.ones(len(keep), np.int8),
+                       "qc_reason": ["ok"] * len(keep)})
+    paths = {seg: np.column_stack([times * 1.0, np.zeros(len(keep))]) for seg in SEGMENTS}  # x = t SW
+    summary = pose_summary(ts, fps=fps, segment_paths=paths)
+    for seg in SEGMENTS:
+        assert summary[f"{seg}_mean_speed_sw_per_s"] == pytest.approx(1.0, rel=1e-9)
+    assert "a uniform 30 fps grid, with the 40 grid times that have no frame left as gaps" in summary["notes"]
+    even = pose_summary(ts.assign(time_s=np.arange(len(keep)) / fps), fps=fps, segment_paths=paths)
+    assert even["head_mean_speed_sw_per_s"] > 1.2  # taken as evenly spaced, the 10-fps part looks 3x faster
+    assert "unevenly spaced" not in even["notes"]

@@ -7,6 +7,7 @@ same data as test_generator.edf under a plain-EDF header; test_utf8.edf has a UT
 from __future__ import annotations
 
 from collections import Counter
+import math
 
 import mne
 import numpy as np
@@ -108,9 +109,12 @@ def test_legacy_edf_gives_the_same_measures_as_its_edf_plus_twin(real_edf_dir, g
 
 def test_average_reference_over_few_channels_is_noted(real_edf_dir):
     s = EegProcessor().process(real_edf_dir / "test_generator.bdf").summary
-    assert s["notes"] == ("average reference over only 5 channels: the average of so few channels is far from "
-                          "neutral and takes part of the signal away (use 8 or more channels spread over the scalp); "
-                          "rerun with --set eeg.reference=none to keep the recorded reference")
+    assert s["notes"].startswith("average reference over only 5 channels: the average of so few channels is far "
+                                 "from neutral and takes part of the signal away (use 8 or more channels spread over "
+                                 "the scalp); rerun with --set eeg.reference=none to keep the recorded reference")
+    # Its sines and squares have no alpha rhythm: the NaN peak says why.
+    assert math.isnan(s["alpha_peak_hz"])
+    assert "alpha_peak_hz is NaN: no peak between 7 and 13 Hz above the 1/f fit (no alpha rhythm" in s["notes"]
 
 
 def test_utf8_annotations_become_conditions(real_edf_dir):
