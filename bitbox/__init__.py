@@ -18,7 +18,7 @@ from .log import logger, set_log_level
 from .measurements import Measurements, ProcessorResult
 from .pipeline import process
 from .report import write_report
-from .processor import Processor
+from .processor import Processor, join_notes, split_notes
 from .recording import Recording
 from .registry import available_processors, get_processor_class, make_processor
 
@@ -31,5 +31,5 @@ __all__ = [
     "__version__", "process", "process_folder", "Recording", "Measurements", "ProcessorResult", "Processor",
     "Measure", "Catalog", "catalog", "available_processors", "get_processor_class", "make_processor",
     "write_report", "dyad", "set_log_level", "logger", "BitboxError", "RecordingError", "NoRecordingsError", "MeasurementError",
-    "ParameterError", "ProcessorNotFoundError", "PluginError", "CatalogError",
+    "ParameterError", "ProcessorNotFoundError", "PluginError", "CatalogError", "join_notes", "split_notes",
 ]

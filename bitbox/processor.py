@@ -45,7 +45,20 @@ from .measurements import MemorySink, ProcessorResult
 from .params import check_param
 from .recording import Recording, sha256_file
 
-__all__ = ["Processor", "ProgressCallback", "package_versions"]
+__all__ = ["Processor", "ProgressCallback", "package_versions", "NOTES_SEPARATOR", "join_notes", "split_notes"]
+
+#: Between the notes of a ``notes`` summary measure (a note may itself contain "; " or ", ").
+NOTES_SEPARATOR = " | "
+
+
+def join_notes(notes) -> str:
+    """The ``notes`` summary value: the non-empty notes joined by :data:`NOTES_SEPARATOR` (``""`` for none)."""
+    return NOTES_SEPARATOR.join(note for note in notes if note)
+
+
+def split_notes(text: object) -> list[str]:
+    """The notes of a ``notes`` summary value (``[]`` for ``""`` or a missing value)."""
+    return [note.strip() for note in text.split(NOTES_SEPARATOR) if note.strip()] if isinstance(text, str) else []
 
 #: ``progress(done, total)``: called by long steps; ``total`` may be ``None`` when unknown.
 ProgressCallback = Callable[[int, "int | None"], None]

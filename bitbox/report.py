@@ -23,6 +23,7 @@ from .errors import BitboxError
 from .fileio import write_text
 from .log import logger, verbose
 from .measurements import Measurements, ProcessorResult
+from .processor import split_notes
 from .recording import Recording
 
 __all__ = ["write_report", "png_data", "html_page"]
@@ -144,10 +145,6 @@ def _face_frames(result: ProcessorResult, video: Path, n_frames: int = 4) -> lis
     return images
 
 
-def _split_notes(text: object) -> list[str]:
-    return [n.strip() for n in str(text).split("; ") if n.strip()] if isinstance(text, str) else []
-
-
 def _notes_box(notes: list[str]) -> str:
     items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
     return f"<div class='notes'><b>Notes</b><ul>{items}</ul></div>" if notes else ""
@@ -175,7 +172,7 @@ def _recording_page(folder: Path, show_faces: bool, row: dict | None = None) -> 
         prov = result.provenance
         parts.append(f"<h2>{html.escape(processor)} <small>{html.escape(str(prov.get('processor_version', '')))}"
                      "</small></h2>")
-        parts.append(_notes_box(_split_notes(result.summary.get("notes"))))
+        parts.append(_notes_box(split_notes(result.summary.get("notes"))))
         frame = result.timeseries
         if "qc_reason" in frame.columns:
             counts = frame["qc_reason"].value_counts()
@@ -279,7 +276,7 @@ def _index_page(out_dir: Path, pages: dict[str, str]) -> str:
         qc = per + "".join(f"<td class='num'>{_fmt(summary.at[rid, c]) if rid in summary.index else '–'}</td>"
                      for c in qc_columns)
         notes = [f"{c[: -len('.notes')]}: {n}" for c in note_columns if rid in summary.index
-                 for n in _split_notes(summary.at[rid, c])]
+                 for n in split_notes(summary.at[rid, c])]
         reason = html.escape(str(row.get("reason", "")))
         noted = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
         rows.append(f"<tr class='rec'><td>{name}</td><td class='{html.escape(status)}'>{html.escape(status)}</td>"

@@ -44,7 +44,7 @@ from bitbox.catalog import Measure
 from bitbox.errors import BitboxError, MeasurementError, ParameterError, RecordingError
 from bitbox.log import logger
 from bitbox.params import Bool, Interval, NoneOk, Options
-from bitbox.processor import Processor, ProgressCallback
+from bitbox.processor import Processor, ProgressCallback, join_notes
 from bitbox.recording import Recording
 
 __all__ = ["EegProcessor", "read_raw", "check_complete", "units_note", "spectral_summary", "band_powers", "BANDS",
@@ -124,7 +124,7 @@ _MEASURES = [
             "summary", (0, math.inf), pattern=True, reference=_ERP_REF),
     Measure("notes", "", "What was found that did not stop the processor (implausible units, bad channels, a "
             "reference over few channels, merged or simultaneous events, conditions left without epochs), each "
-            "with what to do; \"; \"-joined, \"\" when none.", "summary", dtype="str"),
+            "with what to do; \" | \"-joined, \"\" when none.", "summary", dtype="str"),
     Measure(r"erp_[a-z0-9_]+_peak_latency_ms", "ms", "Latency of the component's peak (largest positive or "
             "negative deflection in its window) in the condition's ERP, averaged over the component's channels.",
             "summary", (-math.inf, math.inf), pattern=True, reference=_ERP_REF,
@@ -652,7 +652,7 @@ def spectral_summary(psd: ArrayLike, freqs: ArrayLike, *, channels: Sequence[str
         notes.append(f"alpha_peak_hz is NaN: {reason} (no alpha rhythm, e.g. eyes open) - nothing to fix")
     elif reason:
         notes.append(f"alpha_peak_hz is NaN: {reason} - use a longer window_s, or check the data for gaps")
-    summary["notes"] = "; ".join(notes)
+    summary["notes"] = join_notes(notes)
     return summary
 
 
@@ -1019,7 +1019,7 @@ class EegProcessor(Processor):
                        "reject_uv"):
             erps, erp_notes = self._erps(clean)
         summary.update(erps)
-        summary["notes"] = "; ".join(notes + ([spectral_notes] if spectral_notes else []) + erp_notes)
+        summary["notes"] = join_notes([*notes, spectral_notes, *erp_notes])
         if summary["notes"]:
             logger.info("%s: %s", path, summary["notes"])
         if progress is not None:

@@ -31,7 +31,7 @@ from bitbox.errors import MeasurementError
 from bitbox.framestore import FrameTable, SpillFile
 from bitbox.log import logger
 from bitbox.params import Bool, Interval, Options
-from bitbox.processor import Processor, ProgressCallback
+from bitbox.processor import Processor, ProgressCallback, join_notes
 from bitbox.recording import CROPS, Recording, analysed_frames, crop_frame, no_video_reason
 
 from . import face_geometry as geo
@@ -206,7 +206,7 @@ _MEASURES: list[Measure] = [
         "region only, 1 all equally; NaN without any expressive event.", (0, 1), _EXPR_REF),
     _sm("expression_diversity_framewise", "1", "Mean, over frames with activation, of the same entropy computed "
         "frame by frame.", (0, 1), _EXPR_REF),
-    Measure("notes", "", "Why summary measures are NaN and what to do, as '; '-joined notes (e.g. a clip shorter "
+    Measure("notes", "", "Why summary measures are NaN and what to do, as ' | '-joined notes (e.g. a clip shorter "
             "than 8 s has no 4 s expressivity, a face lost too often leaves no gap-free stretch for a scale); '' "
             "when every measure has a value.", kind="summary", dtype="str"),
 ]
@@ -436,8 +436,8 @@ class _Notes:
         return result
 
     def text(self) -> str:
-        """The notes: ``"<measures> NaN: <reason> - <what to do>"``, joined by ``"; "``."""
-        return "; ".join([*self._texts, *(f"{_compact(names)} {'is' if len(set(names)) == 1 else 'are'} NaN: "
+        """The notes: ``"<measures> NaN: <reason> - <what to do>"``, joined by :func:`join_notes`."""
+        return join_notes([*self._texts, *(f"{_compact(names)} {'is' if len(set(names)) == 1 else 'are'} NaN: "
                                           f"{reason} - {advice}" for (reason, advice), names in self._groups.items())])
 
 
@@ -888,7 +888,7 @@ class FaceProcessor(Processor):
             **{f"disp_{r}": v for r, v in displacement.items()}, **{f"asym_{r}": v for r, v in asym.items()},
         })
         summary = face_summary(series, fps=1.0 / dt, duration_s=info.duration_s, frame_step=self.frame_step)
-        summary["notes"] = "; ".join(filter(None, [summary["notes"], *info.notes]))  # rotation, varying frame rate
+        summary["notes"] = join_notes([summary["notes"], *info.notes])  # rotation, varying frame rate
         return summary
 
     def skip_reason(self, recording: Recording) -> str | None:

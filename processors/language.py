@@ -37,7 +37,7 @@ from bitbox.audio import no_audio_reason
 from bitbox.catalog import Measure
 from bitbox.errors import MeasurementError, ParameterError
 from bitbox.params import Interval, Options
-from bitbox.processor import Processor, ProgressCallback
+from bitbox.processor import Processor, ProgressCallback, join_notes
 from bitbox.recording import Recording
 
 from .text_encoder import default_embedding_model, embed_sentences
@@ -126,7 +126,7 @@ _MEASURES = [
             "when the audio was transcribed.", "summary", dtype="str",
             evidence="A LibriVox transcript re-encoded as UTF-16 LE/BE with and without BOM, UTF-8 with BOM and "
                      "Latin-1 gives the UTF-8 original's words exactly (tested)."),
-    Measure("notes", "", "Notes for the user, '; '-joined ('' when none): an encoding that was guessed, low "
+    Measure("notes", "", "Notes for the user, ' | '-joined ('' when none): an encoding that was guessed, low "
             "transcription confidence. Each says what was found and what to do.", "summary", dtype="str"),
 ]
 
@@ -328,7 +328,7 @@ def language_summary(utterances: pd.DataFrame, *, mattr_window: int = 50, transc
     timed = np.isfinite(starts) & np.isfinite(ends)
     if timed.any():
         out_notes.extend(_word_rate(summary, starts, ends, timed, tokens_per, n))
-    summary["notes"] = "; ".join(out_notes)
+    summary["notes"] = join_notes(out_notes)
     return summary
 
 

@@ -94,7 +94,7 @@ _MEASURES = [
     Measure("category_diversity", "1", "Number of categories with at least one span.", "summary", (0, math.inf)),
     Measure("text_encoding", "", "How a text file was decoded: utf-8, utf-16-le, utf-8 (BOM), cp1252 (guessed), ... "
             "(absent for transcripts).", "summary", dtype="str"),
-    Measure("notes", "", "Notes on the result, '; '-joined (e.g. a guessed text encoding); '' when there are none.",
+    Measure("notes", "", "Notes on the result, ' | '-joined (e.g. a guessed text encoding); '' when there are none.",
             "summary", dtype="str"),
     *_category_measures(),
     Measure(r"[a-z0-9_]+_count", "1", "Spans of a category of a custom label hierarchy.", "summary", (0, math.inf),

@@ -33,7 +33,7 @@ from bitbox.errors import MeasurementError, ParameterError
 from bitbox.framestore import FrameTable, SpillFile
 from bitbox.log import logger
 from bitbox.params import Bool, Interval, Options
-from bitbox.processor import Processor, ProgressCallback
+from bitbox.processor import Processor, ProgressCallback, join_notes
 from bitbox.recording import CROPS, Recording, analysed_frames, no_video_reason
 
 __all__ = ["PoseProcessor", "pose_landmarks_array", "pose_summary", "skeleton_geometry", "skeleton_flags",
@@ -147,7 +147,7 @@ _MEASURES = [
         evidence="The real carphone clip pasted small into a 960x540 grey frame: 0.9 of the frames, including every "
                  "frame whose shoulders sit 0.3 face widths or more above the true ones; the original clip, the "
                  "astronaut photo moving, rolled and side by side: at most 0.02."),
-    Measure("notes", "", "Warnings that did not stop the processor, '; '-joined, each saying what was found and "
+    Measure("notes", "", "Warnings that did not stop the processor, ' | '-joined, each saying what was found and "
             "what to do ('' when there are none).", kind="summary", dtype="str"),
     _sm("body_scale_px", "px", "The person's shoulder width in pixels (median over the plausible frames): the "
         "unit SW of every distance.", (0, math.inf)),
@@ -432,7 +432,7 @@ def pose_summary(timeseries: pd.DataFrame, *, fps: float, duration_s: float | No
         notes.append(f"the analysed frames are unevenly spaced in time (a variable frame rate): speeds use each "
                      f"frame's own interval and the segments' kinematics a uniform {fps:.4g} fps grid, with the "
                      f"{int((rows < 0).sum())} grid times that have no frame left as gaps - nothing to fix")
-    summary["notes"] = "; ".join(notes)
+    summary["notes"] = join_notes(notes)
     return summary
 
 
@@ -576,7 +576,7 @@ class PoseProcessor(Processor):
         summary = pose_summary(series, fps=fps, duration_s=info.duration_s, body_scale_px=scale,
                                still_threshold=self.still_threshold, segment_paths=paths,
                                implausible_checks=counts)
-        summary["notes"] = "; ".join(filter(None, [summary["notes"], *info.notes]))  # rotation, varying frame rate
+        summary["notes"] = join_notes([summary["notes"], *info.notes])  # rotation, varying frame rate
         return summary
 
     def skip_reason(self, recording: Recording) -> str | None:

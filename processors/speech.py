@@ -48,7 +48,7 @@ from bitbox.catalog import Measure
 from bitbox.errors import MeasurementError, ParameterError
 from bitbox.log import logger
 from bitbox.params import Bool, Interval, NoneOk
-from bitbox.processor import Processor, ProgressCallback
+from bitbox.processor import Processor, ProgressCallback, join_notes
 from bitbox.recording import Recording
 
 __all__ = ["SpeechProcessor", "vad_probabilities", "speech_segments", "refine_segments", "syllable_nuclei",
@@ -189,7 +189,7 @@ _MEASURES = [
             reference=_PRAAT_FORMANT,
             evidence="LibriVox reader (median F0 about 91 Hz): 5000 Hz; espeak-ng en-us at pitch 10 (F0 70 Hz) "
                      "and en-us+f3 at pitch 80 (F0 272 Hz): 5000 and 5500 Hz (tested)."),
-    Measure("notes", "", "Warnings that did not stop the processor, '; '-joined, each saying what was found "
+    Measure("notes", "", "Warnings that did not stop the processor, ' | '-joined, each saying what was found "
             "and what to do: mains hum, octave jumps, a sample rate below 16 kHz. Empty when there are none.",
             "summary", None, "str"),
     Measure("intensity_mean_db", "dB", f"Mean intensity over speech frames ({_INTENSITY_NOTE}).", "summary",
@@ -604,7 +604,7 @@ def speech_summary(f0_hz: ArrayLike, intensity_db: ArrayLike, segments: Sequence
     if not len(starts):
         notes.insert(0, _nan_note([k for k, v in summary.items() if isinstance(v, float) and math.isnan(v)],
                                   "no speech segment", "check that the recording holds speech"))
-    summary["notes"] = "; ".join(notes)
+    summary["notes"] = join_notes(notes)
     return summary
 
 
@@ -966,7 +966,7 @@ class SpeechProcessor(Processor):
                          f"MFCCs (computed at {MFCC_SR} Hz after upsampling) and formants (ceiling "
                          f"{formant_ceiling:.0f} Hz) are not comparable with wide-band recordings; compare it only "
                          f"with recordings of the same sample rate, or record at 16 kHz or more")
-        summary["notes"] = "; ".join(notes)
+        summary["notes"] = join_notes(notes)
         if progress is not None:
             progress(steps, steps)
         logger.debug("speech: %d segments, %d pauses, %d syllable nuclei, hum %.1f dB", len(segments),

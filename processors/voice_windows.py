@@ -31,7 +31,7 @@ from bitbox.audio import check_audio, no_audio_reason, resample
 from bitbox.catalog import Measure
 from bitbox.errors import ParameterError
 from bitbox.params import Bool, Interval
-from bitbox.processor import Processor, ProgressCallback
+from bitbox.processor import Processor, ProgressCallback, join_notes
 from bitbox.recording import Recording
 
 __all__ = ["VoiceWindowsProcessor", "mfcc", "mel_filterbank", "window_starts", "voice_windows_summary"]
@@ -54,7 +54,7 @@ _MEASURES = [
                      "original's (the resampling filters take out the last few hundred Hz below 8 kHz); tested."),
     Measure("window_count", "1", "Windows in the recording.", "summary", (1, math.inf), reference=_HANSEN),
     Measure("duration_s", "s", "Duration of the audio.", "summary", (0, math.inf)),
-    Measure("notes", "", "Warnings that did not stop the processor, '; '-joined, each saying what was found and "
+    Measure("notes", "", "Warnings that did not stop the processor, ' | '-joined, each saying what was found and "
             "what to do (a sample rate below 16 kHz). Empty when there are none.", "summary", None, "str"),
 ]
 
@@ -180,7 +180,7 @@ def voice_windows_summary(windows: pd.DataFrame, *, duration_s: float, sample_ra
             notes.append(f"{int(missing.sum())} of {len(windows)} windows have features that are NaN or infinite "
                          f"({shown}): leave these windows out when scoring, and check the audio there (silence, "
                          "a window too short for openSMILE)")
-    return {"window_count": float(len(windows)), "duration_s": float(duration_s), "notes": "; ".join(notes)}
+    return {"window_count": float(len(windows)), "duration_s": float(duration_s), "notes": join_notes(notes)}
 
 
 class VoiceWindowsProcessor(Processor):

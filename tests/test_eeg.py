@@ -220,7 +220,7 @@ def test_repeated_and_simultaneous_events_keep_every_code(oddball, tmp_path):
     assert s["notes"].startswith(
         "3 repeated events (same sample, same code) merged: "
         + ", ".join(f"{d} x{n}" for d, n in sorted(repeated.items()))
-        + "; 120 samples carry several event codes (")
+        + " | 120 samples carry several event codes (")
     assert s["notes"].endswith("): each code's events were kept and epoched as their own condition")
 
 

@@ -428,7 +428,7 @@ def test_language_summary_word_rate_beyond_any_speaker():
     summary = language_summary(table)
     assert math.isnan(summary["word_rate_wpm"])
     assert summary["notes"] == ("word_rate_wpm is NaN: 8 words in 0.1 s is 4800 words/min, faster than anyone speaks "
-                                "(above 1000) - check the transcript's times; 2 utterances are faster than 1000 "
+                                "(above 1000) - check the transcript's times | 2 utterances are faster than 1000 "
                                 "words/min: their word_rate_wpm in the time series is NaN - check the transcript's "
                                 "times")
 

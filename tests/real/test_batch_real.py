@@ -85,7 +85,7 @@ def test_tables_cover_every_run_into_one_out(real_inputs, tmp_path):
     second = bitbox.process_folder(other, out, processors="speech", progress=False)
     assert sorted(second.summary["recording_id"]) == ["phone", "reader"]
     assert sorted(second.manifest["recording_id"]) == ["phone", "reader"]
-    assert "1 recordings: 1 processed, 0 already done, 0 failed; 2 recordings in" in second.describe()
+    assert "1 recording: 1 processed, 0 already done, 0 failed; 2 recordings in" in second.describe()
     # Another processor on a recording already there: its columns join the row, the first stay.
     before = second.summary.set_index("recording_id").loc["reader", "speech.speaking_time_s"]
     third = bitbox.process_folder(real_inputs / "reader.wav", out, processors="language", progress=False)

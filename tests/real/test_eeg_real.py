@@ -38,7 +38,7 @@ EVENTS += EVENTS[:2]  # (2.5 s, 768) and (2.5 s, 770) again
 N_EVENTS = {"768": len(TRIALS), "769": len(TRIALS) // 2, "770": (len(TRIALS) + 1) // 2,
             "781": len(range(0, len(TRIALS), 3))}
 N_781_WITH = {"770": len(range(0, len(TRIALS), 6)), "769": len(range(3, len(TRIALS), 6))}
-SHARED_NOTE = ("2 repeated events (same sample, same code) merged: 768 x1, 770 x1; "
+SHARED_NOTE = ("2 repeated events (same sample, same code) merged: 768 x1, 770 x1 | "
                f"{len(TRIALS)} samples carry several event codes ("
                f"768+769 x{N_EVENTS['769'] - N_781_WITH['769']}, 768+770 x{N_EVENTS['770'] - N_781_WITH['770']}, "
                f"768+770+781 x{N_781_WITH['770']}, 768+769+781 x{N_781_WITH['769']}): each code's events were kept "
@@ -156,7 +156,7 @@ def test_microvolts_labelled_as_volts_are_noted_and_fixed_by_units(real_edf_dir,
     assert wrong["units_suspect"] == 1
     assert wrong["notes"].startswith(f"median channel amplitude {wrong['amplitude_median_uv']:.2g} uV is implausible "
                                      "for scalp EEG: the file's units are probably microvolts labelled as volts; "
-                                     "rerun with --set eeg.units=uV; ")
+                                     "rerun with --set eeg.units=uV | ")
     np.testing.assert_allclose(read_raw(faulty["volts"], units="uV").get_data(),
                                read_raw(real_edf_dir / "test_generator.edf").get_data(), rtol=1e-12, atol=0)
     fixed = EegProcessor(reference="none", units="uV").process(faulty["volts"]).summary

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import bitbox
+from bitbox import split_notes
 from bitbox.processors import face
 from tools.faults import video_dropout
 
@@ -54,7 +55,7 @@ def test_the_face_is_missing_exactly_on_the_injected_frames(dropout_results, cli
 
 def test_a_short_gappy_clip_has_nan_expressivity_with_notes_saying_why(dropout_results):
     s = dropout_results["short"].summary
-    notes = s["notes"].split("; ")
+    notes = split_notes(s["notes"])
     assert ("expr_*_4s_frequency, expr_*_4s_mean are NaN: the 4 s scale needs at least 241 analysed frames "
             "(8.04 s at 29.97 fps) and the clip has 100 - analyse a longer recording, or use the shorter time "
             "scales") in notes
