@@ -785,7 +785,9 @@ class EegProcessor(Processor):
         counts["amplitude_median_uv"] = median
         counts["units_suspect"] = float(not PLAUSIBLE_UV[0] <= median <= PLAUSIBLE_UV[1])
         if counts["units_suspect"]:
-            logger.warning("EEG amplitudes look implausible (median %.3g uV): check the file's units", median)
+            source = raw.filenames[0] if getattr(raw, "filenames", None) and raw.filenames[0] else "EEG recording"
+            logger.warning("%s: EEG amplitudes look implausible (median %.3g uV): check the file's units (the "
+                           "'units' parameter)", Path(str(source)).name, median)
         montage = mne.channels.make_standard_montage("standard_1020")
         known = {name.lower() for name in montage.ch_names}
         if any(ch.lower() in known for ch in raw.ch_names):
