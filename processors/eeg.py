@@ -405,13 +405,18 @@ def read_raw(path: str | Path, *, units: str = "auto"):
     return _read(path, units)[0]
 
 
+#: Annotations that mark the recording itself, not a stimulus (EDF+ writers put them at the edges).
+RECORDING_MARKERS = frozenset({"recording starts", "recording ends", "recording start", "recording end"})
+
+
 def annotation_events(raw) -> tuple[np.ndarray, dict[str, int], list[str]]:
     """Events from a raw recording's annotations, as real files hold them.
 
     Exact repeats (same sample, same code) are merged and counted; different codes sharing
     a sample (trial start, cue and feedback in BCI recordings) are all kept, so epoch each
     code on its own (``mne.Epochs`` refuses events that share a sample). ``BAD``/``EDGE``
-    annotations are not events.
+    annotations and the recording's own markers (:data:`RECORDING_MARKERS`, e.g. EDF+
+    "Recording starts") are not events.
 
     Returns
     -------
@@ -427,7 +432,8 @@ def annotation_events(raw) -> tuple[np.ndarray, dict[str, int], list[str]]:
     if not len(raw.annotations):
         return np.zeros((0, 3), int), {}, []
     events, event_id = mne.events_from_annotations(raw, verbose="error")
-    event_id = {d: i for d, i in event_id.items() if not d.lower().startswith(("bad", "edge"))}
+    event_id = {d: i for d, i in event_id.items()
+                if not d.lower().startswith(("bad", "edge")) and d.strip().lower() not in RECORDING_MARKERS}
     events = events[np.isin(events[:, 2], list(event_id.values()))]
     names = {i: d for d, i in event_id.items()}
     notes = []
@@ -708,7 +714,7 @@ class EegProcessor(Processor):
     """
 
     name = "eeg"
-    version = "1.2.0"
+    version = "1.3.0"
     input_kinds = ("eeg",)
     dependencies = ("mne", "mne-icalabel", "onnxruntime")
     measures = tuple(_MEASURES)

@@ -200,10 +200,17 @@ def test_simultaneous_edf_annotations_give_every_codes_erp(simultaneous):
     assert s["erp_768_p3_mean_amplitude_uv"] == pytest.approx(mixed, rel=1e-9, abs=1e-9)
     assert SHARED_NOTE in s["notes"]
     assert "each code's events were kept and epoched as their own condition" in s["notes"]
-    # EDF+ "Recording starts/ends" lie at the edges: counted, no epoch, and a note says why.
-    assert counts["recording_starts"] == (1, 0, 0)
-    assert "condition 'Recording starts' has no epoch left of its 1 events: 1 too close to the recording's start " \
-           "or end for a -0.2 to 0.8 s epoch" in s["notes"]
+    # EDF+ "Recording starts/ends" mark the recording, not a stimulus: no condition, no note.
+    assert set(counts) == set(N_EVENTS) and "Recording" not in s["notes"]
+
+
+def test_events_too_close_to_the_edges_leave_a_condition_empty_and_say_why(real_edf_dir, tmp_path):
+    path = faults.add_annotations(real_edf_dir / "test_generator.edf", tmp_path / "edges.edf",
+                                  [(0.05, "onset"), (599.9, "onset"), (300.5, "middle")])
+    s = EegProcessor(reject_uv=None).process(path).summary
+    assert _erp_counts(s) == {"onset": (2, 0, 0), "middle": (1, 1, 0)}
+    assert "condition 'onset' has no epoch left of its 2 events: 2 too close to the recording's start or end for " \
+           "a -0.2 to 0.8 s epoch" in s["notes"]
 
 
 def test_simultaneous_gdf_events_of_a_bci_recording(simultaneous):
