@@ -19,6 +19,7 @@ goes on. Every input path is checked before anything runs. Inputs are only ever 
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import multiprocessing
@@ -35,13 +36,15 @@ from .errors import BitboxError, NoRecordingsError, ParameterError
 from .fileio import jsonable, atomic_path, read_json
 from .log import logger, verbose
 from .measurements import ParquetSink
-from .outcomes import (FAILED, MANIFEST_FILE, NOT_APPLICABLE, OK, PARTIAL, SUMMARY_FILE, merge_row, read_tables,
-                       recording_status, write_tables)
+from .outcomes import (FAILED, MANIFEST_FILE, NOT_APPLICABLE, OK, PARTIAL, SUMMARY_FILE, internal_error, merge_row,
+                       not_applicable_reason, read_tables, recording_status, write_tables)
 from .pipeline import resolve_processors
 from .processor import Processor, ProgressCallback
 from .recording import EXTENSIONS, Recording, sha256_file
 
 __all__ = ["process_folder", "discover", "BatchResult", "Job"]
+
+LOCK_FILE = ".bitbox.lock"
 
 
 
@@ -205,14 +208,12 @@ def _up_to_date(folder: Path, processor: Processor, recording: Recording) -> dic
 
 def _run_processor(processor: Processor, recording: Recording, folder: Path, overwrite: bool,
                    progress: ProgressCallback | None, label: str) -> tuple[str, str, dict, bool]:
-    """One processor on one recording: ``(status, reason, summary, reused)``; never raises for bad input."""
-    if recording.kind not in processor.input_kinds:
-        return NOT_APPLICABLE, f"reads {', '.join(processor.input_kinds)} recordings, not {recording.kind}", {}, False
-    reason = processor.skip_reason(recording)
-    if reason:
-        logger.info("%s: %s not applied: %s", label, processor.name, reason)
-        return NOT_APPLICABLE, reason, {}, False
+    """One processor on one recording: ``(status, reason, summary, reused)``; never raises."""
     try:
+        reason = not_applicable_reason(processor, recording)
+        if reason:
+            logger.info("%s: %s not applied: %s", label, processor.name, reason)
+            return NOT_APPLICABLE, reason, {}, False
         stored = None if overwrite else _up_to_date(folder, processor, recording)
         if stored is not None:
             logger.info("%s: %s outputs are up to date, reused", label, processor.name)
@@ -231,9 +232,10 @@ def _run_processor(processor: Processor, recording: Recording, folder: Path, ove
         reason = str(err)
         logger.warning("%s: %s failed: %s", label, processor.name, reason)
     except Exception as err:  # an unexpected bug must not cost the other processors; keep its trace in the log
-        reason = f"internal error ({type(err).__name__}: {err}); please report it with the log"
+        reason = internal_error(err)
         logger.error("%s: %s failed with an internal error:\n%s", label, processor.name, traceback.format_exc())
-    (folder / f"{processor.name}.parquet").unlink(missing_ok=True)  # no stale result beside a failure
+    for suffix in (".json", ".parquet"):  # no stale result beside a failure
+        (folder / f"{processor.name}{suffix}").unlink(missing_ok=True)
     return FAILED, reason, {}, False
 
 
@@ -259,6 +261,13 @@ def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, over
     except BitboxError as err:  # the file itself cannot be read: every processor fails for that reason
         outcomes = {name: (FAILED, str(err)) for name in names}
         logger.warning("%s failed: %s", job.recording_id, err)
+    except OSError as err:  # e.g. removed or unreadable after discovery, an I/O error on a network share
+        reason = f"{job.path}: cannot be read ({err.strerror or err}). Check that the file is still there and readable"
+        outcomes = {name: (FAILED, reason) for name in names}
+        logger.warning("%s failed: %s", job.recording_id, reason)
+    except Exception as err:  # a bug: recorded, and the batch goes on
+        outcomes = {name: (FAILED, internal_error(err)) for name in names}
+        logger.error("%s failed with an internal error:\n%s", job.recording_id, traceback.format_exc())
     else:
         for processor in processors:
             status, reason, summary, was_reused = _run_processor(processor, recording, folder, overwrite, progress,
@@ -514,6 +523,33 @@ def _summary_columns(processors: Sequence[Processor]) -> list[str]:
     return columns
 
 
+@contextlib.contextmanager
+def _locked(out_dir: Path):
+    """Hold ``OUT/.bitbox.lock`` while a batch writes there: one ``bitbox run`` per OUT at a time."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    with open(out_dir / LOCK_FILE, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ParameterError(f"{out_dir} is being written by another bitbox run (it holds {LOCK_FILE}). Wait "
+                                 "for that run to finish, or write to another output folder.") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return Path(a).resolve() == Path(b).resolve()
+
+
 def _text_measures(processors: Sequence[Processor]) -> set[str]:
     """Summary columns that hold text (e.g. ``eeg.bad_channels``), read back as text even when empty."""
     return {f"{p.name}.{m.name}" for p in processors for m in p.catalog_measures()
@@ -530,6 +566,17 @@ class _Tables:
         self.columns = list(dict.fromkeys([*old_columns, *_summary_columns(processors)]))
         #: this run's outcome per recording: (status, whether every processor that worked was reused)
         self.this_run: dict[str, tuple[str, bool]] = {}
+
+    def distinct(self, job: Job) -> Job:
+        """``job``, or the same file under a new id when OUT holds that id for another file (a second
+        folder run into the same OUT, with files of the same relative path)."""
+        stored = self.manifest.get(job.recording_id) or self.summary.get(job.recording_id)
+        if not stored or not stored.get("path") or _same_file(str(stored["path"]), job.path):
+            return job
+        rid = f"{job.recording_id}_{hashlib.sha1(str(Path(job.path).resolve()).encode()).hexdigest()[:8]}"
+        logger.info("%s: the id %r is taken in %s by %s; this recording is %r", job.path, job.recording_id,
+                    self.out_dir, stored["path"], rid)
+        return Job(rid, job.path)
 
     def expect(self, recording_ids: Iterable[str]) -> None:
         """Fix the rows' order up front (discovery order), whatever order the recordings finish in."""
@@ -626,56 +673,60 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
         reasons = "; ".join(f"{job.path}: {reason}" for job, reason in problems) or "no inputs were given"
         raise NoRecordingsError(f"No recordings to process ({reasons}).")
     out_dir.mkdir(parents=True, exist_ok=True)
-    for leftover in [*out_dir.glob(".*.tmp"), *out_dir.glob("*/.*.tmp")]:  # from a batch that was killed
-        logger.info("removing %s, left by an interrupted run", leftover)
-        leftover.unlink(missing_ok=True)
+    with _locked(out_dir):
+        for leftover in [*out_dir.glob(".*.tmp"), *out_dir.glob("*/.*.tmp")]:  # from a batch that was killed
+            logger.info("removing %s, left by an interrupted run", leftover)
+            leftover.unlink(missing_ok=True)
 
-    tables = _Tables(out_dir, instances)
-    tables.expect([job.recording_id for job, _ in problems] + [job.recording_id for job in jobs])
-    for job, reason in problems:
-        tables.add({"recording_id": job.recording_id, "path": job.path, "status": FAILED, "reason": reason,
-                    "sha256": "", "seconds": 0.0, "processors": ",".join(p.name for p in instances), "reused": "",
-                    "finished_utc": _now(), "summary": {}})
-    logger.info("processing %d recordings with %s into %s (%d worker(s)%s)", len(jobs),
-                ", ".join(p.name for p in instances), out_dir, workers,
-                f", Dask scheduler {scheduler}" if scheduler else "")
-    last_write = 0.0
-    bar = tqdm(total=len(jobs), desc="bitbox", unit="rec", disable=not progress, dynamic_ncols=True)
+        tables = _Tables(out_dir, instances)
+        jobs = [tables.distinct(job) for job in jobs]  # an id of an earlier run's other file gets a suffix
+        tables.expect([job.recording_id for job, _ in problems] + [job.recording_id for job in jobs])
+        for job, reason in problems:
+            tables.add({"recording_id": job.recording_id, "path": job.path, "status": FAILED, "reason": reason,
+                        "sha256": "", "seconds": 0.0, "processors": ",".join(p.name for p in instances), "reused": "",
+                        "finished_utc": _now(), "summary": {}})
+        logger.info("processing %d recordings with %s into %s (%d worker(s)%s)", len(jobs),
+                    ", ".join(p.name for p in instances), out_dir, workers,
+                    f", Dask scheduler {scheduler}" if scheduler else "")
+        last_write, write_every = 0.0, 2.0
+        bar = tqdm(total=len(jobs), desc="bitbox", unit="rec", disable=not progress, dynamic_ncols=True)
 
-    def record(row: dict) -> None:
-        nonlocal last_write
-        tables.add(row)
-        bar.update(1)
-        bar.set_postfix_str(row["recording_id"][-30:], refresh=False)
-        if time.monotonic() - last_write > 2.0:
+        def record(row: dict) -> None:
+            nonlocal last_write, write_every
+            tables.add(row)
+            bar.update(1)
+            bar.set_postfix_str(row["recording_id"][-30:], refresh=False)
+            if time.monotonic() - last_write > write_every:  # at most ~10% of the time on the tables
+                started = time.monotonic()
+                tables.write()
+                last_write = time.monotonic()
+                write_every = max(2.0, 10 * (last_write - started))
+
+        try:
+            if scheduler is not None:
+                for row in _run_dask(jobs, instances, out_dir, overwrite, workers, scheduler, timeout_s):
+                    record(row)
+            elif workers == 1 and timeout_s is None:
+                frames = tqdm(total=0, desc="  frames", unit="frame", leave=False, disable=not progress,
+                              dynamic_ncols=True)
+
+                def on_progress(done: int, total: int | None) -> None:
+                    if total is not None and frames.total != total:
+                        frames.reset(total=total)
+                    frames.n = done
+                    frames.refresh()
+
+                try:
+                    for job in jobs:
+                        record(run_job(job, instances, out_dir, overwrite, progress=on_progress))
+                finally:
+                    frames.close()
+            else:
+                for row in _run_isolated(jobs, instances, out_dir, overwrite, workers, timeout_s):
+                    record(row)
+        finally:
+            bar.close()
             tables.write()
-            last_write = time.monotonic()
-
-    try:
-        if scheduler is not None:
-            for row in _run_dask(jobs, instances, out_dir, overwrite, workers, scheduler, timeout_s):
-                record(row)
-        elif workers == 1 and timeout_s is None:
-            frames = tqdm(total=0, desc="  frames", unit="frame", leave=False, disable=not progress,
-                          dynamic_ncols=True)
-
-            def on_progress(done: int, total: int | None) -> None:
-                if total is not None and frames.total != total:
-                    frames.reset(total=total)
-                frames.n = done
-                frames.refresh()
-
-            try:
-                for job in jobs:
-                    record(run_job(job, instances, out_dir, overwrite, progress=on_progress))
-            finally:
-                frames.close()
-        else:
-            for row in _run_isolated(jobs, instances, out_dir, overwrite, workers, timeout_s):
-                record(row)
-    finally:
-        bar.close()
-        tables.write()
 
     # Ids, paths and reasons stay text ("001" is not the number 1).
     manifest = pd.read_csv(out_dir / MANIFEST_FILE, dtype=str, keep_default_na=False)
@@ -684,6 +735,8 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
     text = {c: str for c in header if c.endswith((".status", ".error", ".notes")) or c in _text_measures(instances)}
     summary = pd.read_csv(out_dir / SUMMARY_FILE, dtype={"recording_id": str, "path": str, "status": str,
                                                         "error": str, **text}, keep_default_na=True)
+    text_columns = [c for c in ("error", *text) if c in summary.columns]
+    summary[text_columns] = summary[text_columns].fillna("")  # empty text is "", as in the manifest
     outcomes = list(tables.this_run.values())
     counts = {status: sum(st == status for st, _ in outcomes) for status in (OK, PARTIAL, FAILED)}
     counts["already_done"] = sum(st == OK and done for st, done in outcomes)

@@ -154,6 +154,8 @@ class Measurements(Mapping[str, ProcessorResult]):
         Path of the recording.
     failures : dict | None
         ``{processor: reason}`` for processors that failed on the recording.
+    not_applicable : dict | None
+        ``{processor: reason}`` for processors that do not apply to it (e.g. no sound track).
 
     Examples
     --------
@@ -164,11 +166,12 @@ class Measurements(Mapping[str, ProcessorResult]):
     """
 
     def __init__(self, results: Sequence[ProcessorResult], recording_id: str = "", path: str = "",
-                 failures: dict[str, str] | None = None) -> None:
+                 failures: dict[str, str] | None = None, not_applicable: dict[str, str] | None = None) -> None:
         self._results = {r.processor: r for r in results}
         self.recording_id = recording_id
         self.path = str(path)
         self.failures = dict(failures or {})
+        self.not_applicable = dict(not_applicable or {})
 
     def __getitem__(self, processor: str) -> ProcessorResult:
         try:
@@ -185,7 +188,8 @@ class Measurements(Mapping[str, ProcessorResult]):
 
     def __repr__(self) -> str:
         parts = ", ".join([*(f"{k}: {len(v.timeseries)} rows" for k, v in self._results.items()),
-                           *(f"{k}: failed" for k in self.failures)])
+                           *(f"{k}: failed" for k in self.failures),
+                           *(f"{k}: not applicable" for k in self.not_applicable)])
         return f"<Measurements {self.recording_id!r} ({parts})>"
 
     @property

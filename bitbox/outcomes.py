@@ -23,7 +23,8 @@ import pandas as pd
 
 from .fileio import atomic_path
 
-__all__ = ["OK", "FAILED", "NOT_APPLICABLE", "PARTIAL", "recording_status", "merge_row", "read_tables",
+__all__ = ["OK", "FAILED", "NOT_APPLICABLE", "PARTIAL", "not_applicable_reason", "internal_error", "recording_status",
+           "merge_row", "read_tables",
            "write_tables", "SUMMARY_FILE", "MANIFEST_FILE", "MANIFEST_COLUMNS", "FIXED_SUMMARY_COLUMNS"]
 
 OK, FAILED, NOT_APPLICABLE, PARTIAL = "ok", "failed", "not_applicable", "partial"
@@ -41,6 +42,19 @@ def _text(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return str(value)
+
+
+def not_applicable_reason(processor, recording) -> str | None:
+    """Why ``processor`` does not apply to ``recording`` (a kind it does not read, or its own
+    ``skip_reason``: e.g. no sound track), or ``None`` when it applies."""
+    if recording.kind not in processor.input_kinds:
+        return f"reads {', '.join(processor.input_kinds)} recordings, not {recording.kind}"
+    return processor.skip_reason(recording)
+
+
+def internal_error(err: BaseException) -> str:
+    """The reason recorded for an unexpected exception (a bug in Bitbox or a plugin)."""
+    return f"internal error ({type(err).__name__}: {err}); please report it with the log"
 
 
 def recording_status(outcomes: Mapping[str, tuple[str, str]]) -> tuple[str, str]:
@@ -113,7 +127,7 @@ def read_tables(out_dir: Path) -> tuple[dict[str, dict], dict[str, dict], list[s
             for name in filter(None, row.get("processors", "").split(",")):
                 entry[name + _STATUS] = OK if worked else FAILED
                 entry[name + _ERROR] = "" if worked else row.get("reason", "")
-            entry["status"] = OK if worked else FAILED
+            entry["status"] = row["status"] = OK if worked else FAILED
     return manifest_rows, summary_rows, order, columns
 
 

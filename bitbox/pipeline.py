@@ -1,10 +1,12 @@
 """Run several processors on one recording: :func:`process`."""
 from __future__ import annotations
 
+import traceback
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .errors import BitboxError, MeasurementError, ParameterError
+from .outcomes import internal_error, not_applicable_reason
 from .log import logger, verbose
 from .measurements import Measurements
 from .processor import Processor, ProgressCallback
@@ -88,8 +90,9 @@ def process(path: str | Path | Recording, processors: str | Sequence[str | Proce
     -------
     Measurements
         Time series, summary and provenance per processor. With several processors each
-        succeeds or fails on its own: the reasons of those that failed are in
-        ``Measurements.failures`` (and logged).
+        succeeds or fails on its own, as in a batch: the reasons of those that failed are in
+        ``Measurements.failures``, of those that do not apply to the recording (e.g. ``speech``
+        on a video without sound) in ``Measurements.not_applicable`` (both logged).
 
     Raises
     ------
@@ -111,15 +114,25 @@ def process(path: str | Path | Recording, processors: str | Sequence[str | Proce
         logger.info("%s: running %r", recording.path.name, instances[0])
         return Measurements([instances[0].process(recording, progress=progress)], recording_id=recording.id,
                             path=str(recording.path))
-    results, failures = [], {}
+    results, failures, not_applied = [], {}, {}
     for processor in instances:  # several: each succeeds or fails on its own, whatever the order
-        logger.info("%s: running %r", recording.path.name, processor)
         try:
+            reason = not_applicable_reason(processor, recording)
+            if reason:
+                not_applied[processor.name] = reason
+                logger.info("%s: %s not applied: %s", recording.path.name, processor.name, reason)
+                continue
+            logger.info("%s: running %r", recording.path.name, processor)
             results.append(processor.process(recording, progress=progress))
         except BitboxError as err:
             failures[processor.name] = str(err)
             logger.warning("%s: %s failed: %s", recording.path.name, processor.name, err)
+        except Exception as err:  # a bug in one processor must not cost the others' results
+            failures[processor.name] = internal_error(err)
+            logger.error("%s: %s failed with an internal error:\n%s", recording.path.name, processor.name,
+                         traceback.format_exc())
     if not results:
         raise MeasurementError(recording.path, "no processor could measure it: " + "; ".join(
-            f"{name}: {reason}" for name, reason in failures.items()))
-    return Measurements(results, recording_id=recording.id, path=str(recording.path), failures=failures)
+            f"{name}: {reason}" for name, reason in {**failures, **not_applied}.items()))
+    return Measurements(results, recording_id=recording.id, path=str(recording.path), failures=failures,
+                        not_applicable=not_applied)

@@ -61,7 +61,7 @@ def test_tables_round_trip_and_tables_of_an_older_bitbox_are_read(tmp_path):
                   "finished_utc": ["", ""]}).to_csv(old / "manifest.csv", index=False)
     pd.DataFrame({"recording_id": ["x", "y"], "path": ["x.mp4", "y.mp4"], "status": ["skipped", "failed"],
                   "error": ["", "no face"], "face.blink_count": [2.0, None]}).to_csv(old / "summary.csv", index=False)
-    _, s, order, _ = read_tables(old)
-    assert order == ["x", "y"]
+    m, s, order, _ = read_tables(old)
+    assert order == ["x", "y"] and m["x"]["status"] == "ok"  # "skipped" is gone from both tables
     assert (s["x"]["face.status"], s["x"]["status"]) == ("ok", "ok")
     assert (s["y"]["face.status"], s["y"]["face.error"]) == ("failed", "no face")

@@ -109,3 +109,56 @@ def test_video_processors_do_not_apply_to_sound_only_files(real_inputs):
     assert audio_only.kind == "video"  # by its extension
     assert PoseProcessor().skip_reason(audio_only) == "the file has no video stream"
     assert PoseProcessor().skip_reason(bitbox.Recording(real_inputs / "speaker_off_camera.mp4")) is None
+
+
+def test_a_second_site_with_the_same_file_names_gets_its_own_rows(real_inputs, tmp_path, librivox_dir):
+    """siteA/sub01.wav and siteB/sub01.wav run into one OUT one after the other: nothing is overwritten."""
+    clips = sorted(librivox_dir.glob("*.wav"))[:2]
+    for site, clip in zip(("siteA", "siteB"), clips):
+        (tmp_path / site).mkdir()
+        shutil.copy(clip, tmp_path / site / "sub01.wav")
+    out = tmp_path / "out"
+    first = bitbox.process_folder(tmp_path / "siteA", out, processors="speech", progress=False)
+    second = bitbox.process_folder(tmp_path / "siteB", out, processors="speech", progress=False)
+    rows = second.summary.set_index("recording_id")
+    assert len(rows) == 2 and "sub01" in rows.index
+    other = next(rid for rid in rows.index if rid != "sub01")
+    assert other.startswith("sub01_") and rows.loc[other, "path"] == str(tmp_path / "siteB" / "sub01.wav")
+    assert rows.loc["sub01", "speech.duration_s"] == first.summary.set_index("recording_id").loc[
+        "sub01", "speech.duration_s"]
+    assert bitbox.Measurements.read(out / other)["speech"].provenance["input_path"].endswith("siteB/sub01.wav")
+    # Run again: each file keeps its id and is already done.
+    again = bitbox.process_folder(tmp_path / "siteB", out, processors="speech", progress=False)
+    assert again.counts["already_done"] == 1 and len(again.summary) == 2
+
+
+def test_one_run_per_out_at_a_time(real_inputs, tmp_path):
+    import fcntl
+
+    from bitbox.errors import ParameterError
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with open(out / ".bitbox.lock", "a+") as held:  # another run holds OUT
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(ParameterError, match="is being written by another bitbox run"):
+            bitbox.process_folder(real_inputs / "reader.wav", out, processors="speech", progress=False)
+    assert not (out / "summary.csv").exists()
+    done = bitbox.process_folder(real_inputs / "reader.wav", out, processors="speech", progress=False)
+    assert done.counts["ok"] == 1  # once it is released
+
+
+def test_a_processor_bug_outside_compute_fails_that_processor_only(real_inputs, tmp_path, monkeypatch):
+    from bitbox.processors.face import FaceProcessor
+
+    def broken(self, recording):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(FaceProcessor, "skip_reason", broken)
+    result = bitbox.process_folder(real_inputs / "speaker_off_camera.mp4", tmp_path / "out",
+                                   processors=["face", "speech"], progress=False)
+    row = result.summary.iloc[0]
+    assert row["status"] == "partial" and row["speech.status"] == "ok"
+    assert row["face.error"] == "internal error (ZeroDivisionError: division by zero); please report it with the log"
+    m = bitbox.process(real_inputs / "speaker_off_camera.mp4", ["face", "speech"])
+    assert m.processors == ["speech"] and m.failures["face"].startswith("internal error (ZeroDivisionError")
