@@ -140,6 +140,10 @@ class VideoInfo:
     start_s : float
         Presentation time of the first frame in the file's own timeline (``Frame.time_s`` 0),
         e.g. to align the video with another stream of the same file.
+    broken_timestamps : int
+        Frame timestamps that repeat or go backwards (a broken muxer). When there are any,
+        the timestamps are not trusted: ``time_s`` is ``index / fps`` and the frame rate is
+        not judged to vary (see the note).
     """
 
     fps: float
@@ -155,6 +159,7 @@ class VideoInfo:
     irregular_fraction: float = 0.0
     timestamps_duration_s: float | None = None
     start_s: float = 0.0
+    broken_timestamps: int = 0
 
     @property
     def duration_s(self) -> float:
@@ -189,9 +194,18 @@ class VideoInfo:
                 "constant rate (`ffmpeg -i IN -fps_mode cfr -r 30 OUT.mp4`)")
 
     @property
+    def timestamps_note(self) -> str:
+        """A note when the file's timestamps repeat or go backwards, else ``""``."""
+        if not self.broken_timestamps:
+            return ""
+        return (f"{self.broken_timestamps} frame timestamps repeat or go backwards (a broken muxer): times are the "
+                f"frame index / {self.fps:.4g} fps, as at a constant frame rate; re-encode the file to repair its "
+                "timestamps (`ffmpeg -i IN -c:v libx264 OUT.mp4`)")
+
+    @property
     def notes(self) -> tuple[str, ...]:
         """Human-readable notes on how the video was read, for a processor's ``notes`` measure."""
-        return tuple(note for note in (self.rotation_note, self.frame_rate_note) if note)
+        return tuple(note for note in (self.rotation_note, self.frame_rate_note, self.timestamps_note) if note)
 
 
 @dataclass(frozen=True)
@@ -341,8 +355,9 @@ class Recording:
             info = self._video_info
             if info.rotation_note:
                 logger.info("%s: %s", self.path.name, info.rotation_note)
-            if info.frame_rate_note:
-                logger.warning("%s: %s", self.path.name, info.frame_rate_note)
+            for note in (info.frame_rate_note, info.timestamps_note):
+                if note:
+                    logger.warning("%s: %s", self.path.name, note)
         return self._video_info
 
     def _read_video_info(self) -> VideoInfo:
@@ -359,16 +374,17 @@ class Recording:
         container, stream = self._open_video()
         try:
             timing = _scan_timestamps(container, stream)
+            time_base = stream.time_base  # read while open: PyAV frees the stream with its container
         finally:
             container.close()
         if first is None:
             raise RecordingError(self.path, "no frame could be decoded (corrupt or truncated video)",
                                  "Check that the file plays; re-encode or copy it again")
         width, height = width or first.width, height or first.height
-        fields = timing.fields(stream.time_base) if timing is not None else {}
+        fields = timing.fields(time_base) if timing is not None else {}
         if fields.get("frame_rate_varies"):
             fps = timing.count / fields["timestamps_duration_s"]  # the mean rate
-        elif fields and not (0 < fps <= 1000):
+        elif fields.get("fps_median") and not (0 < fps <= 1000):
             fps = fields["fps_median"]  # the container states no usable rate; the timestamps do
         if not np.isfinite(fps) or fps <= 0 or fps > 1000:
             raise RecordingError(self.path, f"the video reports an invalid frame rate ({fps})",
@@ -586,6 +602,8 @@ class _Timing:
         median = float(steps[np.searchsorted(cumulative, cumulative[-1] / 2)])
         irregular = np.abs(steps - median) > max(1.0, _RATE_TOLERANCE * median)
         last = self.last_duration if self.last_duration > 0 else median
+        if self.nonincreasing:  # timestamps that repeat or go backwards: only their usual interval is kept
+            return {"broken_timestamps": int(self.nonincreasing), "fps_median": 1 / (median * tb)}
         return {
             "frame_rate_varies": bool(irregular.any()),
             "fps_min": 1 / (steps[-1] * tb), "fps_max": 1 / (steps[0] * tb), "fps_median": 1 / (median * tb),

@@ -181,8 +181,8 @@ def uniform_rows(time_s, *, fps: float, tolerance: float = 0.1) -> np.ndarray | 
     -------
     ndarray of int, shape (n_grid,) | None
         For each grid time ``time_s[0] + k / fps`` the row of the nearest sample within half
-        a period, or -1 (a gap); ``None`` when the samples are already evenly spaced (or
-        fewer than two), so the series can be used as it is.
+        a period, or -1 (a gap); ``None`` when the samples are already evenly spaced, fewer
+        than two, or their times do not strictly increase, so the series is used as it is.
 
     Examples
     --------
@@ -191,8 +191,8 @@ def uniform_rows(time_s, *, fps: float, tolerance: float = 0.1) -> np.ndarray | 
     """
     t = np.asarray(time_s, dtype=float)
     fps = check_fps(fps)
-    if t.size < 2 or not np.isfinite(t).all():
-        return None
+    if t.size < 2 or not np.isfinite(t).all() or (np.diff(t) <= 0).any():
+        return None  # nothing to regularise, or times that do not increase (not a time axis to trust)
     steps = np.diff(t) * fps
     if (np.abs(steps - 1.0) <= tolerance).all():
         return None

@@ -18,7 +18,8 @@ import pytest
 
 import bitbox
 from bitbox import Recording
-from tools.faults.video_container import phone_rotated, set_display_rotation, slow_segment, variable_frame_rate
+from tools.faults.video_container import (phone_rotated, repeat_timestamps, set_display_rotation, slow_segment,
+                                          variable_frame_rate)
 
 N_FRAMES = 120
 FPS = 30000 / 1001
@@ -144,3 +145,17 @@ def test_face_on_a_variable_frame_rate_video_measures_on_a_uniform_grid(faulty, 
     assert vfr.summary["head_rotation_speed_deg_per_s"] == pytest.approx(
         face_result.summary["head_rotation_speed_deg_per_s"], rel=0.25)
     assert vfr.summary["blink_count"] == face_result.summary["blink_count"]
+
+
+def test_timestamps_that_repeat_are_not_trusted_and_noted(faulty, tmp_path):
+    """A broken muxer's file (three packets with the previous packet's timestamp): times fall back to the
+    frame index, which always increases, and the notes say why; it is not taken for a variable frame rate."""
+    broken = repeat_timestamps(faulty["cfr"], tmp_path / "broken.mkv", [30, 60, 61])
+    rec = Recording(broken)
+    info = rec.video_info
+    assert info.broken_timestamps == 3 and not info.frame_rate_varies
+    times = np.array([f.time_s for f in rec.iter_frames()])
+    assert len(times) == N_FRAMES and np.allclose(times, np.arange(N_FRAMES) / info.fps)
+    assert info.notes == (f"3 frame timestamps repeat or go backwards (a broken muxer): times are the frame index / "
+                          f"{info.fps:.4g} fps, as at a constant frame rate; re-encode the file to repair its "
+                          "timestamps (`ffmpeg -i IN -c:v libx264 OUT.mp4`)",)

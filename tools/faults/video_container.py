@@ -161,6 +161,31 @@ def variable_frame_rate(src: str | Path, dst: str | Path, keep: Sequence[int]) -
     return times
 
 
+def repeat_timestamps(src: str | Path, dst: str | Path, at: Sequence[int]) -> Path:
+    """Remux ``src`` (no B-frames, e.g. from :func:`variable_frame_rate`) into Matroska with the
+    packets listed in ``at`` given the previous packet's timestamp, as a broken muxer writes them.
+
+    Returns
+    -------
+    Path
+        ``dst``.
+    """
+    src, dst = Path(src), Path(dst)
+    _check_paths(src, dst)
+    wanted = set(at)
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format="matroska") as out:
+        source = inp.streams.video[0]
+        stream = out.add_stream_from_template(source)
+        previous = None
+        for index, packet in enumerate(p for p in inp.demux(source) if p.dts is not None):
+            if index in wanted and previous is not None:
+                packet.pts = packet.dts = previous
+            previous = packet.pts
+            packet.stream = stream
+            out.mux(packet)
+    return dst
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="fault", required=True)
