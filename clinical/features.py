@@ -15,15 +15,25 @@ __all__ = ["run_batch", "cached_embeddings"]
 
 def run_batch(paths: list[str], out_dir: Path, processors, *, workers: int, scheduler: str | None,
                progress: bool) -> tuple[dict[str, str], pd.DataFrame, dict[str, str]]:
-    """Process ``paths``; returns (path -> recording_id of successes, summary, path -> reason of failures)."""
+    """Process ``paths``; returns (path -> recording_id of successes, summary, path -> reason of failures).
+
+    A success is a recording on which every one of ``processors`` worked (the features need
+    them all); any other is a failure with the reasons of the processors that did not work.
+    """
     from bitbox.batch import process_folder
 
     result = process_folder(paths, out_dir, processors, workers=workers, scheduler=scheduler, progress=progress)
-    manifest = result.manifest
-    ok = manifest[manifest["status"] != "failed"]
-    failed = manifest[manifest["status"] == "failed"]
-    summary = result.summary.set_index("recording_id")
-    return (dict(zip(ok["path"], ok["recording_id"])), summary, dict(zip(failed["path"], failed["reason"])))
+    manifest = result.manifest[result.manifest["path"].isin(set(map(str, paths)))]
+    names = [p if isinstance(p, str) else p.name for p in ([processors] if isinstance(processors, str) else processors)]
+    done, failed = {}, {}
+    for row in manifest.to_dict("records"):
+        missing = [n for n in names if row.get(f"{n}.status") != "ok"]
+        if not missing:
+            done[row["path"]] = row["recording_id"]
+        else:
+            failed[row["path"]] = "; ".join(f"{n}: {row.get(f'{n}.error') or row.get(f'{n}.status') or 'not run'}"
+                                            for n in missing)
+    return done, result.summary.set_index("recording_id"), failed
 
 
 def cached_embeddings(out_dir: Path, texts: dict[str, str], model: str | None) -> dict[str, np.ndarray]:

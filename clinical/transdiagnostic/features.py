@@ -45,8 +45,12 @@ TEXT_SETS = ("descriptives", "tfidf", "embeddings")
 FEATURE_SETS = VOICE_SETS + TEXT_SETS
 #: Summary measures of the processors that say nothing about the person (settings, quality checks).
 #: Numeric summary values that are settings or recording facts, not features of the voice.
+#: Quality measures too: they describe the recording chain (hum, transcription confidence, the
+#: transcript's source), which differs by site and would let a classifier learn the site.
 _NOT_FEATURES = {"speech.f0_floor_hz", "speech.f0_ceiling_hz", "speech.clipped_fraction", "speech.duration_s",
-                 "speech.formant_ceiling_hz", "speech.hum_mains_hz"}
+                 "speech.formant_ceiling_hz", "speech.hum_mains_hz", "speech.hum_db", "speech.f0_octave_jump_rate",
+                 "language.transcribed", "language.asr_avg_logprob", "language.asr_compression_ratio",
+                 "language.asr_no_speech_prob"}
 
 
 def _measure_columns(summary: pd.DataFrame, processor: str) -> list[str]:

@@ -162,3 +162,16 @@ def test_a_processor_bug_outside_compute_fails_that_processor_only(real_inputs, 
     assert row["face.error"] == "internal error (ZeroDivisionError: division by zero); please report it with the log"
     m = bitbox.process(real_inputs / "speaker_off_camera.mp4", ["face", "speech"])
     assert m.processors == ["speech"] and m.failures["face"].startswith("internal error (ZeroDivisionError")
+
+
+def test_clinical_features_need_every_processor_they_asked_for(real_inputs, tmp_path):
+    """A partial recording (speech worked, face did not) is not a success for features that need both."""
+    from bitbox.clinical.features import run_batch
+
+    paths = [str(real_inputs / "speaker_off_camera.mp4"), str(real_inputs / "reader.wav")]
+    done, summary, failed = run_batch(paths, tmp_path / "out", ["speech"], workers=1, scheduler=None, progress=False)
+    assert set(done) == set(paths) and not failed
+    done, summary, failed = run_batch(paths[:1], tmp_path / "out", ["face", "speech"], workers=1, scheduler=None,
+                                      progress=False)
+    assert not done and list(failed) == paths[:1]
+    assert failed[paths[0]].startswith("face: ") and "no face was found" in failed[paths[0]]
