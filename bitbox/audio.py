@@ -154,10 +154,17 @@ def has_audio_track(path: str | Path) -> bool:
 
 def no_audio_reason(recording) -> str | None:
     """Why an audio processor cannot apply to a :class:`~bitbox.recording.Recording`
-    (a video without an audio track), or ``None``."""
-    if recording.kind == "video" and not has_audio_track(recording.path):
-        return "the video has no audio track"
-    return None
+    (a video without an audio track), or ``None`` (also when the file cannot be opened: the
+    processor then fails with the decoder's reason, not "no audio track")."""
+    import av
+
+    if recording.kind != "video":
+        return None
+    try:
+        with av.open(str(recording.path)) as container:
+            return None if container.streams.audio else "the video has no audio track"
+    except Exception:  # a file that cannot be opened: the processor reports the decoder's reason
+        return None
 
 
 def read_audio(path: str | Path, *, sr: int | None = None, mono: bool = True) -> tuple[np.ndarray, int]:

@@ -175,3 +175,11 @@ def test_clinical_features_need_every_processor_they_asked_for(real_inputs, tmp_
                                       progress=False)
     assert not done and list(failed) == paths[:1]
     assert failed[paths[0]].startswith("face: ") and "no face was found" in failed[paths[0]]
+
+
+def test_a_corrupt_video_is_not_taken_for_one_without_sound(real_inputs, tmp_path):
+    broken = tmp_path / "cut.mp4"
+    broken.write_bytes((real_inputs / "speaker_off_camera.mp4").read_bytes()[:2000])
+    row = bitbox.process_folder(broken, tmp_path / "out", processors="speech", progress=False).summary.iloc[0]
+    assert row["status"] == "failed" and row["speech.status"] == "failed"
+    assert "no audio track" not in row["error"] and str(broken) in row["error"]
