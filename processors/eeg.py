@@ -265,6 +265,7 @@ class _ReadInfo:
     unit: str = "V"
     n_stim_events: int = 0
     stim_channels: tuple[str, ...] = ()
+    n_stim_duplicates: int = 0
 
 
 def _declared_units(raw, path: Path) -> dict[str, str]:
@@ -293,16 +294,33 @@ def _apply_units(raw, declared: dict[str, str], units: str) -> None:
         logger.info("units=%s: %d channel(s) rescaled by %g", units, len(channels), factor)
 
 
-def _stim_events(raw, path: Path) -> tuple[tuple[str, ...], int]:
-    """Read the events of every stim channel into annotations (description: the code), before it is dropped."""
+def _is_event(description: str) -> bool:
+    """Whether an annotation is an event (not a BAD/EDGE segment nor a recording marker)."""
+    return not description.lower().startswith(("bad", "edge")) and description.strip().lower() not in RECORDING_MARKERS
+
+
+def _stim_events(raw, path: Path) -> tuple[tuple[str, ...], int, int]:
+    """Read the events of every stim channel into annotations (description: the code), before it is dropped.
+
+    A trigger at the sample of an event the annotations already hold (a file that carries its events
+    both ways, e.g. a FIF with STI 014 and annotations) is not added again. Returns the stim channels,
+    the events added and the duplicates left out.
+    """
     import mne
 
     stim = tuple(raw.ch_names[i] for i in mne.pick_types(raw.info, stim=True, exclude=[]))
-    n_events = 0
+    n_events = n_duplicates = 0
     for channel in stim:
         mask = 0xFFFF if path.suffix.lower() == ".bdf" else None  # BioSemi: the low 16 bits are the triggers
         events = mne.find_events(raw, stim_channel=channel, shortest_event=1, consecutive=True, mask=mask,
                                  mask_type="and", initial_event=True, verbose="error")
+        if len(events) and len(raw.annotations):
+            annotated = np.array([raw.time_as_index(a["onset"], use_rounding=True)[0] + raw.first_samp
+                                  for a in raw.annotations if _is_event(a["description"])], dtype=int)
+            if annotated.size:
+                near = np.abs(events[:, 0][:, None] - annotated[None, :]).min(axis=1) <= 1
+                n_duplicates += int(near.sum())
+                events = events[~near]
         if not len(events):
             continue
         n_events += len(events)
@@ -311,7 +329,7 @@ def _stim_events(raw, path: Path) -> tuple[tuple[str, ...], int]:
                                             first_samp=0 if orig_time is not None else raw.first_samp,
                                             orig_time=orig_time)
         raw.set_annotations(raw.annotations + found)
-    return stim, n_events
+    return stim, n_events, n_duplicates
 
 
 def _read(path: str | Path, units: str = "auto") -> tuple[Any, _ReadInfo]:
@@ -356,7 +374,7 @@ def _read(path: str | Path, units: str = "auto") -> tuple[Any, _ReadInfo]:
     info = _ReadInfo()
     with _mne_step(path, "reading the stim channel's events",
                    "Check the trigger channel, or export the events as annotations"):
-        info.stim_channels, info.n_stim_events = _stim_events(raw, path)
+        info.stim_channels, info.n_stim_events, info.n_stim_duplicates = _stim_events(raw, path)
     if info.stim_channels:
         logger.info("%s: %d events read from the stim channel(s) %s", path.name, info.n_stim_events,
                     ", ".join(info.stim_channels))
@@ -432,8 +450,7 @@ def annotation_events(raw) -> tuple[np.ndarray, dict[str, int], list[str]]:
     if not len(raw.annotations):
         return np.zeros((0, 3), int), {}, []
     events, event_id = mne.events_from_annotations(raw, verbose="error")
-    event_id = {d: i for d, i in event_id.items()
-                if not d.lower().startswith(("bad", "edge")) and d.strip().lower() not in RECORDING_MARKERS}
+    event_id = {d: i for d, i in event_id.items() if _is_event(d)}
     events = events[np.isin(events[:, 2], list(event_id.values()))]
     names = {i: d for d, i in event_id.items()}
     notes = []
@@ -714,7 +731,7 @@ class EegProcessor(Processor):
     """
 
     name = "eeg"
-    version = "1.3.0"
+    version = "1.4.0"
     input_kinds = ("eeg",)
     dependencies = ("mne", "mne-icalabel", "onnxruntime")
     measures = tuple(_MEASURES)
@@ -1003,6 +1020,10 @@ class EegProcessor(Processor):
         notes: list[str] = []
         if counts["units_suspect"]:
             notes.insert(0, units_note(counts["amplitude_median_uv"], info.unit))
+        if info.n_stim_duplicates:
+            notes.append(f"{info.n_stim_duplicates} triggers of the stim channel(s) {', '.join(info.stim_channels)} "
+                         "lie at the samples of events the annotations already hold: counted once, as the "
+                         "annotations name them - nothing to fix")
         notes += counts.pop("notes")
         dropped = counts.pop("dropped_channels")
         if progress is not None:

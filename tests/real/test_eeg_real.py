@@ -260,3 +260,12 @@ def test_eegfactors_epochs_a_bci_recording_with_shared_event_samples(faulty, tmp
     epochs = mne.read_epochs(written, verbose="error")
     counts = {code: len(epochs[code]) for code in N_EVENTS}
     assert counts == N_EVENTS
+
+
+def test_events_carried_both_as_annotations_and_on_a_stim_channel_count_once(faulty, tmp_path):
+    both = faults.add_stim_channel(faulty["events"], tmp_path / "both.edf", "pulse",
+                                   [(int((k + 0.5) * SFREQ), 1 + i % 2) for i, k in enumerate(TRIALS)])
+    s = EegProcessor(reject_uv=None).process(both).summary
+    assert _erp_counts(s) == {code: (n, n, 0) for code, n in N_EVENTS.items()}  # no "1"/"2" twins
+    assert f"{len(TRIALS)} triggers of the stim channel(s) TRIGGER lie at the samples of events the annotations " \
+           "already hold: counted once" in s["notes"]
