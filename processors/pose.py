@@ -405,6 +405,7 @@ def pose_summary(timeseries: pd.DataFrame, *, fps: float, duration_s: float | No
     }
     # Unevenly spaced frames (a variable frame rate): the paths' kinematics on a uniform grid.
     rows = analysis.uniform_rows(timeseries["time_s"], fps=fps) if "time_s" in timeseries and n else None
+    why: dict[str, list[str]] = {}  # reason -> the NaN measures it explains
     for seg in SEGMENTS:
         path = None if segment_paths is None else np.asarray(segment_paths[seg], dtype=np.float64).reshape(n, 2)
         kin, smooth_all, smooth = {}, {}, {}
@@ -412,11 +413,19 @@ def pose_summary(timeseries: pd.DataFrame, *, fps: float, duration_s: float | No
             path = np.where(plausible[:, None], path, np.nan)
             if rows is not None:
                 path = np.where((rows >= 0)[:, None], path[np.maximum(rows, 0)], np.nan)
-            kin = analysis.kinematics(path, fps=fps)
-            smooth_all = analysis.smoothness(path, fps=fps)
-            longest = analysis.longest_run(np.isfinite(path).all(axis=1))
-            if longest.stop - longest.start >= 2:
-                smooth = analysis.smoothness(path[longest], fps=fps)
+            names = {"path_length": f"{seg}_path_length_sw", "mean_speed": f"{seg}_mean_speed_sw_per_s",
+                     "mean_acceleration": f"{seg}_mean_acceleration_sw_per_s2",
+                     "mean_jerk": f"{seg}_mean_jerk_sw_per_s3", "ldj": f"{seg}_ldj"}
+            with analysis.nan_reasons() as reasons:
+                kin = analysis.kinematics(path, fps=fps)
+                smooth_all = analysis.smoothness(path, fps=fps)
+                longest = analysis.longest_run(np.isfinite(path).all(axis=1))
+                if longest.stop - longest.start >= 2:
+                    smooth = analysis.smoothness(path[longest], fps=fps)
+            for entry in reasons:
+                keys = [names[k] for k in entry.keys if k in names]  # kept below only if still NaN
+                if keys:
+                    why.setdefault(entry.reason.replace("samples", "analysed frames"), []).extend(keys)
         summary[f"{seg}_path_length_sw"] = kin.get("path_length", math.nan)
         summary[f"{seg}_mean_speed_sw_per_s"] = kin.get("mean_speed", math.nan)
         summary[f"{seg}_mean_acceleration_sw_per_s2"] = kin.get("mean_acceleration", math.nan)
@@ -428,6 +437,11 @@ def pose_summary(timeseries: pd.DataFrame, *, fps: float, duration_s: float | No
         left = int(plausible.sum())
         notes.append(f"pose implausible on {100 * fraction:.0f}% of frames{_describe(implausible_checks)}: the "
                      f"summary comes from the other {left} frame{'s' if left != 1 else ''} only; {_ADVICE}")
+    for reason, keys in why.items():
+        keys = [k for k in dict.fromkeys(keys) if math.isnan(summary[k])]
+        if keys:
+            notes.append(f"{', '.join(keys)} {'is' if len(keys) == 1 else 'are'} NaN: {reason} - keep the person's "
+                         "hands and body in view for longer stretches, or analyse a longer recording")
     if rows is not None:
         notes.append(f"the analysed frames are unevenly spaced in time (a variable frame rate): speeds use each "
                      f"frame's own interval and the segments' kinematics a uniform {fps:.4g} fps grid, with the "
@@ -465,7 +479,7 @@ class PoseProcessor(Processor):
     """
 
     name = "pose"
-    version = "1.1.0"
+    version = "1.2.0"
     input_kinds = ("video",)
     dependencies = ("mediapipe", "opencv-contrib-python")
     measures = tuple(_MEASURES)
