@@ -178,6 +178,14 @@ def decode_text(data: bytes, path: str | Path) -> DecodedText:
     else:
         _refuse_controls(text, path, "UTF-8 text")
         return _finish(text, "utf-8")
+    repaired = _mostly_utf8(data)
+    if repaired is not None:
+        text, n_bad = repaired
+        _refuse_controls(text, path, "UTF-8 text")
+        note = (f"{path.name} is UTF-8 but not valid in {n_bad} place{'s' if n_bad > 1 else ''} (the first at byte "
+                f"{first_bad}, 0x{data[first_bad]:02X}), each read as U+FFFD: the file is probably damaged or was "
+                "cut mid-character, so check it, or save it again as UTF-8")
+        return _finish(text, "utf-8", note=note)
     try:
         text, codec, name = data.decode("cp1252"), "cp1252", "Windows-1252 (Western European, a superset of Latin-1)"
     except UnicodeDecodeError:
@@ -186,6 +194,16 @@ def decode_text(data: bytes, path: str | Path) -> DecodedText:
     note = (f"{path.name} is not UTF-8 (byte {first_bad} is 0x{data[first_bad]:02X}) and was read as {name}: "
             "the encoding is a guess, so check its accented letters, or save the file as UTF-8")
     return _finish(text, codec, guessed=True, note=note)
+
+
+def _mostly_utf8(data: bytes) -> tuple[str, int] | None:
+    """UTF-8 with a few damaged places: the text (each damaged byte sequence as U+FFFD) and their
+    number, when valid multi-byte characters outnumber them; else ``None`` (another encoding)."""
+    text = data.decode("utf-8", errors="replace")
+    n_bad = text.count("\ufffd") - data.decode("utf-8", errors="ignore").count("\ufffd")
+    n_valid = len(text.encode("ascii", errors="ignore"))  # ASCII characters
+    n_valid = len(text) - n_valid - text.count("\ufffd")  # valid non-ASCII characters
+    return (text, n_bad) if n_valid > n_bad else None
 
 
 def _refuse_controls(text: str, path: Path, what: str) -> None:

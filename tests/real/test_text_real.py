@@ -151,3 +151,19 @@ def test_a_narrative_in_latin1_gives_the_utf8_spans_and_notes_the_guess(original
     assert guessed.timeseries[["begin_char", "end_char", "term", "label"]].equals(
         clean.timeseries[["begin_char", "end_char", "term", "label"]])
     assert guessed.summary["word_count"] == clean.summary["word_count"]
+
+
+def test_utf8_cut_mid_character_keeps_its_accents_and_says_where(original, tmp_path, language):
+    """A UTF-8 transcript cut in the middle of its last character (a copy that stopped early) stays UTF-8:
+    the accented words read right, the damaged place is U+FFFD and named, not the whole file read as cp1252."""
+    path, words = original
+    data = path.read_bytes().rstrip(b"\n") + "é".encode()[:1]
+    cut = tmp_path / "cut.txt"
+    cut.write_bytes(data)
+    summary = language.process(cut).summary
+    assert summary["text_encoding"] == "utf-8"
+    assert summary["notes"] == (f"cut.txt is UTF-8 but not valid in 1 place (the first at byte {len(data) - 1}, "
+                                "0xC3), each read as U+FFFD: the file is probably damaged or was cut mid-character, "
+                                "so check it, or save it again as UTF-8")
+    read = [w.text for w in read_transcript(cut).words]
+    assert read[:-1] == words[:-1] and read[-1] == words[-1] + "\ufffd"  # the cut character, marked
