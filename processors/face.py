@@ -888,7 +888,8 @@ class FaceProcessor(Processor):
             **{f"disp_{r}": v for r, v in displacement.items()}, **{f"asym_{r}": v for r, v in asym.items()},
         })
         summary = face_summary(series, fps=1.0 / dt, duration_s=info.duration_s, frame_step=self.frame_step)
-        summary["notes"] = join_notes([summary["notes"], *info.notes])  # rotation, varying frame rate
+        # The video's own notes (rotation, broken timestamps); a varying frame rate is handled and noted above.
+        summary["notes"] = join_notes([summary["notes"], *(n for n in info.notes if n != info.frame_rate_note)])
         return summary
 
     def skip_reason(self, recording: Recording) -> str | None:

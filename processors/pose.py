@@ -590,7 +590,8 @@ class PoseProcessor(Processor):
         summary = pose_summary(series, fps=fps, duration_s=info.duration_s, body_scale_px=scale,
                                still_threshold=self.still_threshold, segment_paths=paths,
                                implausible_checks=counts)
-        summary["notes"] = join_notes([summary["notes"], *info.notes])  # rotation, varying frame rate
+        # The video's own notes (rotation, broken timestamps); a varying frame rate is handled and noted above.
+        summary["notes"] = join_notes([summary["notes"], *(n for n in info.notes if n != info.frame_rate_note)])
         return summary
 
     def skip_reason(self, recording: Recording) -> str | None:

@@ -139,7 +139,7 @@ def test_face_on_a_variable_frame_rate_video_measures_on_a_uniform_grid(faulty, 
     assert vfr.summary["duration_s"] == pytest.approx(face_result.summary["duration_s"], abs=0.04)
     assert "computed on a uniform 29.97 fps grid, with the 26 grid times that have no frame left as gaps" \
         in vfr.summary["notes"]
-    assert "the frame rate varies (10.0-30.0 fps" in vfr.summary["notes"]
+    assert "the frame rate varies" not in vfr.summary["notes"]  # handled: the grid note above says how
     # Head rotation speed between consecutive frames: the same motion as the original's, whereas a mean
     # rate over the kept frames (25 fps) would understate it.
     assert vfr.summary["head_rotation_speed_deg_per_s"] == pytest.approx(
