@@ -38,7 +38,7 @@ system-deps:
 	    echo "Installing Debian packages:$$missing"; \
 	    (apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1 || \
 	     (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends $$missing >/dev/null)) || exit 1; \
-	  else echo "Missing Debian packages:$$missing (install them as root; their tests will skip)"; fi; \
+	  else echo "Missing Debian packages:$$missing (install them as root: the tests that need them fail without)"; fi; \
 	fi
 
 # Real-format recordings for tests/real/ (from package wheels, SHA-256 checked; see tools/real_data.py).

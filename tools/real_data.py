@@ -62,9 +62,12 @@ def fetch_pyedflib(out: Path) -> Path:
         return target
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--only-binary=:all:",
                         "--disable-pip-version-check", "-d", tmp, PYEDFLIB], check=True)
-        wheel = next(Path(tmp).glob("pyedflib-*.whl"))
+        wheels = sorted(Path(tmp).glob("pyedflib-*.whl"))
+        if not wheels:
+            raise SystemExit(f"pip found no wheel of {PYEDFLIB} for this platform; its test files come from a wheel.")
+        wheel = wheels[0]
         with zipfile.ZipFile(wheel) as archive:
             for member, expected in PYEDFLIB_FILES.items():
                 dest = target / Path(member).name
