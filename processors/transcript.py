@@ -334,6 +334,28 @@ def _read_json(text: str, path: Path) -> Transcript:
                          'or {"words": [{"word": "hello", "start": 0.5, "end": 0.8}, ...]}')
 
 
+def _in_time_order(transcript: Transcript, path: Path) -> list[str]:
+    """Sort a timed transcript's utterances by start time (subtitle editors can leave cues out of
+    order); notes for cues that were out of order or overlap the one before."""
+    utterances = transcript.utterances
+    timed = [u for u in utterances if u.start_s is not None]
+    if len(timed) != len(utterances) or len(timed) < 2:
+        return []
+    notes = []
+    starts = [u.start_s for u in utterances]
+    if any(b < a for a, b in zip(starts, starts[1:])):
+        n = sum(b < a for a, b in zip(starts, starts[1:]))
+        transcript.utterances = sorted(utterances, key=lambda u: u.start_s)  # stable: ties keep file order
+        notes.append(f"{path.name}: {n} utterance{'s' if n > 1 else ''} (cues or segments) came before the one "
+                     "above in time; they were sorted by their start times - check the transcript's times")
+    ordered = transcript.utterances
+    overlaps = sum(1 for a, b in zip(ordered, ordered[1:]) if a.end_s is not None and b.start_s < a.end_s)
+    if overlaps:
+        notes.append(f"{path.name}: {overlaps} utterance{'s' if overlaps > 1 else ''} start{'' if overlaps > 1 else 's'} "
+                     "before the one before ends (overlapping cues, e.g. two speakers): their pause_before_s is 0")
+    return notes
+
+
 def read_transcript(path: str | Path) -> Transcript:
     """Read a transcript file (``.txt``, ``.srt`` or ``.json``; see the module docstring).
 
@@ -356,6 +378,7 @@ def read_transcript(path: str | Path) -> Transcript:
     transcript.encoding = decoded.label
     if decoded.note:
         transcript.notes.append(decoded.note)
+    transcript.notes.extend(_in_time_order(transcript, path))
     if not transcript.words:
         raise RecordingError(path, "is a transcript without any words", "Check the file's content")
     return transcript

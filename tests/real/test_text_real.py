@@ -167,3 +167,21 @@ def test_utf8_cut_mid_character_keeps_its_accents_and_says_where(original, tmp_p
                                 "so check it, or save it again as UTF-8")
     read = [w.text for w in read_transcript(cut).words]
     assert read[:-1] == words[:-1] and read[-1] == words[-1] + "\ufffd"  # the cut character, marked
+
+
+def test_subtitles_out_of_time_order_are_sorted_and_noted(librivox_dir, tmp_path, language):
+    """Cues saved out of order (as subtitle editors can), one overlapping the next: the language measures
+    follow the times (was an internal error: time_s going backwards) and the notes say what was done."""
+    lines = faults.librivox_lines(librivox_dir / "transcription")[:3]
+    cues = [(2, "00:00:06,000 --> 00:00:09,000", lines[2]), (1, "00:00:03,000 --> 00:00:06,500", lines[1]),
+            (0, "00:00:00,000 --> 00:00:02,500", lines[0])]
+    srt = tmp_path / "unsorted.srt"
+    srt.write_text("\n\n".join(f"{i + 1}\n{t}\n{text}" for i, t, text in cues) + "\n", encoding="utf-8")
+    result = language.process(srt)
+    assert result.timeseries["time_s"].tolist() == [0.0, 3.0, 6.0]
+    assert result.timeseries["utterance_text"].str.lower().tolist() == lines
+    notes = result.summary["notes"]
+    assert "unsorted.srt: 2 utterances (cues or segments) came before the one above in time; they were sorted by " \
+           "their start times" in notes
+    assert "unsorted.srt: 1 utterance starts before the one before ends (overlapping cues" in notes
+    assert result.timeseries["pause_before_s"].tolist()[1:] == [0.5, 0.0]
