@@ -45,6 +45,7 @@ def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
 
 
 def _read_av(path: Path) -> tuple[np.ndarray, int]:
+    """Decode the first audio stream: (channels x samples, rate)."""
     import av
 
     try:
@@ -71,7 +72,8 @@ def _read_av(path: Path) -> tuple[np.ndarray, int]:
             if not chunks:
                 raise RecordingError(path, f"its audio cannot be decoded ({err})",
                                      "The file is probably corrupt or truncated") from None
-            # A damaged tail: keep what decoded, as media players do, but say so.
+            # A damaged tail: keep what decoded, as media players do, but say so (and the caller
+            # refuses the file when much of the declared sound is missing).
             from .log import logger
 
             logger.warning("%s: audio decoding stopped early (%s); using the first %.1f s", path.name, err,
@@ -102,8 +104,9 @@ def _riff_declared_fraction(path: Path) -> float | None:
     return None
 
 
-def _declared_duration(path: Path) -> float | None:
-    """Duration the container declares for its first audio stream (s), when it declares one."""
+def _declared_duration(path: Path, *, stream_only: bool = False) -> float | None:
+    """Duration the container declares for its first audio stream (s), when it declares one
+    (``stream_only``: the audio stream's own duration, not the container's)."""
     import av
 
     try:
@@ -113,7 +116,7 @@ def _declared_duration(path: Path) -> float | None:
             stream = container.streams.audio[0]
             if stream.duration is not None and stream.time_base is not None:
                 return float(stream.duration * stream.time_base)
-            if container.duration is not None:
+            if container.duration is not None and not stream_only:
                 return container.duration / 1_000_000
     except Exception:  # no declaration to compare with
         return None
@@ -124,7 +127,9 @@ def _check_complete(path: Path, n_samples: int, sr: int) -> None:
     """Refuse a file that decodes to clearly less audio than its header declares.
 
     WAV and FLAC headers state the exact length (2% tolerated); other formats often only
-    estimate it from the bit rate (10% tolerated, so variable-bit-rate files pass).
+    estimate it from the bit rate (10% tolerated, so variable-bit-rate files pass). For a
+    video, its audio stream's own declared duration counts (its container may hold more
+    video than sound).
     """
     tolerance = 0.02 if path.suffix.lower() in (".wav", ".wave", ".flac") else 0.10
     decoded = n_samples / sr
@@ -132,7 +137,7 @@ def _check_complete(path: Path, n_samples: int, sr: int) -> None:
     if fraction is not None:
         declared = decoded / fraction if fraction > 0 else math.inf
     else:
-        declared = _declared_duration(path)
+        declared = _declared_duration(path, stream_only=kind_of(path) == "video")
         if declared is None or path.suffix.lower() in (".wav", ".wave"):
             return
     if declared - decoded > max(0.05, tolerance * declared):
@@ -215,8 +220,7 @@ def read_audio(path: str | Path, *, sr: int | None = None, mono: bool = True) ->
                                  ) from None
     if data.size == 0:
         raise RecordingError(path, "holds no audio samples", "The file is probably truncated")
-    if kind_of(path) == "audio":  # (a video's container may legitimately hold more video than sound)
-        _check_complete(path, data.shape[-1], native)
+    _check_complete(path, data.shape[-1], native)
     if not np.isfinite(data).all():
         raise RecordingError(path, "holds NaN or infinite samples", "Export the audio again")
     if mono:

@@ -2,6 +2,7 @@
 order of ``-p`` never changes a result, and OUT's tables cover every run into it."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -183,3 +184,18 @@ def test_a_corrupt_video_is_not_taken_for_one_without_sound(real_inputs, tmp_pat
     row = bitbox.process_folder(broken, tmp_path / "out", processors="speech", progress=False).summary.iloc[0]
     assert row["status"] == "failed" and row["speech.status"] == "failed"
     assert "no audio track" not in row["error"] and str(broken) in row["error"]
+
+
+def test_a_video_cut_in_half_has_its_sound_refused_too(real_inputs, tmp_path, ffmpeg):
+    """Index at the front (a phone's or a streaming copy's layout), the file cut in half: the sound that is
+    left must not pass as the recording's speech."""
+    front = tmp_path / "front.mp4"
+    subprocess.run([ffmpeg, "-y", "-loglevel", "error", "-i", str(real_inputs / "speaker_off_camera.mp4"), "-c",
+                    "copy", "-movflags", "+faststart", str(front)], check=True)
+    cut = tmp_path / "cut.mp4"
+    data = front.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    row = bitbox.process_folder(cut, tmp_path / "out", processors="speech", progress=False).summary.iloc[0]
+    assert row["speech.status"] == "failed"
+    assert re.search(r"is truncated: its header declares \d+\.\d\d s of audio but only \d+\.\d\d s can be decoded",
+                     row["speech.error"])
