@@ -146,6 +146,23 @@ def _check_complete(path: Path, n_samples: int, sr: int) -> None:
                              "copy the file again")
 
 
+def _to_mono(data: np.ndarray, path: Path) -> np.ndarray:
+    """The channels' mean; or the loudest channel alone when averaging cancels them (a channel wired
+    with inverted polarity: the mean is more than 20 dB below the loudest channel), with a warning."""
+    if data.shape[0] < 2:
+        return data[0]
+    mixed = data.mean(axis=0)
+    rms = np.sqrt(np.mean(np.square(data, dtype=np.float64), axis=1))
+    if rms.max() > 0 and np.sqrt(np.mean(np.square(mixed, dtype=np.float64))) < 0.1 * rms.max():
+        from .log import logger
+
+        loudest = int(np.argmax(rms))
+        logger.warning("%s: the channels cancel out when averaged (one is wired with inverted polarity); using "
+                       "channel %d alone", path.name, loudest + 1)
+        return data[loudest]
+    return mixed
+
+
 def has_audio_track(path: str | Path) -> bool:
     """Whether a media file holds at least one audio stream (``False`` when it cannot be opened)."""
     import av
@@ -224,7 +241,7 @@ def read_audio(path: str | Path, *, sr: int | None = None, mono: bool = True) ->
     if not np.isfinite(data).all():
         raise RecordingError(path, "holds NaN or infinite samples", "Export the audio again")
     if mono:
-        data = data.mean(axis=0)
+        data = _to_mono(data, path)
     if sr is not None and int(sr) != native:
         data = resample(data, native, int(sr))
         native = int(sr)

@@ -158,3 +158,19 @@ def test_low_sample_rate_is_noted(rates):
             assert speech["formant_ceiling_hz"] == 3950.0
         else:
             assert "sampled at" not in speech["notes"] and windows["notes"] == ""
+
+
+def test_a_stereo_file_with_one_channel_inverted_is_not_silent(librivox_dir, tmp_path, caplog):
+    """Right = -left (a miswired balanced cable): averaging would cancel the voice to silence."""
+    import soundfile as sf
+
+    from bitbox.audio import read_audio
+
+    voice, sr = sf.read(librivox_dir / "sense_and_sensibility_01_austen_64kb-0870.wav", dtype="float32")
+    path = tmp_path / "inverted.wav"
+    sf.write(path, np.stack([voice, -voice], axis=1), sr, subtype="FLOAT")
+    with caplog.at_level("WARNING", logger="bitbox"):
+        samples, _ = read_audio(path)
+    np.testing.assert_allclose(samples, voice, atol=1e-6)
+    assert "inverted.wav: the channels cancel out when averaged (one is wired with inverted polarity); using " \
+           "channel 1 alone" in caplog.text
