@@ -130,7 +130,9 @@ class VideoInfo:
         (variable-frame-rate phones and screen recorders, dropped frames). Frame times then
         come from the timestamps, not from ``index / fps``.
     fps_min, fps_max, fps_median : float or None
-        The slowest, fastest and median rate between consecutive frames (``1 / interval``),
+        The slowest, fastest and typical rate between consecutive frames (``1 / interval``; the
+        typical one is 1 / the mean of the intervals within 10% of the median, so that 33 and 34 ms
+        ticks give 29.97 fps),
         from the timestamps; None when the file has fewer than 2 timestamps.
     irregular_fraction : float
         Fraction of the frame intervals that differ from the median by more than 10 %.
@@ -601,12 +603,15 @@ class _Timing:
         cumulative = np.cumsum(counts)
         median = float(steps[np.searchsorted(cumulative, cumulative[-1] / 2)])
         irregular = np.abs(steps - median) > max(1.0, _RATE_TOLERANCE * median)
+        # The typical interval: the mean of the regular ones, so that a clock rounding 29.97 fps to 33
+        # and 34 ms ticks (Matroska, WebM from browsers) gives 29.97, not 1 / 33 ms.
+        typical = float(np.sum(steps[~irregular] * counts[~irregular]) / counts[~irregular].sum())
         last = self.last_duration if self.last_duration > 0 else median
         if self.nonincreasing:  # timestamps that repeat or go backwards: only their usual interval is kept
-            return {"broken_timestamps": int(self.nonincreasing), "fps_median": 1 / (median * tb)}
+            return {"broken_timestamps": int(self.nonincreasing), "fps_median": 1 / (typical * tb)}
         return {
             "frame_rate_varies": bool(irregular.any()),
-            "fps_min": 1 / (steps[-1] * tb), "fps_max": 1 / (steps[0] * tb), "fps_median": 1 / (median * tb),
+            "fps_min": 1 / (steps[-1] * tb), "fps_max": 1 / (steps[0] * tb), "fps_median": 1 / (typical * tb),
             "irregular_fraction": float(counts[irregular].sum() / cumulative[-1]),
             "timestamps_duration_s": float((self.last - self.first + last) * tb),
             "start_s": float(self.first * tb),

@@ -159,3 +159,19 @@ def test_timestamps_that_repeat_are_not_trusted_and_noted(faulty, tmp_path):
     assert info.notes == (f"3 frame timestamps repeat or go backwards (a broken muxer): times are the frame index / "
                           f"{info.fps:.4g} fps, as at a constant frame rate; re-encode the file to repair its "
                           "timestamps (`ffmpeg -i IN -c:v libx264 OUT.mp4`)",)
+
+
+def test_a_variable_frame_rate_matroska_with_millisecond_ticks(faulty, ffmpeg, tmp_path):
+    """WebM/Matroska (as browsers record) round 29.97 fps to 33 and 34 ms ticks: the typical rate is still
+    29.97, so the uniform grid has exactly the dropped frames as gaps, not a drifting extra one every 100."""
+    import subprocess
+
+    from bitbox.analysis import uniform_rows
+
+    mkv = tmp_path / "vfr.mkv"
+    subprocess.run([ffmpeg, "-y", "-loglevel", "error", "-i", str(faulty["vfr"]), "-c", "copy", str(mkv)], check=True)
+    rec = Recording(mkv)
+    assert rec.video_info.frame_rate_varies and rec.video_info.fps_median == pytest.approx(FPS, abs=0.02)
+    times = [frame.time_s for frame in rec.iter_frames()]
+    rows = uniform_rows(times, fps=rec.video_info.fps_median)
+    assert (rows < 0).sum() == N_FRAMES - len(KEEP)  # the dropped frames, and only they
