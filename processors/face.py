@@ -410,6 +410,8 @@ class _Notes:
     def __init__(self) -> None:
         self._groups: dict[tuple[str, str], list[str]] = {}
         self._texts: list[str] = []
+        #: Grid times without a frame in the file (a variable frame rate), for the gaps' advice.
+        self.missing_frames = 0
 
     def add(self, names, reason: str, advice: str) -> None:
         self._groups.setdefault((reason, advice), []).extend(names)
@@ -421,6 +423,9 @@ class _Notes:
     def add_reason(self, names, entry: analysis.NanReason) -> None:
         reason = _FACE_REASON.get(entry.kind) or _in_face_terms(entry.reason)
         advice = _ADVICE[entry.kind]
+        if entry.kind == "gaps" and self.missing_frames:
+            advice += (f" (the {self.missing_frames} frame times the file itself lacks are gaps too: see the "
+                       "note on unevenly spaced frames)")
         if entry.kind == "too_short" and entry.function in ("expressivity", "multiscale_response"):
             advice += ", or use the shorter time scales"
         self.add(names, reason, advice)
@@ -513,6 +518,7 @@ def face_summary(timeseries: pd.DataFrame, *, fps: float, duration_s: float | No
     if rows is not None:  # unevenly spaced frames (a variable frame rate): time-based measures on a uniform grid
         ts = _on_grid(ts, rows)
         detected = col("face_detected") == 1
+        notes.missing_frames = int((rows < 0).sum())
         notes.add_text(f"the analysed frames are unevenly spaced in time (a variable frame rate): blinks, head "
                        f"speeds, kinematics and expressivity were computed on a uniform {fps:.4g} fps grid, with "
                        f"the {int((rows < 0).sum())} grid times that have no frame left as gaps - nothing to fix")
