@@ -245,6 +245,118 @@ def check_complete(path: str | Path) -> None:
                          "a partial recording is not analysed")
 
 
+_READ_HINTS = {
+    ".vhdr": "Check that the .vhdr header, the .vmrk markers and the .eeg data are all complete (one cut short or "
+             "edited by hand fails here) and open in the recording software; export them again if not",
+    ".set": "The .set file is probably truncated or damaged: copy it again, or export it again from EEGLAB",
+}
+_BV_BYTES = {"INT_16": 2, "UINT_16": 2, "INT_32": 4, "IEEE_FLOAT_32": 4}
+
+
+def _header_value(text: str, key: str) -> str | None:
+    match = re.search(rf"^{key}=(.*)$", text, flags=re.MULTILINE)
+    return match.group(1).strip() if match else None
+
+
+def check_brainvision(path: str | Path) -> None:
+    """Refuse a BrainVision set whose data or marker file is missing, empty or truncated.
+
+    The header (``.vhdr``) names its data (``DataFile=``) and marker (``MarkerFile=``) files; a
+    binary multiplexed data file must hold a whole number of samples of every channel, and the
+    markers must lie inside the data.
+
+    Raises
+    ------
+    RecordingError
+        Naming the file at fault, what is wrong and what to do.
+    """
+    path = Path(path)
+    text = path.read_text(encoding="latin-1")
+    named = {key: _header_value(text, key) for key in ("DataFile", "MarkerFile")}
+    for key, name in named.items():
+        if name and not (path.parent / name).is_file():
+            own = path.with_suffix(".eeg" if key == "DataFile" else ".vmrk")
+            hint = (f"The files were probably renamed: set {key}={own.name} in {path.name} (a text file)"
+                    if own.is_file() else "Keep the .vhdr, .vmrk and .eeg files together in one folder")
+            raise RecordingError(path, f"the BrainVision companion file {name!r} that the header names "
+                                 f"({key}=) is missing", hint)
+    data_name = named["DataFile"]
+    if not data_name:
+        return
+    data = path.parent / data_name
+    size = data.stat().st_size
+    if size == 0:
+        raise RecordingError(path, f"its data file {data_name!r} is empty", "Copy or export the recording again")
+    n_channels = _header_value(text, "NumberOfChannels")
+    width = _BV_BYTES.get(_header_value(text, "BinaryFormat") or "")
+    interval_us = _header_value(text, "SamplingInterval")
+    if (_header_value(text, "DataFormat") or "BINARY").upper() != "BINARY" or not width or not n_channels:
+        return  # ASCII or vectorized data: MNE checks those
+    try:
+        frame = int(n_channels) * width
+        n_samples = size / frame
+        sfreq = 1e6 / float(interval_us) if interval_us else math.nan
+    except (ValueError, ZeroDivisionError):
+        return
+    if size % frame:
+        raise RecordingError(path, f"its data file {data_name!r} is truncated: {size} bytes is not a whole number of "
+                             f"samples of its {n_channels} channels ({frame} bytes each)",
+                             "Copy or export the recording again; a partial recording is not analysed")
+    marker = path.parent / named["MarkerFile"] if named["MarkerFile"] else None
+    if marker is not None and marker.is_file():
+        positions = [int(m.group(1)) for m in re.finditer(r"^Mk\d+=[^,\n]*,[^,\n]*,\s*(\d+)",
+                                                          marker.read_text(encoding="latin-1"), flags=re.MULTILINE)]
+        past = [p for p in positions if p > n_samples]
+        if past and math.isfinite(sfreq):
+            raise RecordingError(path, f"its data file {data_name!r} is probably truncated: it holds "
+                                 f"{_seconds(n_samples / sfreq)} of data but {len(past)} of the "
+                                 f"{len(positions)} markers lie after its end (the last at "
+                                 f"{_seconds(max(past) / sfreq)})",
+                                 "Copy or export the recording again; a partial recording is not analysed")
+
+
+def check_eeglab(path: str | Path) -> None:
+    """Refuse an EEGLAB ``.set`` whose separate data file (``.fdt``) is missing or shorter than the
+    header's channels x points x trials of float32 samples.
+
+    Raises
+    ------
+    RecordingError
+        Naming the data file, what is wrong and what to do.
+    """
+    path = Path(path)
+    try:
+        from scipy.io import loadmat, whosmat
+
+        variables = {name: cls for name, _, cls in whosmat(str(path))}
+        if variables.get("data") == "char":  # fields at the top level (EEGLAB's default)
+            fields = loadmat(str(path), variable_names=["data", "nbchan", "pnts", "trials"], squeeze_me=True)
+        elif "EEG" in variables:  # one EEG struct
+            fields = {k: loadmat(str(path), variable_names=["EEG"], squeeze_me=True)["EEG"][k].item()
+                      for k in ("data", "nbchan", "pnts", "trials")}
+        else:
+            return
+    except Exception:  # HDF5-based (v7.3) or unusual files: MNE decides
+        return
+    name = fields.get("data")
+    if not isinstance(name, str):
+        return  # the data are inside the .set
+    fdt = path.parent / name
+    if not fdt.is_file():
+        raise RecordingError(path, f"the EEGLAB data file {name!r} is missing",
+                             "Keep the .set and .fdt files together in one folder")
+    try:
+        expected = int(fields["nbchan"]) * int(fields["pnts"]) * int(fields.get("trials") or 1) * 4
+    except (TypeError, ValueError, KeyError):
+        return
+    size = fdt.stat().st_size
+    if size < expected:
+        raise RecordingError(path, f"its data file {name!r} is truncated: it holds {size} of the {expected} bytes "
+                             f"that {int(fields['nbchan'])} channels x {int(fields['pnts'])} points need "
+                             f"({100 * (expected - size) / expected:.0f}% missing)",
+                             "Copy or export the recording again; a partial recording is not analysed")
+
+
 # ---------------------------------------------------------------------------- reading
 @contextmanager
 def _mne_step(path: str | Path, step: str, hint: str) -> Iterator[None]:
@@ -344,25 +456,9 @@ def _read(path: str | Path, units: str = "auto") -> tuple[Any, _ReadInfo]:
     if units != "auto" and units not in UNITS:
         raise ParameterError(f"units must be 'auto' or one of {sorted(UNITS)}. Got {units!r} instead.")
     if suffix == ".vhdr":
-        text = path.read_text(errors="replace")
-        for key in ("DataFile", "MarkerFile"):
-            match = re.search(rf"^{key}=(.+)$", text, flags=re.MULTILINE)
-            if match and not (path.parent / match.group(1).strip()).is_file():
-                raise RecordingError(path, f"the BrainVision companion file {match.group(1).strip()!r} is missing",
-                                     "Keep the .vhdr, .vmrk and .eeg files together in one folder")
+        check_brainvision(path)
     if suffix == ".set":
-        fdt = path.with_suffix(".fdt")
-        try:
-            from scipy.io import loadmat, whosmat
-
-            names = [n for n, *_ in whosmat(str(path))]
-            needs_fdt = "EEG" in names and isinstance(loadmat(str(path), variable_names=["EEG"],
-                                                              squeeze_me=True)["EEG"]["data"].item(), str)
-        except Exception:  # HDF5-based (v7.3) files: let MNE decide
-            needs_fdt = False
-        if needs_fdt and not fdt.is_file():
-            raise RecordingError(path, f"the EEGLAB data file {fdt.name!r} is missing",
-                                 "Keep the .set and .fdt files together in one folder")
+        check_eeglab(path)
     if suffix in (".edf", ".bdf", ".gdf"):
         check_complete(path)
     reader = getattr(mne.io, _READERS[suffix])
@@ -370,7 +466,11 @@ def _read(path: str | Path, units: str = "auto") -> tuple[Any, _ReadInfo]:
         raw = reader(str(path), preload=True, verbose="error")
     except Exception as err:  # every reader fails in its own way: name the file and the reason
         raise RecordingError(path, f"cannot be read as {suffix} EEG ({type(err).__name__}: {err})",
-                             "Check that the file is complete and opens in its recording software") from None
+                             _READ_HINTS.get(suffix, "Check that the file is complete and opens in its recording "
+                                                     "software")) from None
+    if suffix == ".vhdr":  # "Comment/standard", "Stimulus/S  1": the marker's type is not the condition
+        plain = {d: re.sub(r"^(Comment|Stimulus|Response|Marker)/", "", d) for d in set(raw.annotations.description)}
+        raw.annotations.rename({d: p for d, p in plain.items() if p != d and p.strip()})
     info = _ReadInfo()
     with _mne_step(path, "reading the stim channel's events",
                    "Check the trigger channel, or export the events as annotations"):
@@ -731,7 +831,7 @@ class EegProcessor(Processor):
     """
 
     name = "eeg"
-    version = "1.4.0"
+    version = "1.5.0"
     input_kinds = ("eeg",)
     dependencies = ("mne", "mne-icalabel", "onnxruntime")
     measures = tuple(_MEASURES)

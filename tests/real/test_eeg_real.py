@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections import Counter
 import math
+import re
+from pathlib import Path
 
 import mne
 import numpy as np
@@ -269,3 +271,71 @@ def test_events_carried_both_as_annotations_and_on_a_stim_channel_count_once(fau
     assert _erp_counts(s) == {code: (n, n, 0) for code, n in N_EVENTS.items()}  # no "1"/"2" twins
     assert f"{len(TRIALS)} triggers of the stim channel(s) TRIGGER lie at the samples of events the annotations " \
            "already hold: counted once" in s["notes"]
+
+
+@pytest.fixture(scope="module")
+def exported(faulty, tmp_path_factory):
+    """The real EDF with its BCI events (first 60 s) as BrainVision and EEGLAB files, as labs exchange them."""
+    folder = tmp_path_factory.mktemp("exported")
+    embedded = faults.export(faulty["events"], folder / "embedded.set", seconds=60.0)
+    return {"bv": faults.export(faulty["events"], folder / "rec.vhdr", seconds=60.0), "embedded": embedded,
+            "set": faults.separate_fdt(embedded, folder / "rec.set")}
+
+
+def _copy_set(files: list[Path], folder: Path, stem: str) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for file in files:
+        out[file.suffix] = folder / f"{stem}{file.suffix}"
+        out[file.suffix].write_bytes(file.read_bytes())
+    return out
+
+
+def test_brainvision_and_eeglab_exports_give_the_edf_s_measures(exported, faulty):
+    edf = EegProcessor(reject_uv=None).process(faulty["events"]).summary
+    for key in ("bv", "embedded", "set"):
+        s = EegProcessor(reject_uv=None).process(exported[key]).summary
+        assert s["duration_s"] == pytest.approx(60.0)
+        assert s["rel_power_alpha"] == pytest.approx(edf["rel_power_alpha"], abs=0.05), key
+        assert {k for k in _erp_counts(s)} == set(N_EVENTS), key
+
+
+def test_a_truncated_brainvision_data_file_is_refused(exported, tmp_path):
+    vhdr = exported["bv"]
+    files = [vhdr, vhdr.with_suffix(".vmrk"), vhdr.with_suffix(".eeg")]
+    odd = _copy_set(files, tmp_path / "odd", "rec")  # cut mid-sample (the header names rec.eeg/rec.vmrk)
+    faults.cut(vhdr.with_suffix(".eeg"), odd[".eeg"], vhdr.with_suffix(".eeg").stat().st_size // 2 + 1)
+    with pytest.raises(RecordingError, match=r"its data file 'rec.eeg' is truncated: \d+ bytes is not a whole "
+                                             r"number of samples of its \d+ channels"):
+        EegProcessor().process(odd[".vhdr"])
+    whole = _copy_set(files, tmp_path / "whole", "rec")  # cut at a sample boundary: the markers tell
+    n_ch = int(re.search(r"NumberOfChannels=(\d+)", vhdr.read_text()).group(1))
+    frame = n_ch * {"INT_16": 2, "IEEE_FLOAT_32": 4}[re.search(r"BinaryFormat=(\w+)", vhdr.read_text()).group(1)]
+    half = vhdr.with_suffix(".eeg").stat().st_size // 2 // frame * frame
+    faults.cut(vhdr.with_suffix(".eeg"), whole[".eeg"], half)
+    with pytest.raises(RecordingError, match=r"its data file 'rec.eeg' is probably truncated: it holds 30 s of "
+                                             r"data but \d+ of the \d+ markers lie after its end"):
+        EegProcessor().process(whole[".vhdr"])
+
+
+def test_renamed_brainvision_files_get_the_fix_that_works(exported, tmp_path):
+    vhdr = exported["bv"]
+    renamed = _copy_set([vhdr, vhdr.with_suffix(".vmrk"), vhdr.with_suffix(".eeg")], tmp_path, "patient01")
+    with pytest.raises(RecordingError) as err:
+        EegProcessor().process(renamed[".vhdr"])
+    assert str(err.value).endswith("the BrainVision companion file 'rec.eeg' that the header names (DataFile=) is "
+                                   "missing. The files were probably renamed: set DataFile=patient01.eeg in "
+                                   "patient01.vhdr (a text file)")
+
+
+def test_a_truncated_eeglab_data_file_is_refused(exported, tmp_path):
+    files = [exported["set"], exported["set"].with_suffix(".fdt")]
+    copy = _copy_set(files, tmp_path, "rec")
+    size = files[1].stat().st_size
+    faults.cut(files[1], copy[".fdt"], size // 2)
+    with pytest.raises(RecordingError, match=rf"its data file 'rec.fdt' is truncated: it holds {size // 2} of the "
+                                             rf"{size} bytes that \d+ channels x 12000 points need \(50% missing\)"):
+        EegProcessor().process(copy[".set"])
+    copy[".fdt"].unlink()
+    with pytest.raises(RecordingError, match="the EEGLAB data file 'rec.fdt' is missing"):
+        EegProcessor().process(copy[".set"])

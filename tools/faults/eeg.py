@@ -204,6 +204,46 @@ def to_gdf(src: str | Path, dst: str | Path, events: Sequence[tuple[int, int]] =
     return write_gdf1(dst, raw.get_data() * 1e6, int(sfreq), raw.ch_names, events)
 
 
+def export(src: str | Path, dst: str | Path, *, seconds: float | None = None) -> Path:
+    """Write a real EDF (or any file MNE reads) as BrainVision (``.vhdr`` + ``.vmrk`` + ``.eeg``) or
+    EEGLAB (``.set`` + ``.fdt``), as the suffix of ``dst`` says, with its annotations; the first
+    ``seconds`` only when given. Uses MNE's exporters (pybv, eeglabio)."""
+    import mne
+
+    src, dst = Path(src), Path(dst)
+    raw = mne.io.read_raw(src, preload=True, verbose="error")
+    if seconds is not None:
+        raw.crop(0, seconds, include_tmax=False)
+    raw.pick("eeg")
+    fmt = {".vhdr": "brainvision", ".set": "eeglab"}[dst.suffix.lower()]
+    mne.export.export_raw(dst, raw, fmt=fmt, overwrite=True, verbose="error")
+    return dst
+
+
+def separate_fdt(src: str | Path, dst: str | Path) -> Path:
+    """Rewrite an EEGLAB ``.set`` with embedded data as EEGLAB's two-file form: ``dst`` (``.set``)
+    naming ``<stem>.fdt``, which holds the samples (float32, channel-fastest)."""
+    import scipy.io as sio
+
+    src, dst = Path(src), Path(dst)
+    fields = {k: v for k, v in sio.loadmat(src, appendmat=False).items() if not k.startswith("__")}
+    data = np.asarray(fields["data"], dtype=np.float32)
+    fdt = dst.with_suffix(".fdt")
+    fields["data"] = fields["datfile"] = fdt.name
+    sio.savemat(dst, fields, appendmat=False, format="5", oned_as="row")
+    data.T.astype("<f4").tofile(fdt)
+    return dst
+
+
+def cut(src: str | Path, dst: str | Path, n_bytes: int) -> Path:
+    """Copy the first ``n_bytes`` of ``src`` to ``dst`` (a copy that stopped early)."""
+    src, dst = Path(src), Path(dst)
+    if src.resolve() == dst.resolve():
+        raise SystemExit("the output must be another file than the input")
+    dst.write_bytes(src.read_bytes()[:n_bytes])
+    return dst
+
+
 def _events(text: str, kind: type) -> list[tuple]:
     """``"2.5:768,2.5:769"`` -> [(2.5, "768"), (2.5, "769")] (kind=str) or [(at, code)] with ints."""
     out = []
