@@ -118,7 +118,7 @@ def test_bad_eeg_files_give_clear_errors(tmp_path):
     raw = simulate_raw(duration_s=10, conditions={}, seed=5)
     mne.export.export_raw(tmp_path / "rec.vhdr", raw, fmt="brainvision", verbose="error")
     (tmp_path / "rec.eeg").unlink()
-    with pytest.raises(RecordingError, match="companion file 'rec.eeg' is missing"):
+    with pytest.raises(RecordingError, match=r"companion file 'rec.eeg' that the header names \(DataFile=\) is missing"):
         read_raw(tmp_path / "rec.vhdr")
     (tmp_path / "broken.edf").write_bytes(b"0       not an edf header at all")
     with pytest.raises(RecordingError, match="broken.edf: cannot be read as .edf EEG"):
