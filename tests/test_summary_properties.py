@@ -277,7 +277,7 @@ def test_language_summary(layout, times, transcribed, encoding, window):
                                encoding=encoding, notes=["a note of the transcript"])
     timed = times == "timed" or (times == "gappy" and not (gaps.all() or kind == "all_nan"))
     expected = set(LANGUAGE_SUMMARY_KEYS) | ({"word_rate_wpm"} if timed else set())
-    expected |= ({"coherence_mean", "coherence_min"} if n >= 2 else set()) | ({"text_encoding"} if encoding else set())
+    expected |= ({"coherence_mean", "coherence_min"} if n >= 1 else set()) | ({"text_encoding"} if encoding else set())
     assert set(summary) == expected
     validate_summary("language", LanguageProcessor.catalog_measures(), summary)
     _numbers_finite_or_nan(summary)
