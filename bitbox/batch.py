@@ -556,6 +556,32 @@ def _text_measures(processors: Sequence[Processor]) -> set[str]:
             if m.kind == "summary" and m.dtype == "str" and not m.pattern}
 
 
+def _column_layout(keys: Iterable[str], first: Sequence[str]) -> list[str]:
+    """Summary columns grouped by processor (in the order they first appear in ``first``, then the
+    others by name): status, error, the catalogued measures in catalog order, then the rest
+    (pattern measures) by name."""
+    from .outcomes import FIXED_SUMMARY_COLUMNS
+    from .registry import get_processor_class
+
+    groups: dict[str, list[str]] = {}
+    for key in [*first, *sorted(keys)]:
+        if key in FIXED_SUMMARY_COLUMNS or "." not in key:
+            continue
+        groups.setdefault(key.split(".", 1)[0], [])
+    keys = set(keys) | set(first)
+    layout: list[str] = []
+    for name in groups:
+        own = sorted(k for k in keys if k.startswith(f"{name}."))
+        try:
+            catalogued = [f"{name}.{m.name}" for m in get_processor_class(name).catalog_measures()
+                          if m.kind == "summary" and not m.pattern]
+        except BitboxError:  # a processor of an earlier run that is no longer installed
+            catalogued = []
+        head = [f"{name}.status", f"{name}.error", *catalogued]
+        layout += [k for k in head if k in keys] + [k for k in own if k not in head]
+    return layout
+
+
 class _Tables:
     """summary.csv and manifest.csv of one OUT: the rows already there, merged with this run's."""
 
@@ -578,10 +604,6 @@ class _Tables:
                     self.out_dir, stored["path"], rid)
         return Job(rid, job.path)
 
-    def expect(self, recording_ids: Iterable[str]) -> None:
-        """Fix the rows' order up front (discovery order), whatever order the recordings finish in."""
-        self.order.extend(rid for rid in recording_ids if rid not in self.order)
-
     def add(self, row: dict[str, Any]) -> None:
         rid = row["recording_id"]
         new = {"recording_id": rid, "path": row["path"], "status": row["status"], "error": row["reason"],
@@ -599,7 +621,11 @@ class _Tables:
         self.this_run[rid] = (row["status"], bool(worked) and worked == set(filter(None, row["reused"].split(","))))
 
     def write(self) -> None:
-        write_tables(self.out_dir, self.manifest, self.summary, self.order, self.columns)
+        """Both tables, rows sorted by recording id and columns in a fixed layout, so that they do
+        not depend on the order recordings finished in or on what earlier runs wrote first."""
+        order = sorted(self.order)
+        keys = dict.fromkeys([*self.columns, *(k for rid in order for k in self.summary.get(rid, {}))])
+        write_tables(self.out_dir, self.manifest, self.summary, order, _column_layout(keys, self.columns))
 
 
 # ---------------------------------------------------------------------------- public
@@ -680,7 +706,6 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
 
         tables = _Tables(out_dir, instances)
         jobs = [tables.distinct(job) for job in jobs]  # an id of an earlier run's other file gets a suffix
-        tables.expect([job.recording_id for job, _ in problems] + [job.recording_id for job in jobs])
         for job, reason in problems:
             tables.add({"recording_id": job.recording_id, "path": job.path, "status": FAILED, "reason": reason,
                         "sha256": "", "seconds": 0.0, "processors": ",".join(p.name for p in instances), "reused": "",

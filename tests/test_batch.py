@@ -295,6 +295,14 @@ def test_a_killed_batch_resumes_to_the_same_result(tmp_path, talking_head, sway_
         assert (killed / rid / "face.parquet").read_bytes() == (clean / rid / "face.parquet").read_bytes()
         assert sorted(p.name for p in (killed / rid).iterdir()) == ["face.json", "face.parquet"]
     assert not [p for p in killed.rglob("*") if p.name.endswith(".tmp")]
+    # The tables too: same rows, same columns, same values, whatever the kill left (timings aside).
+    volatile = ["path", "seconds", "finished_utc", "reused"]
+    for name in ("summary.csv", "manifest.csv"):
+        a = pd.read_csv(killed / name, keep_default_na=False)
+        b = pd.read_csv(clean / name, keep_default_na=False)
+        assert list(a.columns) == list(b.columns)
+        pd.testing.assert_frame_equal(a.drop(columns=[c for c in volatile if c in a]),
+                                      b.drop(columns=[c for c in volatile if c in b]))
 
 
 # ---------------------------------------------------------------------------- Dask
