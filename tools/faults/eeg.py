@@ -95,9 +95,7 @@ def truncate(src: str | Path, dst: str | Path, *, fraction: float = 0.5) -> Path
     """Write the first ``fraction`` of ``src``'s bytes to ``dst`` (the header keeps its record count)."""
     if not 0 < fraction < 1:
         raise ValueError(f"fraction must be in (0, 1). Got {fraction} instead.")
-    dst, data = _copy(src, dst)
-    dst.write_bytes(bytes(data[:int(len(data) * fraction)]))
-    return dst
+    return cut(src, dst, int(Path(src).stat().st_size * fraction))
 
 
 def mislabel_units(src: str | Path, dst: str | Path, *, dimension: str = "V",
@@ -237,10 +235,8 @@ def separate_fdt(src: str | Path, dst: str | Path) -> Path:
 
 def cut(src: str | Path, dst: str | Path, n_bytes: int) -> Path:
     """Copy the first ``n_bytes`` of ``src`` to ``dst`` (a copy that stopped early)."""
-    src, dst = Path(src), Path(dst)
-    if src.resolve() == dst.resolve():
-        raise SystemExit("the output must be another file than the input")
-    dst.write_bytes(src.read_bytes()[:n_bytes])
+    dst, data = _copy(src, dst)
+    dst.write_bytes(bytes(data[:n_bytes]))
     return dst
 
 
