@@ -3,14 +3,15 @@
 # dependency set. `make test` also installs the Debian packages the tests synthesise speech
 # with and read real speech from (espeak-ng, pocketsphinx-testdata) and the browser that renders
 # the HTML report in a test (chromium) and the video tool the real-recording tests inject faults
-# with (ffmpeg) when they are missing, and unpacks the real-format files of tests/real/.
+# with (ffmpeg) and the tools the no-network test traces the library with (strace, iproute2) when
+# they are missing, and unpacks the real-format files of tests/real/.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.bitbox-installed
 DEMO_OUT ?= demo-output
 
-SYSTEM_PACKAGES := espeak-ng pocketsphinx-testdata chromium ffmpeg
+SYSTEM_PACKAGES := espeak-ng pocketsphinx-testdata chromium ffmpeg strace iproute2
 
 .PHONY: demo test install system-deps real-data docs bench clean
 
@@ -60,6 +61,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/narratives.py
 	$(BIN)/python benchmarks/hba.py
 	$(BIN)/python benchmarks/real_files.py
+	$(BIN)/python benchmarks/model_files.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) build *.egg-info

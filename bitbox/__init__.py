@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from importlib import metadata as _metadata
 
+# First, before anything can import onnxruntime or huggingface_hub: their offline and no-telemetry switches.
+from .offline import enforce_offline as _enforce_offline
+
+_enforce_offline()
+
 from .batch import process_folder
 from .catalog import Catalog, Measure, catalog
 from .dyad import dyad

@@ -993,6 +993,10 @@ class EegProcessor(Processor):
         import warnings
 
         import mne
+
+        from bitbox.offline import onnxruntime_offline
+
+        onnxruntime_offline(required=False)  # ICLabel's ONNX backend (used without torch) creates a session
         from mne_icalabel import label_components
 
         n = min(int(self.ica_n_components), len(raw.ch_names) - 1)

@@ -248,7 +248,9 @@ def _vad_session():
         from importlib.util import find_spec
         from pathlib import Path
 
-        import onnxruntime as ort
+        from bitbox.offline import onnxruntime_offline
+
+        ort = onnxruntime_offline()  # telemetry off before the first session
 
         # find_spec locates the package without importing it (importing it loads torch).
         spec = find_spec("silero_vad")

@@ -448,6 +448,9 @@ _MODELS: dict[tuple[str, int], Any] = {}
 
 
 def _load_asr(model: str | Path | None, threads: int):
+    from bitbox.offline import hub_offline
+
+    hub_offline()  # a model name is looked up in the local Hugging Face cache only
     from faster_whisper import WhisperModel
 
     location = default_asr_model() if model is None else Path(model).expanduser()

@@ -1,85 +1,64 @@
-"""The offline guarantee: the whole demo job runs with the network blocked and never tries it.
+"""The offline switches Bitbox sets itself (:mod:`bitbox.offline`).
 
-Every Python-level way out (``socket.connect`` to an internet address, ``create_connection``,
-DNS lookups through ``getaddrinfo``) is replaced, in the child processes, by a stub that
-records the attempt and fails. When the tests run as root with ``unshare`` available (as in
-CI), the job also runs in a fresh network namespace with no interface up, so native code
-cannot reach the network either.
+The proof that nothing leaves the machine is at the system-call level, in
+``tests/test_no_network.py``; these tests check the switches behind it, quickly, in fresh
+interpreters (the switches act at import time).
 """
 from __future__ import annotations
 
+import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
+import pytest
+
+from bitbox import offline
+from bitbox.offline import OFFLINE_ENVIRONMENT
 
 REPO = Path(__file__).resolve().parents[1]
 
-_GUARD = '''
-import os, socket
-_LOG = os.environ["BITBOX_NETWORK_LOG"]
 
-def _record(what):
-    with open(_LOG, "a") as handle:
-        handle.write(what + "\\n")
-
-_connect = socket.socket.connect
-_connect_ex = socket.socket.connect_ex
-
-def connect(self, address):
-    if self.family in (socket.AF_INET, socket.AF_INET6):
-        _record(f"connect {address!r}")
-        raise OSError("network access blocked by the offline test")
-    return _connect(self, address)
-
-def connect_ex(self, address):
-    if self.family in (socket.AF_INET, socket.AF_INET6):
-        _record(f"connect_ex {address!r}")
-        return 101
-    return _connect_ex(self, address)
-
-def getaddrinfo(host, *args, **kwargs):
-    _record(f"getaddrinfo {host!r}")
-    raise socket.gaierror("name resolution blocked by the offline test")
-
-socket.socket.connect = connect
-socket.socket.connect_ex = connect_ex
-socket.getaddrinfo = getaddrinfo
-'''
-
-
-def _isolated(command: list[str]) -> list[str]:
-    """The command in a new network namespace when we may create one (root and unshare)."""
-    unshare = shutil.which("unshare")
-    if unshare and hasattr(os, "geteuid") and os.geteuid() == 0:
-        probe = subprocess.run([unshare, "-n", "true"], capture_output=True)
-        if probe.returncode == 0:
-            return [unshare, "-n", *command]
-    return command
-
-
-def test_the_demo_job_never_touches_the_network(tmp_path):
-    guard = tmp_path / "guard"
-    guard.mkdir()
-    (guard / "sitecustomize.py").write_text(_GUARD)
-    log = tmp_path / "network.log"
-    env = dict(os.environ, BITBOX_NETWORK_LOG=str(log),
-               PYTHONPATH=os.pathsep.join([str(guard), str(REPO), os.environ.get("PYTHONPATH", "")]))
-    out = tmp_path / "out"
-    bitbox = [sys.executable, "-m", "bitbox"]
-    run = subprocess.run(_isolated([*bitbox, "run", str(REPO / "examples" / "data"), "-o", str(out), "-p",
-                                    "face,speech,language", "-q"]), env=env, capture_output=True, text=True)
+def _python(code: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in OFFLINE_ENVIRONMENT}
+    clean.update(env, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    run = subprocess.run([sys.executable, "-c", code], env=clean, capture_output=True, text=True, cwd=REPO)
     assert run.returncode == 0, run.stderr[-3000:]
-    report = subprocess.run(_isolated([*bitbox, "report", str(out)]), env=env, capture_output=True, text=True)
-    assert report.returncode == 0, report.stderr[-3000:]
-    # The guard was active in the children (it logs to the file it was given) ...
-    check = subprocess.run([sys.executable, "-c", "import socket; socket.getaddrinfo('example.org', 80)"],
-                           env=dict(env, BITBOX_NETWORK_LOG=str(tmp_path / "probe.log")), capture_output=True)
-    assert check.returncode != 0 and "example.org" in (tmp_path / "probe.log").read_text()
-    # ... and the demo job never tried to connect or resolve a name.
-    assert not log.exists(), log.read_text()
-    summary = pd.read_csv(out / "summary.csv")
-    assert (summary["status"] == "ok").all() and len(summary) == 3
+    return run
+
+
+def test_importing_bitbox_forces_the_switches_and_nothing_heavy():
+    run = _python("import json, logging, os, sys; logging.basicConfig(); import bitbox; "
+                  "print(json.dumps({'env': {k: os.environ.get(k) for k in bitbox.offline.OFFLINE_ENVIRONMENT}, "
+                  "'heavy': [m for m in ('onnxruntime', 'huggingface_hub', 'transformers', 'torch', 'mne', "
+                  "'faster_whisper', 'mediapipe', 'dask') if m in sys.modules]}))",
+                  HF_HUB_OFFLINE="0", ORT_DISABLE_TELEMETRY="false")
+    found = json.loads(run.stdout)
+    # A user's contrary value is overwritten (offline is not a preference), and the user is told.
+    assert found["env"] == OFFLINE_ENVIRONMENT
+    assert "Bitbox runs offline: ORT_DISABLE_TELEMETRY=false, HF_HUB_OFFLINE=0 overridden (set to 1)." in run.stderr
+    assert found["heavy"] == []
+
+
+def test_libraries_imported_before_bitbox():
+    # A stand-in for onnxruntime: the real one would start its telemetry in this interpreter.
+    run = _python("import logging, sys, types; logging.basicConfig(); "
+                  "sys.modules['onnxruntime'] = types.ModuleType('onnxruntime'); import huggingface_hub, bitbox; "
+                  "from huggingface_hub import constants; "
+                  "print(constants.is_offline_mode(), constants.HF_HUB_DISABLE_TELEMETRY)")
+    # huggingface_hub read its switches at its import: Bitbox sets the values it read ...
+    assert run.stdout.split() == ["True", "True"]
+    # ... but onnxruntime's telemetry starts at its import: only a warning can help then.
+    assert "onnxruntime was imported before bitbox" in run.stderr and "ORT_DISABLE_TELEMETRY=1" in run.stderr
+
+
+def test_onnxruntime_offline(monkeypatch):
+    offline.enforce_offline()
+    offline.enforce_offline()  # idempotent
+    ort = offline.onnxruntime_offline()
+    assert ort.__name__ == "onnxruntime" and os.environ["ORT_DISABLE_TELEMETRY"] == "1"
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
+    assert offline.onnxruntime_offline(required=False) is None
+    with pytest.raises(ImportError):
+        offline.onnxruntime_offline()
