@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from bitbox.fileio import atomic_path
+from bitbox.log import logger
 
 __all__ = ["run_batch", "cached_embeddings"]
 
@@ -36,8 +37,23 @@ def run_batch(paths: list[str], out_dir: Path, processors, *, workers: int, sche
     return done, result.summary.set_index("recording_id"), failed
 
 
+def _read_vector(path: Path) -> np.ndarray | None:
+    """The cached vector, or None when the file is not a plain 1-D float array."""
+    try:
+        vector = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    if not isinstance(vector, np.ndarray) or vector.ndim != 1 or vector.dtype.kind != "f":
+        return None
+    return vector
+
+
 def cached_embeddings(out_dir: Path, texts: dict[str, str], model: str | None) -> dict[str, np.ndarray]:
-    """Mean sentence embedding per text (sentences: its lines), cached as ``<sha256>.npy`` under ``out_dir``."""
+    """Mean sentence embedding per text (sentences: its lines), cached as ``<sha256>.npy`` under ``out_dir``.
+
+    Cache files are read with ``allow_pickle=False`` (a cache file cannot run code); one that
+    is not a plain 1-D float array (damaged, or replaced) is recomputed and rewritten.
+    """
     from bitbox.processors.text_encoder import embed_sentences
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -47,8 +63,11 @@ def cached_embeddings(out_dir: Path, texts: dict[str, str], model: str | None) -
         digest = hashlib.sha256(f"{model or 'packaged'}\0{sentences_text}".encode()).hexdigest()
         path = out_dir / f"{digest}.npy"
         if path.is_file():
-            result[key] = np.load(path)
-            continue
+            cached = _read_vector(path)
+            if cached is not None:
+                result[key] = cached
+                continue
+            logger.warning("Embedding cache file %s is not a plain float vector; recomputing it", path.name)
         vector = embed_sentences(sentences, model=model).mean(axis=0)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:

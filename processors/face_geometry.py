@@ -74,7 +74,7 @@ class FaceTemplate:
 def load_template() -> FaceTemplate:
     """Load the packaged reference face."""
     with resources.files("bitbox.processors").joinpath("data/face_template.npz").open("rb") as handle:
-        data = np.load(handle)
+        data = np.load(handle, allow_pickle=False)
         return FaceTemplate(shape=data["shape"].astype(np.float64), mirror=data["mirror"].astype(np.int64))
 
 

@@ -27,17 +27,21 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from bitbox.errors import ParameterError
-from bitbox.fileio import atomic_path, write_json
+from bitbox.fileio import write_json
+from bitbox.modelfiles import ModelFileError, check_files, file_record, read_arrays, refuse_pickles, write_arrays
 from bitbox.log import logger
 
 from .narrative_format import (LEVELS, AnnotationError, LabelHierarchy, Narrative, Span, default_hierarchy,
                                word_offsets)
 from .text_encoder import load_encoder
 
-__all__ = ["SpanCategorizer", "load_span_model", "default_span_model_path", "span_f1"]
+__all__ = ["SpanCategorizer", "load_span_model", "upgrade_span_model", "default_span_model_path", "span_f1"]
 
 _FORMAT = "bitbox-span-categorizer"
-_FORMAT_VERSION = 1
+#: 2: config.json records the SHA-256 of head.npz and of every file of a fine-tuned encoder/
+#: (1 had none: :func:`upgrade_span_model` adds them).
+_FORMAT_VERSION = 2
+_REMEDY = "Give a folder written by `bitbox narratives train` or SpanCategorizer.save(), or train it again"
 _WORDS_PER_CHUNK = 128
 _DEFAULT_MODEL = Path(__file__).parent / "data" / "narrative_model"
 
@@ -533,16 +537,16 @@ class SpanCategorizer:
         path.mkdir(parents=True, exist_ok=True)
         params = self.get_params()
         if self.encoder_ is not None:
-            self.encoder_.save_pretrained(path / "encoder")
+            self.encoder_.save_pretrained(path / "encoder")  # safetensors (transformers' default)
             self.tokenizer_.save_pretrained(path / "encoder")
             params["encoder"] = "encoder"
+            _refuse_pickled_encoder(path / "encoder")
         elif self.encoder is not None:
             params["encoder"] = str(Path(self.encoder).expanduser().resolve())
         arrays = {k: v.detach().cpu().numpy() for k, v in self.network_.state_dict().items()}
-        with atomic_path(path / "head.npz") as tmp:
-            with open(tmp, "wb") as handle:
-                np.savez(handle, **arrays)
-        config = {"format": _FORMAT, "format_version": _FORMAT_VERSION, "params": params,
+        write_arrays(path / "head.npz", arrays)
+        config = {"format": _FORMAT, "format_version": _FORMAT_VERSION, "files": _model_files(path, params),
+                  "params": params,
                   "labels": self.labels_, "thresholds": self.thresholds_, "hierarchy": self.hierarchy_.to_dict(),
                   "best_epoch": self.best_epoch_, "validation_f1": self.validation_f1_, "history": self.history_,
                   "training": self.training_,
@@ -552,8 +556,90 @@ class SpanCategorizer:
         return path
 
 
+def _model_files(folder: Path, params: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """SHA-256 records of head.npz and, for a fine-tuned model, of every file of ``encoder/``."""
+    files = {"head.npz": file_record(folder / "head.npz")}
+    if params.get("encoder") == "encoder":
+        for item in sorted((folder / "encoder").rglob("*")):
+            if item.is_file():
+                files[item.relative_to(folder).as_posix()] = file_record(item)
+    return files
+
+
+def _refuse_pickled_encoder(encoder: Path) -> None:
+    """A model's own encoder folder must hold safetensors weights and no pickle-based file."""
+    remedy = ("Save the fine-tuned model again with this version (transformers writes model.safetensors), "
+              "or train it again with `bitbox narratives train`")
+    for folder in (encoder, *(p for p in encoder.rglob("*") if p.is_dir())):
+        refuse_pickles(folder, what="a span model's encoder", remedy=remedy)
+    if not (encoder / "model.safetensors").is_file():
+        raise ModelFileError(encoder, "holds no model.safetensors (the only encoder weights Bitbox loads)", remedy)
+
+
+def _check_model_files(folder: Path, config: dict[str, Any], params: dict[str, Any]) -> None:
+    files = config.get("files")
+    if not isinstance(files, dict) or "head.npz" not in files:
+        raise ModelFileError(folder / "config.json", "records no SHA-256 of head.npz", _REMEDY)
+    refuse_pickles(folder, what="a span model", remedy=_REMEDY)
+    if params.get("encoder") == "encoder":
+        _refuse_pickled_encoder(folder / "encoder")
+        listed = {name for name in files if name.startswith("encoder/")}
+        extra = sorted(p.relative_to(folder).as_posix() for p in (folder / "encoder").rglob("*")
+                       if p.is_file() and p.relative_to(folder).as_posix() not in listed)
+        if extra:
+            raise ModelFileError(folder, f"its encoder/ holds {', '.join(extra)}, which config.json does not list "
+                                 "(added after saving)", "Remove them, or save the model again")
+    check_files(folder, files, remedy=_REMEDY)
+
+
+def upgrade_span_model(path: str | Path) -> Path:
+    """Record the SHA-256 of a format-1 span model's files in its config.json (format 2), in place.
+
+    Format 1 already held the span network as an npz array file; it is read with
+    ``allow_pickle=False`` to check it holds plain arrays. A fine-tuned encoder must be in
+    safetensors (``model.safetensors``; no ``*.bin`` pickles). Only upgrade a folder you
+    trained or obtained from someone you trust: the checksums then protect it from later changes.
+
+    Raises
+    ------
+    ModelFileError
+        When the folder is not a format-1 span model, its head is not a plain npz, or its
+        encoder holds pickled weights.
+    """
+    folder = Path(path).expanduser()
+    config_path = folder / "config.json"
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ModelFileError(folder, f"is not a saved span model ({type(err).__name__}: {err})", _REMEDY) from None
+    if config.get("format") != _FORMAT or config.get("format_version") not in (1, _FORMAT_VERSION):
+        raise ModelFileError(config_path, f"is not a {_FORMAT} model file", _REMEDY)
+    refuse_pickles(folder, what="a span model", remedy=_REMEDY)
+    if config["params"].get("encoder") == "encoder":
+        _refuse_pickled_encoder(folder / "encoder")
+    read_arrays(folder / "head.npz")
+    config = {"format": _FORMAT, "format_version": _FORMAT_VERSION,
+              "files": _model_files(folder, config["params"]),
+              **{k: v for k, v in config.items() if k not in ("format", "format_version", "files")}}
+    write_json(config_path, config)
+    return folder
+
+
 def load_span_model(path: str | Path | None = None) -> SpanCategorizer:
-    """Load a model saved by :meth:`SpanCategorizer.save` (``None``: the one shipped with Bitbox)."""
+    """Load a model saved by :meth:`SpanCategorizer.save` (``None``: the one shipped with Bitbox).
+
+    Nothing is unpickled: the SHA-256 of ``head.npz`` and of every file of a fine-tuned
+    ``encoder/`` are checked against ``config.json`` first, ``head.npz`` is read with
+    ``allow_pickle=False``, and the encoder must hold ``model.safetensors``.
+
+    Raises
+    ------
+    AnnotationError
+        When the folder holds no span model (no ``config.json``, another format).
+    bitbox.modelfiles.ModelFileError
+        For a format-1 model (run :func:`upgrade_span_model` on a model you trust), a
+        pickle-based file in the folder or its encoder, or a file changed after saving.
+    """
     import torch
 
     folder = default_span_model_path() if path is None else Path(path).expanduser()
@@ -564,9 +650,16 @@ def load_span_model(path: str | Path | None = None) -> SpanCategorizer:
         raise AnnotationError(folder, "is not a saved span model (no config.json)",
                               "Give the folder written by `bitbox narratives train` or SpanCategorizer.save()") \
             from None
+    except (UnicodeDecodeError, ValueError) as err:
+        raise ModelFileError(config_path, f"is not valid JSON ({err})", _REMEDY) from None
+    if config.get("format") == _FORMAT and config.get("format_version") == 1:
+        raise ModelFileError(config_path, "is a span model saved by an older Bitbox, without the SHA-256 of its "
+                             "files", "If you trained it (or trust who did), record them once with `bitbox narratives "
+                             f"upgrade-model {folder}` (or upgrade_span_model()), then load it")
     if config.get("format") != _FORMAT or config.get("format_version") != _FORMAT_VERSION:
         raise AnnotationError(config_path, f"is not a {_FORMAT} v{_FORMAT_VERSION} model file")
     params = dict(config["params"])
+    _check_model_files(folder, config, params)
     if params.get("encoder") == "encoder":
         params["encoder"] = str(folder / "encoder")
     params["hierarchy"] = None
@@ -578,8 +671,7 @@ def load_span_model(path: str | Path | None = None) -> SpanCategorizer:
     model.validation_f1_ = math.nan if config["validation_f1"] is None else float(config["validation_f1"])
     model.history_ = config["history"]
     model.training_ = config["training"]
-    with np.load(folder / "head.npz") as arrays:
-        state = {k: torch.from_numpy(arrays[k].copy()) for k in arrays.files}
+    state = {k: torch.from_numpy(v.copy()) for k, v in read_arrays(folder / "head.npz").items()}
     model.network_ = model._network(int(config["encoder_dim"]), len(model.labels_))
     model.network_.load_state_dict(state)
     model.network_.eval()

@@ -25,20 +25,38 @@ def default_embedding_model() -> Path:
 
 
 _ENCODERS: dict[str, Any] = {}
+#: Weight files that are pickles (they can run code when loaded): refused.
+_PICKLE_WEIGHTS = {".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"}
 
 
 def load_encoder(model: str | Path | None) -> tuple[Any, Any]:
     """``(tokenizer, model)`` of a Hugging Face encoder folder (``None``: the packaged MiniLM), cached."""
     location = str(default_embedding_model() if model is None else Path(model).expanduser())
     if location not in _ENCODERS:
+        from bitbox.offline import hub_offline
+
+        hub_offline()  # never the Hub, whatever the location names
         try:
             from transformers import AutoModel, AutoTokenizer
             from transformers.utils import logging as hf_logging
 
             hf_logging.set_verbosity_error()
             hf_logging.disable_progress_bar()
-            tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True)
-            encoder = AutoModel.from_pretrained(location, local_files_only=True)
+            folder = Path(location)
+            if folder.is_dir() and not (folder / "model.safetensors").is_file() and any(
+                    p.suffix in _PICKLE_WEIGHTS for p in folder.iterdir()):
+                raise ParameterError(f"The text encoder folder {location} holds pickled weights and no "
+                                     "model.safetensors: Bitbox loads "
+                                     "encoder weights only as safetensors, a format that cannot run code (a "
+                                     "pytorch_model.bin is a pickle). Convert it once where you trust it, e.g. "
+                                     "AutoModel.from_pretrained(DIR).save_pretrained(DIR), which writes "
+                                     "model.safetensors.")
+            # weights only as safetensors, no code from the folder (no custom modelling files)
+            tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True, trust_remote_code=False)
+            encoder = AutoModel.from_pretrained(location, local_files_only=True, use_safetensors=True,
+                                                trust_remote_code=False)
+        except ParameterError:
+            raise
         except Exception as err:
             raise ParameterError(f"The text encoder {location!r} cannot be loaded offline "
                                  f"({type(err).__name__}: {err}). Give the path of a Hugging Face model folder, "
