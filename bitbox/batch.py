@@ -16,6 +16,17 @@ every recording ever processed into ``out_dir``. A processor's result is reused 
 outputs exist and their recorded processor version, parameters and input SHA-256 match the
 current run. A recording (or a processor) that fails is recorded with its reason; the batch
 goes on. Every input path is checked before anything runs. Inputs are only ever read.
+
+Confinement: recording ids are safe folder names (:func:`bitbox.fileio.safe_name`), every
+per-recording folder is checked to resolve inside ``out_dir`` (:func:`bitbox.fileio.confined`),
+FIFOs, devices and sockets are refused without being opened, and the processors' temporary
+files live in ``out_dir/.bitbox-tmp/<run>/`` (removed at the end, or by the next run when this
+one was killed). A recording whose id would be one of OUT's own names (``manifest.csv``,
+``summary.csv``, ``codebook.csv``, ``report``, ``index``, compared case-insensitively) gets
+``_rec`` appended. One writer per ``out_dir`` at a time (a run, or ``bitbox report``): it holds
+``out_dir/.bitbox.lock`` (which records its PID, host, start time and command) before it touches
+anything there. ``out_dir`` is made absolute first (a relative one is relative to the working
+directory), so workers in other processes or on other machines write to the same folder.
 """
 from __future__ import annotations
 
@@ -24,6 +35,7 @@ import datetime as _dt
 import hashlib
 import multiprocessing
 import os
+import shutil
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -33,7 +45,8 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 
 from .errors import BitboxError, NoRecordingsError, ParameterError
-from .fileio import jsonable, atomic_path, read_json
+from .fileio import (LOCK_FILE, OutsideOutputError, atomic_path, confined, display_path, is_atomic_leftover,
+                     jsonable, read_json, out_lock, safe_name, scratch_root, scratch_scope)
 from .log import logger, verbose
 from .measurements import ParquetSink
 from .outcomes import (FAILED, MANIFEST_FILE, NOT_APPLICABLE, OK, PARTIAL, SUMMARY_FILE, internal_error, merge_row,
@@ -41,11 +54,16 @@ from .outcomes import (FAILED, MANIFEST_FILE, NOT_APPLICABLE, OK, PARTIAL, SUMMA
 from .pipeline import resolve_processors
 from .processor import Processor, ProgressCallback
 from .recording import EXTENSIONS, Recording, sha256_file
+from .report import INDEX_PAGE, REPORT_DIR
 
 __all__ = ["process_folder", "discover", "BatchResult", "Job"]
 
-LOCK_FILE = ".bitbox.lock"
-
+#: Folder of OUT holding each run's scratch folder (spill files, job files of worker processes).
+SCRATCH_DIR = ".bitbox-tmp"
+#: Names the batch and the report write in OUT or in OUT/report/ (``<id>.html``), compared
+#: case-insensitively (macOS and Windows file systems ignore case): no recording gets them as id.
+RESERVED_IDS = frozenset(name.casefold() for name in (MANIFEST_FILE, SUMMARY_FILE, "codebook.csv", REPORT_DIR,
+                                                      Path(INDEX_PAGE).stem, LOCK_FILE, SCRATCH_DIR))
 
 
 @dataclass(frozen=True)
@@ -101,6 +119,12 @@ def _is_hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
+def _is_candidate(path: Path) -> bool:
+    """A regular file, or a FIFO, device or socket (found so that it is refused with a reason, not
+    skipped in silence; :class:`~bitbox.recording.Recording` refuses it without opening it)."""
+    return path.is_file() or path.is_fifo() or path.is_char_device() or path.is_block_device() or path.is_socket()
+
+
 def discover(inputs: Iterable[str | Path], kinds: Iterable[str], exclude: Path | None = None
              ) -> tuple[list[Job], list[tuple[Job, str]]]:
     """Find recordings under ``inputs`` (files or folders, searched recursively in sorted order).
@@ -108,7 +132,10 @@ def discover(inputs: Iterable[str | Path], kinds: Iterable[str], exclude: Path |
     Returns
     -------
     jobs : list of Job
-        Recordings of the given kinds, with batch-unique ids based on relative paths.
+        Recordings of the given kinds, with batch-unique ids based on relative paths, made
+        safe as folder names (:func:`bitbox.fileio.safe_name`: no ``..``, separators, control
+        characters or leading dots). FIFOs, devices and sockets with a recording's extension
+        are jobs too: processing refuses them with the reason, without opening them.
     problems : list of (Job, reason)
         Folders without recordings.
 
@@ -130,11 +157,12 @@ def discover(inputs: Iterable[str | Path], kinds: Iterable[str], exclude: Path |
         path = Path(item)
         if path.is_dir():
             root = path
-            files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
+            files = sorted(p for p in root.rglob("*") if p.suffix.lower() in suffixes and _is_candidate(p)
                            and not _is_hidden(p, root)
                            and not (exclude is not None and exclude in p.resolve().parents))
             if not files:
-                problems.append((Job(path.name or str(path), str(path)),
+                problems.append((Job(_not_reserved(safe_name(path.name or path.resolve().name, fallback="inputs")),
+                                     str(path)),
                                  f"no recordings found in this folder (searched recursively for "
                                  f"{', '.join(sorted(suffixes))})"))
             files = _without_transcripts(files)
@@ -162,21 +190,37 @@ def _without_transcripts(files: list[Path]) -> list[Path]:
     return kept
 
 
+def _not_reserved(rid: str) -> str:
+    """``rid``, or ``rid`` + ``_rec`` when it is one of OUT's own names (:data:`RESERVED_IDS`)."""
+    return f"{rid}_rec" if rid.casefold() in RESERVED_IDS else rid
+
+
+def _path_tag(path: Path) -> str:
+    return hashlib.sha1(str(path.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:8]
+
+
 def _unique_ids(found: list[tuple[str, Path]]) -> list[Job]:
+    """Safe, batch-unique ids: the same sanitised id for two files gets the extension, then a hash.
+
+    Ids are compared case-insensitively (two ids differing only in case would share a folder on
+    macOS or Windows); one of OUT's own names gets ``_rec`` appended; a file given twice is one job.
+    """
+    unique: dict[Path, tuple[str, Path]] = {}
+    for base, path in found:
+        unique.setdefault(path.resolve(), (_not_reserved(safe_name(base)), path))
+    found = list(unique.values())
     counts: dict[str, int] = {}
     for base, _ in found:
-        counts[base] = counts.get(base, 0) + 1
+        counts[base.casefold()] = counts.get(base.casefold(), 0) + 1
     jobs: list[Job] = []
     seen: set[str] = set()
     for base, path in found:
         rid = base
-        if counts[base] > 1:
-            rid = f"{base}_{path.suffix.lstrip('.').lower()}" if path.suffix else base
-            if rid in seen:
-                rid = f"{rid}_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]}"
-        if rid in seen:  # the same file given twice
-            continue
-        seen.add(rid)
+        if counts[base.casefold()] > 1:
+            rid = f"{base}_{safe_name(path.suffix.lstrip('.').lower())}" if path.suffix else base
+            if rid.casefold() in seen:
+                rid = f"{rid}_{_path_tag(path)}"
+        seen.add(rid.casefold())
         jobs.append(Job(rid, str(path)))
     return jobs
 
@@ -248,14 +292,16 @@ def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, over
     (``{"<processor>.status": ..., "<processor>.error": ..., "<processor>.<measure>": value}``).
     """
     started = time.perf_counter()
+    out_dir = Path(out_dir).absolute()
     names = [p.name for p in processors]
     row: dict[str, Any] = {"recording_id": job.recording_id, "path": job.path, "status": FAILED, "reason": "",
                            "sha256": "", "seconds": 0.0, "processors": ",".join(names), "reused": "",
                            "summary": {}}
-    folder = Path(out_dir) / job.recording_id
+    folder = out_dir / job.recording_id
     outcomes: dict[str, tuple[str, str]] = {}
     reused: list[str] = []
     try:
+        confined(out_dir, job.recording_id)  # e.g. OUT/<id> a link to another folder: nothing written there
         recording = Recording(job.path)
         row["sha256"] = recording.sha256
     except BitboxError as err:  # the file itself cannot be read: every processor fails for that reason
@@ -281,7 +327,7 @@ def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, over
         row["summary"][f"{name}.error"] = reason
     row["status"], row["reason"] = recording_status(outcomes)
     row["reused"] = ",".join(reused)
-    if row["status"] == FAILED and folder.is_dir() and not any(folder.iterdir()):
+    if row["status"] == FAILED and _inside(out_dir, folder) and folder.is_dir() and not any(folder.iterdir()):
         folder.rmdir()  # leave no empty folder behind for a recording that produced nothing
     row["seconds"] = round(time.perf_counter() - started, 3)
     row["finished_utc"] = _now()
@@ -289,12 +335,13 @@ def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, over
 
 
 def _worker(processors: list[Processor], out_dir: str, overwrite: bool, log_level: int, connection,
-            core: int | None = None) -> None:
+            core: int | None = None, scratch: str | None = None) -> None:
     """Entry point of a worker process: run the recordings it is sent, one at a time, until ``None``.
 
     The processors arrive pickled once (parameters only); each recording's manifest row is
     sent back when it is done. With ``core`` the worker keeps to that CPU core, so that the
     thread pools of the libraries inside (TFLite, OpenCV, BLAS) do not compete across workers.
+    ``scratch`` is the batch's scratch folder (temporary files stay inside OUT).
     """
     from .worker import _die_with_parent
 
@@ -305,20 +352,31 @@ def _worker(processors: list[Processor], out_dir: str, overwrite: bool, log_leve
             os.sched_setaffinity(0, {core})
         except OSError:
             pass
-    while True:
-        job = connection.recv()
-        if job is None:
-            break
-        connection.send(run_job(job, processors, out_dir, overwrite))
+    with scratch_scope(scratch):
+        while True:
+            job = connection.recv()
+            if job is None:
+                break
+            connection.send(run_job(job, processors, out_dir, overwrite))
     connection.close()
+
+
+def _inside(out_dir: str | Path, path: Path) -> bool:
+    """Whether ``path`` resolves inside ``out_dir`` (symbolic links followed)."""
+    try:
+        confined(out_dir, path)
+    except OutsideOutputError:
+        return False
+    return True
 
 
 def _remove_partial(folder: Path) -> None:
     """Delete temporary files a dead worker left in ``folder``, and the folder if nothing else is there."""
-    if not folder.is_dir():
+    if folder.is_symlink() or not folder.is_dir():  # never delete through a link
         return
     for leftover in folder.glob(".*.tmp"):
-        leftover.unlink(missing_ok=True)
+        if is_atomic_leftover(leftover.name) and (leftover.is_symlink() or leftover.is_file()):
+            leftover.unlink(missing_ok=True)
     if not any(folder.iterdir()):
         folder.rmdir()
 
@@ -349,16 +407,19 @@ def _timed_out(job: Job, processors: Sequence[Processor], out_dir: Path, timeout
 
 
 def _run_isolated(jobs: Sequence[Job], processors: Sequence[Processor], out_dir: Path, overwrite: bool,
-                  workers: int, timeout_s: float | None = None):
+                  workers: int, timeout_s: float | None = None, scratch: Path | None = None):
     """Run the recordings in ``workers`` worker processes (spawned); yield manifest rows.
 
     Each worker runs one recording at a time and is reused for the next one (so the cost
     of starting Python and loading models is paid once per worker, not per recording). A
     recording whose worker dies (a segmentation fault in a decoder or model, ``os._exit``)
     or runs longer than ``timeout_s`` fails alone: its row says so, a fresh worker replaces
-    the dead or stopped one, and the other recordings go on.
+    the dead or stopped one, and the other recordings go on. ``scratch`` (default: the current
+    one, :func:`bitbox.fileio.scratch_root`) is given to every worker.
     """
     from multiprocessing.connection import wait
+
+    scratch = scratch if scratch is not None else scratch_root()
 
     context = multiprocessing.get_context("spawn")  # native libraries do not survive fork
     pending = list(jobs)
@@ -374,7 +435,7 @@ def _run_isolated(jobs: Sequence[Job], processors: Sequence[Processor], out_dir:
         core = free_cores.pop(0) if free_cores else None
         process = context.Process(target=_worker, name="bitbox-worker", daemon=True,
                                   args=(list(processors), str(out_dir), overwrite, logger.getEffectiveLevel(), there,
-                                        core))
+                                        core, None if scratch is None else str(scratch)))
         process.start()
         there.close()
         if core is not None:
@@ -466,18 +527,24 @@ def _dask_client(scheduler: str, workers: int):
 
 
 def _dask_task(job: Job, processors: list[Processor], out_dir: str, overwrite: bool, log_level: int,
-               timeout_s: float | None) -> dict[str, Any]:
-    """One recording on a Dask worker: in the worker process, or in a child process with a timeout."""
-    if timeout_s is not None:
-        from .worker import run_in_subprocess
+               timeout_s: float | None, scratch: str | None = None) -> dict[str, Any]:
+    """One recording on a Dask worker: in the worker process, or in a child process with a timeout.
 
-        return run_in_subprocess(job, processors, out_dir, overwrite, log_level, timeout_s)
-    logger.setLevel(log_level)
-    return run_job(job, processors, out_dir, overwrite)
+    ``scratch`` (the batch's scratch folder inside OUT) is where the recording's temporary files
+    go, for this task only (:func:`bitbox.fileio.scratch_scope`; the worker's environment is not
+    changed): a Dask worker runs several tasks at once in threads, and may serve other batches too.
+    """
+    with scratch_scope(scratch):
+        if timeout_s is not None:
+            from .worker import run_in_subprocess
+
+            return run_in_subprocess(job, processors, out_dir, overwrite, log_level, timeout_s)
+        logger.setLevel(log_level)
+        return run_job(job, processors, out_dir, overwrite)
 
 
 def _run_dask(jobs: Sequence[Job], processors: Sequence[Processor], out_dir: Path, overwrite: bool, workers: int,
-              scheduler: str, timeout_s: float | None = None):
+              scheduler: str, timeout_s: float | None = None, scratch: Path | None = None):
     """Run each recording as a Dask task; yield manifest rows.
 
     Each recording runs in a Dask worker process. If the worker dies (a crash in native code,
@@ -488,12 +555,14 @@ def _run_dask(jobs: Sequence[Job], processors: Sequence[Processor], out_dir: Pat
     """
     from dask.distributed import as_completed
 
+    scratch = scratch if scratch is not None else scratch_root()
     client = _dask_client(scheduler, workers)
     try:
         futures = {}
         for job in jobs:
             future = client.submit(_dask_task, job, list(processors), str(out_dir), overwrite,
-                                   logger.getEffectiveLevel(), timeout_s, pure=False,
+                                   logger.getEffectiveLevel(), timeout_s, None if scratch is None else str(scratch),
+                                   pure=False,
                                    key=f"bitbox-{job.recording_id}-{os.getpid()}-{time.monotonic_ns()}")
             futures[future] = job
         for future in as_completed(futures):
@@ -523,24 +592,58 @@ def _summary_columns(processors: Sequence[Processor]) -> list[str]:
     return columns
 
 
-@contextlib.contextmanager
-def _locked(out_dir: Path):
-    """Hold ``OUT/.bitbox.lock`` while a batch writes there: one ``bitbox run`` per OUT at a time."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock
-        yield
-        return
-    with open(out_dir / LOCK_FILE, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise ParameterError(f"{out_dir} is being written by another bitbox run (it holds {LOCK_FILE}). Wait "
-                                 "for that run to finish, or write to another output folder.") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _check_out_dir(out_dir: Path) -> None:
+    """A usage error, before anything runs, when ``out_dir`` cannot be the output folder: an
+    existing file, under a file, or not writable. Missing folders are created (parents too)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ParameterError(f"The output folder {out_dir} is an existing file, not a folder. Give a folder "
+                             "(it is created if needed); nothing was processed.")
+    existing = out_dir.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ParameterError(f"The output folder {out_dir} cannot be created: {existing} is a file, not a folder. "
+                             "Check the path; nothing was processed.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "The output folder" if existing == out_dir.absolute() else f"The output folder {out_dir} cannot be " \
+                                                                            "created: its parent folder"
+        raise ParameterError(f"{what} {existing} is not writable by this user (or is on a read-only file "
+                             "system). Choose a folder you can write to, or ask for write access; nothing was "
+                             "processed.")
+
+
+def _clean_leftovers(out_dir: Path) -> None:
+    """Remove what an interrupted run left in ``out_dir`` (called once the lock is held):
+    temporary files beside results and the scratch folders of earlier runs."""
+    for leftover in [*out_dir.glob(".*.tmp"), *out_dir.glob("*/.*.tmp")]:
+        # only atomic_path's temporary files (a user's own hidden .tmp files stay), never through a link
+        if (is_atomic_leftover(leftover.name) and (leftover.is_symlink() or leftover.is_file())
+                and _inside(out_dir, leftover.parent)):
+            logger.info("removing %s, left by an interrupted run", leftover)
+            leftover.unlink(missing_ok=True)
+    scratch = out_dir / SCRATCH_DIR
+    if scratch.is_symlink() or (scratch.exists() and not scratch.is_dir()):
+        scratch.unlink()  # a link is removed, never followed
+    elif scratch.is_dir():
+        n = sum(1 for p in scratch.rglob("*") if not p.is_dir())
+        if n:
+            logger.info("removing %d temporary file(s) in %s, left by an interrupted run", n, scratch)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _make_scratch(out_dir: Path) -> Path:
+    """This run's scratch folder, ``OUT/.bitbox-tmp/<time>-pid<PID>`` (absolute, for the workers)."""
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    folder = confined(out_dir, Path(SCRATCH_DIR) / f"{stamp}-pid{os.getpid()}").resolve()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder.parent, 0o700)
+    return folder
+
+
+def _remove_scratch(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        folder.parent.rmdir()  # OUT/.bitbox-tmp, when no other run's folder is there
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -590,21 +693,29 @@ class _Tables:
         self.names = [p.name for p in processors]
         self.manifest, self.summary, self.order, old_columns = read_tables(out_dir)
         self.columns = list(dict.fromkeys([*old_columns, *_summary_columns(processors)]))
+        #: the ids OUT holds, by their case-folded form (ids that differ only in case share a folder on
+        #: case-insensitive file systems: macOS, Windows, SMB shares, exFAT drives)
+        self.folded = {rid.casefold(): rid for rid in [*self.summary, *self.manifest]}
         #: this run's outcome per recording: (status, whether every processor that worked was reused)
         self.this_run: dict[str, tuple[str, bool]] = {}
 
     def distinct(self, job: Job) -> Job:
         """``job``, or the same file under a new id when OUT holds that id for another file (a second
         folder run into the same OUT, with files of the same relative path)."""
-        stored = self.manifest.get(job.recording_id) or self.summary.get(job.recording_id)
-        if not stored or not stored.get("path") or _same_file(str(stored["path"]), job.path):
+        stored_id = self.folded.get(job.recording_id.casefold(), job.recording_id)  # one folder, whatever the case
+        stored = self.manifest.get(stored_id) or self.summary.get(stored_id)
+        if (not stored or not stored.get("path") or str(stored["path"]) == display_path(job.path)
+                or _same_file(str(stored["path"]), job.path)):
             return job
-        rid = f"{job.recording_id}_{hashlib.sha1(str(Path(job.path).resolve()).encode()).hexdigest()[:8]}"
+        rid = f"{job.recording_id}_{_path_tag(Path(job.path))}"
         logger.info("%s: the id %r is taken in %s by %s; this recording is %r", job.path, job.recording_id,
                     self.out_dir, stored["path"], rid)
         return Job(rid, job.path)
 
     def add(self, row: dict[str, Any]) -> None:
+        # Text as it can be written (a file name that is not UTF-8 shows its bytes as \xNN).
+        row = {k: display_path(v) if isinstance(v, str) else v for k, v in row.items()}
+        row["summary"] = {k: display_path(v) if isinstance(v, str) else v for k, v in row["summary"].items()}
         rid = row["recording_id"]
         new = {"recording_id": rid, "path": row["path"], "status": row["status"], "error": row["reason"],
                **row["summary"]}
@@ -628,12 +739,88 @@ class _Tables:
         write_tables(self.out_dir, self.manifest, self.summary, order, _column_layout(keys, self.columns))
 
 
+def _run_batch(jobs: list[Job], problems: list[tuple[Job, str]], instances: Sequence[Processor], out_dir: Path,
+               overwrite: bool, workers: int, timeout_s: float | None, scheduler: str | None,
+               progress: bool, scratch: Path | None = None) -> "_Tables":
+    """Run the jobs with the chosen executor, recording each row; return the tables (written).
+    ``scratch`` is given to worker processes and Dask tasks."""
+    from tqdm.auto import tqdm
+
+    tables = _Tables(out_dir, instances)
+    jobs = [tables.distinct(job) for job in jobs]  # an id of an earlier run's other file gets a suffix
+    for job, reason in problems:
+        tables.add({"recording_id": job.recording_id, "path": job.path, "status": FAILED, "reason": reason,
+                    "sha256": "", "seconds": 0.0, "processors": ",".join(p.name for p in instances), "reused": "",
+                    "finished_utc": _now(), "summary": {}})
+    logger.info("processing %d recordings with %s into %s (%d worker(s)%s)", len(jobs),
+                ", ".join(p.name for p in instances), out_dir, workers,
+                f", Dask scheduler {scheduler}" if scheduler else "")
+    last_write, write_every = 0.0, 2.0
+    bar = tqdm(total=len(jobs), desc="bitbox", unit="rec", disable=not progress, dynamic_ncols=True)
+
+    def record(row: dict) -> None:
+        nonlocal last_write, write_every
+        tables.add(row)
+        bar.update(1)
+        bar.set_postfix_str(row["recording_id"][-30:], refresh=False)
+        if time.monotonic() - last_write > write_every:  # at most ~10% of the time on the tables
+            started = time.monotonic()
+            tables.write()
+            last_write = time.monotonic()
+            write_every = max(2.0, 10 * (last_write - started))
+
+    try:
+        if scheduler is not None:
+            for row in _run_dask(jobs, instances, out_dir, overwrite, workers, scheduler, timeout_s, scratch):
+                record(row)
+        elif workers == 1 and timeout_s is None:
+            frames = tqdm(total=0, desc="  frames", unit="frame", leave=False, disable=not progress,
+                          dynamic_ncols=True)
+
+            def on_progress(done: int, total: int | None) -> None:
+                if total is not None and frames.total != total:
+                    frames.reset(total=total)
+                frames.n = done
+                frames.refresh()
+
+            try:
+                for job in jobs:
+                    record(run_job(job, instances, out_dir, overwrite, progress=on_progress))
+            finally:
+                frames.close()
+        else:
+            for row in _run_isolated(jobs, instances, out_dir, overwrite, workers, timeout_s, scratch):
+                record(row)
+    finally:
+        bar.close()
+        tables.write()
+    return tables
+
+
+def _result(out_dir: Path, tables: "_Tables", instances: Sequence[Processor]) -> BatchResult:
+    """The batch's result: OUT's tables as written, and this run's counts."""
+    # Ids, paths and reasons stay text ("001" is not the number 1).
+    manifest = pd.read_csv(out_dir / MANIFEST_FILE, dtype=str, keep_default_na=False)
+    manifest["seconds"] = pd.to_numeric(manifest["seconds"], errors="coerce")
+    header = pd.read_csv(out_dir / SUMMARY_FILE, nrows=0).columns
+    text = {c: str for c in header if c.endswith((".status", ".error", ".notes")) or c in _text_measures(instances)}
+    summary = pd.read_csv(out_dir / SUMMARY_FILE, dtype={"recording_id": str, "path": str, "status": str,
+                                                        "error": str, **text}, keep_default_na=True)
+    text_columns = [c for c in ("error", *text) if c in summary.columns]
+    summary[text_columns] = summary[text_columns].fillna("")  # empty text is "", as in the manifest
+    outcomes = list(tables.this_run.values())
+    counts = {status: sum(st == status for st, _ in outcomes) for status in (OK, PARTIAL, FAILED)}
+    counts["already_done"] = sum(st == OK and done for st, done in outcomes)
+    result = BatchResult(out_dir=out_dir, summary=summary, manifest=manifest, counts=counts)
+    return result
+
+
 # ---------------------------------------------------------------------------- public
 @verbose
 def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Path,
                    processors: str | Sequence[str | Processor] = ("face",), *, workers: int = 1,
                    overwrite: bool = False, timeout_s: float | None = None, scheduler: str | None = None,
-                   progress: bool = True,
+                   progress: bool = True, wait: bool = False,
                    verbose: bool | str | int | None = None, **params: Any) -> BatchResult:
     """Process every recording under ``inputs`` into ``out_dir``; resumable, failure-tolerant.
 
@@ -642,7 +829,9 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
     inputs : path or list of paths
         Files and folders (searched recursively, sorted; hidden files skipped).
     out_dir : path
-        Output folder (created if needed).
+        Output folder (created if needed, parents too; a relative one is relative to the working
+        directory). One run writes to it at a time (see ``wait``); everything the run writes
+        stays inside it, temporary files included.
     processors : str | list of (str | Processor)
         Processor names or configured instances.
     workers : int
@@ -661,6 +850,9 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
         recording retried on another one. Outputs are identical whichever executor runs.
     progress : bool
         Show a progress bar.
+    wait : bool
+        When another run is writing to ``out_dir``: wait for it to finish (logged) instead of
+        raising :class:`~bitbox.errors.ParameterError` at once.
     verbose : bool | str | int | None
         Log level for this call.
     **params
@@ -675,9 +867,11 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
     ------
     NoRecordingsError
         When no recording at all is found in ``inputs``.
+    ParameterError
+        For invalid parameters; when ``out_dir`` is a file or not writable; when another run is
+        writing to ``out_dir`` (and ``wait`` is False); the message names that run's PID, host,
+        start time and command.
     """
-    from tqdm.auto import tqdm
-
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
     inputs = list(inputs)
@@ -693,78 +887,28 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
     for processor in instances:
         processor.validate_params()
     kinds = sorted({k for p in instances for k in p.input_kinds})
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).absolute()  # workers elsewhere (Dask) and confined() need it absolute
+    _check_out_dir(out_dir)
     jobs, problems = discover(inputs, kinds, exclude=out_dir)
     if not jobs:
         reasons = "; ".join(f"{job.path}: {reason}" for job, reason in problems) or "no inputs were given"
         raise NoRecordingsError(f"No recordings to process ({reasons}).")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with _locked(out_dir):
-        for leftover in [*out_dir.glob(".*.tmp"), *out_dir.glob("*/.*.tmp")]:  # from a batch that was killed
-            logger.info("removing %s, left by an interrupted run", leftover)
-            leftover.unlink(missing_ok=True)
-
-        tables = _Tables(out_dir, instances)
-        jobs = [tables.distinct(job) for job in jobs]  # an id of an earlier run's other file gets a suffix
-        for job, reason in problems:
-            tables.add({"recording_id": job.recording_id, "path": job.path, "status": FAILED, "reason": reason,
-                        "sha256": "", "seconds": 0.0, "processors": ",".join(p.name for p in instances), "reused": "",
-                        "finished_utc": _now(), "summary": {}})
-        logger.info("processing %d recordings with %s into %s (%d worker(s)%s)", len(jobs),
-                    ", ".join(p.name for p in instances), out_dir, workers,
-                    f", Dask scheduler {scheduler}" if scheduler else "")
-        last_write, write_every = 0.0, 2.0
-        bar = tqdm(total=len(jobs), desc="bitbox", unit="rec", disable=not progress, dynamic_ncols=True)
-
-        def record(row: dict) -> None:
-            nonlocal last_write, write_every
-            tables.add(row)
-            bar.update(1)
-            bar.set_postfix_str(row["recording_id"][-30:], refresh=False)
-            if time.monotonic() - last_write > write_every:  # at most ~10% of the time on the tables
-                started = time.monotonic()
-                tables.write()
-                last_write = time.monotonic()
-                write_every = max(2.0, 10 * (last_write - started))
-
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ParameterError(f"The output folder {out_dir} cannot be created ({err.strerror or err}). Choose a "
+                             "folder you can write to; nothing was processed.") from None
+    # Nothing in OUT is touched (leftovers, tables, results) before the lock is held.
+    with out_lock(out_dir, wait=wait):
+        _clean_leftovers(out_dir)
+        scratch = _make_scratch(out_dir)
         try:
-            if scheduler is not None:
-                for row in _run_dask(jobs, instances, out_dir, overwrite, workers, scheduler, timeout_s):
-                    record(row)
-            elif workers == 1 and timeout_s is None:
-                frames = tqdm(total=0, desc="  frames", unit="frame", leave=False, disable=not progress,
-                              dynamic_ncols=True)
-
-                def on_progress(done: int, total: int | None) -> None:
-                    if total is not None and frames.total != total:
-                        frames.reset(total=total)
-                    frames.n = done
-                    frames.refresh()
-
-                try:
-                    for job in jobs:
-                        record(run_job(job, instances, out_dir, overwrite, progress=on_progress))
-                finally:
-                    frames.close()
-            else:
-                for row in _run_isolated(jobs, instances, out_dir, overwrite, workers, timeout_s):
-                    record(row)
+            with scratch_scope(scratch):  # this thread's; workers and tasks are given it explicitly
+                tables = _run_batch(jobs, problems, instances, out_dir, overwrite, workers, timeout_s, scheduler,
+                                    progress, scratch)
         finally:
-            bar.close()
-            tables.write()
-
-    # Ids, paths and reasons stay text ("001" is not the number 1).
-    manifest = pd.read_csv(out_dir / MANIFEST_FILE, dtype=str, keep_default_na=False)
-    manifest["seconds"] = pd.to_numeric(manifest["seconds"], errors="coerce")
-    header = pd.read_csv(out_dir / SUMMARY_FILE, nrows=0).columns
-    text = {c: str for c in header if c.endswith((".status", ".error", ".notes")) or c in _text_measures(instances)}
-    summary = pd.read_csv(out_dir / SUMMARY_FILE, dtype={"recording_id": str, "path": str, "status": str,
-                                                        "error": str, **text}, keep_default_na=True)
-    text_columns = [c for c in ("error", *text) if c in summary.columns]
-    summary[text_columns] = summary[text_columns].fillna("")  # empty text is "", as in the manifest
-    outcomes = list(tables.this_run.values())
-    counts = {status: sum(st == status for st, _ in outcomes) for status in (OK, PARTIAL, FAILED)}
-    counts["already_done"] = sum(st == OK and done for st, done in outcomes)
-    result = BatchResult(out_dir=out_dir, summary=summary, manifest=manifest, counts=counts)
+            _remove_scratch(scratch)
+        result = _result(out_dir, tables, instances)  # read while the lock is held
     logger.info(result.describe())
     return result
+

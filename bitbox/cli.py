@@ -3,9 +3,9 @@
 ::
 
     bitbox run INPUT... -o OUT [-p face] [--workers N] [--scheduler local|ADDRESS] [--overwrite]
-               [--timeout SECONDS] [--set face.frame_step=2]
+               [--timeout SECONDS] [--set face.frame_step=2] [--wait]
     bitbox list                    processors and their measures
-    bitbox report OUT [--show-faces]   HTML pages with plots and QC
+    bitbox report OUT [--show-faces] [--wait]   HTML pages with plots and QC
     bitbox dyad A B [--offset S]   coordination and imitation between two recordings
     bitbox catalog [--format md]   the measure catalog (markdown or csv)
 
@@ -52,7 +52,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         result = process_folder(args.inputs, args.output, processors=processors, workers=args.workers,
                                 overwrite=args.overwrite, timeout_s=args.timeout, scheduler=args.scheduler,
-                                progress=not args.quiet,
+                                progress=not args.quiet, wait=args.wait,
                                 **_parse_sets(args.set))
     except NoRecordingsError as err:
         print(f"bitbox: error: {err}", file=sys.stderr)
@@ -86,7 +86,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from .report import write_report
 
-    index = write_report(args.output, show_faces=args.show_faces)
+    index = write_report(args.output, show_faces=args.show_faces, wait=args.wait)
     print(f"Report: {index}")
     return EXIT_OK
 
@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="stop a recording that takes longer and record it as failed")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="processor parameter, e.g. --set face.frame_step=2 (repeatable)")
+    run.add_argument("--wait", action="store_true",
+                     help="when another bitbox run is writing to OUT, wait for it to finish (default: stop at once "
+                          "with exit code 2)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
 
@@ -152,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("output", help="results folder written by `bitbox run`")
     rep.add_argument("--show-faces", action="store_true",
                      help="include video frames with landmarks drawn (off by default: privacy)")
+    rep.add_argument("--wait", action="store_true",
+                     help="when a bitbox run is writing to OUT, wait for it to finish (default: stop at once with "
+                          "exit code 2)")
     rep.set_defaults(func=_cmd_report)
 
     dy = sub.add_parser("dyad", help="coordination and imitation between two recordings' results")

@@ -5,14 +5,18 @@ it can write its time series keeps, in the first pass, a few numbers per frame i
 :class:`FrameTable` (preallocated arrays, no Python object per value) and large per-frame
 records (landmarks) in a :class:`SpillFile` on disk; the second pass reads the records back
 in chunks. Memory then depends on the chunk size, not on the recording's length.
+
+Spill files hold intermediates (landmarks are biometric data): they live in the core's
+scratch folder (:func:`bitbox.fileio.scratch_folder`), which is inside OUT during a batch.
 """
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Iterator, Sequence
 
 import numpy as np
+
+from .fileio import scratch_folder
 
 __all__ = ["FrameTable", "SpillFile"]
 
@@ -82,13 +86,22 @@ class FrameTable:
 class SpillFile:
     """Fixed-shape float32 records written one per frame to a temporary file, read back in chunks.
 
-    Use as a context manager; the file is deleted on exit.
+    Use as a context manager; the file (and its folder) is deleted on exit. The folder is made by
+    :func:`bitbox.fileio.scratch_folder`: inside the batch's output folder during a batch, else in
+    the system's temporary folder.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape of one record.
+    prefix : str
+        Start of the scratch folder's name, e.g. ``"bitbox-face-"``.
     """
 
     def __init__(self, shape: tuple[int, ...], prefix: str = "bitbox-") -> None:
         self.shape = tuple(shape)
         self._size = int(np.prod(self.shape))
-        self._dir = tempfile.TemporaryDirectory(prefix=prefix)
+        self._dir = scratch_folder(prefix)
         self.path = os.path.join(self._dir.name, "records.f32")
         self._handle = open(self.path, "wb")
         self.n = 0

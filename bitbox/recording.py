@@ -11,6 +11,8 @@ are the presentation timestamps (see :class:`VideoInfo`).
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -21,7 +23,7 @@ from .errors import RecordingError
 from .log import logger
 
 __all__ = ["Recording", "VideoInfo", "Frame", "EXTENSIONS", "kind_of", "sha256_file", "crop_frame", "CROPS",
-           "analysed_frames", "no_video_reason"]
+           "analysed_frames", "no_video_reason", "special_file_reason"]
 
 #: Known file extensions per recording kind (lower case, with the dot).
 EXTENSIONS: dict[str, frozenset[str]] = {
@@ -63,10 +65,51 @@ def kind_of(path: str | Path) -> str | None:
     return None
 
 
+_SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+            (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def special_file_reason(mode: int) -> str | None:
+    """Why a file of this ``st_mode`` is not a recording (a FIFO, a device, a socket), or ``None``.
+
+    Such files are refused without being opened: opening a FIFO for reading blocks until
+    someone writes to it, and a device can be read for ever.
+    """
+    for test, what in _SPECIAL:
+        if test(mode):
+            return f"is {what}, not a regular file; it was not opened (reading it could block or never end)"
+    return None
+
+
+_SPECIAL_HINT = "Copy the recording to an ordinary file and process that"
+
+
+def _open_regular(path: str | Path):
+    """Open ``path`` for reading if it is a regular file, without ever blocking on a FIFO.
+
+    Raises
+    ------
+    RecordingError
+        For a FIFO, a device or a socket (checked before opening and again on the opened file).
+    """
+    reason = special_file_reason(os.stat(path).st_mode)
+    if reason is None:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        mode = os.fstat(fd).st_mode  # replaced by a FIFO between the two checks: still refused
+        reason = special_file_reason(mode)
+        if reason is None:
+            if hasattr(os, "O_NONBLOCK"):
+                os.set_blocking(fd, True)
+            return os.fdopen(fd, "rb")
+        os.close(fd)
+    raise RecordingError(path, reason, _SPECIAL_HINT)
+
+
 def sha256_file(path: str | Path) -> str:
-    """SHA-256 of a file's bytes, read in 1 MiB chunks."""
+    """SHA-256 of a file's bytes, read in 1 MiB chunks (a FIFO, a device or a socket is refused
+    with a :class:`~bitbox.errors.RecordingError`, never opened)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with _open_regular(path) as handle:
         for block in iter(lambda: handle.read(_CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -232,7 +275,8 @@ class Recording:
     Raises
     ------
     RecordingError
-        When the file does not exist, is a folder, is empty, cannot be read, or has an
+        When the file does not exist, is a folder, is a named pipe (FIFO), a device or a
+        socket (refused without being opened), is empty, cannot be read, or has an
         extension of no known kind (and ``kind`` is not given).
 
     Examples
@@ -286,7 +330,7 @@ class Recording:
                                  "Use bitbox.process_folder() or `bitbox run` for folders")
         try:
             size = path.stat().st_size
-            with open(path, "rb") as handle:
+            with _open_regular(path) as handle:
                 handle.read(1)
         except PermissionError:
             raise RecordingError(path, "permission denied: the file cannot be read",
@@ -306,8 +350,11 @@ class Recording:
 
     @property
     def id(self) -> str:
-        """A default identifier: the file name without its extension."""
-        return self.path.stem
+        """A default identifier: the file name without its extension, made safe as a folder name
+        (:func:`bitbox.fileio.safe_name`: ``...wav`` gets ``__``, never ``..``)."""
+        from .fileio import safe_name
+
+        return safe_name(self.path.stem)
 
     # ------------------------------------------------------------------ audio
     def load_audio(self, *, sr: int | None = None) -> tuple[np.ndarray, int]:

@@ -6,7 +6,9 @@ links, and the distribution of every summary measure over the recordings) and ``
 processed recording: its summary values with units, the main measures over time (frames of
 low quality shaded, with the reasons counted), and its provenance. Figures are PNGs embedded
 in the pages, so a report is a folder of self-contained files. Pictures of faces appear only
-with ``show_faces=True`` (``--show-faces``): recordings of patients are health data.
+with ``show_faces=True`` (``--show-faces``): recordings of patients are health data. Writing a
+report holds OUT's lock (:func:`bitbox.fileio.out_lock`), as a batch does: a ``bitbox run``
+starting meanwhile stops (or waits) instead of removing the report's temporary files.
 """
 from __future__ import annotations
 
@@ -20,13 +22,17 @@ import numpy as np
 import pandas as pd
 
 from .errors import BitboxError
-from .fileio import write_text
+from .fileio import confined, display_path, out_lock, write_text
 from .log import logger, verbose
 from .measurements import Measurements, ProcessorResult
 from .processor import split_notes
 from .recording import Recording
 
-__all__ = ["write_report", "png_data", "html_page"]
+__all__ = ["write_report", "png_data", "html_page", "REPORT_DIR", "INDEX_PAGE"]
+
+#: The report's folder in OUT, and its cohort page in that folder.
+REPORT_DIR = "report"
+INDEX_PAGE = "index.html"
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -310,44 +316,78 @@ def _index_page(out_dir: Path, pages: dict[str, str]) -> str:
     return html_page("Bitbox report", "".join(parts))
 
 
+def _page_names(ids: Sequence[str]) -> dict[str, str]:
+    """``<recording_id>.html`` per id; one that would be the cohort page's name (an OUT written by
+    an older Bitbox may hold a recording ``index``) or another's (ignoring case) gets a suffix."""
+    taken = {INDEX_PAGE.casefold()}
+    names: dict[str, str] = {}
+    for rid in ids:
+        name, n = f"{rid}.html", 1
+        while name.casefold() in taken:
+            name, n = f"{rid}_rec{'' if n == 1 else n}.html", n + 1
+        taken.add(name.casefold())
+        names[rid] = name
+    return names
+
+
 @verbose
 def write_report(out_dir: str | Path, *, show_faces: bool = False, recordings: Sequence[str] | None = None,
-                 verbose: bool | str | int | None = None) -> Path:
+                 wait: bool = False, verbose: bool | str | int | None = None) -> Path:
     """Write HTML pages for the results in ``out_dir`` (a batch's output folder).
 
     Parameters
     ----------
     out_dir : path
-        A folder written by ``bitbox run`` / :func:`bitbox.process_folder`.
+        A folder written by ``bitbox run`` / :func:`bitbox.process_folder` (a relative one is
+        relative to the working directory).
     show_faces : bool
         Include a few video frames with landmarks drawn (off by default: privacy).
     recordings : list of str | None
         Only these recording ids (default: all with results).
+    wait : bool
+        When a run is writing to ``out_dir``: wait for it to finish (logged) instead of raising
+        :class:`~bitbox.errors.ParameterError` at once.
+    verbose : bool | str | int | None
+        Log level for this call.
 
     Returns
     -------
     Path
-        ``out_dir/report/index.html``.
+        ``out_dir/report/index.html`` (absolute).
+
+    Raises
+    ------
+    BitboxError
+        When ``out_dir`` holds no results.
+    ParameterError
+        When another run is writing to ``out_dir`` (and ``wait`` is False); the message names it.
     """
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).absolute()
     if not out_dir.is_dir():
         raise BitboxError(f"{out_dir}: no such results folder. Run `bitbox run INPUT -o {out_dir}` first.")
-    folders = sorted(p.parent for p in out_dir.glob("*/*.json") if p.parent.name != "report")
+    with out_lock(out_dir, wait=wait):  # no run cleans up (or rewrites the tables) meanwhile
+        return _write_pages(out_dir, show_faces, recordings)
+
+
+def _write_pages(out_dir: Path, show_faces: bool, recordings: Sequence[str] | None) -> Path:
+    folders = sorted(p.parent for p in out_dir.glob("*/*.json")
+                     if p.parent.name != REPORT_DIR and not p.parent.name.startswith("."))
     folders = list(dict.fromkeys(folders))
     if recordings is not None:
         folders = [f for f in folders if f.name in set(recordings)]
     if not folders and not (out_dir / "manifest.csv").is_file():
         raise BitboxError(f"{out_dir}: holds no Bitbox results (no <recording>/<processor>.json files).")
-    report_dir = out_dir / "report"
+    report_dir = out_dir / REPORT_DIR
     manifest_path = out_dir / "manifest.csv"
     rows = ({str(r["recording_id"]): r for r in pd.read_csv(manifest_path, dtype=str, keep_default_na=False)
              .to_dict("records")} if manifest_path.is_file() else {})
-    pages: dict[str, str] = {}
+    pages = _page_names([f.name for f in folders])
     for folder in folders:
-        name = f"{folder.name}.html"
-        write_text(report_dir / name, _recording_page(folder, show_faces, rows.get(folder.name)))
-        pages[folder.name] = name
+        name = pages[folder.name]
+        # display_path: a file name that is not UTF-8 (in the provenance) shows its bytes as \xNN
+        write_text(confined(out_dir, report_dir / name),
+                   display_path(_recording_page(folder, show_faces, rows.get(folder.name))))
         logger.info("report: wrote %s", report_dir / name)
-    index = report_dir / "index.html"
-    write_text(index, _index_page(out_dir, pages))
+    index = confined(out_dir, report_dir / INDEX_PAGE)  # not through a link planted in OUT
+    write_text(index, display_path(_index_page(out_dir, pages)))
     return index

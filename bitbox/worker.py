@@ -5,6 +5,10 @@ Dask worker: the recording runs in a child interpreter (``python -m bitbox.worke
 RESULT``), so a hang past the timeout (or a crash) fails that recording only and leaves the
 Dask worker alive. If the Dask worker itself dies, the child dies with it (Linux) and Dask
 retries the recording on another worker.
+
+The job and result files of the child live in the batch's scratch folder inside OUT
+(:func:`bitbox.fileio.scratch_folder`); the child is given that folder explicitly, in its own
+environment (:data:`bitbox.fileio.SCRATCH_ENV`), whatever the Dask worker's environment holds.
 """
 from __future__ import annotations
 
@@ -13,7 +17,6 @@ import pickle
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -35,14 +38,19 @@ def run_in_subprocess(job, processors: Sequence, out_dir: str | Path, overwrite:
                       timeout_s: float | None = None) -> dict[str, Any]:
     """Process ``job`` with :func:`bitbox.batch.run_job` in a child interpreter; return its row."""
     from .batch import _crashed, _timed_out
+    from .fileio import SCRATCH_ENV, scratch_folder, scratch_root
 
-    with tempfile.TemporaryDirectory(prefix="bitbox-job-") as tmp:
+    scratch = scratch_root()  # this task's (a Dask worker runs tasks of several batches in threads)
+    with scratch_folder("bitbox-job-") as tmp:
         args, result = Path(tmp) / "job.pkl", Path(tmp) / "row.pkl"
         with open(args, "wb") as handle:
             pickle.dump((job, list(processors), str(out_dir), overwrite, log_level), handle)
         try:
             # The child imports what this worker can import (plugins given as classes included).
             env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+            env.pop(SCRATCH_ENV, None)
+            if scratch is not None:
+                env[SCRATCH_ENV] = str(scratch)
             proc = subprocess.run([sys.executable, "-m", "bitbox.worker", str(args), str(result)],
                                   timeout=timeout_s, stdin=subprocess.DEVNULL, env=env,
                                   preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)

@@ -101,3 +101,16 @@ def test_cohort_page_renders_in_headless_chromium(cohort, tmp_path):
     blue = np.all(np.abs(pixels - [76, 114, 176]) < 40, axis=-1).sum()
     orange = np.all(np.abs(pixels - [221, 132, 82]) < 40, axis=-1).sum()
     assert blue > 200 and orange > 200, (blue, orange)
+
+
+def test_a_recording_called_index_does_not_replace_the_cohort_page(results, tmp_path):
+    """An OUT of an older Bitbox may hold a recording 'index' (new runs call it 'index_rec')."""
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copytree(results / "talking_head", out / "index")
+    index = bitbox.write_report(out)
+    assert index == out / "report" / "index.html"
+    page = index.read_text()
+    assert page.count("<h1>Bitbox report</h1>") == 1 and "<a href='index_rec.html'>index</a>" in page
+    assert sorted(p.name for p in index.parent.iterdir()) == ["index.html", "index_rec.html"]
+    assert "<h1>index</h1>" in (index.parent / "index_rec.html").read_text()

@@ -199,3 +199,16 @@ def test_a_video_cut_in_half_has_its_sound_refused_too(real_inputs, tmp_path, ff
     assert row["speech.status"] == "failed"
     assert re.search(r"is truncated: its header declares \d+\.\d\d s of audio but only \d+\.\d\d s can be decoded",
                      row["speech.error"])
+
+
+def test_a_recording_named_dots_wav_gets_a_safe_id_inside_out(real_inputs, tmp_path):
+    """`...wav` would have the id '..' and its results would land in OUT's parent (issue 18)."""
+    shutil.copy(real_inputs / "reader.wav", tmp_path / "...wav")
+    out = tmp_path / "study" / "out"
+    done = bitbox.process_folder(tmp_path / "...wav", out, processors="speech", progress=False)
+    assert done.summary["recording_id"].tolist() == ["__"] and done.counts["ok"] == 1
+    assert float(done.summary.loc[0, "speech.speaking_time_s"]) > 2.0
+    assert sorted(p.name for p in (tmp_path / "study").iterdir()) == ["out"]  # nothing beside OUT
+    assert sorted(p.name for p in (out / "__").iterdir()) == ["speech.json", "speech.parquet"]
+    assert bitbox.Measurements.read(out / "__")["speech"].provenance["input_sha256"] == \
+        bitbox.Recording(real_inputs / "reader.wav").sha256
