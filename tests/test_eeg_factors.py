@@ -11,12 +11,15 @@ import bitbox
 from bitbox.cli import main as cli
 from bitbox.clinical.eeg_factors import (EegFactorModel, active_dims, read_epochs_dir, simulate_cohort,
                                          write_epochs_dir)
-from bitbox.clinical.eeg_factors.evaluate import erp_features
+from bitbox.clinical.eeg_factors.evaluate import erp_features, latent_factor_correlations
 
 
 @pytest.fixture(scope="module")
 def cohort():
-    return simulate_cohort(n_subjects=60, n_trials=40, seed=0)
+    data = simulate_cohort(n_subjects=60, n_trials=40, seed=0)
+    # A label unrelated to the ERPs (balanced, random): it must mark no latent.
+    data.labels["noise"] = np.random.default_rng(19).permutation(np.repeat(["a", "b"], 30))
+    return data
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +39,84 @@ def test_each_generative_factor_lives_in_one_latent_dimension(cohort, fitted):
     assert len(active_dims(fitted)) <= 6  # the rest collapse to the prior
 
 
-def test_scan_classifies_and_finds_markers(cohort, fitted):
+def test_scan_classifies(cohort, fitted):
     predicted = fitted.predict(cohort.averages())
     for label in ("group", "age_group"):
         assert (predicted[label].to_numpy() == cohort.labels[label].to_numpy()).mean() > 0.8
-    assert any(fitted.markers_["age_group"].values())  # the latency dimension marks age
+
+
+def assert_markers_follow_the_factors(markers: dict, correlations: pd.DataFrame) -> None:
+    """group (P3 amplitude) and age_group (P3 latency) mark their factor's latent first, both values; noise none."""
+    for label, factor in (("group", "p3_amplitude_uv"), ("age_group", "p3_latency_ms")):
+        best = int(correlations.loc[factor].abs().idxmax())
+        for value, dims in markers[label].items():
+            assert dims and dims[0] == best and len(dims) <= 2, (label, value, dims, best)
+    assert markers["noise"] == {"a": [], "b": []}, markers["noise"]
+
+
+def test_markers_name_the_latent_of_the_factor_each_label_changes(cohort, fitted):
+    correlations = latent_factor_correlations(fitted, cohort)
+    print("r(latent, factor):\n", correlations.round(2).to_string())
+    print("markers:", fitted.markers_)
+    assert correlations.loc["p3_amplitude_uv"].abs().max() > 0.8  # the factor has a latent of its own
+    assert_markers_follow_the_factors(fitted.markers_, correlations)
+    table = fitted.marker_table()
+    print(table.pivot_table(index=["label", "value"], columns="dim", values="separation").round(2))
+    assert (table["threshold"] == 1.0).all()  # 30 vs 30 subjects: the noise bound (about 0.73) is below marker_shift
+    assert table.loc[table.label == "noise", "separation"].max() < 1.0
+
+
+def test_scan_is_queried_only_with_label_vectors_seen_in_training(cohort, fitted):
+    seen = {tuple(row) for row in fitted._label_matrix(cohort.labels)}
+    queried = []
+    encoder = fitted.scan_encoder_
+
+    def recording(y):
+        queried.extend(tuple(row) for row in y.numpy())
+        return encoder(y)
+
+    fitted.scan_encoder_ = recording
+    try:
+        fitted._set_markers(cohort.labels)
+    finally:
+        fitted.scan_encoder_ = encoder
+    assert queried and set(queried) <= seen and len(set(queried)) == len(seen) == 8
+
+
+class _StubScan:
+    """SCAN posteriors by hand: latent 0 = 0.75 * (L=a) - 0.75 * (L=b), latent 1 = 2 * (M=x) - 2 * (M=y), SD 1."""
+
+    def __call__(self, y):
+        import torch
+
+        mu = torch.stack([0.75 * (y[:, 0] - y[:, 1]), 2.0 * (y[:, 2] - y[:, 3])], dim=1)
+        return torch.cat([mu, torch.zeros_like(mu)], dim=1)
+
+
+@pytest.mark.parametrize("per_cell, expected_l, threshold", [(10, [0], 1.0), (2, [], 2.2414 / np.sqrt(2))])
+def test_marker_rule_by_hand(per_cell, expected_l, threshold):
+    model = EegFactorModel(latent_dim=2)
+    model.label_values_ = {"L": ["a", "b"], "M": ["x", "y"]}
+    model.scan_encoder_ = _StubScan()
+    cells = [(l, m) for l in "ab" for m in "xy" for _ in range(per_cell)]
+    model._set_markers(pd.DataFrame(cells, columns=["L", "M"]))
+    # d' = |0.75 - (-0.75)| / sqrt((1 + 1) / 2) = 1.5 for L on latent 0; 4 for M on latent 1; 0 elsewhere.
+    # Weights 1 / (1/n + 1/n) = n/2 per context, two contexts: noise bound z(0.05 / 4) / sqrt(n) = 2.2414 / sqrt(n),
+    # 0.71 for n = 10 (below marker_shift = 1) and 1.58 for n = 2 (1.5 is then not enough).
+    effect = model.marker_effects_["L"]["a"]
+    assert effect["separation"] == pytest.approx([1.5, 0.0]) and effect["n_contexts"] == 2
+    assert effect["threshold"] == pytest.approx(threshold, abs=1e-4)
+    assert model.markers_ == {"L": {"a": expected_l, "b": expected_l}, "M": {"x": [1], "y": [1]}}
+    assert model.marker_effects_["M"]["y"]["separation"] == pytest.approx([0.0, 4.0])
+
+
+def test_a_value_confounded_with_another_label_marks_nothing_and_says_why(caplog):
+    model = EegFactorModel(latent_dim=2)
+    model.label_values_ = {"L": ["a", "b"], "M": ["x", "y"]}
+    model.scan_encoder_ = _StubScan()
+    model._set_markers(pd.DataFrame([("a", "x")] * 5 + [("b", "y")] * 5, columns=["L", "M"]))
+    assert model.markers_ == {"L": {"a": [], "b": []}, "M": {"x": [], "y": []}}
+    assert "L=a never shares the other labels' values with another value of L" in caplog.text
 
 
 def test_denoising_brings_small_averages_closer_to_the_true_erp(cohort, fitted):
@@ -63,12 +139,33 @@ def test_relabelling_retrains_only_scan_and_save_load_round_trips(cohort, fitted
     assert all(torch.equal(before[k], v) for k, v in fitted.encoder_.state_dict().items())
     predicted = fitted.predict(cohort.averages())["late_p3"].to_numpy()
     assert (predicted == relabelled.labels["late_p3"].to_numpy()).mean() > 0.8
+    latency = int(latent_factor_correlations(fitted, cohort).loc["p3_latency_ms"].abs().idxmax())
+    assert fitted.markers_["late_p3"]["yes"][:1] == [latency]  # one label: one context, all subjects
     fitted.save(tmp_path / "model")
     loaded = EegFactorModel.load(tmp_path / "model")
     np.testing.assert_allclose(loaded.encode(cohort.averages()[:5]), fitted.encode(cohort.averages()[:5]), atol=1e-5)
+    assert loaded.markers_ == fitted.markers_
+    pd.testing.assert_frame_equal(loaded.marker_table(), fitted.marker_table())
     meta = json.loads((tmp_path / "model" / "model.json").read_text())
     assert meta["parameters"]["beta"] == fitted.beta and "torch" in meta["package_versions"]
     fitted.fit_scan(cohort)  # back to the cohort's labels for the other tests
+
+
+def test_a_model_saved_with_the_old_marker_rule_still_loads_and_says_so(fitted, tmp_path, caplog):
+    folder = fitted.save(tmp_path / "old")
+    meta = json.loads((folder / "model.json").read_text())
+    for key in ("marker_shift", "marker_alpha"):
+        del meta["parameters"][key]
+    meta["parameters"]["marker_sd"] = 0.75
+    del meta["fitted"]["marker_effects_"]
+    meta["fitted"]["markers_"] = {label: {value: [3] for value in values}  # what the old rule gave
+                                  for label, values in fitted.label_values_.items()}
+    (folder / "model.json").write_text(json.dumps(meta))
+    loaded = EegFactorModel.load(folder)
+    assert loaded.marker_shift == 1.0 and loaded.markers_["group"]["control"] == [3]
+    assert "run model.fit_scan(dataset) to recompute them" in caplog.text
+    with pytest.raises(bitbox.BitboxError, match=r"run model.fit_scan\(dataset\) \(SCAN only, seconds\)"):
+        loaded.marker_table()
 
 
 def test_training_is_deterministic():

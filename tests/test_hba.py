@@ -56,16 +56,16 @@ def test_a_class_absent_from_predictions_and_an_invalid_answer():
     assert m["accuracy"] == 0.5 and m["macro_recall"] == pytest.approx(0.5)
     m = classification_metrics(["a", "b"], ["a", "Maybe."], label_set=("a", "b"))
     assert m["n_invalid"] == 1 and m["confusion_matrix"]["labels"] == ["a", "b", "maybe"]
-    assert m["macro_f1"] == pytest.approx((1 + 0 + 0) / 3)  # the invalid answer is a class of its own
+    assert m["macro_f1"] == pytest.approx((1 + 0) / 2)  # averaged over the gold classes a, b (the benchmark's rule)
 
 
 def test_a_dataset_with_a_single_class():
     m = classification_metrics(["yes", "yes", "yes"], ["yes", "yes", "no"], label_set=("yes", "no"))
-    # yes: P = 1, R = 2/3, F1 = 0.8; no: no gold support, P = R = 0
-    assert m["per_class_f1"] == pytest.approx({"yes": 0.8, "no": 0.0}) and m["n_invalid"] == 0
-    assert m["macro_f1"] == pytest.approx(0.4) and m["weighted_f1"] == pytest.approx(0.8)
+    # yes: P = 1, R = 2/3, F1 = 0.8; "no" has no gold support, so it is not averaged (the benchmark's rule)
+    assert m["per_class_f1"] == pytest.approx({"yes": 0.8}) and m["n_invalid"] == 0
+    assert m["macro_f1"] == pytest.approx(0.8) and m["weighted_f1"] == pytest.approx(0.8)
     wa = emotion_metrics(["sad", "sad"], ["sad", "happy"])
-    assert wa["per_class_weighted_accuracy"] == {"sad": 0.5}  # N = 0: TP/P only
+    assert wa["per_class_weighted_accuracy"] == {"sad": 0.25}  # N = 0 counts as 0: (TP/P + 0) / 2 = (1/2) / 2
 
 
 def test_sentiment_accuracies_at_7_5_3_and_2_classes():
@@ -73,7 +73,7 @@ def test_sentiment_accuracies_at_7_5_3_and_2_classes():
     pred = ["negative", "weakly negative", "weakly positive", "highly positive", "no idea"]   # -2 -1 1 3 invalid
     s = sentiment_metrics(true, pred, LEVELS)
     assert s["acc7"] == pytest.approx(1 / 5)            # only -1
-    assert s["acc5"] == pytest.approx(3 / 5)            # clipped: -2=-2, -1, 2=2
+    assert s["acc5"] == pytest.approx(1 / 5)            # groups {hn} {n, wn} {0} {wp, p} {hp}: only wn = wn
     assert s["acc3"] == pytest.approx(3 / 5)            # signs: -, -, + (neutral gold vs + pred wrong)
     assert s["acc2"] == pytest.approx(3 / 4) and s["n_non_neutral"] == 4
     # 2 classes: negative F1 1 (2 of 2), positive P 1 R 1/2 -> 2/3; weights 1/2 each
@@ -141,6 +141,75 @@ def test_reader_streams_rows_and_names_the_bad_row_and_field(tmp_path):
     assert sample.audios[0].materialize(tmp_path / "m").read_bytes() == b"RIFF...."
     with pytest.raises(HbaFormatError, match="does not exist"):
         list(iter_samples(tmp_path / "missing.jsonl"))
+
+
+def _outside_paths(tmp_path: Path) -> Path:
+    """A data file whose samples name media outside its folder: '..', an absolute path, a link leading out."""
+    data_dir = tmp_path / "hba"
+    (data_dir / "clips").mkdir(parents=True)
+    (tmp_path / "secret.png").write_bytes(b"not for you")
+    (data_dir / "clips" / "ok.wav").write_bytes(b"RIFF")
+    (data_dir / "clips" / "link.wav").symlink_to(tmp_path / "secret.png")
+    ok = {"problem": "<audio>", "answer": "yes", "dataset": "daicwoz"}
+    return _write_jsonl(data_dir / "test.jsonl", [
+        {**ok, "id": "s0", "images": ["../secret.png"]},
+        {**ok, "id": "s1", "videos": [{"path": str(tmp_path / "secret.png"), "bytes": None}]},
+        {**ok, "id": "s2", "audios": ["clips/ok.wav", "clips/link.wav"]},
+        {**ok, "id": "s3", "audios": [{"path": "/etc/passwd.wav", "bytes": base64.b64encode(b"RIFF").decode()}]}])
+
+
+def test_media_paths_outside_the_data_folder_are_refused_per_sample(tmp_path):
+    data = _outside_paths(tmp_path)
+    root, secret = (tmp_path / "hba").resolve(), tmp_path / "secret.png"
+    s0, s1, s2, s3 = iter_samples(data)
+    hint = ("refused, not read. Put the media under that folder, give --media-root DIR (media_root=) holding them, "
+            "or --allow-outside-paths (allow_outside_paths=True) if you trust this data file")
+    assert s0.images == [] and s0.refused_media == {
+        "sample s0 images[0] ../secret.png": f"climbs out with '..' of {root} (the data file's folder): {hint}"}
+    assert s1.videos == [] and s1.refused_media == {
+        f"sample s1 videos[0] {secret}": f"is an absolute path outside {root} (the data file's folder): {hint}"}
+    assert [m.path for m in s2.audios] == [tmp_path / "hba" / "clips" / "ok.wav"] and s2.refused_media == {
+        "sample s2 audios[1] clips/link.wav": f"leads through a symbolic link to {secret.resolve()}, outside {root} "
+                                              f"(the data file's folder): {hint}"}
+    assert s3.audios[0].data == b"RIFF" and s3.refused_media == {}  # embedded bytes: the path is only a name
+    trusted = list(iter_samples(data, allow_outside_paths=True))
+    assert [m.path for s in trusted for m in s.images + s.videos + s.audios if m.path] == [
+        tmp_path / "hba" / "../secret.png", secret, tmp_path / "hba" / "clips" / "ok.wav",
+        tmp_path / "hba" / "clips" / "link.wav"]
+    assert not any(s.refused_media for s in trusted)
+    rooted = list(iter_samples(data, media_root=tmp_path))
+    assert not any(s.refused_media for s in rooted) and rooted[0].images[0].path.resolve() == secret.resolve()
+    narrow = list(iter_samples(data, media_root=tmp_path / "hba" / "clips"))
+    assert narrow[2].refused_media == {
+        "sample s2 audios[1] clips/link.wav": f"leads through a symbolic link to {secret.resolve()}, outside "
+                                              f"{(tmp_path / 'hba' / 'clips').resolve()} (--media-root): {hint}"}
+    with pytest.raises(HbaFormatError, match="nowhere: is not a folder. --media-root must be the folder"):
+        list(iter_samples(data, media_root=tmp_path / "nowhere"))
+
+
+def test_baseline_predict_records_refused_media_and_goes_on(tmp_path, capsys):
+    from bitbox.clinical.hba import DescriptorBaseline, Sample
+
+    rng = np.random.default_rng(0)
+    train = [Sample(index=i, id=f"t{i}", problem="<audio>", answer=("yes", "no")[i % 2], dataset="daicwoz",
+                    ext_audio_feats=rng.normal(2.0 if i % 2 == 0 else -2.0, 1.0, (10, 2)).tolist())
+             for i in range(12)]
+    DescriptorBaseline(processors=[], text=False, ext_feats=True).fit(train, tmp_path / "c", progress=False).save(
+        tmp_path / "model")
+    data = _outside_paths(tmp_path)
+    out = tmp_path / "pred.jsonl"
+    assert main(["hba", "baseline", "predict", "--data", str(data), "--model", str(tmp_path / "model"), "-o",
+                 str(out), "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert "bitbox hba: 4 prediction(s)" in printed
+    assert ("3 media file(s) could not be measured or were refused (their features are missing): sample s0 "
+            "images[0] ../secret.png: climbs out with '..' of") in printed
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["s0", "s1", "s2", "s3"]
+    assert main(["hba", "baseline", "predict", "--data", str(data), "--model", str(tmp_path / "model"), "-o",
+                 str(out), "-q", "--media-root", str(tmp_path)]) == 0
+    assert "refused" not in capsys.readouterr().out
+    assert main(["hba", "evaluate", "--data", str(data), "--predictions", str(out), "-o", str(tmp_path / "ev"),
+                 "--media-root", str(tmp_path / "nowhere")]) == 2
 
 
 def test_jsonl_and_parquet_with_embedded_media_read_the_same(hba_fixture):

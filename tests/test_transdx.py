@@ -314,7 +314,8 @@ def test_shuffled_labels_stay_at_chance_though_voices_are_distinctive(null_demo,
 def test_cli_writes_metrics_and_report(demo, capsys, tmp_path):
     manifest, cohort, _, out = demo
     code = main(["transdx", "evaluate", str(manifest), "-o", str(out), "--n-per-cell", "1", "--n-iter", "2",
-                 "--n-boot", "200", "--workers", "2", "--stride-s", "4", "--features", "egemaps,speech,tfidf", "-q"])
+                 "--n-boot", "200", "--workers", "2", "--stride-s", "4", "--features", "egemaps,speech,tfidf", "-q",
+                 "--mlp-augment", "0"])
     assert code == 0
     printed = capsys.readouterr().out
     assert "the paper's test/validation selection" in printed
@@ -363,3 +364,207 @@ def test_cli_reports_a_bad_manifest(tmp_path, capsys):
     assert "Unknown feature set(s) ['voice']; choose among" in capsys.readouterr().err
     assert main(["transdx", "evaluate", str(path), "-o", str(tmp_path / "out"), "--models", "svm"]) == 2
     assert "Unknown model(s) ['svm']" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- as the originals train them (issue 19)
+def test_xgboost_search_draws_from_exactly_the_original_grid():
+    """rbroc/multidiagnosis-text train_baselines.py lines 65-75, sampled as its RandomizedSearchCV does."""
+    from bitbox.clinical.transdiagnostic.models import XGB_PARAM_DISTRIBUTIONS, candidate_params
+
+    original = {"learning_rate": [.001, .01, .1, .5], "min_child_weight": [1, 3, 5, 10], "gamma": [0, .5, 1., 2.],
+                "subsample": [.6, .8, 1.0], "colsample_bytree": [.25, .5, .75, 1.], "max_depth": [1, 3, 5],
+                "reg_alpha": [0, .1, .1, 5.], "reg_lambda": [.1, 1., 5.], "n_estimators": [20, 100, 500]}
+    assert XGB_PARAM_DISTRIBUTIONS == original
+    draws = candidate_params("xgboost", text=False, n_iter=1000, random_state=0)
+    assert len(draws) == 1000
+    for draw in draws:
+        assert set(draw) == {f"model__{k}" for k in original}  # gamma, reg_alpha, reg_lambda included
+        assert all(draw[f"model__{k}"] in values for k, values in original.items())
+    for key, values in original.items():  # every value is drawn, nothing else
+        assert {d[f"model__{key}"] for d in draws} == set(values), key
+    # Sampled from the 82 944-point grid: 0.1 is half of reg_alpha's list, so about half of the draws.
+    assert 0.45 < np.mean([d["model__reg_alpha"] == 0.1 for d in draws]) < 0.55
+    assert candidate_params("xgboost", text=False, n_iter=1000, random_state=0) == draws  # seeded
+    assert candidate_params("xgboost", text=False, n_iter=1000, random_state=1) != draws
+    text = candidate_params("xgboost", text=True, n_iter=2, random_state=0)  # each vocabulary gets the search
+    assert [d["tfidf__max_features"] for d in text] == [100, 100, 1000, 1000, 10000, 10000]
+
+
+def test_binary_selection_uses_the_diagnosis_f1_not_macro_f1():
+    """Hand case: 2 controls, 4 patients. A = [c, c, M, M, c, c]: F1(M) = 4/6, F1(c) = 4/6, macro 0.667;
+    B = all M: F1(M) = 8/10 = 0.8, F1(c) = 0, macro 0.4. Binary selection takes B, multiclass-style A."""
+    from bitbox.clinical.transdiagnostic.evaluate import selection_score
+    from bitbox.clinical.transdiagnostic.models import select_model
+
+    classes = ["control", "MDD"]
+    true = np.array(["control", "control", "MDD", "MDD", "MDD", "MDD"])
+
+    def table(predicted):
+        return pd.DataFrame([[1.0, 0.0] if p == "control" else [0.0, 1.0] for p in predicted], columns=classes)
+
+    a = table(["control", "control", "MDD", "MDD", "control", "control"])
+    b = table(["MDD"] * 6)
+    assert selection_score(true, a, classes, "MDD") == pytest.approx(4 / 6)
+    assert selection_score(true, b, classes, "MDD") == pytest.approx(0.8)
+    assert selection_score(true, a, classes, None) == pytest.approx(4 / 6)
+    assert selection_score(true, b, classes, None) == pytest.approx(0.4)
+    # select_model keeps the candidate the score ranks first: here the score says B for C=0.1, A otherwise.
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 2)), np.array(["control", "MDD"] * 10)
+    for positive, expected in (("MDD", 0.1), (None, 0.01)):
+        def stub(pipeline, proba, positive=positive):
+            chosen = b if pipeline.named_steps["model"].C == 0.1 else a
+            return selection_score(true, chosen, classes, positive)
+
+        _, _, params, value, _ = select_model("logreg", text=False, X_train=X, y_train=y, X_val=X, y_val=y,
+                                              score=stub)
+        assert params == {"model__C": expected}
+        assert value == pytest.approx(0.8 if positive else 4 / 6)
+
+
+def test_xgboost_refit_stops_early_on_a_case_that_overfits():
+    """Labels that are noise: the validation log-loss rises after a few rounds, and the refit stops 5 rounds
+    after its best (train_baselines.py lines 374-378: eval_set=validation, early_stopping_rounds=5)."""
+    from xgboost import XGBClassifier
+
+    from bitbox.clinical.transdiagnostic.models import _refit_early_stopping, select_model
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((160, 5)), rng.integers(0, 2, 160)
+    head = XGBClassifier(tree_method="hist", n_jobs=1, n_estimators=200, learning_rate=0.5, max_depth=5,
+                         verbosity=0)
+    refit = _refit_early_stopping(head, X[:100], y[:100], X[100:], y[100:], np.array([0, 1]))
+    assert refit.best_iteration < 200 - 5
+    assert refit.get_booster().num_boosted_rounds() == refit.best_iteration + 1 + 5
+    assert np.allclose(refit.predict_proba(X[100:]),
+                       refit.predict_proba(X[100:], iteration_range=(0, refit.best_iteration + 1)))
+    labels = np.where(y == 1, "MDD", "control")
+    pipeline, classes, params, _, info = select_model(
+        "xgboost", text=False, X_train=X[:100], y_train=labels[:100], X_val=X[100:], y_val=labels[100:],
+        score=lambda _p, proba: float(proba[:, 1].mean()), n_iter=3)
+    assert list(classes) == ["MDD", "control"] and info["n_candidates"] == 3
+    assert info["best_iteration"] < info["n_estimators"] == params["model__n_estimators"]
+    assert pipeline.named_steps["model"].early_stopping_rounds == 5
+
+
+def test_mlp_keeps_the_best_validation_epoch():
+    """Validation labels opposite to the training labels: the validation loss is lowest at epoch 1 and then
+    rises as the head learns; the weights kept are epoch 1's, not the last (worse) epoch's."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 4))
+    y = np.where(X[:, 0] > 0, "pos", "neg")
+    flipped = np.where(y == "pos", "neg", "pos")
+    head = MLPHead(hidden=16, lr=0.05, n_epochs=8, class_weight=None, random_state=0).fit(X, y, X_val=X,
+                                                                                          y_val=flipped)
+    losses = np.array(head.val_loss_)
+    assert len(losses) == 8 and head.best_epoch_ == int(losses.argmin()) + 1 == 1
+    assert losses[-1] > losses.min() + 0.5
+    proba = head.predict_proba(X)
+    kept = -np.mean(np.log(proba[np.arange(64), np.searchsorted(head.classes_, flipped)]))
+    assert kept == pytest.approx(losses.min(), rel=1e-5)  # the model returned is the best epoch's
+    last = MLPHead(hidden=16, lr=0.05, n_epochs=8, class_weight=None, random_state=0).fit(X, y)
+    assert last.best_epoch_ == 8 and last.val_loss_ == []  # without validation: the last epoch
+
+
+def test_augmentations_do_what_they_say():
+    from bitbox.clinical.transdiagnostic import augment as aug
+
+    sr = 16000
+    rng = np.random.default_rng(1)
+    tone = 0.3 * np.sin(2 * np.pi * 220 * np.arange(2 * sr) / sr)
+    rms = lambda v: np.sqrt(np.mean(v ** 2))  # noqa: E731
+    # Gain: exactly 20 log10 of the amplitude ratio.
+    assert 20 * np.log10(rms(aug.apply_gain(tone, -7.5)) / rms(tone)) == pytest.approx(-7.5, abs=1e-9)
+    # Added noise: the SNR asked for (white, pink, brown, violet).
+    for f_decay in (0.0, 1.0, 2.0, -2.0):
+        noise = aug.add_colored_noise(tone, sr, 12.0, f_decay, rng) - tone
+        assert 20 * np.log10(rms(tone) / rms(noise)) == pytest.approx(12.0, abs=0.05), f_decay
+    white, brown = aug.colored_noise(sr, sr, 0.0, rng), aug.colored_noise(sr, sr, 2.0, rng)
+    low = lambda v: np.sum(np.abs(np.fft.rfft(v))[:800] ** 2) / np.sum(np.abs(np.fft.rfft(v)) ** 2)  # noqa: E731
+    assert low(brown) > 0.9 > 0.2 > low(white)  # below 800 Hz: 10% of a white spectrum, most of a brown one
+    # Room response: unit energy, RT60 long, -60 dB at its end; the convolution keeps the input's length.
+    ir = aug.room_impulse_response(sr, 0.4, rng)
+    assert len(ir) == int(0.4 * sr) and np.sum(ir ** 2) == pytest.approx(1.0)
+    impulse = np.zeros(sr)
+    impulse[0] = 1.0
+    out = aug.apply_impulse_response(impulse, ir)
+    assert len(out) == sr and np.allclose(out[:len(ir)], ir) and np.allclose(out[len(ir):], 0)
+    noisy = rng.standard_normal(4 * sr)
+    assert len(aug.apply_impulse_response(noisy, ir)) == len(noisy)
+    assert np.sum(aug.apply_impulse_response(noisy, ir) ** 2) / np.sum(noisy ** 2) == pytest.approx(1.0, abs=0.1)
+    # Splice-out: 8 segments, each even and under 400 ms; on a constant signal the Hann cross-fades sum to 1,
+    # so the output is the constant, then sum(L) / 2 zeros.
+    ones = np.ones(5 * sr)
+    spliced, lengths = aug.splice_out(ones, sr, rng)
+    removed = sum(lengths) // 2
+    assert len(lengths) == 8 and all(L % 2 == 0 and 0 <= L <= 6400 for L in lengths)
+    assert len(spliced) == len(ones) and np.count_nonzero(spliced == 0) == removed > 0
+    assert np.allclose(spliced[:len(ones) - removed], 1.0) and not spliced[len(ones) - removed:].any()
+    # The Compose: p=1 applies all four in a random order, p=0 none.
+    every = {k: {"p": 1.0} for k in aug.AUGMENTATIONS}
+    _, applied = aug.augment(tone, sr, np.random.default_rng(0), every)
+    assert sorted(applied) == sorted(aug.AUGMENTATIONS)
+    orders = {tuple(aug.augment(tone[:sr], sr, np.random.default_rng(s), every)[1]) for s in range(6)}
+    assert len(orders) > 1
+    same, applied = aug.augment(tone, sr, rng, {k: {"p": 0.0} for k in aug.AUGMENTATIONS})
+    assert applied == [] and np.array_equal(same, tone)
+    assert all(aug.AUGMENTATIONS[k]["p"] == 0.5 for k in aug.AUGMENTATIONS)  # augmentation_config.yml
+
+
+def _noise_cohort(tmp_path, n=6, seconds=2.0):
+    """control / MDD / SCZ participants with one noise recording each, louder for patients."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for dx, level in (("control", 0.05), ("MDD", 0.2), ("SCZ", 0.4)):
+        for i in range(n):
+            path = tmp_path / f"{dx}{i}.wav"
+            sf.write(path, (level * rng.standard_normal(int(16000 * seconds))).astype(np.float32), 16000)
+            rows.append(f"{dx}{i},{dx},{path.name}")
+    (tmp_path / "m.csv").write_text("participant_id,diagnosis,recording\n" + "\n".join(rows) + "\n")
+    return read_manifest(tmp_path / "m.csv")
+
+
+def test_single_descriptor_models_and_augmented_mlp(tmp_path):
+    """Each descriptives column is a model of its own, equal to a descriptives set of that column alone; the
+    MLP trains on augmented copies of the training windows (features computed from the augmented audio)."""
+    from bitbox.clinical.transdiagnostic.augment import augmented_features
+    from bitbox.processors.voice_windows import mfcc
+
+    cohort = _noise_cohort(tmp_path)
+    keys = cohort.recordings["recording_key"].tolist()
+    level = {"control": 1.0, "MDD": 2.0, "SCZ": 3.0}
+    rng = np.random.default_rng(1)
+    dx = cohort.recordings["diagnosis"].map(level).to_numpy()
+    descriptives = pd.DataFrame({"recording_key": keys, "word_count": dx + 0.3 * rng.standard_normal(len(keys)),
+                                 "mlu": rng.standard_normal(len(keys))})
+    result = evaluate(cohort, Features({"descriptives": descriptives}), protocol="cv", models=["logreg", "xgboost"],
+                      n_folds=3, n_iter=2, n_boot=20, progress=False)
+    for task in result.metrics.values():
+        assert {f"descriptives:{c}/{m}" for c in ("word_count", "mlu") for m in ("logreg", "xgboost")} <= set(task)
+        assert task["descriptives:word_count/logreg"]["modality"] == "text"
+    alone = evaluate(cohort, Features({"descriptives": descriptives[["recording_key", "mlu"]]}), protocol="cv",
+                     models=["logreg"], n_folds=3, n_boot=20, progress=False)
+    assert (result.metrics["multiclass"]["descriptives:mlu/logreg"]["macro_f1"]
+            == alone.metrics["multiclass"]["descriptives/logreg"]["macro_f1"])
+    assert result.metrics["MDD_vs_control"]["descriptives:mlu/xgboost"]["selection_metric"] == "f1 of MDD"
+    assert result.metrics["multiclass"]["descriptives:word_count/logreg"]["macro_f1"] > 0.8
+    trained = [t for t in result.training if t["model"].endswith("/xgboost")]
+    assert trained and all(t["best_iteration"] < t["n_estimators"] for t in trained)
+
+    # The MLP on 2-s windows (one per recording) with 2 augmented copies of each training window.
+    table = pd.DataFrame([mfcc(sf.read(p)[0], 16000, n_mfcc=41)[1:].mean(axis=1)
+                          for p in cohort.recordings["recording"]], columns=[f"mfcc_{k}_mean" for k in range(1, 41)])
+    table.insert(0, "recording_key", keys)
+    copies = augmented_features(dict(zip(keys[:2], cohort.recordings["recording"][:2])), ["mfcc"], n_copies=2)
+    assert list(copies["mfcc"].columns) == ["recording_key", "copy", *table.columns[1:]]
+    assert len(copies["mfcc"]) == 4 and copies["mfcc"]["copy"].tolist() == [1, 2, 1, 2]
+    original = table.iloc[[0, 0, 1, 1], 1:].to_numpy(float)
+    # (a copy that drew only gain keeps its MFCC 1..40: gain moves c0 alone, which the set leaves out)
+    assert not np.allclose(copies["mfcc"].iloc[:, 2:].to_numpy(float), original)
+    mlp = evaluate(cohort, Features({"mfcc": table}), protocol="cv", models=["mlp"], n_folds=3, n_boot=20,
+                   mlp_params={"n_epochs": 3, "hidden": 8}, mlp_augment=2, progress=False)
+    split = mlp.splits[mlp.splits["split"] == "fold 1/3"]
+    n_train = int((split["part"] == "train").sum())
+    info = next(t for t in mlp.training if t["split"] == "fold 1/3" and t["task"] == "multiclass")
+    assert info["n_augmented_samples"] == 2 * n_train and info["n_train_samples"] == 3 * n_train
+    assert 1 <= info["best_epoch"] <= 3 and len(info["val_loss"]) == 3

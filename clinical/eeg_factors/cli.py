@@ -50,7 +50,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     print(f"bitbox eegfactors: {dataset!r}")
     model.fit(dataset)
     out = model.save(args.output, data_info=_data_info(args, dataset))
-    print(f"Model: {out} (model.pt, model.json); markers: {model.markers_}")
+    print(f"Model: {out} (model.safetensors, model.json); markers: {model.markers_}")
     return 0
 
 
@@ -65,6 +65,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     metrics["data"] = _data_info(args, dataset)
     full = type(model)(**model.get_params()).fit(dataset)  # for the traversals and markers
     metrics["markers"] = full.markers_
+    metrics["marker_effects"] = full.marker_effects_
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "metrics.json", metrics)
@@ -131,6 +132,16 @@ def _traversal_figure(model, dim: int):
     return fig
 
 
+def _marker_row(model, label: str, value: str, dims: list[int]) -> str:
+    effect = (getattr(model, "marker_effects_", None) or {}).get(label, {}).get(value) or {}
+    separation = effect.get("separation")
+    largest = ("–" if not separation else
+               ", ".join(f"{d}: {separation[d]:.2f}" for d in np.argsort(separation)[::-1][:3]))
+    threshold = "–" if effect.get("threshold") is None else f"{effect['threshold']:.2f}"
+    return (f"<tr><td>{html.escape(label)}</td><td>{html.escape(value)}</td><td>{dims or 'none'}</td>"
+            f"<td>{largest}</td><td>{threshold}</td></tr>")
+
+
 def write_report(path: str | Path, metrics: dict, model) -> Path:
     """HTML report: SCAN vs baseline with intervals, denoising, latent traversals, markers."""
     from bitbox.fileio import write_text
@@ -149,7 +160,7 @@ def write_report(path: str | Path, metrics: dict, model) -> Path:
                         f"<td>{s['accuracy']:.2f} {ci(s.get('accuracy_ci'))}</td><td>{s['auc']:.2f} "
                         f"{ci(s.get('auc_ci'))}</td><td>{s['chance_accuracy']:.2f}</td></tr>")
     d = metrics["denoising"]
-    markers = "".join(f"<tr><td>{html.escape(label)}</td><td>{html.escape(value)}</td><td>{dims or 'none'}</td></tr>"
+    markers = "".join(_marker_row(model, label, value, dims)
                       for label, by_value in model.markers_.items() for value, dims in by_value.items())
     dims = active_dims(model)
     figures = "".join(f"<img alt='latent {k}' src='data:image/png;base64,"
@@ -161,9 +172,13 @@ def write_report(path: str | Path, metrics: dict, model) -> Path:
             f"<h2>Denoising</h2><p>Averages of {d['trials_per_average']} trials of held-out subjects: correlation "
             f"with the subject's full average {d['raw_correlation']:.3f} raw, {d['denoised_correlation']:.3f} after "
             f"encoding and decoding (gain {d['gain']:+.3f}; {d['n_averages']} averages).</p>"
-            "<h2>Marker dimensions per label value</h2><p>Latent dimensions where SCAN's posterior for the value is "
-            "narrow (SD below the model's marker_sd; the prior's is 1).</p><table><tr><th>label</th><th>value</th>"
-            f"<th>latent dimensions</th></tr>{markers}</table>"
+            "<h2>Marker dimensions per label value</h2><p>SCAN is asked only about label vectors seen in training. "
+            "For each label, vectors that differ only in that label are compared: a latent marks a value when SCAN's "
+            "posterior for the value lies at least <i>threshold</i> within-value SDs (d') from the label's other "
+            f"values' (threshold: the larger of marker_shift = {model.marker_shift:g} and what sampling noise gives "
+            f"at the label's group sizes, family-wise alpha {model.marker_alpha:g}); at most two, largest first. "
+            "A label that does not change the ERPs marks none.</p><table><tr><th>label</th><th>value</th>"
+            f"<th>latent dimensions</th><th>largest separations (d')</th><th>threshold</th></tr>{markers}</table>"
             f"<h2>Latent traversals</h2><p>Active dimensions (mean KL to the prior above 0.05): {dims}. Each "
             f"figure decodes the latent vector with one dimension swept from -2.5 to +2.5.</p>{figures}")
     page = html_page("EEG factors", body)

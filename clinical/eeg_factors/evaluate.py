@@ -11,6 +11,8 @@
 - **Denoising**: for each held-out subject, averages of ``denoise_trials`` random trials
   are encoded and decoded; the correlation with the subject's full average (all trials) is
   compared with the raw small average's.
+- **Known factors** (:func:`latent_factor_correlations`, simulations): the Pearson r of
+  every latent dimension with every generative factor, to check which latents SCAN marks.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from bitbox.processors.eeg import COMPONENTS
 from .data import ErpDataset
 from .model import EegFactorModel
 
-__all__ = ["erp_features", "COMPONENT_WINDOWS", "cross_validate", "bootstrap_ci"]
+__all__ = ["erp_features", "COMPONENT_WINDOWS", "cross_validate", "bootstrap_ci", "latent_factor_correlations"]
 
 #: Component windows (ms) and polarity of the baseline features: those of the ``eeg`` processor.
 COMPONENT_WINDOWS: dict[str, tuple[float, float, str]] = {name: (t0, t1, polarity)
@@ -57,6 +59,38 @@ def erp_features(erps: np.ndarray, times: np.ndarray, names: list[str] | None = 
             columns[f"{name}_{comp}_mean_uv"] = segment[:, i].mean(axis=-1)
             columns[f"{name}_{comp}_peak_latency_ms"] = t_ms[window][peak[:, i]]
     return pd.DataFrame(columns)
+
+
+def latent_factor_correlations(model: EegFactorModel, dataset: ErpDataset) -> pd.DataFrame:
+    """Pearson r of each latent dimension (subjects' full-average codes) with each known generative factor.
+
+    Parameters
+    ----------
+    model : EegFactorModel
+        A fitted model.
+    dataset : ErpDataset
+        With ``truth["factors"]`` (e.g. from :func:`~bitbox.clinical.eeg_factors.simulate_cohort`).
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per factor, one column per latent dimension (0 for a latent that is constant
+        over the subjects).
+    """
+    factors = dataset.truth.get("factors")
+    if factors is None:
+        raise ValueError("The dataset has no known generative factors (truth['factors']); only simulated "
+                         "cohorts (simulate_cohort) carry them.")
+    z = model.encode(dataset.averages())
+    table = {name: [_pearson(z[:, d], np.asarray(values, dtype=float)) for d in range(z.shape[1])]
+             for name, values in factors.items()}
+    return pd.DataFrame.from_dict(table, orient="index").rename_axis(index="factor", columns="latent")
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    if np.std(a) == 0 or np.std(b) == 0:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
 
 
 def _scores(y_true: np.ndarray, proba: pd.DataFrame) -> dict[str, Any]:

@@ -10,8 +10,18 @@
   z_y + ``scan_beta`` x KL(q(z_y|y) || N(0, I)) + ``scan_lambda`` x KL(q(z_x|x) || q(z_y|y)).
   Classification: encode an ERP with the beta-VAE, decode labels with SCAN. Relabelling
   (:meth:`EegFactorModel.fit_scan`) retrains only SCAN.
-- **Markers**: latent dimensions where q(z_y|y) for a label value is narrow (SD below
-  ``marker_sd``; the prior's is 1) carry that label.
+- **Markers** (:meth:`EegFactorModel.marker_table`): SCAN is queried only with full label
+  vectors seen in training. For each label, the training label vectors are grouped by the
+  *other* labels' values (contexts); within a context, the posterior q(z_y|y) of one value is
+  compared, latent by latent, with that of the context's other values: the separation
+  ``|mu_v - mu_rest| / sqrt((sd_v^2 + sd_rest^2) / 2)`` (d', in within-value SDs). Separations
+  are averaged over contexts with inverse-variance weights (``1 / (1/n_v + 1/n_rest)``,
+  subjects). A latent is a marker of the value when its separation is at least
+  ``marker_shift`` (default 1: the value moves the latent by one within-value SD) *and*
+  beyond sampling noise: ``d' * sqrt(sum of weights) > z`` with ``z`` the two-sided normal
+  quantile at ``marker_alpha`` Bonferroni-corrected over the latent dimensions. At most two
+  markers per value, largest separation first; a label that does not change the ERPs marks
+  none.
 
 The loss sums the squared error over all inputs and samples of an ERP standardised by one
 global scale, so ``beta`` is large by the usual standards: at ``beta=30`` (the default) the
@@ -24,8 +34,8 @@ its provenance (:meth:`EegFactorModel.save`, :meth:`EegFactorModel.load`).
 """
 from __future__ import annotations
 
-import datetime as _dt
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +45,24 @@ import pandas as pd
 from bitbox.errors import BitboxError, ParameterError
 from bitbox.log import logger
 from bitbox.params import Interval, check_param
-from bitbox.processor import package_versions
 
 from .data import ErpDataset
 
 __all__ = ["EegFactorModel", "active_dims"]
 
+#: Most marker dimensions reported per label value.
+_MAX_MARKERS = 2
+
+
+#: The four networks, saved as ``<name>.<parameter>`` arrays.
+_NETWORKS = ("encoder_", "decoder_", "scan_encoder_", "scan_decoder_")
+_FORMAT = "bitbox-eeg-factor-model"
+#: 2: safetensors + SHA-256 in model.json (1 was a pickled model.pt, no longer read).
+_FORMAT_VERSION = 2
+_ARRAYS = "model.safetensors"
+#: The fitted attributes model.json holds (load sets these and nothing else).
+_FITTED = ("n_times_", "scale_", "channels_", "conditions_", "times_", "n_inputs_", "label_values_", "markers_",
+           "marker_effects_", "history_")
 
 #: Torch threads used for training and inference (fixed, so results do not depend on the machine's cores).
 _THREADS = 2
@@ -117,8 +139,14 @@ class EegFactorModel:
         Trials per random-subset average.
     scan_beta, scan_lambda : float
         SCAN's prior and alignment weights.
-    marker_sd : float
-        Posterior SD below which a latent dimension is a label's marker.
+    marker_shift : float
+        Smallest separation (d', in within-value posterior SDs) between SCAN's posteriors for
+        a label value and for the label's other values (the other labels held fixed) for a
+        latent dimension to be that value's marker.
+    marker_alpha : float
+        Family-wise error rate of the markers of one label value (Bonferroni over the latent
+        dimensions): a separation must also exceed what sampling noise gives at the label's
+        group sizes.
     random_state : int
         Seed of every random draw (data augmentation, initialisation, batches).
     """
@@ -128,12 +156,13 @@ class EegFactorModel:
                     "batch_size": Interval(int, 1, None), "learning_rate": Interval(float, 0, 1, closed="right"),
                     "augment_draws": Interval(int, 1, None), "augment_trials": Interval(int, 1, None),
                     "scan_beta": Interval(float, 0, None), "scan_lambda": Interval(float, 0, None),
-                    "marker_sd": Interval(float, 0, 1), "random_state": Interval(int, 0, None)}
+                    "marker_shift": Interval(float, 0, None), "marker_alpha": Interval(float, 0, 1, closed="neither"),
+                    "random_state": Interval(int, 0, None)}
 
     def __init__(self, *, latent_dim: int = 10, beta: float = 30.0, n_epochs: int = 80, scan_epochs: int = 100,
                  batch_size: int = 64, learning_rate: float = 1e-3, augment_draws: int = 30, augment_trials: int = 20,
-                 scan_beta: float = 1.0, scan_lambda: float = 10.0, marker_sd: float = 0.75,
-                 random_state: int = 0) -> None:
+                 scan_beta: float = 1.0, scan_lambda: float = 10.0, marker_shift: float = 1.0,
+                 marker_alpha: float = 0.05, random_state: int = 0) -> None:
         self.latent_dim = latent_dim
         self.beta = beta
         self.n_epochs = n_epochs
@@ -144,7 +173,8 @@ class EegFactorModel:
         self.augment_trials = augment_trials
         self.scan_beta = scan_beta
         self.scan_lambda = scan_lambda
-        self.marker_sd = marker_sd
+        self.marker_shift = marker_shift
+        self.marker_alpha = marker_alpha
         self.random_state = random_state
 
     # ------------------------------------------------------------------ parameters
@@ -277,7 +307,7 @@ class EegFactorModel:
                 optimizer.step()
         self.scan_encoder_.eval()
         self.scan_decoder_.eval()
-        self.markers_ = self._markers()
+        self._set_markers(dataset.labels)
         return self
 
     def _groups(self) -> list[tuple[int, int]]:
@@ -287,24 +317,76 @@ class EegFactorModel:
             start += len(values)
         return groups
 
-    def _markers(self) -> dict[str, dict[str, list[int]]]:
-        """Per label and value: latent dimensions whose SCAN posterior SD is below ``marker_sd``, narrowest first."""
+    def _posteriors(self, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """SCAN's q(z_y|y) for full label vectors (one per row of ``table``): means and SDs."""
         torch = _torch()
-        markers: dict[str, dict[str, list[int]]] = {}
-        offset = 0
-        n_labels = sum(len(v) for v in self.label_values_.values())
-        for column, values in self.label_values_.items():
-            markers[column] = {}
-            for k, value in enumerate(values):
-                y = torch.zeros(1, n_labels)
-                y[0, offset + k] = 1.0
-                with torch.no_grad():
-                    _, logvar = self.scan_encoder_(y).chunk(2, dim=1)
-                sd = (0.5 * logvar.clamp(-10, 5)).exp()[0].numpy()
-                narrow = np.flatnonzero(sd < float(self.marker_sd))
-                markers[column][value] = [int(i) for i in narrow[np.argsort(sd[narrow])]]
-            offset += len(values)
-        return markers
+        with torch.no_grad():
+            mu, logvar = self.scan_encoder_(torch.from_numpy(self._label_matrix(table))).chunk(2, dim=1)
+        return mu.numpy().astype(float), np.exp(0.5 * logvar.clamp(-10, 5).numpy().astype(float))
+
+    def _set_markers(self, labels: pd.DataFrame) -> None:
+        """Compute ``markers_`` and ``marker_effects_`` from the training label vectors ``labels``."""
+        from scipy.stats import norm
+
+        columns = list(self.label_values_)
+        vectors = labels[columns].astype(str).value_counts(sort=False)  # each training label vector, once
+        combos, counts = vectors.index.to_frame(index=False), vectors.to_numpy(dtype=float)
+        mu, sd = self._posteriors(combos)
+        critical = float(norm.isf(float(self.marker_alpha) / (2 * int(self.latent_dim))))
+        self.markers_, self.marker_effects_ = {}, {}
+        for column in columns:
+            others = [c for c in columns if c != column]
+            contexts = (list(combos.groupby(others, sort=False).indices.values()) if others
+                        else [np.arange(len(combos))])
+            codes = combos[column].to_numpy()
+            self.markers_[column], self.marker_effects_[column] = {}, {}
+            for value in self.label_values_[column]:
+                shifts, weights = [], []
+                for rows in contexts:
+                    inside, rest = rows[codes[rows] == value], rows[codes[rows] != value]
+                    if len(inside) and len(rest):  # one row inside: the label vectors are unique
+                        shifts.append(_separation(mu[inside[0]], sd[inside[0]], mu[rest], sd[rest], counts[rest]))
+                        weights.append(1.0 / (1.0 / counts[inside].sum() + 1.0 / counts[rest].sum()))
+                if not shifts:
+                    logger.warning("eegfactors: %s=%s never shares the other labels' values with another value of "
+                                   "%s in the training data; its markers cannot be told from those of the other "
+                                   "labels (none given). Label subjects so that every value of %s occurs with the "
+                                   "same values of the other labels.", column, value, column, column)
+                    self.markers_[column][value] = []
+                    self.marker_effects_[column][value] = {"separation": None, "threshold": None, "n_contexts": 0}
+                    continue
+                separation = np.average(np.stack(shifts), axis=0, weights=weights)
+                threshold = max(float(self.marker_shift), critical / float(np.sqrt(np.sum(weights))))
+                order = np.argsort(-separation, kind="stable")
+                dims = [int(d) for d in order if separation[d] >= threshold][:_MAX_MARKERS]
+                self.markers_[column][value] = dims
+                self.marker_effects_[column][value] = {"separation": [round(float(v), 4) for v in separation],
+                                                       "threshold": round(threshold, 4), "n_contexts": len(shifts)}
+        logger.info("eegfactors: SCAN markers %s", self.markers_)
+
+    def marker_table(self) -> pd.DataFrame:
+        """Per label value and latent dimension: SCAN's posterior separation, the threshold, and whether it marks.
+
+        Returns
+        -------
+        pd.DataFrame
+            Columns ``label``, ``value``, ``dim``, ``separation`` (d' between the value's
+            posterior and the label's other values', the other labels held fixed),
+            ``threshold`` (max of ``marker_shift`` and the noise bound) and ``marker``.
+        """
+        self._check_fitted()
+        effects = getattr(self, "marker_effects_", None)
+        if effects is None:
+            raise BitboxError("This model was saved before SCAN's marker separations were recorded: run "
+                              "model.fit_scan(dataset) (SCAN only, seconds) to compute them.")
+        rows = []
+        for label, by_value in effects.items():
+            for value, effect in by_value.items():
+                separation = effect["separation"] or [float("nan")] * int(self.latent_dim)
+                for dim, shift in enumerate(separation):
+                    rows.append({"label": label, "value": value, "dim": dim, "separation": shift,
+                                 "threshold": effect["threshold"], "marker": dim in self.markers_[label][value]})
+        return pd.DataFrame(rows)
 
     # ------------------------------------------------------------------ using
     def encode(self, erps: np.ndarray) -> np.ndarray:
@@ -350,54 +432,108 @@ class EegFactorModel:
 
     # ------------------------------------------------------------------ saving
     def save(self, folder: str | Path, *, data_info: dict | None = None) -> Path:
-        """Save to ``folder`` (``model.pt`` and ``model.json`` with the provenance)."""
-        self._check_fitted()
-        torch = _torch()
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        from bitbox.fileio import atomic_path, write_json
+        """Save to ``folder``: ``model.safetensors`` (the four networks' weights, ``mean_`` and
+        ``latent_kl_``) and ``model.json`` (format, the SHA-256 of the arrays, parameters, fitted
+        metadata, provenance). Nothing is pickled: :meth:`load` runs no code from the folder."""
+        from bitbox.modelfiles import save_model
 
-        state = {name: getattr(self, name).state_dict() for name in
-                 ("encoder_", "decoder_", "scan_encoder_", "scan_decoder_")}
-        state["arrays"] = {"mean_": self.mean_, "latent_kl_": self.latent_kl_}
-        with atomic_path(folder / "model.pt") as tmp:
-            torch.save(state, tmp)
-        write_json(folder / "model.json", {
+        self._check_fitted()
+        arrays = {f"{name}.{key}": value.detach().cpu().numpy()
+                  for name in _NETWORKS for key, value in getattr(self, name).state_dict().items()}
+        arrays.update({"mean_": np.asarray(self.mean_, dtype=np.float32),
+                       "latent_kl_": np.asarray(self.latent_kl_, dtype=np.float32)})
+        return save_model(folder, fmt=_FORMAT, version=_FORMAT_VERSION, arrays={_ARRAYS: arrays}, packages=("torch",),
+                          metadata={
             "model": "bitbox.clinical.eeg_factors.EegFactorModel", "parameters": self.get_params(),
             "fitted": {"n_times_": self.n_times_, "scale_": self.scale_, "channels_": self.channels_,
-                       "conditions_": self.conditions_, "times_": self.times_.tolist(),
+                       "conditions_": self.conditions_, "times_": np.asarray(self.times_).tolist(),
                        "n_inputs_": self.n_inputs_, "label_values_": self.label_values_, "markers_": self.markers_,
-                       "history_": self.history_},
-            "data": data_info or {}, "package_versions": package_versions(("torch",)),
-            "saved_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
-        return folder
+                       "marker_effects_": self.marker_effects_, "history_": self.history_},
+            "data": data_info or {}})
 
     @classmethod
     def load(cls, folder: str | Path) -> "EegFactorModel":
-        """Load a model saved with :meth:`save`."""
+        """Load a model saved with :meth:`save`, without pickle.
+
+        Raises
+        ------
+        bitbox.modelfiles.ModelFileError
+            When the folder is not a model of this format and version, holds a pickled
+            ``model.pt`` from an older Bitbox (refused unopened; the message gives the command
+            that retrains it), or an array file's SHA-256 differs from the one recorded.
+        """
+        from bitbox.modelfiles import load_model
+
         torch = _torch()
-        folder = Path(folder)
-        if not (folder / "model.json").is_file() or not (folder / "model.pt").is_file():
-            raise BitboxError(f"{folder}: not an EEG factor model (model.json and model.pt expected).")
-        meta = json.loads((folder / "model.json").read_text())
-        model = cls(**meta["parameters"])
-        for key, value in meta["fitted"].items():
-            setattr(model, key, value)
-        model.times_ = np.asarray(model.times_)
-        state = torch.load(folder / "model.pt", weights_only=False)
-        model.mean_ = np.asarray(state["arrays"]["mean_"])
-        model.latent_kl_ = np.asarray(state["arrays"]["latent_kl_"])
-        model.encoder_, model.decoder_ = _build(model.n_inputs_, model.n_times_, int(model.latent_dim))
-        n_labels = sum(len(v) for v in model.label_values_.values())
-        model.scan_encoder_, model.scan_decoder_ = _build_scan(n_labels, int(model.latent_dim))
-        for name in ("encoder_", "decoder_", "scan_encoder_", "scan_decoder_"):
-            getattr(model, name).load_state_dict(state[name])
-            getattr(model, name).eval()
+        folder = Path(folder).expanduser()
+        meta, arrays = load_model(folder, fmt=_FORMAT, versions=(_FORMAT_VERSION,), what="an EEG factor model",
+                                  remedy="Give a folder written by `bitbox eegfactors fit` (or EegFactorModel.save)",
+                                  legacy=("model.pt",), legacy_remedy=_retrain_hint(folder))
+        try:
+            state = arrays[_ARRAYS]
+            parameters = dict(meta["parameters"])
+            if parameters.pop("marker_sd", None) is not None:
+                logger.warning("%s: saved by an older Bitbox whose markers_ came from SCAN queries with one label "
+                               "set and the others zero (inputs never seen in training); run model.fit_scan(dataset) "
+                               "to recompute them from the training label vectors (SCAN only).", folder)
+            model = cls(**parameters)
+            unknown = set(meta["fitted"]) - set(_FITTED)
+            if unknown:  # only the attributes save() writes: a crafted model.json sets nothing else
+                raise KeyError(f"unknown fitted attribute(s) {sorted(unknown)}")
+            for key, value in meta["fitted"].items():
+                setattr(model, key, value)
+            model.times_ = np.asarray(model.times_)
+            model.mean_ = np.asarray(state["mean_"])
+            model.latent_kl_ = np.asarray(state["latent_kl_"])
+            model.encoder_, model.decoder_ = _build(model.n_inputs_, model.n_times_, int(model.latent_dim))
+            n_labels = sum(len(v) for v in model.label_values_.values())
+            model.scan_encoder_, model.scan_decoder_ = _build_scan(n_labels, int(model.latent_dim))
+            for name in _NETWORKS:
+                prefix = f"{name}."
+                weights = {k[len(prefix):]: torch.from_numpy(v.copy()) for k, v in state.items()
+                           if k.startswith(prefix)}
+                getattr(model, name).load_state_dict(weights)
+                getattr(model, name).eval()
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise BitboxError(f"{folder}: model.json and {_ARRAYS} do not describe one EEG factor model "
+                              f"({type(err).__name__}: {err}). Save or train the model again.") from None
         return model
 
     def __repr__(self) -> str:
         fitted = "fitted" if hasattr(self, "encoder_") else "not fitted"
         return f"EegFactorModel(latent_dim={self.latent_dim}, beta={self.beta}) [{fitted}]"
+
+
+def _separation(mu_value: np.ndarray, sd_value: np.ndarray, mu_rest: np.ndarray, sd_rest: np.ndarray,
+                counts_rest: np.ndarray) -> np.ndarray:
+    """Per latent, d' between one Gaussian and the moment-matched mixture of others (weighted by subjects)."""
+    weights = counts_rest / counts_rest.sum()
+    mean = weights @ mu_rest
+    variance = weights @ (sd_rest ** 2 + (mu_rest - mean) ** 2)
+    return np.abs(mu_value - mean) / np.sqrt((sd_value ** 2 + variance) / 2)
+
+
+def _retrain_hint(folder: Path) -> str:
+    """The command that rebuilds an old (pickled) model folder from its own model.json, when it can be read."""
+    command = "bitbox eegfactors fit --epochs EPOCHS_DIR --labels LABELS.csv -o NEW_FOLDER"
+    try:
+        meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+        params, data = meta["parameters"], meta.get("data") or {}
+        command = (f"bitbox eegfactors fit --epochs {shlex.quote(str(data.get('epochs_dir', 'EPOCHS_DIR')))} "
+                   f"--labels {shlex.quote(str(data.get('labels', 'LABELS.csv')))} -o NEW_FOLDER "
+                   + " ".join(f"--{flag} {shlex.quote(str(params[key]))}" for flag, key in
+                              (("latent-dim", "latent_dim"), ("beta", "beta"), ("n-epochs", "n_epochs"),
+                               ("seed", "random_state"))))
+        if data.get("channels"):
+            command += f" --channels {shlex.quote(','.join(data['channels']))}"
+        if data.get("conditions"):
+            command += f" --conditions {shlex.quote(','.join(data['conditions']))}"
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return (f"Train it again from the same data with this version: `{command}` (training is seeded, so the same "
+            "data and parameters give the same model; the old model.json lists the data's SHA-256). Only if you "
+            "made this model.pt yourself and trust it: load it in the Bitbox version that wrote it and keep "
+            "using that version")
 
 
 def active_dims(model: EegFactorModel, threshold: float = 0.05) -> list[int]:

@@ -11,7 +11,9 @@ features pooled over time) measured with Bitbox's processors:
    ``mean_std_quartiles`` (mean, std, 25th and 75th percentiles), NaN-aware;
 3. the transcript (``texts``, else the prompt without its placeholders and answer options)
    is embedded with the packaged MiniLM (or any encoder folder);
-4. per dataset: median imputation, standardisation, class-balanced logistic regression.
+4. optionally (``ext_feats``) the benchmark's own OpenPose and openSMILE features, read from
+   its ``.pt`` files and pooled the same way;
+5. per dataset: median imputation, standardisation, class-balanced logistic regression.
 
 QA datasets (free-form answers) are not predicted: ``bitbox hba evaluate`` reports them as
 missing.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -28,23 +31,31 @@ import numpy as np
 import pandas as pd
 
 from bitbox.errors import ParameterError
-from bitbox.fileio import atomic_path, write_json
 from bitbox.log import logger
 
 from ..features import cached_embeddings, run_batch
-from .reader import HbaFormatError, Sample, iter_samples
+from .reader import EXT_FIELDS, HbaFeatureError, HbaFormatError, Media, Sample, iter_samples, read_ext_feats
 from .tasks import TaskRegistry, default_registry, normalize_answer
 
-__all__ = ["DescriptorBaseline", "POOLINGS", "pool_timeseries", "pool_frames", "sample_text", "extract_descriptors"]
+__all__ = ["DescriptorBaseline", "LinearPipeline", "POOLINGS", "pool_timeseries", "pool_frames", "sample_text",
+           "extract_descriptors", "ext_features"]
 
 POOLINGS = {"mean": ("mean",), "mean_std": ("mean", "std"), "mean_std_quartiles": ("mean", "std", "p25", "p75")}
 #: Which processors read which media of a sample.
 MEDIA_PROCESSORS = {"videos": ("face", "pose"), "audios": ("speech",)}
 _PLACEHOLDER = re.compile(r"<(?:audio|video|image)>", re.I)
+_FORMAT = "bitbox-hba-descriptor-baseline"
+#: 2: safetensors + SHA-256 in config.json (1 was a pickled model.joblib, no longer read).
+_FORMAT_VERSION = 2
+_ARRAYS = "model.safetensors"
 _OPTIONS = re.compile(r"answer with one word from the following:.*$", re.I | re.S)
 
 
-def _pool(values: np.ndarray, name: str, stats: Sequence[str], out: dict[str, float]) -> None:
+def _pool(values: np.ndarray, name: str, stats: Sequence[str], out: dict[str, float], *,
+          quartiles: str = "linear") -> None:
+    """NaN-aware statistics of ``values``; ``quartiles="order"`` takes the benchmark's order statistics
+    (``torch.kthvalue`` with ``k = max(1, int(q * n))``, ``bam_utils.pool_temporal``), ``"linear"``
+    numpy's interpolated percentiles."""
     values = values[np.isfinite(values)]
     for stat in stats:
         if values.size == 0:
@@ -54,7 +65,11 @@ def _pool(values: np.ndarray, name: str, stats: Sequence[str], out: dict[str, fl
         elif stat == "std":
             out[f"{name}.{stat}"] = float(values.std())
         else:
-            out[f"{name}.{stat}"] = float(np.percentile(values, 25 if stat == "p25" else 75))
+            q = 0.25 if stat == "p25" else 0.75
+            if quartiles == "order":
+                out[f"{name}.{stat}"] = float(np.sort(values)[max(1, int(q * values.size)) - 1])
+            else:
+                out[f"{name}.{stat}"] = float(np.percentile(values, 100 * q))
 
 
 def pool_timeseries(frame: pd.DataFrame, stats: Sequence[str] = POOLINGS["mean_std_quartiles"]) -> dict[str, float]:
@@ -70,7 +85,12 @@ def pool_timeseries(frame: pd.DataFrame, stats: Sequence[str] = POOLINGS["mean_s
 
 def pool_frames(frames: Any, prefix: str, stats: Sequence[str] = POOLINGS["mean_std_quartiles"]) -> dict[str, float]:
     """Pool a (frames x dims) array over frames (a 1-D array is one frame), e.g. a sample's
-    ``ext_video_feats``: ``{"<prefix>_<dim>.<stat>": value}``; ``{}`` for none or a ragged array."""
+    ``ext_video_feats``: ``{"<prefix>_<dim>.<stat>": value}``; ``{}`` for none or a ragged array.
+
+    As the benchmark's ``pool_temporal``: population standard deviation, and quartiles as
+    order statistics (the ``max(1, int(q * n))``-th smallest value); unlike it, NaN-aware
+    (non-finite values are left out per dimension) and in float64 (it pools in float32).
+    """
     if frames is None:
         return {}
     try:
@@ -83,8 +103,33 @@ def pool_frames(frames: Any, prefix: str, stats: Sequence[str] = POOLINGS["mean_
         return {}
     out: dict[str, float] = {}
     for k in range(array.shape[1]):
-        _pool(array[:, k], f"{prefix}_{k}", stats, out)
+        _pool(array[:, k], f"{prefix}_{k}", stats, out, quartiles="order")
     return out
+
+
+def ext_features(samples: Sequence[Sample], stats: Sequence[str]) -> tuple[dict[str, dict[str, float]],
+                                                                          dict[str, str]]:
+    """The pooled ``ext_video_feats`` / ``ext_audio_feats`` of each sample (by id), and those that
+    could not be read with why (:func:`~bitbox.clinical.hba.reader.read_ext_feats`: missing
+    file, unsafe or unreadable file, wrong layout); those samples' features are left missing.
+    """
+    features: dict[str, dict[str, float]] = {s.id: {} for s in samples}
+    failures: dict[str, str] = {}
+    for sample in samples:
+        for name in EXT_FIELDS:
+            try:
+                frames = read_ext_feats(sample, name)
+            except HbaFeatureError as err:
+                value = getattr(sample, name)
+                failures[f"sample {sample.id} {name}" + (f"[0] {value.name}" if isinstance(value, Media) else "")] \
+                    = str(err)
+                continue
+            features[sample.id].update(pool_frames(frames, name[:-len("_feats")], stats))
+    if failures:
+        logger.warning("HBA baseline: the ext features of %d sample field(s) could not be read (left missing, "
+                       "imputed): %s%s", len(failures), "; ".join(f"{k}: {v}" for k, v in list(failures.items())[:3]),
+                       " ..." if len(failures) > 3 else "")
+    return features, failures
 
 
 def sample_text(sample: Sample) -> str:
@@ -96,14 +141,15 @@ def sample_text(sample: Sample) -> str:
 
 def extract_descriptors(samples: Sequence[Sample], out_dir: str | Path, *, processors: Sequence[str],
                         workers: int = 1, progress: bool = True) -> tuple[dict[str, dict[str, float]], dict]:
-    """Pooled (all four statistics) descriptors per sample id, and the media that failed with why.
+    """Pooled (all four statistics) descriptors per sample id, and the media that failed with why
+    (including media paths the reader refused, ``Sample.refused_media``).
 
     Media go through ``bitbox.process_folder`` into ``out_dir/<media kind>`` (embedded media
     are written once under ``out_dir/media``), so a second call reuses every result.
     """
     out_dir = Path(out_dir)
     features: dict[str, dict[str, float]] = {s.id: {} for s in samples}
-    failures: dict[str, str] = {}
+    failures: dict[str, str] = {k: v for s in samples for k, v in s.refused_media.items()}
     for kind, kind_processors in MEDIA_PROCESSORS.items():
         wanted = [p for p in kind_processors if p in processors]
         if not wanted:
@@ -142,8 +188,12 @@ class DescriptorBaseline:
     text : bool
         Add the transcript's sentence embedding.
     ext_feats : bool
-        Also pool the benchmark's own ``ext_video_feats`` (pose) and ``ext_audio_feats``
-        (openSMILE) frames when samples carry them (the paper's descriptors).
+        Also pool the benchmark's own ``ext_video_feats`` (OpenPose) and ``ext_audio_feats``
+        (openSMILE) when samples carry them (the paper's descriptors): ``.pt`` files relative to
+        the data file, read safely (:func:`~bitbox.clinical.hba.reader.read_ext_feats`), or
+        numbers inline; pooled over frames with ``pooling`` (:func:`pool_frames`). A file that is
+        missing or cannot be read leaves that sample's features missing (imputed) and is listed
+        with the reason in ``failures_`` / ``predict_failures_`` and logged.
     embedding_model : str | None
         Encoder folder (``None``: the packaged all-MiniLM-L6-v2).
     C : float
@@ -154,13 +204,15 @@ class DescriptorBaseline:
     Attributes
     ----------
     models_ : dict
-        ``{dataset: fitted scikit-learn pipeline}``.
+        ``{dataset: LinearPipeline}`` (the fitted imputer, scaler and logistic regression as
+        arrays), or the answer itself for a dataset with a single class in training.
     columns_ : dict
         ``{dataset: feature names}``.
     classes_ : dict
         ``{dataset: labels seen in training}``.
     failures_ : dict
-        Media whose processing failed during ``fit``, with the reason.
+        Media whose processing failed during ``fit``, media or feature paths the reader refused,
+        and ext feature files that could not be read, with the reason.
     """
 
     def __init__(self, *, processors: Sequence[str] = ("face", "pose", "speech"), pooling: str = "mean_std",
@@ -202,9 +254,10 @@ class DescriptorBaseline:
         rows = {sid: {k: v for k, v in feats.items() if k.rsplit(".", 1)[-1] in stats}
                 for sid, feats in descriptors.items()}
         if self.ext_feats:
-            for sample in samples:
-                rows[sample.id].update(pool_frames(sample.ext_video_feats, "ext_video", stats))
-                rows[sample.id].update(pool_frames(sample.ext_audio_feats, "ext_audio", stats))
+            ext, ext_failures = ext_features(samples, stats)
+            failures.update(ext_failures)
+            for sample_id, values in ext.items():
+                rows[sample_id].update(values)
         table = pd.DataFrame.from_dict(rows, orient="index")
         table = table.reindex([s.id for s in samples])
         if self.text:
@@ -218,8 +271,14 @@ class DescriptorBaseline:
         return table, failures
 
     def fit(self, data: str | Path | Iterable[Sample], cache_dir: str | Path, *,
-            registry: TaskRegistry | None = None, progress: bool = True) -> "DescriptorBaseline":
-        """Extract descriptors (cached in ``cache_dir``) and fit one classifier per classification dataset."""
+            registry: TaskRegistry | None = None, progress: bool = True, media_root: str | Path | None = None,
+            allow_outside_paths: bool = False) -> "DescriptorBaseline":
+        """Extract descriptors (cached in ``cache_dir``) and fit one classifier per classification dataset.
+
+        ``media_root`` and ``allow_outside_paths`` go to :func:`~bitbox.clinical.hba.reader.iter_samples`
+        when ``data`` is a path: media outside the data file's folder (or ``media_root``) are
+        refused, and listed in ``failures_`` with the reason.
+        """
         from sklearn.impute import SimpleImputer
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
@@ -227,7 +286,8 @@ class DescriptorBaseline:
 
         self._validate()
         registry = registry or default_registry()
-        samples = list(iter_samples(data) if isinstance(data, (str, Path)) else data)
+        samples = list(iter_samples(data, media_root=media_root, allow_outside_paths=allow_outside_paths)
+                       if isinstance(data, (str, Path)) else data)
         samples = [s for s in samples if not registry.get(s.dataset, s.task).is_qa]
         if not samples:
             raise ParameterError("The training data hold no classification samples (QA datasets are not "
@@ -252,22 +312,31 @@ class DescriptorBaseline:
                 continue
             model = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
                                   LogisticRegression(C=float(self.C), class_weight="balanced", max_iter=2000))
-            self.models_[dataset] = model.fit(X.to_numpy(dtype=float), labels)
+            # kept as arrays (same predictions): what save() writes and load() reads, without pickle
+            self.models_[dataset] = LinearPipeline.from_sklearn(model.fit(X.to_numpy(dtype=float), labels))
         return self
 
     def predict(self, data: str | Path | Iterable[Sample], cache_dir: str | Path, *,
-                progress: bool = True) -> dict[str, str]:
-        """``{sample id: predicted answer}`` for the samples of datasets the model was trained on."""
+                progress: bool = True, media_root: str | Path | None = None,
+                allow_outside_paths: bool = False) -> dict[str, str]:
+        """``{sample id: predicted answer}`` for the samples of datasets the model was trained on.
+
+        Media that could not be measured, or whose path was refused (see :meth:`fit`), leave
+        their features missing (imputed); they are listed with the reason in
+        ``predict_failures_``.
+        """
         if not hasattr(self, "models_"):
             raise ParameterError("This DescriptorBaseline is not fitted yet: call fit() or load() first.")
-        samples = list(iter_samples(data) if isinstance(data, (str, Path)) else data)
+        self.predict_failures_: dict[str, str] = {}
+        samples = list(iter_samples(data, media_root=media_root, allow_outside_paths=allow_outside_paths)
+                       if isinstance(data, (str, Path)) else data)
         known = [s for s in samples if s.dataset in self.models_]
         skipped = sorted({s.dataset for s in samples} - set(self.models_))
         if skipped:
             logger.info("HBA baseline: no model for %s (QA or not in training); not predicted", ", ".join(skipped))
         if not known:
             return {}
-        table, _ = self._table(known, Path(cache_dir), progress)
+        table, self.predict_failures_ = self._table(known, Path(cache_dir), progress)
         out: dict[str, str] = {}
         for dataset in sorted({s.dataset for s in known}):
             ids = [s.id for s in known if s.dataset == dataset]
@@ -280,39 +349,161 @@ class DescriptorBaseline:
         return out
 
     def save(self, path: str | Path, *, provenance: dict | None = None) -> Path:
-        """``model.joblib`` (the fitted pipelines) and ``config.json`` (parameters, datasets, provenance)."""
-        import joblib
+        """``model.safetensors`` (per dataset: imputation medians, scaler mean and scale,
+        coefficients and intercepts) and ``config.json`` (format, the arrays' SHA-256, parameters,
+        classes, column names, provenance). Nothing is pickled: :meth:`load` runs no code."""
+        from bitbox.modelfiles import save_model
 
-        from bitbox.processor import package_versions
-
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path / "model.joblib") as tmp:
-            joblib.dump({"models": self.models_, "columns": self.columns_, "classes": self.classes_}, tmp)
-        write_json(path / "config.json", {
-            "format": "bitbox-hba-descriptor-baseline", "params": self.get_params(),
-            "datasets": {d: {"classes": self.classes_[d], "n_train": self.n_train_[d],
-                             "n_features": len(self.columns_[d])} for d in self.models_},
-            "failed_media": self.failures_, "provenance": provenance or {},
-            "package_versions": package_versions(("scikit-learn", "torch", "transformers", "mediapipe"))})
-        return path
+        if not hasattr(self, "models_"):
+            raise ParameterError("This DescriptorBaseline is not fitted yet: call fit() before save().")
+        arrays: dict[str, np.ndarray] = {}
+        datasets: dict[str, dict[str, Any]] = {}
+        for dataset, model in self.models_.items():
+            entry = {"classes": self.classes_[dataset], "n_train": self.n_train_[dataset],
+                     "n_features": len(self.columns_[dataset]), "columns": self.columns_[dataset]}
+            if isinstance(model, str):
+                entry["constant"] = model
+            else:
+                entry["model_classes"] = list(model.classes_)
+                arrays.update({f"{dataset}/{k}": v for k, v in model.arrays().items()})
+            datasets[dataset] = entry
+        return save_model(path, fmt=_FORMAT, version=_FORMAT_VERSION, manifest="config.json",
+                          arrays={_ARRAYS: arrays},
+                          packages=("scikit-learn", "torch", "transformers", "mediapipe"),
+                          metadata={"params": self.get_params(), "datasets": datasets,
+                                    "failed_media": self.failures_, "provenance": provenance or {}})
 
     @classmethod
     def load(cls, path: str | Path) -> "DescriptorBaseline":
-        """A model saved by :meth:`save` (only load models you made: the file is a pickle)."""
-        import joblib
+        """A model saved by :meth:`save` (arrays + JSON, checked against their SHA-256; no pickle).
 
-        path = Path(path)
+        Raises
+        ------
+        bitbox.modelfiles.ModelFileError
+            When the folder is not such a model, holds a pickled ``model.joblib`` from an older
+            Bitbox (refused unopened; the message gives the command that retrains it), or an
+            array file was changed after saving.
+        """
+        from bitbox.modelfiles import load_model
+
+        path = Path(path).expanduser()
+        remedy = "Give the folder written by `bitbox hba baseline train` (or DescriptorBaseline.save)"
+        config, arrays = load_model(path, fmt=_FORMAT, versions=(_FORMAT_VERSION,), what="an HBA baseline model",
+                                    remedy=remedy, manifest="config.json", legacy=("model.joblib",),
+                                    legacy_remedy=_retrain_hint(path))
         try:
-            config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ParameterError(f"{path} is not an HBA baseline model (no config.json): give the folder written by "
-                                 "`bitbox hba baseline train`.") from None
-        params = dict(config["params"])
-        model = cls(**params)
-        state = joblib.load(path / "model.joblib")
-        model.models_, model.columns_, model.classes_ = state["models"], state["columns"], state["classes"]
-        model.n_train_ = {d: v["n_train"] for d, v in config["datasets"].items()}
-        model.failures_ = config.get("failed_media", {})
+            state = arrays[_ARRAYS]
+            model = cls(**dict(config["params"]))
+            model.models_, model.columns_, model.classes_, model.n_train_ = {}, {}, {}, {}
+            for dataset, entry in config["datasets"].items():
+                model.columns_[dataset] = list(entry["columns"])
+                model.classes_[dataset] = list(entry["classes"])
+                model.n_train_[dataset] = int(entry["n_train"])
+                if "constant" in entry:
+                    model.models_[dataset] = str(entry["constant"])
+                else:
+                    prefix = f"{dataset}/"
+                    model.models_[dataset] = LinearPipeline.from_arrays(
+                        {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)},
+                        entry["model_classes"], n_features=len(model.columns_[dataset]))
+            model.failures_ = dict(config.get("failed_media") or {})
+        except (KeyError, TypeError, ValueError) as err:
+            raise ParameterError(f"{path}: config.json and {_ARRAYS} do not describe one HBA baseline model "
+                                 f"({type(err).__name__}: {err}). {remedy}.") from None
         return model
 
+
+def _retrain_hint(path: Path) -> str:
+    """The command that rebuilds an old (pickled) model folder from its own config.json, when it can be read."""
+    command = "bitbox hba baseline train --data TRAIN_DATA -o NEW_FOLDER"
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        params = config["params"]
+        files = list((config.get("provenance") or {}).get("data") or {})
+        data = files[0] if len(files) == 1 else str(Path(files[0]).parent) if files else "TRAIN_DATA"
+        command = (f"bitbox hba baseline train --data {shlex.quote(data)} -o NEW_FOLDER "
+                   f"--processors {shlex.quote(','.join(params['processors']))} "
+                   f"--pooling {shlex.quote(str(params['pooling']))} "
+                   f"--C {shlex.quote(str(params['C']))} --cache {shlex.quote(str(path / 'features'))}"
+                   + ("" if params.get("text", True) else " --no-text")
+                   + (" --ext-feats" if params.get("ext_feats") else "")
+                   + (f" --embedding-model {shlex.quote(str(params['embedding_model']))}"
+                      if params.get("embedding_model") else ""))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return (f"Train it again with this version (the descriptors cached under features/ are reused, so it is quick, "
+            f"and the same data and parameters give the same classifiers): `{command}`")
+
+
+class LinearPipeline:
+    """Median imputation, standardisation and a (multinomial or binary) logistic regression, as plain arrays.
+
+    The fitted scikit-learn pipeline ``SimpleImputer(strategy="median") -> StandardScaler() ->
+    LogisticRegression()`` reduced to what prediction needs, with the same arithmetic (so the
+    same predictions), and saved without pickle.
+
+    Parameters
+    ----------
+    statistics : ndarray, shape (n_features,)
+        The imputer's medians (NaN: a feature the imputer drops).
+    mean, scale : ndarray, shape (n_kept,)
+        The scaler's statistics.
+    coef : ndarray, shape (1 or n_classes, n_kept)
+    intercept : ndarray, shape (1 or n_classes,)
+    classes : sequence of str
+    """
+
+    _ARRAYS = ("statistics", "mean", "scale", "coef", "intercept")
+
+    def __init__(self, statistics: np.ndarray, mean: np.ndarray, scale: np.ndarray, coef: np.ndarray,
+                 intercept: np.ndarray, classes: Sequence[str]) -> None:
+        self.statistics = np.asarray(statistics, dtype=np.float64)
+        self.mean = np.asarray(mean, dtype=np.float64)
+        self.scale = np.asarray(scale, dtype=np.float64)
+        self.coef = np.asarray(coef, dtype=np.float64)
+        self.intercept = np.asarray(intercept, dtype=np.float64)
+        self.classes_ = np.asarray(list(classes), dtype=object)
+
+    @classmethod
+    def from_sklearn(cls, pipeline: Any) -> "LinearPipeline":
+        """From a fitted ``make_pipeline(SimpleImputer, StandardScaler, LogisticRegression)``."""
+        imputer, scaler, logistic = (step for _, step in pipeline.steps)
+        return cls(imputer.statistics_, scaler.mean_, scaler.scale_, logistic.coef_, logistic.intercept_,
+                   [str(c) for c in logistic.classes_])
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], classes: Sequence[str], *, n_features: int
+                    ) -> "LinearPipeline":
+        """From :meth:`arrays` and the class names, checking the shapes agree."""
+        model = cls(*(arrays[name] for name in cls._ARRAYS), classes)
+        kept = int(np.isfinite(model.statistics).sum())
+        rows = 1 if len(model.classes_) == 2 else len(model.classes_)
+        if (model.statistics.shape != (n_features,) or model.mean.shape != (kept,) or model.scale.shape != (kept,)
+                or model.coef.shape != (rows, kept) or model.intercept.shape != (rows,)):
+            raise ValueError(f"array shapes {[arrays[n].shape for n in cls._ARRAYS]} do not fit {n_features} "
+                             f"features and {len(model.classes_)} classes")
+        return model
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays to save."""
+        return {name: getattr(self, name) for name in self._ARRAYS}
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        """Scores as ``LogisticRegression.decision_function`` gives them: ``(n,)`` for two classes, else ``(n, k)``."""
+        X = np.array(X, dtype=np.float64, order="C")  # a copy: the caller's array is not modified
+        missing = np.isnan(X)
+        if missing.any():
+            X[missing] = np.broadcast_to(self.statistics, X.shape)[missing]
+        valid = np.isfinite(self.statistics)
+        if not valid.all():
+            X = X[:, valid]
+        X -= self.mean
+        X /= self.scale
+        scores = X @ self.coef.T + self.intercept
+        return scores.ravel() if scores.shape[1] == 1 else scores
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The most probable class of each row."""
+        scores = self.decision_function(X)
+        indices = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_[indices]

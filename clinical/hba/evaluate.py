@@ -74,8 +74,17 @@ def _mean(values: Iterable[float]) -> float:
 
 def evaluate_predictions(data: str | Path | Iterable[Sample], predictions: Mapping[str, str], *,
                          registry: TaskRegistry | None = None,
-                         judge: Callable[[str, str, str], float] | None = None) -> dict[str, Any]:
+                         judge: Callable[[str, str, str], float] | None = None,
+                         media_root: str | Path | None = None, allow_outside_paths: bool = False,
+                         average: str = "gold", extract: str = "sft", synonyms: bool = False) -> dict[str, Any]:
     """Per-dataset and per-group metrics of predictions on HBA samples.
+
+    ``average``, ``extract`` and ``synonyms`` are passed to the metrics (see
+    :func:`~bitbox.clinical.hba.metrics.classification_metrics`): the defaults score as the
+    benchmark's code does (macro over the gold classes, the SFT answer extraction, plain strings).
+
+    Scoring opens no media; ``media_root`` and ``allow_outside_paths`` are passed to
+    :func:`~bitbox.clinical.hba.reader.iter_samples` (paths outside are refused there, and logged).
 
     A sample without a prediction is scored as a wrong (empty) answer and counted in
     ``missing_predictions``; predictions whose id is not in the data are counted in
@@ -84,14 +93,15 @@ def evaluate_predictions(data: str | Path | Iterable[Sample], predictions: Mappi
     Returns
     -------
     dict
-        ``{"datasets": {name: metrics}, "groups": {group: summary}, "n_samples",
+        ``{"datasets": {name: metrics}, "groups": {group: summary}, "n_samples", "scoring" (the options),
         "missing_predictions": {"count", "ids"}, "extra_predictions": {"count", "ids"}}``.
         Classification datasets have the metrics of
         :func:`~bitbox.clinical.hba.metrics.classification_metrics` (plus ``sentiment`` or
         ``emotion`` metrics by domain); QA datasets ``exact_match`` (and ``judged_accuracy``).
     """
     registry = registry or default_registry()
-    samples = iter_samples(data) if isinstance(data, (str, Path)) else data
+    samples = (iter_samples(data, media_root=media_root, allow_outside_paths=allow_outside_paths)
+               if isinstance(data, (str, Path)) else data)
     by_dataset: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     seen: set[str] = set()
     missing: list[str] = []
@@ -121,15 +131,18 @@ def evaluate_predictions(data: str | Path | Iterable[Sample], predictions: Mappi
         if info.is_qa:
             result.update(qa_metrics(entry["problem"], entry["true"], entry["pred"], judge=judge))
         else:
-            result.update(classification_metrics(entry["true"], entry["pred"], label_set=info.labels))
+            options = {"extract": extract, "synonyms": synonyms and info.rules is not None}
+            result.update(classification_metrics(entry["true"], entry["pred"], label_set=info.labels, task=info,
+                                                 average=average, **options))
             if "sentiment" in info.metrics:
                 try:
-                    result["sentiment"] = sentiment_metrics(entry["true"], entry["pred"], info.labels)
+                    result["sentiment"] = sentiment_metrics(entry["true"], entry["pred"], info.labels, task=info,
+                                                            **options)
                 except ValueError as err:
                     raise HbaFormatError(name, f"sentiment metrics: {err}",
                                          "Check the dataset's answers or its registry entry") from None
             if "emotion" in info.metrics:
-                result["emotion"] = emotion_metrics(entry["true"], entry["pred"])
+                result["emotion"] = emotion_metrics(entry["true"], entry["pred"], task=info, **options)
         datasets[name] = result
     groups: dict[str, dict[str, Any]] = {}
     for group in sorted({d["group"] for d in datasets.values()}):
@@ -144,5 +157,6 @@ def evaluate_predictions(data: str | Path | Iterable[Sample], predictions: Mappi
         }
     extra = sorted(set(predictions) - seen)
     return {"datasets": datasets, "groups": groups, "n_samples": n,
+            "scoring": {"average": average, "extract": extract, "synonyms": bool(synonyms)},
             "missing_predictions": {"count": len(missing), "ids": missing[:_LISTED]},
             "extra_predictions": {"count": len(extra), "ids": extra[:_LISTED]}}

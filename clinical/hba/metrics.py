@@ -1,22 +1,34 @@
-"""Human Behavior Atlas metrics, as the benchmark computes them (papers.md section 6).
+"""Human Behavior Atlas metrics, as the benchmark's code computes them (papers.md section 6).
 
-Labels are compared after :func:`~bitbox.clinical.hba.tasks.normalize_answer`. Like
-scikit-learn's ``precision_recall_fscore_support`` on the answer strings, the classes are
-the union of the gold and predicted answers, so a prediction outside the label set is a
-class of its own (precision and recall 0: it lowers macro scores); a class never predicted
-has precision 0 (``zero_division=0``). ``n_invalid`` counts predictions outside the
-dataset's labels.
+The rules are those of MIT-MI/human_behavior_atlas, ``training/sft/evaluate/``
+(``multi_task_evaluation.py``, ``detailed_multi_task_evaluation.py``, ``helper_senti.py``,
+``helper_emo.py``); docs/hba.md has the file and line of each.
 
-- classification: accuracy, macro and weighted (by gold support) precision/recall/F1,
-  per-class F1, the confusion matrix;
-- sentiment (7 levels, highly negative = -3 ... highly positive = +3): ACC7; ACC5 (levels
-  clipped to [-2, 2]); ACC3 (sign); ACC2 and its weighted F1 on the samples whose gold is
-  not neutral (positive when > 0, as CMU-MOSEI's non-zero accuracy); a prediction that is
-  not a level is wrong at every granularity;
-- emotion: per-class weighted accuracy WA_c = (TP/P + TN/N)/2 (P, N: gold positives and
-  negatives of class c) and its mean over the gold classes;
-- QA: exact match of normalized answers, and the mean of a judge's scores when a judge is
-  given (no network judge is built in: see :class:`Judge`).
+Answers are first read as the benchmark's generation evaluation reads them
+(:func:`~bitbox.clinical.hba.answers.prepare_answers`): a prediction is extracted from the
+response (``\\boxed{...}``, ``<answer>``, or its first phrase; ``extract="sft"``), then gold and
+prediction are stripped, lower-cased and compared as strings. ``synonyms=True`` (with the
+dataset's :class:`~bitbox.clinical.hba.tasks.TaskInfo`) maps both through the label map's
+synonym tables and boolean answers; ``normalize=normalize_answer`` scores with Bitbox's older
+convention instead.
+
+- classification: the classes are the **gold** classes. A prediction outside them is wrong for
+  its sample (a false negative of its gold class) but adds no class to the averages. Per class
+  P = TP/(TP+FP), R = TP/support, F1 (0 when undefined); macro = their mean over the gold
+  classes, weighted = weighted by gold support, micro = from the pooled TP/FP/FN of the gold
+  classes (so micro precision exceeds accuracy when predictions fall outside the gold classes).
+  ``average="gold_and_predicted"`` averages over gold ∪ predicted classes instead (Bitbox's
+  older convention, scikit-learn's ``precision_recall_fscore_support`` on the strings);
+- sentiment, on the benchmark's 7-point scale (highly negative ... highly positive, positions
+  0-6, whatever the dataset's own levels): ACC7 (the positions), ACC5 ({highly negative},
+  {negative, weakly negative}, {neutral}, {weakly positive, positive}, {highly positive}), ACC3
+  (negative, neutral, positive groups), ACC2 (samples with non-neutral gold; negative vs
+  positive, a neutral prediction wrong), each with its weighted F1; a prediction off the scale is
+  wrong at every granularity;
+- emotion: per gold class WA_c = (TP/P + TN/N)/2 (a ratio with a zero denominator is 0) and the
+  mean over the gold classes;
+- QA: the benchmark scores QA with an LLM judge only; :func:`qa_metrics` gives the judge the
+  benchmark's inputs, and adds an exact match of Bitbox's own.
 """
 from __future__ import annotations
 
@@ -24,15 +36,21 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
-from .tasks import normalize_answer
+from .answers import LabelRules, extract_answer, normalize_answer, prepare_answers
+from .tasks import SENTIMENT_LEVELS, TaskInfo, default_registry
 
 __all__ = ["classification_metrics", "sentiment_metrics", "emotion_metrics", "qa_metrics", "Judge",
-           "confusion_matrix"]
+           "confusion_matrix", "AVERAGES"]
+
+#: Which classes the macro averages run over: the benchmark's (``"gold"``) or Bitbox's older.
+AVERAGES = ("gold", "gold_and_predicted")
 
 
 class Judge(Protocol):
     """Scores a free-form answer: ``judge(problem, answer, prediction) -> float`` in [0, 1] (or bool).
 
+    It receives what the benchmark's judge receives (``llm_judge_eval.py``): the gold answer
+    lower-cased and the prediction's ``\\boxed{...}`` content (else the stripped response).
     Plug in any local model (e.g. an LLM you run yourself) with
     ``bitbox hba evaluate --judge package.module:function``.
     """
@@ -50,113 +68,225 @@ def confusion_matrix(y_true: Sequence[str], y_pred: Sequence[str], labels: Seque
 
 
 def _divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(b > 0, a / np.where(b > 0, b, 1), 0.0)
+    """``a / b`` with 0 where ``b`` is 0 (the benchmark's ``_safe_div``)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return np.divide(a, b, out=np.zeros(np.broadcast(a, b).shape), where=b > 0)
 
 
-def classification_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], *,
-                           label_set: Sequence[str] = ()) -> dict[str, Any]:
-    """Accuracy, macro/weighted P/R/F1, per-class F1 and the confusion matrix.
+def _class_scores(true: Sequence[Any], pred: Sequence[Any], classes: Sequence[Any]) -> dict[str, np.ndarray]:
+    """One-vs-rest TP/FP/FN, support, precision, recall and F1 of each class."""
+    t = np.asarray(list(true), dtype=object)
+    p = np.asarray(list(pred), dtype=object)
+    tp = np.array([np.sum((t == c) & (p == c)) for c in classes], dtype=float)
+    fp = np.array([np.sum((t != c) & (p == c)) for c in classes], dtype=float)
+    support = np.array([np.sum(t == c) for c in classes], dtype=float)
+    fn = support - tp
+    precision, recall = _divide(tp, tp + fp), _divide(tp, support)
+    return {"tp": tp, "fp": fp, "fn": fn, "support": support, "precision": precision, "recall": recall,
+            "f1": _divide(2 * precision * recall, precision + recall)}
+
+
+def _weighted_f1_and_accuracy(true: Sequence[Any], pred: Sequence[Any]) -> tuple[float, float]:
+    """The benchmark's weighted F1 over the gold classes and its accuracy (``micro_accuracy``)."""
+    if not len(true):
+        return float("nan"), float("nan")
+    scores = _class_scores(true, pred, sorted(set(true)))
+    n = scores["support"].sum()
+    return float(scores["support"] @ scores["f1"] / n), float(scores["tp"].sum() / n)
+
+
+def _label_set(label_set: Sequence[str], task: TaskInfo | None, normalize: Callable | None) -> set[str]:
+    if not label_set and task is not None:
+        return set(task.labels)
+    if normalize is not None:
+        return {normalize(x) for x in label_set}
+    return {str(x).strip().lower() for x in label_set}
+
+
+def classification_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], *, label_set: Sequence[str] = (),
+                           task: TaskInfo | None = None, average: str = "gold", extract: str = "sft",
+                           synonyms: bool = False, normalize: Callable[[Any], str] | None = None) -> dict[str, Any]:
+    """Accuracy, macro/weighted/micro P/R/F1, per-class F1 and the confusion matrix.
 
     Parameters
     ----------
-    y_true, y_pred : sequences of answers (normalized here)
-    label_set : the dataset's valid labels (for ``n_invalid`` and ``per_class_f1``)
+    y_true, y_pred : gold answers and model responses
+    label_set : the dataset's valid labels, for ``n_invalid`` (default: ``task.labels``)
+    task : the dataset's registry entry (its labels, and its label-map rules for ``synonyms``)
+    average : ``"gold"`` (the benchmark: macro over the gold classes) or ``"gold_and_predicted"``
+    extract, synonyms, normalize : how answers are read
+        (:func:`~bitbox.clinical.hba.answers.prepare_answers`)
+
+    Returns
+    -------
+    dict
+        ``n``, ``accuracy``, ``macro_*``, ``weighted_*``, ``micro_*`` (precision, recall, f1),
+        ``per_class_f1`` (the averaged classes that are valid labels), ``n_invalid``
+        (predictions outside ``label_set`` ∪ gold), ``confusion_matrix`` (gold ∪ predicted
+        answers), ``average``.
+
+    Examples
+    --------
+    >>> m = classification_metrics(["yes", "yes", "no", "no"], ["yes", "yes", "no", "maybe"])
+    >>> round(m["macro_f1"], 3), m["n_invalid"]
+    (0.833, 1)
     """
     if len(y_true) != len(y_pred):
         raise ValueError(f"{len(y_true)} gold answers and {len(y_pred)} predictions")
-    true = [normalize_answer(x) for x in y_true]
-    pred = [normalize_answer(x) for x in y_pred]
+    if average not in AVERAGES:
+        raise ValueError(f"average={average!r}: use one of {', '.join(AVERAGES)}.")
+    rules = task.rules if task is not None else None
+    if synonyms and rules is None and normalize is None:
+        raise ValueError("synonyms=True needs the dataset's task=TaskInfo with a label domain "
+                         "(default_registry().get(dataset)); without it there is no synonym table to read.")
+    true, pred = prepare_answers(y_true, y_pred, rules=rules, extract=extract, synonyms=synonyms, normalize=normalize)
     n = len(true)
-    valid = set(label_set) | set(true)
-    labels = sorted(set(true) | set(pred))
     if n == 0:
-        return {"n": 0, "accuracy": float("nan")}
-    matrix = confusion_matrix(true, pred, labels)
-    tp = np.diag(matrix).astype(float)
-    support = matrix.sum(axis=1).astype(float)
-    predicted = matrix.sum(axis=0).astype(float)
-    precision = _divide(tp, predicted)
-    recall = _divide(tp, support)
-    f1 = _divide(2 * precision * recall, precision + recall)
-    weights = support / support.sum()
-    return {
-        "n": n,
-        "accuracy": float(tp.sum() / n),
-        "macro_precision": float(precision.mean()), "macro_recall": float(recall.mean()),
-        "macro_f1": float(f1.mean()),
-        "weighted_precision": float(weights @ precision), "weighted_recall": float(weights @ recall),
-        "weighted_f1": float(weights @ f1),
-        "per_class_f1": {label: float(f1[k]) for k, label in enumerate(labels) if label in valid},
+        return {"n": 0, "accuracy": float("nan"), "average": average}
+    valid = _label_set(label_set, task, normalize) | set(true)
+    labels = sorted(set(true) | set(pred))
+    classes = sorted(set(true)) if average == "gold" else labels
+    s = _class_scores(true, pred, classes)
+    support = s["support"]
+    ptp, pfp, pfn = s["tp"].sum(), s["fp"].sum(), s["fn"].sum()
+    micro_p, micro_r = float(_divide(ptp, ptp + pfp)), float(_divide(ptp, ptp + pfn))
+    result: dict[str, Any] = {"n": n, "accuracy": float(np.mean([t == p for t, p in zip(true, pred)]))}
+    for key in ("precision", "recall", "f1"):
+        result[f"macro_{key}"] = float(s[key].mean())
+    for key in ("precision", "recall", "f1"):
+        result[f"weighted_{key}"] = float(support @ s[key] / n)
+    result.update({
+        "micro_precision": micro_p, "micro_recall": micro_r,
+        "micro_f1": float(_divide(2 * micro_p * micro_r, micro_p + micro_r)),
+        "per_class_f1": {label: float(f) for label, f in zip(classes, s["f1"]) if label in valid},
         "n_invalid": int(sum(p not in valid for p in pred)),
-        "confusion_matrix": {"labels": labels, "matrix": matrix.tolist()},
-    }
+        "confusion_matrix": {"labels": labels, "matrix": confusion_matrix(true, pred, labels).tolist()},
+        "average": average,
+    })
+    return result
 
 
-def sentiment_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], levels: Sequence[str]) -> dict[str, Any]:
-    """ACC7/ACC5/ACC3/ACC2 and the 2-class weighted F1 (``levels`` from most negative to most positive).
+# Sentiment groups on the 7-point scale (helper_senti.py, _sentiment_sets / _collapse_positions).
+_NEG, _NEU, _POS = (0, 1, 2), 3, (4, 5, 6)
+_COLLAPSE = {
+    7: {k: k for k in range(7)},
+    5: {0: 0, 1: 1, 2: 1, 3: 2, 4: 3, 5: 3, 6: 4},
+    3: {0: 0, 1: 0, 2: 0, 3: 1, 4: 2, 5: 2, 6: 2},
+    2: {0: 0, 1: 0, 2: 0, 4: 1, 5: 1, 6: 1},   # neutral (3) is wrong, as off-scale answers
+}
+
+
+def _collapse(positions: Sequence[int], mode: int) -> list[int]:
+    return [_COLLAPSE[mode].get(p, -1) for p in positions]
+
+
+def _sentiment_scale(levels: Sequence[str] | None, rules: LabelRules) -> tuple[str, ...]:
+    """The benchmark's 7-point scale when ``levels`` are (a subset of) its labels; a custom
+    7-level scale (most negative first) otherwise."""
+    if levels is None:
+        return SENTIMENT_LEVELS
+    levels = [rules.canonical(x) for x in levels]
+    if set(levels) <= set(SENTIMENT_LEVELS):
+        return SENTIMENT_LEVELS
+    if len(levels) == 7 and len(set(levels)) == 7:
+        return tuple(levels)
+    raise ValueError(f"sentiment levels {levels} are neither among the benchmark's seven {list(SENTIMENT_LEVELS)} "
+                     "nor a scale of 7 distinct levels")
+
+
+def sentiment_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], levels: Sequence[str] | None = None, *,
+                      task: TaskInfo | None = None, extract: str = "sft", synonyms: bool = False,
+                      normalize: Callable[[Any], str] | None = None) -> dict[str, Any]:
+    """ACC7/ACC5/ACC3/ACC2 and their weighted F1, on the benchmark's 7-point sentiment scale.
+
+    Parameters
+    ----------
+    y_true, y_pred : gold answers and model responses
+    levels : the dataset's levels (``chsimsv2``'s 5, ``meld_senti``'s 3...): answers are placed on
+        the benchmark's 7-point scale whatever they are; 7 levels of your own (most negative
+        first) define a scale of their own
+    task : the dataset's registry entry (its label-map rules for ``synonyms``; default: the
+        benchmark's ``sentiment_intensity`` rules)
+    extract, synonyms, normalize : how answers are read
+        (:func:`~bitbox.clinical.hba.answers.prepare_answers`)
+
+    Returns
+    -------
+    dict
+        ``acc7``, ``acc5``, ``acc3``, ``acc2``, ``weighted_f1_7`` ... ``weighted_f1_2``,
+        ``n_non_neutral`` (the samples ACC2 is computed on; ACC2 is NaN when there are none),
+        ``n_off_scale`` (predictions not on the scale).
 
     Raises
     ------
     ValueError
-        When a gold answer is not one of the levels.
+        When a gold answer is not on the scale.
     """
-    levels = [normalize_answer(x) for x in levels]
-    centre = (len(levels) - 1) // 2
-    value = {label: k - centre for k, label in enumerate(levels)}
-    true_raw = [normalize_answer(x) for x in y_true]
-    unknown = sorted({t for t in true_raw if t not in value})
+    rules = task.rules if task is not None and task.rules is not None else \
+        default_registry().label_rules("sentiment_intensity")
+    scale = _sentiment_scale(levels, rules)
+    true_raw, pred_raw = prepare_answers(y_true, y_pred, rules=rules, extract=extract, synonyms=synonyms,
+                                         normalize=normalize)
+    position = {label: k for k, label in enumerate(scale)}
+    unknown = sorted({t for t in true_raw if t not in position})
     if unknown:
-        raise ValueError(f"gold sentiment answer(s) {unknown} are not among the levels {levels}")
-    true = np.array([value[t] for t in true_raw], dtype=float)
-    pred = np.array([value.get(normalize_answer(p), np.nan) for p in y_pred], dtype=float)
-    ok = ~np.isnan(pred)
-    clip = min(2, centre)
-
-    def acc(a: np.ndarray, b: np.ndarray) -> float:
-        return float(np.mean(ok & (a == b))) if len(a) else float("nan")
-
-    nonzero = true != 0
-    gold2 = np.where(true[nonzero] > 0, "positive", "negative")
-    pred2 = np.where(~ok[nonzero], "invalid", np.where(np.nan_to_num(pred[nonzero]) > 0, "positive", "negative"))
-    binary = classification_metrics(list(gold2), list(pred2), label_set=("positive", "negative"))
-    return {
-        "acc7": acc(true, pred),
-        "acc5": acc(np.clip(true, -clip, clip), np.clip(pred, -clip, clip)),
-        "acc3": acc(np.sign(true), np.sign(pred)),
-        "acc2": binary["accuracy"] if nonzero.any() else float("nan"),
-        "weighted_f1_2": binary["weighted_f1"] if nonzero.any() else float("nan"),
-        "n_non_neutral": int(nonzero.sum()),
-    }
+        hint = "" if synonyms or normalize is not None else " (synonyms=True reads them as the label map does)"
+        raise ValueError(f"gold sentiment answer(s) {unknown} are not among the levels {list(scale)}{hint}")
+    true = [position[t] for t in true_raw]
+    pred = [position.get(p, -1) for p in pred_raw]
+    result: dict[str, Any] = {}
+    for mode in (7, 5, 3):
+        f1, acc = _weighted_f1_and_accuracy(_collapse(true, mode), _collapse(pred, mode))
+        result[f"acc{mode}"], result[f"weighted_f1_{mode}"] = acc, f1
+    keep = [k for k, t in enumerate(true) if t != _NEU]
+    f1, acc = _weighted_f1_and_accuracy(_collapse([true[k] for k in keep], 2), _collapse([pred[k] for k in keep], 2))
+    result["acc2"], result["weighted_f1_2"] = acc, f1
+    result["n_non_neutral"] = len(keep)
+    result["n_off_scale"] = int(sum(p < 0 for p in pred))
+    return result
 
 
-def emotion_metrics(y_true: Sequence[Any], y_pred: Sequence[Any]) -> dict[str, Any]:
-    """Per-class weighted accuracy (TP/P + TN/N)/2 over the gold classes, and its mean.
+def emotion_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], *, task: TaskInfo | None = None,
+                    extract: str = "sft", synonyms: bool = False,
+                    normalize: Callable[[Any], str] | None = None) -> dict[str, Any]:
+    """Per gold class weighted accuracy WA_c = (TP/P + TN/N)/2, and its mean (``helper_emo.py``).
 
-    A class that is every gold answer (N = 0) has WA = TP/P.
+    A ratio with a zero denominator is 0, as the benchmark's: a class that is every gold answer
+    (N = 0) has WA = TP/P / 2. ``synonyms=True`` reads answers with ``task``'s label-map rules
+    (default: the benchmark's ``emotion`` synonyms).
     """
-    true = np.array([normalize_answer(x) for x in y_true], dtype=object)
-    pred = np.array([normalize_answer(x) for x in y_pred], dtype=object)
+    rules = task.rules if task is not None and task.rules is not None else default_registry().label_rules("emotion")
+    true_raw, pred_raw = prepare_answers(y_true, y_pred, rules=rules, extract=extract, synonyms=synonyms,
+                                         normalize=normalize)
+    true = np.array(true_raw, dtype=object)
+    pred = np.array(pred_raw, dtype=object)
     per = {}
-    for label in sorted(set(true)):
-        pos = true == label
-        hit = pred == label
-        tp_rate = float((pos & hit).sum() / pos.sum())
-        n_neg = int((~pos).sum())
-        per[label] = tp_rate if n_neg == 0 else (tp_rate + float((~pos & ~hit).sum() / n_neg)) / 2
+    for label in sorted(set(true_raw)):
+        pos, hit = true == label, pred == label
+        tp_rate = float(_divide((pos & hit).sum(), pos.sum()))
+        tn_rate = float(_divide((~pos & ~hit).sum(), (~pos).sum()))
+        per[label] = 0.5 * (tp_rate + tn_rate)
     return {"mean_weighted_accuracy": float(np.mean(list(per.values()))) if per else float("nan"),
             "per_class_weighted_accuracy": per}
 
 
 def qa_metrics(problems: Sequence[str], answers: Sequence[Any], predictions: Sequence[Any], *,
-               judge: Callable[[str, str, str], float] | None = None) -> dict[str, Any]:
-    """Exact match of normalized answers; with a judge, its mean score as ``judged_accuracy``."""
-    exact = [normalize_answer(a) == normalize_answer(p) for a, p in zip(answers, predictions)]
+               judge: Callable[[str, str, str], float] | None = None, extract: str = "judge",
+               normalize: Callable[[Any], str] = normalize_answer) -> dict[str, Any]:
+    """The judge's mean score as ``judged_accuracy`` (the benchmark's QA metric), and
+    ``exact_match`` (Bitbox's: ``normalize`` of the answer and of the extracted prediction equal).
+
+    The judge gets the problem, the gold answer lower-cased and the prediction read by
+    ``extract`` (default ``"judge"``: the ``\\boxed{...}`` content, else the stripped response),
+    as ``llm_judge_eval.py`` passes them.
+    """
+    extracted = [extract_answer(p, extract) for p in predictions]
+    exact = [normalize(a) == normalize(p) for a, p in zip(answers, extracted)]
     result: dict[str, Any] = {"n": len(exact), "exact_match": float(np.mean(exact)) if exact else float("nan")}
     if judge is not None:
         scores = []
-        for problem, answer, prediction in zip(problems, answers, predictions):
-            score = float(judge(problem, str(answer), "" if prediction is None else str(prediction)))
+        for problem, answer, prediction in zip(problems, answers, extracted):
+            score = float(judge(problem, ("" if answer is None else str(answer)).lower(), prediction))
             if not 0.0 <= score <= 1.0:
                 raise ValueError(f"The judge returned {score}; a judge scores in [0, 1].")
             scores.append(score)

@@ -61,6 +61,17 @@ def _figure(metrics: Mapping[str, Any]):
     return fig
 
 
+def _scoring(metrics: Mapping[str, Any]) -> str:
+    """The scoring options in words (results of older versions carry none: the defaults then)."""
+    options = metrics.get("scoring", {})
+    average = options.get("average", "gold")
+    parts = ["macro averages over the gold classes" if average == "gold"
+             else "macro averages over gold and predicted answers (not the benchmark's rule)",
+             f"answers read with the {options.get('extract', 'sft')!r} rule",
+             "label-map synonyms applied" if options.get("synonyms") else "answers compared as plain strings"]
+    return "; ".join(parts)
+
+
 def write_report(path: str | Path, metrics: Mapping[str, Any], *, title: str = "Human Behavior Atlas evaluation"
                  ) -> Path:
     """A self-contained HTML page of :func:`~bitbox.clinical.hba.evaluate_predictions`'s result."""
@@ -92,11 +103,12 @@ def write_report(path: str | Path, metrics: Mapping[str, Any], *, title: str = "
             if metrics["datasets"] else "")
     body = f"""<h1>{esc(title)}</h1>
 <p>{' '.join(notes)}</p>
-<p>Per dataset: accuracy (QA: the judge's accuracy when a judge was given, else exact match), macro and
-weighted F1 (classes: the union of gold and predicted answers; an answer outside the labels is a class of its
-own and counted as invalid); sentiment ACC7/5/3/2 and the 2-class
-weighted F1 (neutral gold excluded); emotion: mean per-class weighted accuracy (TP/P + TN/N)/2; QA: exact
-match (and a judge's score when given).</p>
+<p>Scored as the benchmark's code scores: {esc(_scoring(metrics))}. Per dataset: accuracy (QA: the judge's
+accuracy when a judge was given, else exact match), macro and weighted F1 (an answer outside the labels is wrong
+and counted as invalid); sentiment ACC7/5/3/2 on the benchmark's 7-point scale (ACC5 groups {{highly negative}},
+{{negative, weakly negative}}, {{neutral}}, {{weakly positive, positive}}, {{highly positive}}; ACC2 leaves neutral
+gold out and counts a neutral prediction as wrong) and their weighted F1; emotion: mean per-class weighted
+accuracy (TP/P + TN/N)/2; QA: the judge's accuracy and Bitbox's exact match.</p>
 <table><tr><th>dataset</th><th>group</th><th>domain</th><th>n</th><th>accuracy</th><th>macro F1</th>
 <th>weighted F1</th><th>task metrics</th><th>missing</th><th>invalid</th></tr>{''.join(rows)}</table>
 <h2>Behavior groups</h2>

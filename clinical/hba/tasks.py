@@ -1,30 +1,33 @@
 """The Human Behavior Atlas task registry, as data: dataset → domain, behavior group, task type,
-labels and metrics (``clinical/hba/data/tasks.json``, or your own file of the same shape)."""
+labels, metrics and label-map domain (``clinical/hba/data/tasks.json``, or your own file of the
+same shape).
+
+The labels and class counts are the benchmark's (``training/sft/label_maps/unified_label_map.json``,
+``dataset_labels``): ``chsimsv2`` has 5 sentiment levels, ``meld_senti`` 3, ``mosei_senti`` 7; the
+binary datasets answer ``depression``/``no depression``, ``anxiety``/``no anxiety``, ``ptsd``/
+``no ptsd``, ``sarcasm``/``not sarcasm``, ``humour``/``not humour``. Each dataset names its
+label-map domain (``meta.dataset_domain``), whose :class:`~bitbox.clinical.hba.answers.LabelRules`
+(synonyms, boolean answers) map gold answers to the domain's labels as the label map does.
+"""
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from bitbox.errors import ParameterError
 
-__all__ = ["TaskInfo", "TaskRegistry", "default_registry", "normalize_answer", "GROUPS"]
+from .answers import LabelRules, normalize_answer, rules_from_json
+
+__all__ = ["TaskInfo", "TaskRegistry", "default_registry", "normalize_answer", "GROUPS", "SENTIMENT_LEVELS"]
 
 _DATA = Path(__file__).parent / "data" / "tasks.json"
 #: The benchmark's four behavior groups.
 GROUPS = ("affective", "cognitive", "pathology", "social")
-
-
-def normalize_answer(text: Any) -> str:
-    """An answer as compared by the metrics: lower case, single spaces, without surrounding quotes
-    or final punctuation (``" Happy."`` → ``"happy"``)."""
-    if text is None:
-        return ""
-    value = " ".join(str(text).strip().lower().split())
-    value = value.strip("\"'`")
-    return re.sub(r"[\s.!?,;:]+$", "", value).strip()
+#: The benchmark's 7-point sentiment scale, most negative first (``helper_senti.py``, ``canonical``).
+SENTIMENT_LEVELS = ("highly negative", "negative", "weakly negative", "neutral", "weakly positive", "positive",
+                    "highly positive")
 
 
 @dataclass(frozen=True)
@@ -38,10 +41,19 @@ class TaskInfo:
     labels: tuple[str, ...]
     metrics: tuple[str, ...]
     registered: bool = True
+    #: The label-map domain (``"sentiment_intensity"``, ``"mental_health_depression"``...) and its rules.
+    label_domain: str | None = None
+    rules: LabelRules | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_qa(self) -> bool:
         return self.task == "qa"
+
+    def canonical(self, answer: Any) -> str:
+        """A gold answer as the label map reads it (synonyms, boolean answers; lower-cased)."""
+        if self.rules is not None:
+            return self.rules.canonical(answer)
+        return ("" if answer is None else str(answer)).strip().lower()
 
 
 @dataclass(frozen=True)
@@ -51,7 +63,10 @@ class TaskRegistry:
     Parameters
     ----------
     data : mapping
-        The registry JSON (``groups``, ``domains``, ``datasets`` and named label lists).
+        The registry JSON: ``groups``, ``domains``, ``datasets`` (each with ``domain``, ``task``,
+        ``labels`` (a list, or the name of a top-level list), optional ``group`` and
+        ``label_domain``), ``label_domains`` (``labels``, ``synonyms``, ``boolean``,
+        ``collapse_spaces``) and ``boolean_answers``.
     """
 
     data: Mapping[str, Any]
@@ -66,7 +81,21 @@ class TaskRegistry:
         for key in ("groups", "domains", "datasets"):
             if not isinstance(data.get(key), Mapping):
                 raise ParameterError(f"{path}: an HBA task registry needs a '{key}' object.")
+        domains = data.get("label_domains", {})
+        for name, entry in data["datasets"].items():
+            label_domain = entry.get("label_domain") if isinstance(entry, Mapping) else None
+            if label_domain is not None and label_domain not in domains:
+                raise ParameterError(f"{path}: dataset '{name}' names the label domain '{label_domain}', which "
+                                     f"'label_domains' does not define (it has: {', '.join(domains) or 'none'}).")
         return cls(data)
+
+    def label_rules(self, label_domain: str) -> LabelRules:
+        """The :class:`~bitbox.clinical.hba.answers.LabelRules` of a label-map domain."""
+        domains = self.data.get("label_domains", {})
+        if label_domain not in domains:
+            raise ParameterError(f"The HBA registry has no label domain '{label_domain}' "
+                                 f"(it has: {', '.join(domains) or 'none'}).")
+        return rules_from_json(label_domain, domains[label_domain], self.data.get("boolean_answers"))
 
     @property
     def datasets(self) -> tuple[str, ...]:
@@ -89,8 +118,11 @@ class TaskRegistry:
         if isinstance(labels, str):
             labels = self.data[labels]
         group = entry.get("group") or domain["group"]
-        return TaskInfo(dataset, entry["domain"], group, entry["task"], tuple(normalize_answer(x) for x in labels),
-                        tuple(domain["metrics"]))
+        label_domain = entry.get("label_domain")
+        rules = self.label_rules(label_domain) if label_domain else None
+        canonical = rules.canonical if rules is not None else (lambda x: str(x).strip().lower())
+        return TaskInfo(dataset, entry["domain"], group, entry["task"], tuple(canonical(x) for x in labels),
+                        tuple(domain["metrics"]), label_domain=label_domain, rules=rules)
 
 
 _DEFAULT: TaskRegistry | None = None

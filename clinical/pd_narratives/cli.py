@@ -44,12 +44,18 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     hierarchy = None if args.hierarchy is None else LabelHierarchy.from_file(args.hierarchy)
     gold = read_narratives(args.gold, hierarchy)
     predicted = read_predictions(args.pred, gold)
-    result = evaluate_spans(gold, predicted, level=args.level, hierarchy=hierarchy, on_unknown=args.on_unknown)
+    result = evaluate_spans(gold, predicted, level=args.level, hierarchy=hierarchy, on_unknown=args.on_unknown,
+                            lenient=args.lenient, macro=args.macro)
     out = Path(args.output)
     write_json(out / "metrics.json", result)
     write_report(out / "report.html", {"predictions": result}, title=f"Span evaluation: {Path(args.pred).name}")
-    print(f"bitbox narratives: {result['n_files']} gold files, {result['n_sentences']} sentences")
+    print(f"bitbox narratives: {result['n_files']} gold files, {result['n_sentences']} sentences; lenient rule "
+          f"{result['lenient_rule']}, macro over {len(result['lenient']['macro_categories'])} "
+          f"{'categories' if result['level'] == 'category' else 'labels'}")
     print(_summary_line("predictions", result))
+    if result["lenient_rule"] == "paper" and result["duplicate_sentences"]:
+        print(f"  {result['duplicate_sentences']} sentence(s) repeat an earlier sentence's text and were scored once "
+              "(the paper's notebook keys sentences by text; --lenient one-to-one scores each)")
     if result["missing_predictions"]:
         print(f"  {len(result['missing_predictions'])} gold file(s) without predictions, scored as empty: "
               + ", ".join(result["missing_predictions"]))
@@ -79,6 +85,15 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                              "input's stem. Rename one or predict them separately.")
     written = predict_files(files, args.output, model=load_span_model(args.model))
     print(f"bitbox narratives: {len(written)} file(s) annotated -> {args.output}")
+    return 0
+
+
+def _cmd_upgrade(args: argparse.Namespace) -> int:
+    from bitbox.processors.span_model import upgrade_span_model
+
+    folder = upgrade_span_model(args.model)
+    print(f"bitbox narratives: {folder} now records the SHA-256 of its files (format 2); only do this for a model "
+          "you trained or trust")
     return 0
 
 
@@ -115,6 +130,15 @@ def register(sub) -> None:
     ev.add_argument("--on-unknown", choices=("error", "drop"), default="error",
                     help="a predicted label outside the hierarchy: stop with an error (default) or leave it out")
     ev.add_argument("--hierarchy", default=None, metavar="JSON", help="label hierarchy file (default: the paper's)")
+    ev.add_argument("--lenient", choices=("paper", "one-to-one"), default="paper",
+                    help="paper (default): the authors' notebook, a prediction counts when a gold term of its category "
+                         "shares more than half of the longer term's whitespace-separated words (case-sensitive), a "
+                         "gold term only leniently matched still "
+                         "counts as missed, sentences keyed by text; one-to-one: the stricter variant, lower-cased "
+                         "words, each gold term matched at most once, every sentence scored")
+    ev.add_argument("--macro", choices=("all", "present"), default="all",
+                    help="macro average over all the hierarchy's categories, absent ones scoring 0 (default, as the "
+                         "paper), or over the categories in the gold or the predictions")
     ev.set_defaults(func=_cmd_evaluate)
 
     pr = commands.add_parser("predict", help="annotate .txt (or annotation .json) files with a span model")
@@ -122,3 +146,8 @@ def register(sub) -> None:
     pr.add_argument("-o", "--output", required=True, help="folder for the annotation JSON files")
     pr.add_argument("--model", default=None, metavar="DIR", help="span model folder (default: the shipped one)")
     pr.set_defaults(func=_cmd_predict)
+
+    up = commands.add_parser("upgrade-model", help="record the SHA-256 of the files of a span model saved by an "
+                                                   "older Bitbox (only for a model you trust)")
+    up.add_argument("model", help="span model folder (format 1)")
+    up.set_defaults(func=_cmd_upgrade)

@@ -1,19 +1,29 @@
-"""Span evaluation exactly as Khanna, Bhatt et al. (2025), and their LLM output format.
+"""Span evaluation exactly as Khanna, Bhatt et al. (2025) score it, and their LLM output format.
 
-Per sentence (the paper's regex), gold and predicted annotations are *sets* of
-``(term, category)``: a term annotated twice in a sentence counts once.
+The reference is the authors' notebook ``evaluation/postprocessing_and_eval.ipynb``
+(itsjustnilay/Parkinsons-Cognitive-LLM): cell 4 parses the LLM's answers, cell 11 reads gold
+and predictions, cell 13 counts, cell 14 averages. Gold and predicted annotations are *sets*
+of ``(term, category)`` per sentence: a term annotated twice in a sentence counts once.
 
-- **strict**: a prediction is correct when a gold pair has the same term (surrounding
-  whitespace aside) and the same category;
-- **lenient**: same category and word overlap ``|A ∩ B| / max(|A|, |B|) > 0.5``, ``A`` and
-  ``B`` the sets of lower-cased words of the two terms. Pairs are matched one-to-one,
-  greedily from the largest overlap, so a prediction matches at most one gold term.
+Two lenient rules (``lenient=``):
 
-True positives, false positives (unmatched predictions) and false negatives (unmatched gold)
-are pooled per category over all sentences: per-category precision, recall and F1; micro =
-the pooled counts over all categories; macro = the mean over the categories present in the
-gold or the predictions (a category never predicted has precision 0, like scikit-learn's
-``zero_division=0``).
+- ``"paper"`` (default), the notebook's rule: sentences are keyed by their text (identical
+  sentences are scored once, with the last one's annotations, as the notebook's dict does);
+  a prediction is a true positive when some gold term of the same category has word overlap
+  ``|A ∩ B| / max(|A|, |B|) > 0.5``, ``A`` and ``B`` the sets of whitespace-separated words
+  (case-sensitive, punctuation attached); false positives are the other predictions; false
+  negatives are the gold pairs *not identical* to a matched prediction, so a gold term
+  matched only leniently still counts as a miss. Matching is not one-to-one. Strict: true
+  positives are the pairs in both sets, gold terms as written, predicted terms stripped.
+- ``"one-to-one"``, Bitbox's stricter variant: every sentence occurrence is scored; words are
+  the lower-cased ``\\w+`` tokens; gold and predictions are matched one-to-one, greedily from
+  the largest overlap; false negatives are the unmatched gold terms. Strict: same stripped
+  term and category.
+
+Counts are pooled per category over all sentences: per-category precision, recall and F1
+(0 when undefined); micro = the pooled counts; macro = the mean over all the categories of the
+hierarchy (``macro="all"``, the notebook's: an absent category scores 0) or over those in
+the gold or the predictions (``macro="present"``).
 """
 from __future__ import annotations
 
@@ -23,29 +33,40 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from bitbox.errors import ParameterError
+from bitbox.log import logger
 from bitbox.processors.narrative_format import (AnnotationError, LabelHierarchy, Narrative, default_hierarchy,
                                                 read_narrative, split_sentences)
 
 __all__ = ["evaluate_spans", "sentence_terms", "word_overlap", "parse_llm_output", "read_llm_predictions",
-           "read_predictions", "LlmSentence", "MODES"]
+           "read_predictions", "LlmSentence", "MODES", "LENIENT_RULES", "MACRO_OVER"]
 
 MODES = ("strict", "lenient")
+#: ``paper``: the authors' notebook (cell 13); ``one-to-one``: Bitbox's stricter variant.
+LENIENT_RULES = ("paper", "one-to-one")
+#: Categories the macro average runs over: all of the hierarchy (the notebook's) or the present ones.
+MACRO_OVER = ("all", "present")
 _WORDS = re.compile(r"\w+(?:['’]\w+)*")
 _ANNOTATION = re.compile(
-    r"Annotation\(\s*start\s*=\s*(?P<start>-?\d+)\s*,\s*end\s*=\s*(?P<end>-?\d+)\s*,\s*"
-    r"term\s*=\s*(?P<q>[\"'])(?P<term>(?:\\.|(?!(?P=q)).)*)(?P=q)\s*,\s*"
-    r"label\s*=\s*(?P<q2>[\"'])(?P<label>[^\"']*)(?P=q2)\s*\)", re.S)
-_BLOCK_TEXT = re.compile(r"text\s*=\s*(?P<q>[\"'])(?P<text>(?:\\.|(?!(?P=q)).)*)(?P=q)", re.S)
+    r"Annotation\s*\(\s*start\s*=\s*(?P<start>\d+)\s*,\s*end\s*=\s*(?P<end>\d+)\s*,\s*"
+    r"term\s*=\s*(?P<q>[\"'])(?P<term>.*?)(?P=q)\s*,\s*"
+    r"label\s*=\s*(?P<q2>[\"'])(?P<label>.*?)(?P=q2)\s*\)", re.S)
+_ANNOTATION_OPEN = re.compile(r"Annotation\s*\(")
+_BLOCK_TEXT = re.compile(r"text\s*=\s*(?P<q>[\"'])(?P<text>.*?)(?P=q)\s*annotations\s*=", re.S)
+_BLOCK_TEXT_ONLY = re.compile(r"text\s*=\s*(?P<q>[\"'])(?P<text>.*?)(?P=q)", re.S)
 
 
-def _words(term: str) -> set[str]:
-    return set(_WORDS.findall(term.lower()))
+def _words(term: str, lenient: str) -> set[str]:
+    return set(term.split()) if lenient == "paper" else set(_WORDS.findall(term.lower()))
 
 
-def word_overlap(a: str, b: str) -> float:
-    """``|A ∩ B| / max(|A|, |B|)`` over the sets of lower-cased words of two terms (0 when either has none)."""
-    wa, wb = _words(a), _words(b)
-    if not wa or not wb:
+def word_overlap(a: str, b: str, lenient: str = "paper") -> float:
+    """``|A ∩ B| / max(|A|, |B|)`` over the word sets of two terms (0 when neither has a word).
+
+    ``lenient="paper"``: words split at whitespace, case-sensitive (the notebook's);
+    ``"one-to-one"``: lower-cased ``\\w+`` words.
+    """
+    wa, wb = _words(a, lenient), _words(b, lenient)
+    if not wa and not wb:
         return 0.0
     return len(wa & wb) / max(len(wa), len(wb))
 
@@ -61,19 +82,25 @@ def _category(label: str, hierarchy: LabelHierarchy, level: str, where: str, on_
 
 
 def sentence_terms(narrative: Narrative, *, hierarchy: LabelHierarchy | None = None, level: str = "category",
-                   on_unknown: str = "error", dropped: list | None = None) -> list[set[tuple[str, str]]]:
-    """Per sentence, the set of ``(term, category)`` of a narrative's spans."""
+                   on_unknown: str = "error", dropped: list | None = None,
+                   strip: bool = True) -> list[set[tuple[str, str]]]:
+    """Per sentence, the set of ``(term, category)`` of a narrative's spans.
+
+    ``strip=True``: terms without surrounding whitespace, empty ones left out; ``strip=False``:
+    terms as written (the notebook's gold), spans with ``begin == end`` left out.
+    """
     hierarchy = hierarchy or default_hierarchy()
     out = []
     for sentence in narrative.sentences():
         pairs = set()
         for span in sentence.spans:
-            term = narrative.content[sentence.begin + span.begin:sentence.begin + span.end].strip()
+            term = narrative.content[sentence.begin + span.begin:sentence.begin + span.end]
             category = _category(span.label, hierarchy, level, narrative.name or "narrative", on_unknown)
             if category is None:
                 if dropped is not None:
                     dropped.append((narrative.name, span.label))
                 continue
+            term = term.strip() if strip else term
             if term:
                 pairs.add((term, category))
         out.append(pairs)
@@ -85,20 +112,24 @@ class _Counts:
     tp: int = 0
     fp: int = 0
     fn: int = 0
+    support: int = 0
 
     def scores(self) -> dict[str, float]:
         precision = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
         recall = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         return {"precision": precision, "recall": recall, "f1": f1, "tp": self.tp, "fp": self.fp, "fn": self.fn,
-                "support": self.tp + self.fn}
+                "support": self.support}
+
+    @property
+    def present(self) -> bool:
+        return bool(self.tp or self.fp or self.fn)
 
 
-def _match(gold: set[tuple[str, str]], pred: set[tuple[str, str]], mode: str) -> int:
-    """Number of one-to-one matches between gold and predicted pairs of one category."""
-    if mode == "strict":
-        return len(gold & pred)
-    pairs = sorted(((word_overlap(g, p), g, p) for g, _ in gold for p, _ in pred), key=lambda x: (-x[0], x[1], x[2]))
+def _one_to_one_matches(gold: set[tuple[str, str]], pred: set[tuple[str, str]]) -> int:
+    """Number of one-to-one lenient matches between gold and predicted pairs of one category."""
+    pairs = sorted(((word_overlap(g, p, "one-to-one"), g, p) for g, _ in gold for p, _ in pred),
+                   key=lambda x: (-x[0], x[1], x[2]))
     used_gold, used_pred, matches = set(), set(), 0
     for overlap, g, p in pairs:
         if overlap <= 0.5:
@@ -110,34 +141,77 @@ def _match(gold: set[tuple[str, str]], pred: set[tuple[str, str]], mode: str) ->
     return matches
 
 
-def _score(gold: Sequence[set], pred: Sequence[set], mode: str) -> dict:
-    per: dict[str, _Counts] = {}
+def _count_one_to_one(gold: Sequence[set], pred: Sequence[set]) -> dict[str, dict[str, _Counts]]:
+    """Bitbox's rule: every sentence occurrence, stripped terms, one-to-one lenient matching."""
+    per: dict[str, dict[str, _Counts]] = {"strict": {}, "lenient": {}}
     for g_sent, p_sent in zip(gold, pred):
         g_strip = {(t.strip(), c) for t, c in g_sent}
         p_strip = {(t.strip(), c) for t, c in p_sent}
-        for category in sorted({c for _, c in g_strip} | {c for _, c in p_strip}):
+        for category in {c for _, c in g_strip} | {c for _, c in p_strip}:
             g_c = {x for x in g_strip if x[1] == category}
             p_c = {x for x in p_strip if x[1] == category}
-            tp = _match(g_c, p_c, mode)
-            counts = per.setdefault(category, _Counts())
-            counts.tp += tp
-            counts.fp += len(p_c) - tp
-            counts.fn += len(g_c) - tp
-    total = _Counts(sum(c.tp for c in per.values()), sum(c.fp for c in per.values()),
-                    sum(c.fn for c in per.values()))
-    per_category = {k: per[k].scores() for k in sorted(per)}
-    if per_category:
-        macro = {key: sum(s[key] for s in per_category.values()) / len(per_category)
-                 for key in ("precision", "recall", "f1")}
+            for mode, tp in (("strict", len(g_c & p_c)), ("lenient", _one_to_one_matches(g_c, p_c))):
+                counts = per[mode].setdefault(category, _Counts())
+                counts.tp += tp
+                counts.fp += len(p_c) - tp
+                counts.fn += len(g_c) - tp
+                counts.support += len(g_c)
+    return per
+
+
+def _count_paper(keys: Sequence[str], gold: Sequence[set], pred: Sequence[set]) -> dict[str, dict[str, _Counts]]:
+    """The notebook's rule (cell 13): sentences keyed by text, lenient TP per prediction, FN by identity."""
+    gold_by_text: dict[str, set] = {}
+    pred_by_text: dict[str, set] = {}
+    for key, g_sent, p_sent in zip(keys, gold, pred):  # a repeated text keeps its last occurrence
+        gold_by_text[key] = set(g_sent)
+        pred_by_text[key] = {(t.strip(), c) for t, c in p_sent}
+    per: dict[str, dict[str, _Counts]] = {"strict": {}, "lenient": {}}
+
+    def add(mode: str, pairs: Iterable[tuple[str, str]], field: str) -> None:
+        for _, category in pairs:
+            counts = per[mode].setdefault(category, _Counts())
+            setattr(counts, field, getattr(counts, field) + 1)
+
+    for key, truth in gold_by_text.items():
+        predicted = pred_by_text[key]
+        for mode in MODES:
+            add(mode, truth, "support")
+        strict = truth & predicted
+        add("strict", strict, "tp")
+        add("strict", predicted - strict, "fp")
+        add("strict", truth - strict, "fn")
+        lenient = {(p, c) for p, c in predicted
+                   if any(gc == c and word_overlap(p, g, "paper") > 0.5 for g, gc in truth)}
+        add("lenient", lenient, "tp")
+        add("lenient", predicted - lenient, "fp")
+        add("lenient", truth - lenient, "fn")
+    return per
+
+
+def _summarise(per: Mapping[str, _Counts], names: Sequence[str], macro: str) -> dict:
+    per = {name: per.get(name, _Counts()) for name in sorted(set(names) | set(per))}
+    total = _Counts(*(sum(getattr(c, f) for c in per.values()) for f in ("tp", "fp", "fn", "support")))
+    per_category = {k: c.scores() for k, c in per.items()}
+    averaged = list(per) if macro == "all" else [k for k, c in per.items() if c.present]
+    if averaged:
+        macro_scores = {key: sum(per_category[k][key] for k in averaged) / len(averaged)
+                        for key in ("precision", "recall", "f1")}
     else:
-        macro = {"precision": 0.0, "recall": 0.0, "f1": 0.0}
-    return {"micro": total.scores(), "macro": macro, "per_category": per_category}
+        macro_scores = {"precision": 0.0, "recall": 0.0, "f1": 0.0}
+    return {"micro": total.scores(), "macro": macro_scores, "macro_categories": averaged,
+            "per_category": per_category}
+
+
+def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise ParameterError(f"{name} must be one of {', '.join(map(repr, choices))}. Got {value!r} instead.")
 
 
 def evaluate_spans(gold: Sequence[Narrative] | Mapping[str, Narrative],
                    predicted: Mapping[str, Sequence[set[tuple[str, str]]] | Narrative], *,
                    level: str = "category", hierarchy: LabelHierarchy | None = None,
-                   on_unknown: str = "error") -> dict:
+                   on_unknown: str = "error", lenient: str = "paper", macro: str = "all") -> dict:
     """Strict and lenient P/R/F1 of predictions against gold narratives (the paper's protocol).
 
     Parameters
@@ -151,30 +225,43 @@ def evaluate_spans(gold: Sequence[Narrative] | Mapping[str, Narrative],
     level : {"category", "label"}
         Score top-level categories (as the paper) or the fine labels.
     on_unknown : {"error", "drop"}
-        A predicted label outside the hierarchy raises (default) or is left out and counted.
+        A predicted label outside the hierarchy raises (default) or is left out and counted
+        (the notebook leaves such predictions out silently).
+    lenient : {"paper", "one-to-one"}
+        The notebook's counting (default; see the module docstring) or Bitbox's stricter
+        one-to-one matching of every sentence occurrence.
+    macro : {"all", "present"}
+        Average over all the categories (labels at ``level="label"``) of the hierarchy, absent
+        ones scoring 0 (default, the notebook's), or over those in the gold or the predictions.
 
     Returns
     -------
     dict
-        ``{"strict": {"micro", "macro", "per_category"}, "lenient": {...}, "n_files",
-        "n_sentences", "level", "missing_predictions", "extra_predictions",
-        "dropped_predictions"}``; scores hold ``precision``, ``recall``, ``f1`` (micro and
-        per category also ``tp``, ``fp``, ``fn``, ``support``).
+        ``{"strict": {"micro", "macro", "macro_categories", "per_category"}, "lenient": {...},
+        "lenient_rule", "macro_over", "level", "n_files", "n_sentences", "duplicate_sentences",
+        "missing_predictions", "extra_predictions", "dropped_predictions"}``; scores hold
+        ``precision``, ``recall``, ``f1`` (micro and per category also ``tp``, ``fp``, ``fn`` and
+        ``support``, the number of gold pairs). ``duplicate_sentences``: sentences whose text
+        repeats an earlier one (scored once under ``lenient="paper"``).
     """
     hierarchy = hierarchy or default_hierarchy()
-    if on_unknown not in ("error", "drop"):
-        raise ParameterError(f"on_unknown must be 'error' or 'drop'. Got {on_unknown!r} instead.")
+    _check_choice("on_unknown", on_unknown, ("error", "drop"))
+    _check_choice("lenient", lenient, LENIENT_RULES)
+    _check_choice("macro", macro, MACRO_OVER)
+    paper = lenient == "paper"
     if isinstance(gold, Mapping):
         gold_map = dict(gold)
     else:
         gold_map = {n.name: n for n in gold}
         if len(gold_map) != len(gold):
             raise ParameterError("Gold narratives need distinct names (their file stems).")
+    keys: list[str] = []
     gold_sets: list[set] = []
     pred_sets: list[set] = []
     missing, dropped = [], []
     for name in sorted(gold_map):
-        g = sentence_terms(gold_map[name], hierarchy=hierarchy, level=level)
+        g = sentence_terms(gold_map[name], hierarchy=hierarchy, level=level, strip=not paper)
+        keys.extend(s.text.strip() for s in gold_map[name].sentences())
         gold_sets.extend(g)
         item = predicted.get(name)
         if item is None:
@@ -185,7 +272,8 @@ def evaluate_spans(gold: Sequence[Narrative] | Mapping[str, Narrative],
             if item.content != gold_map[name].content:
                 raise AnnotationError(item.name or name, "the predicted narrative's content differs from the gold "
                                       f"file {name!r}", "Predict on the gold file's exact 'content'")
-            p = sentence_terms(item, hierarchy=hierarchy, level=level, on_unknown=on_unknown, dropped=dropped)
+            p = sentence_terms(item, hierarchy=hierarchy, level=level, on_unknown=on_unknown, dropped=dropped,
+                               strip=not paper)
         else:
             p = []
             for sent in item:
@@ -200,8 +288,11 @@ def evaluate_spans(gold: Sequence[Narrative] | Mapping[str, Narrative],
             if len(p) != len(g):
                 raise AnnotationError(name, f"the predictions hold {len(p)} sentences, the gold file {len(g)}")
         pred_sets.extend(p)
-    result = {mode: _score(gold_sets, pred_sets, mode) for mode in MODES}
-    result.update({"level": level, "n_files": len(gold_map), "n_sentences": len(gold_sets),
+    per = _count_paper(keys, gold_sets, pred_sets) if paper else _count_one_to_one(gold_sets, pred_sets)
+    names = hierarchy.names(level)
+    result: dict = {mode: _summarise(per[mode], names, macro) for mode in MODES}
+    result.update({"lenient_rule": lenient, "macro_over": macro, "level": level, "n_files": len(gold_map),
+                   "n_sentences": len(gold_sets), "duplicate_sentences": len(keys) - len(set(keys)),
                    "missing_predictions": missing,
                    "extra_predictions": sorted(set(predicted) - set(gold_map)),
                    "dropped_predictions": len(dropped)})
@@ -211,36 +302,73 @@ def evaluate_spans(gold: Sequence[Narrative] | Mapping[str, Narrative],
 # ---------------------------------------------------------------------------- LLM outputs
 @dataclass
 class LlmSentence:
-    """One parsed LLM answer: the sentence text and its ``(start, end, term, label)`` annotations."""
+    """One parsed LLM answer: the sentence text, its ``(start, end, term, label)`` annotations, and
+    how many annotations were unreadable (left out, as the notebook leaves them out)."""
 
     text: str
     annotations: list[tuple[int, int, str, str]]
+    unparsed: int = 0
 
 
-def _unescape(text: str) -> str:
-    return re.sub(r"\\(.)", r"\1", text)
+def _field(block: str, key: str, stop: str) -> str:
+    """The text after the first ``key`` (and before any second one) up to ``stop``, stripped."""
+    return block.split(key)[1].split(stop)[0].strip()
+
+
+def _nested_annotations(block: str) -> tuple[list[tuple[int, int, str, str]], int]:
+    """The nested form ``Annotation = { AnnotationStart = 2, AnnotationEnd = 16, Term = "...",
+    Label = "...", ...}``, read field by field as the notebook does (cell 4)."""
+    found, unparsed = [], 0
+    for part in block.split("Annotation = {")[1:]:
+        try:
+            start = int(_field(part, "AnnotationStart = ", ","))
+            end = int(_field(part, "AnnotationEnd = ", ","))
+            term = _field(part, 'Term = "', '",')
+            label = _field(part, 'Label = "', '",')
+        except (IndexError, ValueError):
+            unparsed += 1
+            continue
+        if '"' in label or "\n" in label:  # no '",' after the label: the notebook reads junk and drops it
+            unparsed += 1
+        elif start != end:
+            found.append((start, end, term, label))
+    return found, unparsed
+
+
+def _parse_block(block: str) -> LlmSentence:
+    block = block.replace('\\"', '"').replace("\\'", "'")
+    text_match = _BLOCK_TEXT.search(block) or _BLOCK_TEXT_ONLY.search(block)
+    standard = list(_ANNOTATION.finditer(block))
+    unparsed = len(_ANNOTATION_OPEN.findall(block)) - len(standard)
+    annotations = [(int(m["start"]), int(m["end"]), m["term"].strip(), m["label"].strip()) for m in standard]
+    annotations = [a for a in annotations if a[0] != a[1]]
+    if "Annotation =" in block:
+        nested, bad = _nested_annotations(block)
+        annotations += nested
+        unparsed += bad
+    unique = list(dict.fromkeys(annotations))  # the notebook keeps the first of identical (start, end, term, label)
+    return LlmSentence(text_match["text"] if text_match else "", unique, unparsed)
 
 
 def parse_llm_output(output: str) -> list[LlmSentence]:
-    """Parse answers in the paper's format, one block per sentence::
+    """Parse answers in the paper's format, one block per sentence, as the notebook (cell 4)::
 
         ( text ="I made breakfast." annotations = { Annotation(start=2, end=16, term="made breakfast",
           label="action"), ... } )
 
-    Blocks may follow one another in one string; an empty ``annotations = { }`` is a
-    sentence without spans. Single or double quotes are accepted.
+    Blocks may follow one another in one string; an empty ``annotations = { }`` is a sentence
+    without spans. Escaped quotes (``\\"``) are read as quotes; terms and labels are stripped;
+    annotations with ``start == end`` are dropped, and identical ``(start, end, term, label)``
+    kept once. The nested form the fine-tuned model sometimes writes, ``Annotation = {
+    AnnotationStart = 2, AnnotationEnd = 16, Term = "made breakfast", Label = "action", }``,
+    is read too, field by field as the notebook reads it. Single quotes are accepted besides
+    double ones (the notebook reads double quotes only).
     """
     starts = [m.start() for m in re.finditer(r"\(\s*text\s*=", output)]
-    if not starts and "Annotation(" in output:
+    if not starts and ("Annotation(" in output or "Annotation =" in output):
         starts = [0]
     blocks = [output[a:b] for a, b in zip(starts, starts[1:] + [len(output)])]
-    parsed = []
-    for block in blocks:
-        text_match = _BLOCK_TEXT.search(block)
-        annotations = [(int(m["start"]), int(m["end"]), _unescape(m["term"]), m["label"].strip())
-                       for m in _ANNOTATION.finditer(block)]
-        parsed.append(LlmSentence(_unescape(text_match["text"]) if text_match else "", annotations))
-    return parsed
+    return [_parse_block(block) for block in blocks]
 
 
 def _norm(text: str) -> str:
@@ -252,6 +380,7 @@ def read_llm_predictions(path: str | Path, gold: Narrative) -> list[set[tuple[st
 
     Each block is put on the gold sentence with the same text (whitespace aside); sentences
     without a block have no predictions; a block whose text matches no sentence is an error.
+    Unreadable annotations are left out (as the notebook does) and their number is logged.
     """
     path = Path(path)
     blocks = parse_llm_output(path.read_text(encoding="utf-8"))
@@ -267,6 +396,11 @@ def read_llm_predictions(path: str | Path, gold: Narrative) -> list[set[tuple[st
                                   "Give the model the gold sentences verbatim") from None
         cursor = index + 1
         out[index] |= {(term, label) for _, _, term, label in block.annotations}
+    unparsed = sum(b.unparsed for b in blocks)
+    if unparsed:
+        logger.warning("%s: %d annotation(s) in a form neither Annotation(start=, end=, term=, label=) nor the "
+                       "nested AnnotationStart/AnnotationEnd/Term/Label one; left out, as the paper's notebook "
+                       "leaves them out.", path, unparsed)
     return out
 
 

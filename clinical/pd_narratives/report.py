@@ -47,6 +47,21 @@ def _figure(evaluations: Mapping[str, Mapping[str, Any]], names: Sequence[str]):
     return fig
 
 
+def _rule_text(evaluation: Mapping[str, Any]) -> str:
+    """One sentence on the lenient rule and the macro average an evaluation used."""
+    rule = evaluation.get("lenient_rule", "one-to-one")
+    if rule == "paper":
+        text = ("Lenient rule <b>paper</b> (the authors' notebook): whitespace-separated words, case-sensitive; a "
+                "prediction counts when some gold term matches, a gold term counts as found only when predicted "
+                "verbatim; sentences keyed by their text.")
+    else:
+        text = ("Lenient rule <b>one-to-one</b> (stricter than the paper's): lower-cased words, each gold term "
+                "matched to at most one prediction.")
+    if evaluation.get("macro_over", "present") == "all":
+        return text + " Macro is the mean over all the hierarchy's categories (absent ones score 0, as the paper)."
+    return text + " Macro is the mean over the categories in the gold or the predictions."
+
+
 def write_report(path: str | Path, evaluations: Mapping[str, Any], *, title: str = "Span evaluation",
                  names: Sequence[str] | None = None) -> Path:
     """A self-contained HTML report of one or more evaluations (``{system: evaluate_spans result}``).
@@ -102,13 +117,13 @@ def write_report(path: str | Path, evaluations: Mapping[str, Any], *, title: str
             if ev.get("dropped_predictions"):
                 notes.append(f"{esc(n)}: {ev['dropped_predictions']} prediction(s) with labels outside the "
                              "hierarchy left out.")
-    paper_head = "paper (Llama, headline; matching not stated)"
+    paper_head = "paper (Llama, headline)"
     body = f"""
 <h1>{esc(title)}</h1>
 <p>Per sentence, sets of (term, category); <b>strict</b>: same term and category; <b>lenient</b>: same category and
-word overlap |A∩B|/max(|A|,|B|) &gt; 0.5 (Khanna, Bhatt et al. 2025). Micro pools the counts of all categories;
-macro is the mean over categories. The paper's column is its best model (fine-tuned Llama-3-8B) on its own 179
-narratives: a reference point, not the same data.</p>
+word overlap |A∩B|/max(|A|,|B|) &gt; 0.5 (Khanna, Bhatt et al. 2025). {_rule_text(first)} Micro pools the counts
+of all categories. The paper's column is its best model (fine-tuned Llama-3-8B) on its own 179 narratives: a
+reference point, not the same data.</p>
 <p>{'<br>'.join(notes)}</p>
 <table><tr><th>matching</th><th>average</th><th>score</th>{head}<th>{paper_head}</th></tr>{''.join(rows)}</table>
 <h2>Per category (F1)</h2>

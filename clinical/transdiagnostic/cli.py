@@ -30,12 +30,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     result = evaluate(cohort, features, protocol=args.protocol, models=models, n_folds=args.folds,
                       n_per_cell=args.n_per_cell, n_iter=args.n_iter, seed=args.seed, n_boot=args.n_boot,
-                      mlp_params={"n_epochs": args.mlp_epochs, "lr": args.mlp_lr}, progress=not args.quiet)
+                      mlp_params={"n_epochs": args.mlp_epochs, "lr": args.mlp_lr}, mlp_augment=args.mlp_augment,
+                      window_s=args.window_s, stride_s=args.stride_s, progress=not args.quiet)
     settings = {k: v for k, v in vars(args).items() if k != "func"}
     out = write_outputs(args.output, cohort, features, result, settings=settings)
     print(f"  protocol: {result.protocol_note}")
     for task, models in result.metrics.items():
-        best = max((m for m in models if m != "dummy"), key=lambda m: models[m]["validation_macro_f1"], default=None)
+        best = max((m for m in models if m != "dummy"), key=lambda m: models[m]["validation_score"], default=None)
         if best is None:
             continue
         s, d = models[best], models["dummy"]
@@ -65,7 +66,8 @@ def register(sub) -> None:
     ev.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     ev.add_argument("--n-per-cell", type=int, default=3,
                     help="patients per diagnosis x gender in the paper's test and validation sets (default 3)")
-    ev.add_argument("--n-iter", type=int, default=20, help="XGBoost random-search draws (default 20)")
+    ev.add_argument("--n-iter", type=int, default=1000,
+                    help="XGBoost random-search draws (default: the original's 1000; e.g. 20 for a quick run)")
     ev.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
     ev.add_argument("--seed", type=int, default=42, help="seed of the splits and models (default: the paper's 42)")
     ev.add_argument("--window-s", type=float, default=5.0, help="window of the eGeMAPS and MFCC sets (s)")
@@ -74,6 +76,9 @@ def register(sub) -> None:
     ev.add_argument("--min-words", type=int, default=5, help="shorter transcripts are left out (default 5)")
     ev.add_argument("--mlp-epochs", type=int, default=20, help="epochs of the MLP head (default: the paper's 20)")
     ev.add_argument("--mlp-lr", type=float, default=5e-5, help="AdamW learning rate of the MLP head (default 5e-5)")
+    ev.add_argument("--mlp-augment", type=int, default=1,
+                    help="augmented copies (gain, noise, room response, splice-out) of each training window for the "
+                         "MLP on egemaps/mfcc (default 1; 0: none)")
     ev.add_argument("--embedding-model", default=None, metavar="DIR",
                     help="sentence-encoder folder (default: the packaged all-MiniLM-L6-v2)")
     ev.add_argument("--asr-model", default=None, metavar="DIR",

@@ -3,10 +3,15 @@
 For each split (the paper's, or each cross-validation fold) and each task:
 
 1. every feature set x model is trained on the training participants' samples (windows or
-   recordings), its hyper-parameters chosen by the validation participants' macro F1;
+   recordings), its hyper-parameters chosen on the validation participants by the F1 of the
+   diagnosis (binary tasks) or the macro F1 (multiclass), as the original's
+   ``RandomizedSearchCV`` scoring (``'f1'`` / ``'f1_macro'``); each ``descriptives`` column is
+   also a model of its own (``descriptives:<column>/<model>``, the original's single-feature
+   TextDescriptives models), and the MLP trains on augmented copies of the training windows
+   too (:mod:`~bitbox.clinical.transdiagnostic.augment`);
 2. sample scores (class probabilities) are averaged over a recording's windows, then over
    a participant's recordings: one score vector per participant;
-3. **late fusion**: the voice model and the text model with the best validation macro F1
+3. **late fusion**: the voice model and the text model with the best validation score
    are combined per participant by the maximum (``fusion/max``, renormalised) and by the
    mean (``fusion/mean``) of their scores; a participant with one modality keeps it;
 4. a **dummy** beside them: all positive for a binary task (the paper's), the training
@@ -29,11 +34,17 @@ from bitbox.errors import ParameterError
 from bitbox.log import logger
 
 from .cohort import Cohort
+from .augment import augmented_features
 from .features import Features
 from .models import MODELS, select_model
 from .protocol import Split, Task, choose_protocol, make_splits, tasks
 
-__all__ = ["Evaluation", "evaluate", "classification_scores", "participant_scores"]
+__all__ = ["Evaluation", "evaluate", "classification_scores", "participant_scores", "selection_score",
+           "SINGLE_FEATURE_MODELS"]
+
+#: Models fitted on each ``descriptives`` column alone (the original's single-feature models are XGBoost;
+#: logistic regression is Bitbox's own; an MLP on one number is in neither).
+SINGLE_FEATURE_MODELS = ("logreg", "xgboost")
 
 
 @dataclass
@@ -45,7 +56,9 @@ class Evaluation:
     metrics : dict
         ``{task: {model: scores}}`` with model names ``"<feature set>/<model>"``,
         ``"fusion/max"``, ``"fusion/mean"`` and ``"dummy"``; scores as returned by
-        :func:`classification_scores`, plus ``validation_macro_f1`` and ``modality``.
+        :func:`classification_scores`, plus ``validation_macro_f1``, ``validation_score``
+        (what selection maximised: the diagnosis's F1, or macro F1 for multiclass),
+        ``selection_metric`` and ``modality``.
     predictions : pandas.DataFrame
         One row per task, model and test participant: ``split``, ``true``, ``predicted``
         and ``p_<class>``.
@@ -58,6 +71,10 @@ class Evaluation:
         Per task, how its controls were chosen.
     fusion : list of dict
         Per split and task, the voice and text models fused.
+    training : list of dict
+        Per split, task and model: the chosen ``params``, ``validation_score``, and what
+        training did (XGBoost ``best_iteration`` of the early-stopped refit and
+        ``n_estimators``; MLP ``best_epoch``, ``val_loss`` per epoch, ``n_augmented_samples``).
     """
 
     metrics: dict[str, dict[str, dict[str, Any]]]
@@ -67,6 +84,7 @@ class Evaluation:
     protocol_note: str
     task_notes: dict[str, str] = field(default_factory=dict)
     fusion: list[dict] = field(default_factory=list)
+    training: list[dict] = field(default_factory=list)
 
 
 def participant_scores(proba: np.ndarray, recording_keys, participant_of: dict[str, str],
@@ -182,10 +200,33 @@ def classification_scores(y_true, proba: pd.DataFrame, classes, *, positive: str
 
 def _validation_macro_f1(y_of: pd.Series, proba: pd.DataFrame, classes) -> float:
     """Macro F1 over all the task's classes of the participants in ``proba`` (its rows)."""
+    return selection_score(y_of.loc[proba.index], proba, classes, None)
+
+
+def selection_score(y_true, proba: pd.DataFrame, classes, positive: str | None) -> float:
+    """What model selection maximises: the F1 of ``positive`` (binary tasks), macro F1 otherwise.
+
+    The original scores its search with scikit-learn's ``'f1'`` (the F1 of label 1, the
+    diagnosis) for binary tasks and ``'f1_macro'`` for the multiclass one. Rows of ``proba``
+    are participants; the prediction is the arg-max class (the first on ties); the macro
+    average is over all the task's classes.
+    """
     classes = list(classes)
-    true = np.array([classes.index(v) for v in y_of.loc[proba.index].astype(str)])
+    true = np.array([classes.index(v) for v in np.asarray(y_true).astype(str)])
     predicted = proba.reindex(columns=classes).fillna(0.0).to_numpy().argmax(axis=1)
-    return float(_f1_per_class(true, predicted, len(classes)).mean())
+    per_class = _f1_per_class(true, predicted, len(classes))
+    return float(per_class[classes.index(positive)] if positive is not None else per_class.mean())
+
+
+def _model_inputs(features: Features, models) -> list[tuple[str, pd.DataFrame, list[str]]]:
+    """(feature set name, table, models) of every feature set, then of every single descriptor."""
+    out = [(name, table, list(models)) for name, table in features.tables.items()]
+    single = [m for m in models if m in SINGLE_FEATURE_MODELS]
+    table = features.tables.get("descriptives")
+    if table is not None and single:
+        for column in table.columns.drop("recording_key"):
+            out.append((f"descriptives:{column}", table[["recording_key", column]], single))
+    return out
 
 
 def _fuse(a: pd.DataFrame, b: pd.DataFrame, how: str) -> pd.DataFrame:
@@ -201,15 +242,19 @@ def _fuse(a: pd.DataFrame, b: pd.DataFrame, how: str) -> pd.DataFrame:
 
 
 def _run_task(task: Task, split: Split, features: Features, participant_of: dict[str, str], models, *,
-              n_iter: int, seed: int, mlp_params: dict | None) -> tuple[dict, dict, list[dict]]:
+              n_iter: int, seed: int, mlp_params: dict | None, augmented: dict[str, pd.DataFrame] | None = None
+              ) -> tuple[dict, dict, list[dict]]:
     """Validation and test scores per model of one task on one split."""
     labels = task.labels.astype(str)
     classes = list(task.classes)
     parts = {name: [p for p in getattr(split, name) if p in labels.index] for name in ("train", "validation", "test")}
     val_scores: dict[str, pd.DataFrame] = {}
     test_scores: dict[str, pd.DataFrame] = {}
+    selection: dict[str, float] = {}
     info = []
-    for set_name, table in features.tables.items():
+    # The original weights the MLP's loss for binary tasks only (use_weights; its multiclass model has none).
+    mlp = {"class_weight": "balanced" if task.positive is not None else None, **(mlp_params or {})}
+    for set_name, table, set_models in _model_inputs(features, models):
         text = set_name == "tfidf"
         pid = table["recording_key"].map(participant_of)
         data = table["text"] if text else table.drop(columns=["recording_key"]).to_numpy(dtype=float)
@@ -221,28 +266,38 @@ def _run_task(task: Task, split: Split, features: Features, participant_of: dict
             continue
         train_classes = sorted(set(y_train))  # predict_proba's columns (select_model returns them too)
         x_val = data[rows["validation"]] if rows["validation"].any() else None
-        for model in models:
+        y_val = labels.loc[pid[rows["validation"]]].to_numpy()
+        extra = None
+        if augmented and set_name in augmented:
+            copies = augmented[set_name]
+            copies = copies[copies["recording_key"].map(participant_of).isin(parts["train"])]
+            columns = list(table.columns.drop("recording_key"))
+            extra = (copies[columns].to_numpy(dtype=float),
+                     labels.loc[copies["recording_key"].map(participant_of)].to_numpy())
+        for model in set_models:
             name = f"{set_name}/{model}"
 
             def score(_pipeline, proba, _keys=table["recording_key"][rows["validation"]]):
-                return _validation_macro_f1(labels, participant_scores(proba, _keys, participant_of, train_classes),
-                                            classes)
+                scores = participant_scores(proba, _keys, participant_of, train_classes)
+                return selection_score(labels.loc[scores.index], scores, classes, task.positive)
 
-            pipeline, fitted_classes, params, val_f1 = select_model(
-                model, text=text, X_train=data[rows["train"]], y_train=y_train, X_val=x_val, score=score,
-                n_iter=n_iter, random_state=seed, mlp_params=mlp_params)
+            pipeline, fitted_classes, params, value, trained = select_model(
+                model, text=text, X_train=data[rows["train"]], y_train=y_train, X_val=x_val, y_val=y_val,
+                score=score, n_iter=n_iter, random_state=seed, mlp_params=mlp if model == "mlp" else None,
+                extra_train=extra if model == "mlp" else None)
+            selection[name] = value
             for part, store in (("validation", val_scores), ("test", test_scores)):
                 if rows[part].any():
                     store[name] = participant_scores(pipeline.predict_proba(data[rows[part]]),
                                                      table["recording_key"][rows[part]], participant_of,
                                                      fitted_classes).reindex(columns=classes).fillna(0.0)
             info.append({"split": split.name, "task": task.name, "model": name, "params": params,
-                         "validation_macro_f1": val_f1})
+                         "validation_score": value, **trained})
     # Late fusion of the best voice and the best text model (chosen on the validation participants).
     best: dict[str, tuple[str, float]] = {}
     for name, proba in val_scores.items():
-        modality = Features.modality(name.split("/")[0])
-        value = _validation_macro_f1(labels, proba, classes)
+        modality = Features.modality(name.split("/")[0].split(":")[0])
+        value = selection[name]
         if modality not in best or value > best[modality][1]:
             best[modality] = (name, value)
     if {"voice", "text"} <= set(best):
@@ -267,8 +322,9 @@ def _run_task(task: Task, split: Split, features: Features, participant_of: dict
 
 
 def evaluate(cohort: Cohort, features: Features, *, protocol: str = "auto", models=MODELS, n_folds: int = 5,
-             n_per_cell: int = 3, n_iter: int = 20, seed: int = 42, n_boot: int = 1000,
-             mlp_params: dict | None = None, progress: bool = True) -> Evaluation:
+             n_per_cell: int = 3, n_iter: int = 1000, seed: int = 42, n_boot: int = 1000,
+             mlp_params: dict | None = None, mlp_augment: int = 1, window_s: float = 5.0, stride_s: float = 1.0,
+             progress: bool = True) -> Evaluation:
     """Evaluate every feature set x model, their fusion and the dummy on every task.
 
     Parameters
@@ -286,13 +342,20 @@ def evaluate(cohort: Cohort, features: Features, *, protocol: str = "auto", mode
     n_per_cell : int
         Patients per diagnosis x gender in the paper's test (and validation) set.
     n_iter : int
-        Random draws of XGBoost's hyper-parameters.
+        Random draws of XGBoost's hyper-parameters (the original's 1000; fewer for a quick run).
     seed : int
         Seed of the splits and the models (the paper's 42).
     n_boot : int
         Bootstrap resamples for the intervals.
     mlp_params : dict | None
-        Parameters of :class:`~bitbox.clinical.transdiagnostic.MLPHead`.
+        Parameters of :class:`~bitbox.clinical.transdiagnostic.MLPHead` (``class_weight``
+        defaults to ``"balanced"`` for binary tasks and ``None`` for multiclass, as the
+        original).
+    mlp_augment : int
+        Augmented copies of every training window of ``egemaps`` and ``mfcc`` for the MLP
+        (:func:`~bitbox.clinical.transdiagnostic.augment.augmented_features`; 0: none).
+    window_s, stride_s : float
+        The windows the features were computed with (for the augmented copies).
     progress : bool
         Show a progress bar.
 
@@ -313,23 +376,42 @@ def evaluate(cohort: Cohort, features: Features, *, protocol: str = "auto", mode
     splits = make_splits(cohort, protocol, n_folds=n_folds, n_per_cell=n_per_cell, seed=seed)
     task_list = tasks(cohort)
     participant_of = dict(zip(cohort.recordings["recording_key"], cohort.recordings["participant_id"]))
+    if "xgboost" in models:
+        n_inputs = len(_model_inputs(features, ["xgboost"])) + 2 * ("tfidf" in features.tables)  # 3 vocabularies
+        logger.info("transdx: XGBoost searches %d configurations for each of %d inputs x %d tasks x %d splits "
+                    "(%d fits; --n-iter lowers it)", int(n_iter), n_inputs, len(task_list), len(splits),
+                    int(n_iter) * n_inputs * len(task_list) * len(splits))
+    augmented = {}
+    window_sets = [s for s in ("egemaps", "mfcc") if s in features.tables]
+    if "mlp" in models and int(mlp_augment) > 0 and window_sets:
+        keys = pd.unique(pd.concat([features.tables[s]["recording_key"] for s in window_sets]))
+        audio = dict(zip(cohort.recordings["recording_key"], cohort.recordings["recording"]))
+        logger.info("transdx: %d augmented copies of the windows of %d recordings for the MLP", int(mlp_augment),
+                    len(keys))
+        augmented = augmented_features({k: audio[k] for k in keys}, window_sets, n_copies=int(mlp_augment),
+                                       window_s=window_s, stride_s=stride_s, seed=seed)
     collected: dict[str, dict[str, list[pd.DataFrame]]] = {t.name: {} for t in task_list}
     validation: dict[str, dict[str, list[float]]] = {t.name: {} for t in task_list}
-    fusion, rows = [], []
+    selected: dict[str, dict[str, list[float]]] = {t.name: {} for t in task_list}
+    fusion, rows, training = [], [], []
     bar = tqdm(total=len(splits) * len(task_list), desc="transdx", unit="task", disable=not progress,
                dynamic_ncols=True)
     try:
         for split in splits:
             for task in task_list:
                 val_scores, test_scores, info = _run_task(task, split, features, participant_of, models,
-                                                          n_iter=n_iter, seed=seed, mlp_params=mlp_params)
+                                                          n_iter=n_iter, seed=seed, mlp_params=mlp_params,
+                                                          augmented=augmented)
                 labels = task.labels.astype(str)
                 for name, proba in test_scores.items():
                     collected[task.name].setdefault(name, []).append(proba.assign(split=split.name))
                 for name, proba in val_scores.items():
                     validation[task.name].setdefault(name, []).append(
                         _validation_macro_f1(labels, proba, task.classes))
+                    selected[task.name].setdefault(name, []).append(
+                        selection_score(labels.loc[proba.index], proba, task.classes, task.positive))
                 fusion.extend(i for i in info if i["model"] == "fusion")
+                training.extend(i for i in info if i["model"] != "fusion")
                 bar.update(1)
     finally:
         bar.close()
@@ -344,8 +426,11 @@ def evaluate(cohort: Cohort, features: Features, *, protocol: str = "auto", mode
             scores = classification_scores(y, proba, task.classes, positive=task.positive, n_boot=n_boot, seed=seed)
             values = validation[task.name].get(name)
             scores["validation_macro_f1"] = float(np.mean(values)) if values else float("nan")
+            values = selected[task.name].get(name)
+            scores["validation_score"] = float(np.mean(values)) if values else float("nan")
+            scores["selection_metric"] = f"f1 of {task.positive}" if task.positive is not None else "macro_f1"
             scores["modality"] = ("fusion" if name.startswith("fusion") else "none" if name == "dummy"
-                                  else Features.modality(name.split("/")[0]))
+                                  else Features.modality(name.split("/")[0].split(":")[0]))
             metrics[task.name][name] = scores
             predicted = _predict(proba)
             for j, pid in enumerate(proba.index):
@@ -356,4 +441,4 @@ def evaluate(cohort: Cohort, features: Features, *, protocol: str = "auto", mode
                   for pid, part in s.part_of().items()]
     return Evaluation(metrics=metrics, predictions=pd.DataFrame(rows), splits=pd.DataFrame(split_rows),
                       protocol=protocol, protocol_note=note, task_notes={t.name: t.controls for t in task_list},
-                      fusion=fusion)
+                      fusion=fusion, training=training)

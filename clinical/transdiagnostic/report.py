@@ -5,7 +5,9 @@
   ``fusion/mean``, ``dummy``), scores as in
   :func:`~bitbox.clinical.transdiagnostic.classification_scores`;
 - ``run.json``: provenance (manifest SHA-256, settings, package versions), the protocol
-  and why, how each task's controls were chosen, the fused models per split, the
+  and why, how each task's controls were chosen, the fused models per split, what each
+  model's training did (``training``: chosen parameters, validation score, XGBoost's
+  early-stopped ``best_iteration``, the MLP's ``best_epoch`` and augmented samples), the
   recordings left out and why;
 - ``predictions.csv``: one row per task, model and test participant (scores per class);
 - ``splits.csv``: which participants trained, selected and tested in each split;
@@ -49,7 +51,8 @@ def _cell(value: float, pair=None) -> str:
 
 
 def _model_order(models: dict[str, Any]) -> list[str]:
-    names = [m for m in models if m not in ("dummy",) and not m.startswith("fusion/")]
+    """The dummy, the feature-set models and the fusions (single-descriptor models have their own table)."""
+    names = [m for m in models if m not in ("dummy",) and not m.startswith("fusion/") and ":" not in m]
     return ["dummy", *names, *[m for m in ("fusion/max", "fusion/mean") if m in models]]
 
 
@@ -150,9 +153,18 @@ def write_report(path: str | Path, cohort: Cohort, features: Features, result: E
                         f"<td>{_cell(s['macro_f1'], s['macro_f1_ci'])}</td>"
                         f"<td>{_cell(s['accuracy'], s['accuracy_ci'])}</td>"
                         f"<td>{_cell(s['auc'], s.get('auc_ci'))}</td><td>{per_class}</td>"
-                        f"<td>{_cell(s['validation_macro_f1'])}</td></tr>")
+                        f"<td>{_cell(s['validation_score'])}</td></tr>")
         candidates = [m for m in models if m != "dummy"]
-        best = max(candidates, key=lambda m: models[m]["validation_macro_f1"]) if candidates else "dummy"
+        best = max(candidates, key=lambda m: models[m]["validation_score"]) if candidates else "dummy"
+        single = sorted((m for m in models if ":" in m), key=lambda m: -models[m]["validation_score"])
+        figure_key = "f1" if models["dummy"].get("f1") is not None else "macro_f1"
+        single_html = "" if not single else (
+            "<details><summary>Single-descriptor models (each <code>descriptives</code> column alone, as the "
+            f"original's TextDescriptives models), {len(single)}</summary><table><tr><th>model</th>"
+            f"<th>{'F1 of the diagnosis' if figure_key == 'f1' else 'macro F1'} [95% CI]</th>"
+            "<th>validation score</th></tr>" + "".join(
+                f"<tr><td>{esc(m)}</td><td>{_cell(models[m][figure_key], models[m].get(figure_key + '_ci'))}</td>"
+                f"<td>{_cell(models[m]['validation_score'])}</td></tr>" for m in single) + "</table></details>")
         figures = (f"<img alt='macro F1 of {esc(task)}' src='data:image/png;base64,"
                    f"{png_data(_macro_figure(task, models), dpi=80)}'>"
                    f"<img alt='confusion matrix of {esc(task)}' src='data:image/png;base64,"
@@ -162,8 +174,8 @@ def write_report(path: str | Path, cohort: Cohort, features: Features, result: E
             f"<h3 id='{esc(task)}'>{esc(task)}</h3><p>{any_model['n_participants']} test participants; chance "
             f"macro F1 {any_model['chance_macro_f1']:.2f}; confusion matrix of the model best on validation "
             f"({esc(best)}).</p><table><tr><th>model</th><th>macro F1 [95% CI]</th><th>accuracy [95% CI]</th>"
-            "<th>AUC [95% CI]</th><th>F1 per class</th><th>validation macro F1</th></tr>" + "".join(rows)
-            + f"</table><div class='figs'>{figures}</div>")
+            "<th>AUC [95% CI]</th><th>F1 per class</th><th>validation score</th></tr>" + "".join(rows)
+            + f"</table>{single_html}<div class='figs'>{figures}</div>")
     fused = "".join(f"<tr><td>{esc(f['split'])}</td><td>{esc(f['task'])}</td><td>{esc(f['voice'])}</td>"
                     f"<td>{esc(f['text'])}</td></tr>" for f in result.fusion)
     dropped = features.dropped
@@ -185,7 +197,8 @@ def write_report(path: str | Path, cohort: Cohort, features: Features, result: E
         "</h3><table><tr><th>model</th><th>ASD</th><th>MDD</th><th>SCZ</th><th>multiclass</th></tr>"
         f"{reference}</table>"
         "<h2>Per task</h2>" + "".join(sections)
-        + "<h2>Late fusion</h2><p>The voice and the text model with the best validation macro F1, per split; "
+        + "<h2>Late fusion</h2><p>The voice and the text model with the best validation score (F1 of the "
+        "diagnosis for binary tasks, macro F1 for multiclass), per split; "
         "scores combined by maximum and by mean.</p><table><tr><th>split</th><th>task</th><th>voice</th>"
         f"<th>text</th></tr>{fused}</table><h2>Recordings left out</h2>{dropped_html}")
     page = html_page("Transdiagnostic classification", body,
@@ -210,7 +223,7 @@ def write_outputs(out_dir: str | Path, cohort: Cohort, features: Features, resul
         "bitbox_version": __version__,
         "manifest": str(cohort.source), "manifest_sha256": sha256_file(cohort.source) if cohort.source else None,
         "settings": settings or {}, "protocol": result.protocol, "protocol_note": result.protocol_note,
-        "tasks": result.task_notes, "fusion": result.fusion,
+        "tasks": result.task_notes, "fusion": result.fusion, "training": result.training,
         "cohort": {c: int(n) for c, n in cohort.participants["diagnosis"].value_counts().items()},
         "n_recordings": len(cohort.recordings),
         "feature_sets": {k: {"recordings": int(v["recording_key"].nunique()), "rows": len(v)}
