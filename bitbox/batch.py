@@ -157,9 +157,10 @@ def discover(inputs: Iterable[str | Path], kinds: Iterable[str], exclude: Path |
         path = Path(item)
         if path.is_dir():
             root = path
-            files = sorted(p for p in root.rglob("*") if p.suffix.lower() in suffixes and _is_candidate(p)
-                           and not _is_hidden(p, root)
-                           and not (exclude is not None and exclude in p.resolve().parents))
+            candidates = sorted(p for p in root.rglob("*") if p.suffix.lower() in suffixes and _is_candidate(p)
+                                and not (exclude is not None and exclude in p.resolve().parents))
+            files = [p for p in candidates if not _is_hidden(p, root)]
+            _log_hidden([p for p in candidates if _is_hidden(p, root)])
             if not files:
                 problems.append((Job(_not_reserved(safe_name(path.name or path.resolve().name, fallback="inputs")),
                                      str(path)),
@@ -172,6 +173,22 @@ def discover(inputs: Iterable[str | Path], kinds: Iterable[str], exclude: Path |
             # A file named explicitly is always attempted, so a wrong type gets a clear error.
             found.append((path.stem, path))
     return _unique_ids(found), problems
+
+
+def _log_hidden(hidden: list[Path]) -> None:
+    """Say which files a folder search left out because they are hidden (a name, or a folder on the
+    way, starting with ``.``), so that none is skipped in silence. macOS's ``._`` companion files
+    (resource forks, not recordings) are only counted."""
+    if not hidden:
+        return
+    forks = [p for p in hidden if p.name.startswith("._")]
+    others = [p for p in hidden if not p.name.startswith("._")]
+    if others:
+        shown = ", ".join(display_path(p) for p in others[:3]) + (", ..." if len(others) > 3 else "")
+        logger.warning("%d hidden file(s) skipped (their name, or a folder on the way, starts with '.'): %s. "
+                       "Give such a file by name to process it, or rename it.", len(others), shown)
+    if forks:
+        logger.info("%d macOS '._' companion file(s) skipped (not recordings)", len(forks))
 
 
 def _without_transcripts(files: list[Path]) -> list[Path]:

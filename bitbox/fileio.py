@@ -38,7 +38,7 @@ from .log import logger
 
 __all__ = ["atomic_path", "write_json", "read_json", "write_text", "jsonable", "safe_name", "confined",
            "OutsideOutputError", "scratch_folder", "scratch_root", "scratch_scope", "remove_stale_scratch",
-           "is_atomic_leftover", "display_path", "out_lock", "SCRATCH_ENV", "LOCK_FILE", "MAX_NAME_BYTES"]
+           "is_atomic_leftover", "display_path", "escape_controls", "out_lock", "SCRATCH_ENV", "LOCK_FILE", "MAX_NAME_BYTES"]
 
 #: Environment variable naming the scratch folder of the current batch, for a child interpreter
 #: (``python -m bitbox.worker``, given it explicitly); within a process the batch's folder is set
@@ -94,10 +94,11 @@ def is_atomic_leftover(name: str) -> bool:
     return _ATOMIC_TMP.match(name) is not None
 
 
-def display_path(path: str | Path) -> str:
-    r"""``path`` (or any text) as text that can be written as UTF-8: the bytes of a file name that
-    are not UTF-8 (held by Python as lone surrogates) are shown as ``\xNN``; other lone surrogates
-    as ``\udNNN``. Text without surrogates is returned unchanged.
+def display_path(path: str | Path, *, controls: bool = True) -> str:
+    r"""``path`` (or any text) as text that can be written as UTF-8 and printed safely: the bytes of a
+    file name that are not UTF-8 (held by Python as lone surrogates) are shown as ``\xNN``, other lone
+    surrogates as ``\udNNN``, control characters as ``\xNN`` (:func:`escape_controls`; not with
+    ``controls=False``, e.g. for a whole HTML page). Other text is returned unchanged.
 
     Examples
     --------
@@ -106,9 +107,26 @@ def display_path(path: str | Path) -> str:
     """
     text = str(path)
     try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:  # a surrogate that does not stand for a byte
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return escape_controls(text) if controls else text
+
+
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def escape_controls(text: str) -> str:
+    r"""``text`` with control characters (C0, DEL, C1: newlines, escape sequences that would move a
+    terminal's cursor, retitle it or clear it) shown as ``\xNN``, so that a file name cannot forge a
+    log line or rewrite the screen when a table is printed.
+
+    Examples
+    --------
+    >>> escape_controls("a\x1b[2Jb\nc")
+    'a\\x1b[2Jb\\x0ac'
+    """
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def jsonable(value: Any) -> Any:

@@ -31,6 +31,16 @@ def _to_level(verbose: bool | str | int | None) -> int | None:
     return int(verbose)
 
 
+class SafeFormatter(logging.Formatter):
+    """A formatter whose messages show control characters as ``\\xNN``: a file name in a message
+    (a newline, terminal escape sequences) can neither forge a log line nor rewrite the screen."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        from .fileio import escape_controls
+
+        return escape_controls(super().formatMessage(record))
+
+
 def set_log_level(verbose: bool | str | int | None = "info") -> None:
     """Set the level of the ``bitbox`` logger and make sure its messages are shown.
 
@@ -47,7 +57,7 @@ def set_log_level(verbose: bool | str | int | None = "info") -> None:
     if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.NullHandler)
                for h in logger.handlers):
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s [bitbox] %(message)s"))
+        handler.setFormatter(SafeFormatter("%(levelname)s [bitbox] %(message)s"))
         logger.addHandler(handler)
 
 

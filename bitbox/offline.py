@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from types import ModuleType
 
 from .log import logger
@@ -72,13 +73,20 @@ def enforce_offline() -> None:
             overridden.append(f"{name}={current}")
         os.environ[name] = value
     if overridden:
-        logger.warning("Bitbox runs offline: %s overridden (set to 1).", ", ".join(overridden))
+        _warn(f"Bitbox runs offline: {', '.join(overridden)} overridden (set to 1).")
     _patch_hub()
     if "onnxruntime" in sys.modules and not ort_was_off:
-        logger.warning("onnxruntime was imported before bitbox, so its telemetry may already have started "
-                       "(a DNS lookup of mobile.events.data.microsoft.com, a database under "
-                       "~/.cache/Microsoft). Import bitbox first, or set ORT_DISABLE_TELEMETRY=1.")
+        _warn("onnxruntime was imported before bitbox, so its telemetry may already have started (a DNS lookup "
+              "of mobile.events.data.microsoft.com, a database under ~/.cache/Microsoft). Import bitbox first, "
+              "or set ORT_DISABLE_TELEMETRY=1.")
     _ENFORCED = True
+
+
+def _warn(message: str) -> None:
+    """A warning the user sees whatever their logging set-up: ``enforce_offline`` runs at ``import bitbox``,
+    before a command line or a notebook has configured logging (Python shows a RuntimeWarning by default)."""
+    logger.debug(message)
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 def onnxruntime_offline(required: bool = True) -> ModuleType | None:

@@ -42,6 +42,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .failed { color: #b00020; } .ok { color: #1b7f3b; } .partial { color: #a15c00; } .not_applicable { color: #555; }
 img { max-width: 100%; } .frames img { width: 24%; margin: 0.2%; }
 details { margin: 1em 0; } code { font-size: 0.9em; }
+td.rid { overflow-wrap: anywhere; width: 16em; }
 .wide { overflow-x: auto; } td.reason { font-size: 0.85em; color: #444; overflow-wrap: anywhere; padding-bottom: 0.6em; }
 td.reason ul { margin: 0.2em 0; padding-left: 1.2em; } tr.rec td { border-bottom: none; padding-top: 0.5em; }
 .notes { background: #fff6e0; border-left: 4px solid #e0a000; padding: 0.4em 1em; margin: 0.8em 0; }
@@ -285,7 +286,9 @@ def _index_page(out_dir: Path, pages: dict[str, str]) -> str:
                  for n in split_notes(summary.at[rid, c])]
         reason = html.escape(str(row.get("reason", "")))
         noted = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
-        rows.append(f"<tr class='rec'><td>{name}</td><td class='{html.escape(status)}'>{html.escape(status)}</td>"
+        path = html.escape(str(row.get("path", "")), quote=True)
+        rows.append(f"<tr class='rec'><td class='rid' title='{path}'>{name}</td>"
+                    f"<td class='{html.escape(status)}'>{html.escape(status)}</td>"
                     f"{qc}<td class='num'>{_fmt(row.get('seconds', ''))}</td></tr>")
         if reason or noted:  # reasons and notes under the row, across the table: long text stays readable
             rows.append(f"<tr><td></td><td class='reason' colspan='{len(status_columns) + len(qc_columns) + 2}'>"
@@ -386,8 +389,8 @@ def _write_pages(out_dir: Path, show_faces: bool, recordings: Sequence[str] | No
         name = pages[folder.name]
         # display_path: a file name that is not UTF-8 (in the provenance) shows its bytes as \xNN
         write_text(confined(out_dir, report_dir / name),
-                   display_path(_recording_page(folder, show_faces, rows.get(folder.name))))
+                   display_path(_recording_page(folder, show_faces, rows.get(folder.name)), controls=False))
         logger.info("report: wrote %s", report_dir / name)
     index = confined(out_dir, report_dir / INDEX_PAGE)  # not through a link planted in OUT
-    write_text(index, display_path(_index_page(out_dir, pages)))
+    write_text(index, display_path(_index_page(out_dir, pages), controls=False))
     return index

@@ -129,6 +129,56 @@ def test_a_dots_named_recording_lands_inside_out(tmp_path, talking_head):
     assert (out / "__" / "scratch_probe.json").is_file() and (out / "___" / "scratch_probe.json").is_file()
 
 
+def test_hidden_files_in_a_folder_search_are_skipped_and_named(tmp_path, talking_head, caplog):
+    """A folder search leaves out hidden files (``...mp4`` too: its name starts with a dot), and says which."""
+    inputs = tmp_path / "in"
+    (inputs / ".hidden").mkdir(parents=True)
+    shutil.copy(talking_head, inputs / "visit.mp4")
+    shutil.copy(talking_head, inputs / "...mp4")
+    shutil.copy(talking_head, inputs / ".hidden" / "b.mp4")
+    shutil.copy(talking_head, inputs / "._visit.mp4")  # a macOS companion file: counted, not named
+    with caplog.at_level("INFO", logger="bitbox"):
+        jobs, _ = discover([inputs], ["video"])
+    assert [j.recording_id for j in jobs] == ["visit"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [f"2 hidden file(s) skipped (their name, or a folder on the way, starts with '.'): "
+                        f"{inputs / '...mp4'}, {inputs / '.hidden' / 'b.mp4'}. Give such a file by name to process "
+                        "it, or rename it."]
+    assert "1 macOS '._' companion file(s) skipped (not recordings)" in caplog.text
+
+
+def test_control_characters_in_a_name_reach_neither_the_tables_nor_the_terminal(tmp_path, talking_head):
+    import io
+    import logging
+
+    from bitbox.log import SafeFormatter, logger
+
+    name = "x\x1b]0;PWNED\x07\x1b[2J\nline.mp4"  # retitles and clears a terminal, forges a log line
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(talking_head, inputs / name)
+    os.mkfifo(inputs / "bad\x1b[2J.mp4")  # fails: its reason, with the name, is logged
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(SafeFormatter("%(levelname)s [bitbox] %(message)s"))  # the command line's formatter
+    logger.addHandler(handler)
+    try:
+        result = bitbox.process_folder(inputs, tmp_path / "out", [ScratchProbe()], progress=False)
+    finally:
+        logger.removeHandler(handler)
+    assert sorted(result.manifest["status"]) == ["failed", "ok"]
+    manifest = (tmp_path / "out" / "manifest.csv").read_text(encoding="utf-8")
+    assert "\x1b" not in manifest and "\x07" not in manifest
+    assert "x\\x1b]0;PWNED\\x07\\x1b[2J\\x0aline.mp4" in manifest
+    logged = stream.getvalue()
+    assert "\x1b" not in logged and "bad\\x1b[2J.mp4" in logged, logged
+    assert all(line.startswith(("WARNING", "INFO", "DEBUG", "ERROR")) for line in logged.splitlines())
+    # the report shows the name harmlessly (HTML-escaped) and the pages themselves keep their line breaks
+    index = bitbox.write_report(tmp_path / "out")
+    page = index.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>\n") and "\x1b" not in page and page.count("\n") > 10
+
+
 # ---------------------------------------------------------------------------- writes inside OUT
 def test_confined_follows_links_and_dotdot(tmp_path):
     out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"

@@ -273,10 +273,10 @@ def test_a_crafted_joblib_in_an_hba_folder_never_runs(hba_model, tmp_path, capsy
     folder = _old_hba_folder(model, tmp_path / "old", marker)
     expected = (f"{folder}: holds model.joblib: a pickle-based file, which can run any code when it is opened, so "
                 "Bitbox refuses to load it as an HBA baseline model (it was not opened). Train it again with this "
-                "version (the descriptors cached under features/ are reused, so it is quick, and the same data and "
-                "parameters give the same classifiers): `bitbox hba baseline train --data /data/hba/train.jsonl -o "
-                f"NEW_FOLDER --processors '' --pooling mean_std --C 1.0 --cache {folder / 'features'} --no-text "
-                "--ext-feats`")
+                "version from your own copy of the data (the same data and parameters give the same classifiers; "
+                "the descriptors are cached beside the new folder, never taken from the old folder, whose contents "
+                "its sender chose): `bitbox hba baseline train --data /data/hba/train.jsonl -o NEW_FOLDER "
+                "--processors '' --pooling mean_std --C 1.0 --no-text --ext-feats`")
     with pytest.raises(ModelFileError) as info:
         DescriptorBaseline.load(folder)
     assert str(info.value) == expected

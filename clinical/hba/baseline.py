@@ -424,15 +424,16 @@ def _retrain_hint(path: Path) -> str:
         command = (f"bitbox hba baseline train --data {shlex.quote(data)} -o NEW_FOLDER "
                    f"--processors {shlex.quote(','.join(params['processors']))} "
                    f"--pooling {shlex.quote(str(params['pooling']))} "
-                   f"--C {shlex.quote(str(params['C']))} --cache {shlex.quote(str(path / 'features'))}"
+                   f"--C {shlex.quote(str(params['C']))}"
                    + ("" if params.get("text", True) else " --no-text")
                    + (" --ext-feats" if params.get("ext_feats") else "")
                    + (f" --embedding-model {shlex.quote(str(params['embedding_model']))}"
                       if params.get("embedding_model") else ""))
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    return (f"Train it again with this version (the descriptors cached under features/ are reused, so it is quick, "
-            f"and the same data and parameters give the same classifiers): `{command}`")
+    return (f"Train it again with this version from your own copy of the data (the same data and parameters give "
+            f"the same classifiers; the descriptors are cached beside the new folder, never taken from the old "
+            f"folder, whose contents its sender chose): `{command}`")
 
 
 class LinearPipeline:
