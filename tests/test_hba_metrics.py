@@ -321,3 +321,13 @@ def test_a_registry_naming_an_undefined_label_domain_is_refused(tmp_path):
 def test_synonyms_without_a_task_is_refused():
     with pytest.raises(ValueError, match="synonyms=True needs the dataset's task=TaskInfo with a label domain"):
         classification_metrics(["yes"], ["yes"], synonyms=True)
+
+
+def test_a_missing_prediction_is_wrong_but_neither_invalid_nor_a_class():
+    # gold a a b b; predictions a, (none), b, c: accuracy 2/4
+    for average, n_classes in (("gold", 2), ("gold_and_predicted", 3)):  # c is an answer; "" is not
+        m = classification_metrics(["a", "a", "b", "b"], ["a", "", "b", "c"], label_set=("a", "b"),
+                                   average=average, extract="none")
+        assert m["accuracy"] == 0.5 and m["n_invalid"] == 1 and m["n_empty"] == 1
+        # a: P 1, R 1/2, F1 2/3; b: P 1, R 1/2, F1 2/3; c (union only): 0
+        assert m["macro_f1"] == pytest.approx((2 / 3 + 2 / 3) / n_classes)

@@ -121,9 +121,10 @@ def classification_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], *, labe
     -------
     dict
         ``n``, ``accuracy``, ``macro_*``, ``weighted_*``, ``micro_*`` (precision, recall, f1),
-        ``per_class_f1`` (the averaged classes that are valid labels), ``n_invalid``
-        (predictions outside ``label_set`` ∪ gold), ``confusion_matrix`` (gold ∪ predicted
-        answers), ``average``.
+        ``per_class_f1`` (the averaged classes that are valid labels), ``n_invalid`` (predictions
+        outside ``label_set`` ∪ gold), ``n_empty`` (no answer: missing or empty predictions, wrong
+        but neither invalid nor a class of their own), ``confusion_matrix`` (gold ∪ predicted
+        answers, ``""`` for no answer), ``average``.
 
     Examples
     --------
@@ -145,7 +146,8 @@ def classification_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], *, labe
         return {"n": 0, "accuracy": float("nan"), "average": average}
     valid = _label_set(label_set, task, normalize) | set(true)
     labels = sorted(set(true) | set(pred))
-    classes = sorted(set(true)) if average == "gold" else labels
+    # no answer at all (a missing prediction, or an empty one): wrong, but neither an invalid answer nor a class
+    classes = sorted(set(true)) if average == "gold" else sorted((set(true) | set(pred)) - {""} | set(true))
     s = _class_scores(true, pred, classes)
     support = s["support"]
     ptp, pfp, pfn = s["tp"].sum(), s["fp"].sum(), s["fn"].sum()
@@ -159,7 +161,8 @@ def classification_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], *, labe
         "micro_precision": micro_p, "micro_recall": micro_r,
         "micro_f1": float(_divide(2 * micro_p * micro_r, micro_p + micro_r)),
         "per_class_f1": {label: float(f) for label, f in zip(classes, s["f1"]) if label in valid},
-        "n_invalid": int(sum(p not in valid for p in pred)),
+        "n_invalid": int(sum(p not in valid and p != "" for p in pred)),
+        "n_empty": int(sum(p == "" for p in pred)),
         "confusion_matrix": {"labels": labels, "matrix": confusion_matrix(true, pred, labels).tolist()},
         "average": average,
     })

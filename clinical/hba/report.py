@@ -65,7 +65,7 @@ def _scoring(metrics: Mapping[str, Any]) -> str:
     """The scoring options in words (results of older versions carry none: the defaults then)."""
     options = metrics.get("scoring", {})
     average = options.get("average", "gold")
-    parts = ["macro averages over the gold classes" if average == "gold"
+    parts = ["macro averages over the gold classes (the benchmark's rule)" if average == "gold"
              else "macro averages over gold and predicted answers (not the benchmark's rule)",
              f"answers read with the {options.get('extract', 'sft')!r} rule",
              "label-map synonyms applied" if options.get("synonyms") else "answers compared as plain strings"]
@@ -103,7 +103,7 @@ def write_report(path: str | Path, metrics: Mapping[str, Any], *, title: str = "
             if metrics["datasets"] else "")
     body = f"""<h1>{esc(title)}</h1>
 <p>{' '.join(notes)}</p>
-<p>Scored as the benchmark's code scores: {esc(_scoring(metrics))}. Per dataset: accuracy (QA: the judge's
+<p>Scoring: {esc(_scoring(metrics))}. Per dataset: accuracy (QA: the judge's
 accuracy when a judge was given, else exact match), macro and weighted F1 (an answer outside the labels is wrong
 and counted as invalid); sentiment ACC7/5/3/2 on the benchmark's 7-point scale (ACC5 groups {{highly negative}},
 {{negative, weakly negative}}, {{neutral}}, {{weakly positive, positive}}, {{highly positive}}; ACC2 leaves neutral

@@ -123,7 +123,8 @@ def write_report(path: str | Path, evaluations: Mapping[str, Any], *, title: str
 <p>Per sentence, sets of (term, category); <b>strict</b>: same term and category; <b>lenient</b>: same category and
 word overlap |A∩B|/max(|A|,|B|) &gt; 0.5 (Khanna, Bhatt et al. 2025). {_rule_text(first)} Micro pools the counts
 of all categories. The paper's column is its best model (fine-tuned Llama-3-8B) on its own 179 narratives: a
-reference point, not the same data.</p>
+reference point, not the same data, and scored with the paper's rules (lenient "paper", macro over the 12
+categories) whatever the options above.</p>
 <p>{'<br>'.join(notes)}</p>
 <table><tr><th>matching</th><th>average</th><th>score</th>{head}<th>{paper_head}</th></tr>{''.join(rows)}</table>
 <h2>Per category (F1)</h2>

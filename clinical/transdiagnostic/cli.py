@@ -20,6 +20,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         raise ParameterError(f"Unknown model(s) {sorted(set(models) - set(MODELS))}; choose among {list(MODELS)}.")
     cohort = read_manifest(args.manifest, control_label=args.control_label)
     print(f"bitbox transdx: {cohort!r}")
+    from .features import FEATURE_SETS
+    from .protocol import choose_protocol, make_splits
+
+    sets = args.features.split(",")
+    if not sets or not set(sets) <= set(FEATURE_SETS):
+        raise ParameterError(f"Unknown feature set(s) {sorted(set(sets) - set(FEATURE_SETS))}; choose among "
+                             f"{list(FEATURE_SETS)}.")
+    protocol, _ = choose_protocol(cohort, args.protocol)  # the splits are checked before hours of extraction
+    make_splits(cohort, protocol, n_folds=args.folds, n_per_cell=args.n_per_cell, seed=args.seed)
     features = extract_features(cohort, args.output, feature_sets=args.features.split(","), window_s=args.window_s,
                                 stride_s=args.stride_s, min_audio_s=args.min_audio_s, min_words=args.min_words,
                                 embedding_model=args.embedding_model, asr_model=args.asr_model,

@@ -257,6 +257,8 @@ def select_model(model: str, *, text: bool, X_train, y_train, X_val, score: Call
         ``classes`` are the labels of ``predict_proba``'s columns, whatever the model;
         ``info`` says what training did (``best_iteration`` and ``n_estimators`` of the
         XGBoost refit, ``best_epoch`` and ``val_loss`` of the MLP, ``n_candidates``).
+        For XGBoost ``validation_score`` is the early-stopped refit's (the model returned);
+        the chosen configuration's score in the search is ``info["search_validation_score"]``.
     """
     from sklearn.base import clone
     from sklearn.pipeline import Pipeline
@@ -304,6 +306,9 @@ def select_model(model: str, *, text: bool, X_train, y_train, X_val, score: Call
         else:
             pipeline = Pipeline([*pipeline.steps[:-1], ("model", refit)])
             info["best_iteration"] = int(refit.best_iteration)
+            # the score of the model that is used (the early-stopped refit), the search's beside it
+            info["search_validation_score"] = float(value)
+            value = score(pipeline, refit.predict_proba(x_val))
     elif model == "mlp":
         head = pipeline.steps[-1][1]
         info.update(best_epoch=int(head.best_epoch_), val_loss=[float(v) for v in head.val_loss_],

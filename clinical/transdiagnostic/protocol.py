@@ -65,7 +65,7 @@ def choose_protocol(cohort: Cohort, protocol: str = "auto") -> tuple[str, str]:
     if missing:
         if protocol == "paper":
             raise ManifestError(f"The paper's protocol needs the manifest column(s) {missing} for every patient; "
-                                "use protocol='cv' (participant-grouped cross-validation).")
+                                "use protocol='cv' (--protocol cv: participant-grouped cross-validation).")
         return "cv", (f"participant-grouped stratified cross-validation, because the manifest has no "
                       f"{' or '.join(missing)} for every patient (the paper's test/validation selection needs them)")
     return "paper", "the paper's test/validation selection per diagnosis x gender with matched controls"
@@ -108,10 +108,11 @@ def paper_split(cohort: Cohort, *, n_per_cell: int = 3, seed: int = 42) -> Split
                     raise ManifestError(
                         f"The paper's protocol needs {2 * n_per_cell} {diagnosis} patients of gender {gender!r} with "
                         f"a transcript and their own matched control (test and validation); {len(cell)} qualify. "
-                        "Use protocol='cv', or a smaller n_per_cell.")
+                        "Use protocol='cv' (--protocol cv), or a smaller n_per_cell (--n-per-cell).")
         if all(pid in assigned for pid in patients.index):
             raise ManifestError(f"The paper's protocol leaves no {diagnosis} patient for training "
-                                f"({len(patients)} in all); use protocol='cv' or a smaller n_per_cell.")
+                                f"({len(patients)} in all); use protocol='cv' (--protocol cv)"
+                                + (" or a smaller n_per_cell (--n-per-cell)." if n_per_cell > 1 else "."))
     part = {pid: assigned.get(pid, "train") for pid in p.index}
     return Split("paper split", *(tuple(pid for pid in p.index if part[pid] == name)
                                   for name in ("train", "validation", "test")))
