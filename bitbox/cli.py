@@ -97,7 +97,7 @@ def _cmd_dyad(args: argparse.Namespace) -> int:
 
     measures = [m.strip() for m in args.measures.split(",") if m.strip()] if args.measures else None
     table = dyad(args.a, args.b, processor=args.processor, measures=measures, offset_s=args.offset,
-                 window_s=args.window, max_lag_s=args.max_lag)
+                 window_s=args.window, max_lag_s=args.max_lag, convention=args.convention)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if args.output:
         with atomic_path(args.output) as tmp:
@@ -167,7 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     dy.add_argument("--measures", default=None, help="comma-separated measures (default: movement measures)")
     dy.add_argument("--offset", type=float, default=0.0, help="B's clock minus A's, in seconds (default 0)")
     dy.add_argument("--window", type=float, default=0.5, help="correlation window in seconds (default 0.5)")
-    dy.add_argument("--max-lag", type=float, default=1.0, help="largest lag in seconds (default 1.0)")
+    dy.add_argument("--max-lag", type=float, default=None,
+                    help="largest lag in seconds (default: the original Bitbox's, 0.2 s for a 0.5 s window at "
+                         "30 fps; imitation 0.1 s)")
+    dy.add_argument("--convention", choices=("bitbox", "original"), default="bitbox",
+                    help="bitbox (default: the original's definitions, its bugs fixed) or original (the original "
+                         "Bitbox's code exactly, for matching published numbers)")
     dy.add_argument("-o", "--output", default=None, help="also write the table to this CSV file")
     dy.set_defaults(func=_cmd_dyad)
 

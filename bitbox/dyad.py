@@ -4,7 +4,8 @@
 separately, or the left and right halves of one video processed with ``crop="left"`` and
 ``crop="right"``), puts B's time series on A's time axis (shifted by ``offset_s`` when the
 recordings did not start together), and computes Bitbox's windowed lagged correlation for
-each measure: two-sided coordination, and one-sided imitation in both directions.
+each measure: two-sided coordination, and one-sided imitation in both directions. Lags
+follow the original Bitbox's sign: a lag > 0 means B follows A.
 """
 from __future__ import annotations
 
@@ -68,7 +69,7 @@ def _series(m: Measurements, processor: str, measure: str) -> tuple[np.ndarray, 
 
 def dyad(a: Measurements | str | Path, b: Measurements | str | Path, *, processor: str | None = None,
          measures: Sequence[str] | None = None, offset_s: float = 0.0, window_s: float = 0.5,
-         max_lag_s: float = 1.0) -> pd.DataFrame:
+         max_lag_s: float | None = None, convention: str = "bitbox") -> pd.DataFrame:
     """Coordination and imitation between person A and person B, measure by measure.
 
     Parameters
@@ -83,15 +84,21 @@ def dyad(a: Measurements | str | Path, b: Measurements | str | Path, *, processo
         B's clock minus A's: B's time ``t + offset_s`` is compared with A's time ``t``.
     window_s, max_lag_s : float
         Window length and largest lag of the lagged correlation (see
-        :func:`bitbox.analysis.coordination`).
+        :func:`bitbox.analysis.coordination`; default lag: the original Bitbox's, 0.2 s at
+        30 fps for a 0.5 s window in coordination and 0.1 s in imitation).
+    convention : {"bitbox", "original"}
+        Passed to :func:`bitbox.analysis.coordination` and :func:`bitbox.analysis.imitation`
+        (``"original"``: the original Bitbox's numbers exactly).
 
     Returns
     -------
     DataFrame
-        One row per measure: ``coordination_r_mean``, ``coordination_r_sd``,
-        ``coordination_lag_s_mean``, ``coordination_peak_lag_s`` (> 0: A follows B), and
-        ``imitation_a_follows_b_r``, ``imitation_b_follows_a_r`` (mean best correlation of the
-        one-sided analyses), ``n_samples`` (overlapping samples with both values).
+        One row per measure: ``coordination_r_mean``, ``coordination_r_sd`` (the best
+        correlation per window, signed: a mirrored partner gives -1),
+        ``coordination_lag_s_mean``, ``coordination_peak_lag_s`` (> 0: B follows A, < 0: A
+        follows B), and ``imitation_a_follows_b_r``, ``imitation_b_follows_a_r`` (mean best
+        correlation of the one-sided analyses), ``n_samples`` (overlapping samples with both
+        values).
     """
     ma, mb = _as_measurements(a), _as_measurements(b)
     common = [p for p in ("pose", "face", *ma.processors) if p in ma and p in mb]
@@ -115,9 +122,8 @@ def dyad(a: Measurements | str | Path, b: Measurements | str | Path, *, processo
         both = np.isfinite(values_a) & np.isfinite(values_b)
         row = {"processor": processor, "measure": measure, "n_samples": int(both.sum())}
         try:
-            co = analysis.coordination(values_a, values_b, fps=fps, window_s=window_s, max_lag_s=max_lag_s)
-            ab = analysis.imitation(values_a, values_b, fps=fps, window_s=window_s, max_lag_s=max_lag_s)
-            ba = analysis.imitation(values_b, values_a, fps=fps, window_s=window_s, max_lag_s=max_lag_s)
+            co, ab, ba = _coordination_and_imitation(values_a, values_b, fps=fps, window_s=window_s,
+                                                     max_lag_s=max_lag_s, convention=convention)
         except ParameterError as err:
             raise ParameterError(f"{measure}: {err}") from None
         row.update(coordination_r_mean=co["r_mean"], coordination_r_sd=co["r_sd"],
@@ -125,6 +131,20 @@ def dyad(a: Measurements | str | Path, b: Measurements | str | Path, *, processo
                    imitation_a_follows_b_r=ab["r_mean"], imitation_b_follows_a_r=ba["r_mean"])
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _coordination_and_imitation(values_a: np.ndarray, values_b: np.ndarray, **kw) -> tuple[dict, dict, dict]:
+    """Coordination of A and B, then imitation results "A follows B" and "B follows A".
+
+    ``imitation(x, y)`` measures y following x in Bitbox; under ``convention="original"``
+    it is the original's underlying function, which measures x following y (lags <= 0).
+    """
+    co = analysis.coordination(values_a, values_b, **kw)
+    a_follows_b = analysis.imitation(values_b, values_a, **kw)
+    b_follows_a = analysis.imitation(values_a, values_b, **kw)
+    if kw.get("convention") == "original":
+        a_follows_b, b_follows_a = b_follows_a, a_follows_b
+    return co, a_follows_b, b_follows_a
 
 
 def _rate(times: np.ndarray, recording_id: str, measure: str) -> float:
@@ -139,8 +159,12 @@ def _rate(times: np.ndarray, recording_id: str, measure: str) -> float:
 
 def coordination_matrix(a: Measurements | str | Path, b: Measurements | str | Path, *, processor: str,
                         measures: Sequence[str], offset_s: float = 0.0, window_s: float = 0.5,
-                        max_lag_s: float = 1.0) -> pd.DataFrame:
-    """Mean best windowed correlation of every measure of A with every measure of B (A rows, B columns)."""
+                        max_lag_s: float | None = None, convention: str = "bitbox") -> pd.DataFrame:
+    """Mean best windowed correlation of every measure of A with every measure of B (A rows, B columns).
+
+    The best correlation of each window is signed (the lag with the largest ``|r|``), so a
+    measure that moves opposite to another gives a negative entry; see :func:`dyad`.
+    """
     ma, mb = _as_measurements(a), _as_measurements(b)
     out = pd.DataFrame(index=list(measures), columns=list(measures), dtype=float)
     for ya in measures:
@@ -149,6 +173,7 @@ def coordination_matrix(a: Measurements | str | Path, b: Measurements | str | Pa
         for yb in measures:
             time_b, values_b = _series(mb, processor, yb)
             aligned = align_series(time_a, time_b, values_b, offset_s=offset_s)
-            result = analysis.coordination(values_a, aligned, fps=fps, window_s=window_s, max_lag_s=max_lag_s)
+            result = analysis.coordination(values_a, aligned, fps=fps, window_s=window_s, max_lag_s=max_lag_s,
+                                           convention=convention)
             out.loc[ya, yb] = result["r_mean"] if math.isfinite(result["r_mean"]) else np.nan
     return out

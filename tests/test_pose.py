@@ -124,12 +124,13 @@ def test_a_shifted_copy_is_coordinated_at_the_known_lag(shifted_pair):
     table = bitbox.dyad(a, b, processor="face", measures=["head_yaw_rel", "head_roll_rel", "mouth_open"],
                         max_lag_s=0.5, window_s=1.0).set_index("measure")
     frame_s = 1 / 29.97
-    assert (table["coordination_peak_lag_s"] - lag_s).abs().max() <= frame_s + 1e-9
+    # A follows B: lag -5 frames (lag > 0 would mean B follows A, the original Bitbox's sign)
+    assert (table["coordination_peak_lag_s"] + lag_s).abs().max() <= frame_s + 1e-9
     assert (table["coordination_r_mean"] > 0.8).all()  # B is a re-encoded copy: close, not identical
     # A starts 5 frames earlier: A follows B (A(t) = B(t - lag)); B does not follow A.
     assert (table["imitation_a_follows_b_r"] > table["imitation_b_follows_a_r"]).all()
     pose = bitbox.dyad(a, b, processor="pose", measures=["speed_head"], max_lag_s=0.5, window_s=1.0)
-    assert abs(pose["coordination_peak_lag_s"].iloc[0] - lag_s) <= frame_s + 1e-9
+    assert abs(pose["coordination_peak_lag_s"].iloc[0] + lag_s) <= frame_s + 1e-9
     # The same with an offset that undoes the shift: the peak moves to 0.
     aligned = bitbox.dyad(a, b, processor="face", measures=["head_yaw_rel"], offset_s=-lag_s, max_lag_s=0.5,
                           window_s=1.0)

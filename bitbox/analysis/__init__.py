@@ -8,6 +8,10 @@ They work on any time series — a face processor's output, a pose processor's, 
 >>> ba.kinematics(ts[["head_yaw", "head_pitch"]].to_numpy(), fps=fps)        # doctest: +SKIP
 >>> ba.expressivity(ts[["mouth_open", "brow_raise"]], fps=fps)               # doctest: +SKIP
 
+Each function follows the original Bitbox toolkit's definition where it is sound and fixes it
+where it is wrong (docs/analyses.md: "original vs Bitbox"); ``convention="original"`` reproduces
+the original's code exactly, for labs that must match published numbers.
+
 Parameter names are the same everywhere: ``fps`` (samples per second), ``window_s``,
 ``scales_s``, ``max_lag_s``. Inputs have samples first; NaN marks missing samples.
 
@@ -20,11 +24,13 @@ from ._common import NanReason, fps_from_times, nan_reasons, uniform_rows
 from .asymmetry import asymmetry, mirror_align
 from .events import longest_run, runs
 from .coordination import coordination, imitation, lagged_correlation
-from .expressivity import (DEFAULT_SCALES_S, diversity, expressivity, min_samples, multiscale_response,
-                           peak_threshold, ricker_kernel)
+from .expressivity import (DEFAULT_SCALES_S, ORIGINAL_SCALES_S, PYWAVELETS_PRECISION, diversity, expressivity,
+                           min_samples, multiscale_response, original_scales, peak_activations, peak_threshold,
+                           ricker_kernel)
 from .kinematics import kinematics, relative_motion, smoothness
 
 __all__ = ["NanReason", "nan_reasons", "fps_from_times", "uniform_rows", "runs", "longest_run", "asymmetry", "mirror_align",
-           "coordination", "imitation", "lagged_correlation", "DEFAULT_SCALES_S", "diversity", "expressivity",
+           "coordination", "imitation", "lagged_correlation", "DEFAULT_SCALES_S", "ORIGINAL_SCALES_S",
+           "PYWAVELETS_PRECISION", "original_scales", "peak_activations", "diversity", "expressivity",
            "min_samples", "multiscale_response", "peak_threshold", "ricker_kernel", "kinematics", "relative_motion",
            "smoothness"]
