@@ -62,6 +62,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/hba.py
 	$(BIN)/python benchmarks/real_files.py
 	$(BIN)/python benchmarks/model_files.py
+	$(BIN)/python benchmarks/analyses.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) build *.egg-info
