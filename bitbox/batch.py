@@ -46,7 +46,7 @@ import pandas as pd
 
 from .errors import BitboxError, NoRecordingsError, ParameterError
 from .fileio import (LOCK_FILE, OutsideOutputError, atomic_path, confined, display_path, is_atomic_leftover,
-                     jsonable, read_json, out_lock, safe_name, scratch_root, scratch_scope)
+                     jsonable, out_lock, read_json, safe_name, scratch_root, scratch_scope, utc_now)
 from .log import logger, verbose
 from .measurements import ParquetSink
 from .outcomes import (FAILED, MANIFEST_FILE, NOT_APPLICABLE, OK, PARTIAL, SUMMARY_FILE, internal_error, merge_row,
@@ -243,10 +243,6 @@ def _unique_ids(found: list[tuple[str, Path]]) -> list[Job]:
 
 
 # ---------------------------------------------------------------------------- one recording
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
 def _up_to_date(folder: Path, processor: Processor, recording: Recording) -> dict | None:
     """The stored summary if ``folder`` holds this processor's outputs for these parameters and input."""
     sha256 = recording.sha256
@@ -347,7 +343,7 @@ def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, over
     if row["status"] == FAILED and _inside(out_dir, folder) and folder.is_dir() and not any(folder.iterdir()):
         folder.rmdir()  # leave no empty folder behind for a recording that produced nothing
     row["seconds"] = round(time.perf_counter() - started, 3)
-    row["finished_utc"] = _now()
+    row["finished_utc"] = utc_now()
     return row
 
 
@@ -406,7 +402,7 @@ def _failed_row(job: Job, processors: Sequence[Processor], reason: str) -> dict[
         summary[f"{processor.name}.error"] = reason
     return {"recording_id": job.recording_id, "path": job.path, "status": FAILED, "reason": reason, "sha256": "",
             "seconds": 0.0, "processors": ",".join(p.name for p in processors), "reused": "",
-            "finished_utc": _now(), "summary": summary}
+            "finished_utc": utc_now(), "summary": summary}
 
 
 def _crashed(job: Job, processors: Sequence[Processor], exitcode: int | None, out_dir: Path) -> dict[str, Any]:
@@ -768,7 +764,7 @@ def _run_batch(jobs: list[Job], problems: list[tuple[Job, str]], instances: Sequ
     for job, reason in problems:
         tables.add({"recording_id": job.recording_id, "path": job.path, "status": FAILED, "reason": reason,
                     "sha256": "", "seconds": 0.0, "processors": ",".join(p.name for p in instances), "reused": "",
-                    "finished_utc": _now(), "summary": {}})
+                    "finished_utc": utc_now(), "summary": {}})
     logger.info("processing %d recordings with %s into %s (%d worker(s)%s)", len(jobs),
                 ", ".join(p.name for p in instances), out_dir, workers,
                 f", Dask scheduler {scheduler}" if scheduler else "")

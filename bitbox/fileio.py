@@ -358,7 +358,8 @@ _HELD = {errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES}
 _HELD_HERE = threading.local()
 
 
-def _now() -> str:
+def utc_now() -> str:
+    """The current UTC time, ISO 8601 to the second (tables, lock files)."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
@@ -499,7 +500,7 @@ def out_lock(out_dir: str | Path, *, wait: bool = False) -> Iterator[None]:
                                out_dir, _describe_holder(stale))
             handle.seek(0)
             handle.truncate()
-            handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": _now(),
+            handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": utc_now(),
                                      "command": _command()}) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
