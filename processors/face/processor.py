@@ -34,7 +34,7 @@ from bitbox.params import Bool, Interval, Options
 from bitbox.processor import Processor, ProgressCallback, join_notes
 from bitbox.recording import CROPS, Recording, analysed_frames, crop_frame, no_video_reason
 
-from . import face_geometry as geo
+from . import geometry as geo
 
 __all__ = ["FaceProcessor", "face_summary", "landmarks_array", "DESCRIPTORS", "REGIONS"]
 
