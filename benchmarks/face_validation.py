@@ -59,6 +59,113 @@ def main() -> None:
         print(f"gaze_y (iris shifted -4..4 px down): Spearman {spearmanr(shifts, gy).statistic:.3f}, "
               f"range {gy[0]:.3f} -> {gy[-1]:.3f}")
 
+    blendshape_agreement()
+
+
+# ---------------------------------------------------------------------- blendshapes vs the FaceLandmarker task
+BS_MAX_MAD = 0.05       # pooled mean absolute difference, per input
+BS_MIN_R = 0.85         # pooled Pearson r (over frames x coefficients), per input
+BS_MOVING_SD = 0.05     # per-coefficient over-time r is reported for coefficients whose task SD exceeds this
+BS_MIN_MEDIAN_R = 0.70  # ... and their median must reach this (measured 0.82 on the carphone clip)
+
+
+def _task_blendshapes(frames: list[np.ndarray], video: bool) -> np.ndarray:
+    """MediaPipe's own FaceLandmarker task (same bundle; V2 mesh + blendshapes): (n, 52), NaN without a face."""
+    import mediapipe as mp
+    from mediapipe.tasks.python import vision
+    from mediapipe.tasks.python.core.base_options import BaseOptions
+
+    from bitbox.processors.face import blendshapes as bs
+
+    options = vision.FaceLandmarkerOptions(
+        base_options=BaseOptions(model_asset_path=str(bs.resolve_model(None))), output_face_blendshapes=True,
+        running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE, num_faces=1)
+    out = np.full((len(frames), len(bs.NAMES)), np.nan)
+    with vision.FaceLandmarker.create_from_options(options) as task:
+        for i, rgb in enumerate(frames):
+            image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+            result = task.detect_for_video(image, int(i * 1000 / 30)) if video else task.detect(image)
+            if result.face_blendshapes:
+                out[i] = [c.score for c in result.face_blendshapes[0]]
+    return out
+
+
+def _bitbox_blendshapes(frames: list[np.ndarray], video: bool) -> np.ndarray:
+    """Bitbox's route: the legacy face mesh (tracking for video), landmark pixels -> BlendshapeModel."""
+    import mediapipe as mp
+
+    from bitbox.processors.face import blendshapes as bs
+
+    out = np.full((len(frames), len(bs.NAMES)), np.nan)
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=not video, max_num_faces=1, refine_landmarks=True) as fm, \
+            bs.BlendshapeModel(bs.resolve_model(None)) as model:
+        for i, rgb in enumerate(frames):
+            result = fm.process(np.ascontiguousarray(rgb))
+            if result.multi_face_landmarks:
+                h, w = rgb.shape[:2]
+                points = np.array([(p.x * w, p.y * h) for p in result.multi_face_landmarks[0].landmark])
+                out[i] = model.scores(points)
+    return out
+
+
+def _video_frames(path: Path) -> list[np.ndarray]:
+    import cv2
+
+    capture, frames = cv2.VideoCapture(str(path)), []
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    capture.release()
+    return frames
+
+
+def blendshape_agreement() -> dict[str, tuple[float, float]]:
+    """Bitbox blendshapes (legacy v1 mesh + Blendshape V2) vs the FaceLandmarker task on the same frames.
+
+    For each input: pooled MAD = mean |ours - task| and pooled Pearson r over frames x the 51
+    ARKit coefficients (``_neutral`` excluded), on frames where both found a face; for the clip
+    also the over-time r of each coefficient whose task SD > ``BS_MOVING_SD``. Asserts MAD <=
+    ``BS_MAX_MAD`` and r >= ``BS_MIN_R`` for every input.
+    """
+    from bitbox.processors.face import blendshapes as bs
+    from tools.real_data import CARPHONE
+    from tools.sample_images import astronaut, grace_hopper
+
+    inputs = {"astronaut 512x512": ([astronaut()], False), "grace_hopper 512x600": ([grace_hopper()], False)}
+    clip = _video_frames(CARPHONE)
+    clip_label = f"carphone clip {clip[0].shape[1]}x{clip[0].shape[0]}, {len(clip)} frames (tracking vs VIDEO)"
+    inputs[clip_label] = (clip, True)
+    results, pooled = {}, []
+    print("blendshapes vs MediaPipe's FaceLandmarker task (same bundle), 51 coefficients (_neutral excluded):")
+    for label, (frames, video) in inputs.items():
+        ours, task = _bitbox_blendshapes(frames, video)[:, 1:], _task_blendshapes(frames, video)[:, 1:]
+        both = np.isfinite(ours).all(axis=1) & np.isfinite(task).all(axis=1)
+        ours, task = ours[both], task[both]
+        diff = np.abs(ours - task)
+        mad, r = float(diff.mean()), float(np.corrcoef(ours.ravel(), task.ravel())[0, 1])
+        worst = int(np.unravel_index(diff.argmax(), diff.shape)[1]) + 1
+        print(f"  {label}: {int(both.sum())} frames with a face in both; MAD {mad:.3f}, pooled r {r:.3f}, "
+              f"max |diff| {diff.max():.2f} ({bs.NAMES[worst]})")
+        if len(ours) > 2:
+            moving = np.flatnonzero(task.std(axis=0) > BS_MOVING_SD)
+            per = {bs.NAMES[j + 1]: float(np.corrcoef(ours[:, j], task[:, j])[0, 1]) for j in moving}
+            print(f"    over time, {len(per)} coefficients with task SD > {BS_MOVING_SD}: median r "
+                  f"{np.median(list(per.values())):.2f}; " + ", ".join(f"{k} {v:.2f}" for k, v in per.items()))
+            assert np.median(list(per.values())) >= BS_MIN_MEDIAN_R, f"{label}: over-time r {per}"
+            for name in ("jawOpen", "mouthSmileLeft", "eyeBlinkLeft"):
+                j = bs.NAMES.index(name) - 1
+                print(f"    {name}: ours mean {ours[:, j].mean():.3f}, task mean {task[:, j].mean():.3f}")
+        assert mad <= BS_MAX_MAD, f"{label}: blendshape MAD {mad:.3f} > {BS_MAX_MAD}"
+        assert r >= BS_MIN_R, f"{label}: blendshape pooled r {r:.3f} < {BS_MIN_R}"
+        results[label] = (mad, r)
+        pooled.append((ours, task))
+    ours, task = np.vstack([o for o, _ in pooled]), np.vstack([t for _, t in pooled])
+    print(f"  all inputs pooled ({len(ours)} frames): MAD {np.abs(ours - task).mean():.3f}, "
+          f"r {np.corrcoef(ours.ravel(), task.ravel())[0, 1]:.3f}")
+    return results
+
 
 if __name__ == "__main__":
     main()

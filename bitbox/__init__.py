@@ -23,7 +23,7 @@ from .log import logger, set_log_level
 from .measurements import Measurements, ProcessorResult
 from .pipeline import process
 from .report import write_report
-from .processor import Processor, join_notes, split_notes
+from .processor import Processor, RowSummaries, join_notes, split_notes
 from .recording import Recording
 from .registry import available_processors, get_processor_class, make_processor
 
@@ -34,7 +34,7 @@ except _metadata.PackageNotFoundError:  # running from a source tree without ins
 
 __all__ = [
     "__version__", "process", "process_folder", "Recording", "Measurements", "ProcessorResult", "Processor",
-    "Measure", "Catalog", "catalog", "available_processors", "get_processor_class", "make_processor",
+    "RowSummaries", "Measure", "Catalog", "catalog", "available_processors", "get_processor_class", "make_processor",
     "write_report", "dyad", "set_log_level", "logger", "BitboxError", "RecordingError", "NoRecordingsError", "MeasurementError",
     "ParameterError", "ProcessorNotFoundError", "PluginError", "CatalogError", "join_notes", "split_notes",
 ]

@@ -6,8 +6,10 @@ and writes, under ``out_dir``::
 
     <recording_id>/<processor>.parquet   time series (written atomically)
     <recording_id>/<processor>.json      summary + provenance (written last, atomically)
-    summary.csv                          one row per recording: status, error, then per processor
-                                         <processor>.status, <processor>.error, <processor>.<measure>
+    summary.csv                          one row per recording (and part: see below): status, error, then
+                                         per processor <processor>.status, <processor>.error,
+                                         <processor>.<measure>
+    codebook.csv                         what each column of summary.csv holds (unit, type, description)
     manifest.csv                         one row per recording: status, reason, SHA-256, seconds,
                                          processors reused, <processor>.status / .error
 
@@ -16,6 +18,14 @@ every recording ever processed into ``out_dir``. A processor's result is reused 
 outputs exist and their recorded processor version, parameters and input SHA-256 match the
 current run. A recording (or a processor) that fails is recorded with its reason; the batch
 goes on. Every input path is checked before anything runs. Inputs are only ever read.
+
+Parts: a processor that measures several parts of one recording (e.g. several people in one
+shot) declares a ``row_key`` (e.g. ``"person"``) and returns a
+:class:`~bitbox.processor.RowSummaries`. ``summary.csv`` then has that key column right after
+``recording_id`` and one row per recording and part; each row repeats the recording's own
+columns (path, status, error, the other processors' columns), so that it stands alone. A
+recording without parts keeps one row, with an empty key. ``manifest.csv`` stays one row per
+recording. The processors of one run (and of every run into one OUT) split by one key.
 
 Confinement: recording ids are safe folder names (:func:`bitbox.fileio.safe_name`), every
 per-recording folder is checked to resolve inside ``out_dir`` (:func:`bitbox.fileio.confined`),
@@ -33,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import hashlib
+import math
 import multiprocessing
 import os
 import shutil
@@ -48,7 +59,7 @@ from .errors import BitboxError, NoRecordingsError, ParameterError
 from .fileio import (LOCK_FILE, OutsideOutputError, atomic_path, confined, display_path, is_atomic_leftover,
                      jsonable, out_lock, read_json, safe_name, scratch_root, scratch_scope, utc_now)
 from .log import logger, verbose
-from .measurements import ParquetSink
+from .measurements import ParquetSink, part_order, rows_from_json
 from .outcomes import (FAILED, MANIFEST_FILE, NOT_APPLICABLE, OK, PARTIAL, SUMMARY_FILE, internal_error, merge_row,
                        not_applicable_reason, read_tables, recording_status, write_tables)
 from .pipeline import resolve_processors
@@ -60,9 +71,11 @@ __all__ = ["process_folder", "discover", "BatchResult", "Job"]
 
 #: Folder of OUT holding each run's scratch folder (spill files, job files of worker processes).
 SCRATCH_DIR = ".bitbox-tmp"
+#: What each column of summary.csv holds (written beside it).
+CODEBOOK_FILE = "codebook.csv"
 #: Names the batch and the report write in OUT or in OUT/report/ (``<id>.html``), compared
 #: case-insensitively (macOS and Windows file systems ignore case): no recording gets them as id.
-RESERVED_IDS = frozenset(name.casefold() for name in (MANIFEST_FILE, SUMMARY_FILE, "codebook.csv", REPORT_DIR,
+RESERVED_IDS = frozenset(name.casefold() for name in (MANIFEST_FILE, SUMMARY_FILE, CODEBOOK_FILE, REPORT_DIR,
                                                       Path(INDEX_PAGE).stem, LOCK_FILE, SCRATCH_DIR))
 
 
@@ -79,8 +92,10 @@ class BatchResult:
     """What a batch did.
 
     ``summary`` and ``manifest`` are the tables of ``out_dir`` (every recording ever processed
-    into it); ``counts`` are this run's: ``ok``, ``partial``, ``failed`` recordings, and how many of
-    the ``ok`` ones were ``already_done`` (every result reused, nothing recomputed).
+    into it; ``summary`` has one row per recording and part, with the key column after
+    ``recording_id``, when a processor splits recordings); ``counts`` are this run's: ``ok``,
+    ``partial``, ``failed`` recordings, and how many of the ``ok`` ones were ``already_done``
+    (every result reused, nothing recomputed).
     """
 
     out_dir: Path
@@ -243,8 +258,9 @@ def _unique_ids(found: list[tuple[str, Path]]) -> list[Job]:
 
 
 # ---------------------------------------------------------------------------- one recording
-def _up_to_date(folder: Path, processor: Processor, recording: Recording) -> dict | None:
-    """The stored summary if ``folder`` holds this processor's outputs for these parameters and input."""
+def _up_to_date(folder: Path, processor: Processor, recording: Recording) -> tuple[dict, dict] | None:
+    """The stored summary and per-part summaries (``rows``) if ``folder`` holds this processor's
+    outputs for these parameters and input, else ``None``."""
     sha256 = recording.sha256
     json_path = folder / f"{processor.name}.json"
     if not (json_path.is_file() and (folder / f"{processor.name}.parquet").is_file()):
@@ -259,22 +275,23 @@ def _up_to_date(folder: Path, processor: Processor, recording: Recording) -> dic
             and provenance.get("parameters") == jsonable(processor.get_params())
             and {k: v["sha256"] for k, v in provenance.get("companion_files", {}).items()}
             == {k: sha256_file(p) for k, p in processor.companion_files(recording).items()}):
-        return data.get("summary", {})
+        return data.get("summary", {}), rows_from_json(data)
     return None
 
 
 def _run_processor(processor: Processor, recording: Recording, folder: Path, overwrite: bool,
-                   progress: ProgressCallback | None, label: str) -> tuple[str, str, dict, bool]:
-    """One processor on one recording: ``(status, reason, summary, reused)``; never raises."""
+                   progress: ProgressCallback | None, label: str) -> tuple[str, str, dict, dict, bool]:
+    """One processor on one recording: ``(status, reason, summary, rows, reused)``, ``rows`` being the
+    per-part summaries (``{}`` when it does not split the recording); never raises."""
     try:
         reason = not_applicable_reason(processor, recording)
         if reason:
             logger.info("%s: %s not applied: %s", label, processor.name, reason)
-            return NOT_APPLICABLE, reason, {}, False
+            return NOT_APPLICABLE, reason, {}, {}, False
         stored = None if overwrite else _up_to_date(folder, processor, recording)
         if stored is not None:
             logger.info("%s: %s outputs are up to date, reused", label, processor.name)
-            return OK, "", stored, True
+            return OK, "", *stored, True
         processor.validate_params()
         provenance = processor.provenance(recording)
         # The JSON file marks a complete result: remove a stale one before replacing the table.
@@ -284,7 +301,7 @@ def _run_processor(processor: Processor, recording: Recording, folder: Path, ove
             result = processor.process(recording, sink=sink, progress=progress)
             sink.close()
         result.write_json(folder)
-        return OK, "", result.summary, False
+        return OK, "", result.summary, result.rows, False
     except BitboxError as err:
         reason = str(err)
         logger.warning("%s: %s failed: %s", label, processor.name, reason)
@@ -293,7 +310,7 @@ def _run_processor(processor: Processor, recording: Recording, folder: Path, ove
         logger.error("%s: %s failed with an internal error:\n%s", label, processor.name, traceback.format_exc())
     for suffix in (".json", ".parquet"):  # no stale result beside a failure
         (folder / f"{processor.name}{suffix}").unlink(missing_ok=True)
-    return FAILED, reason, {}, False
+    return FAILED, reason, {}, {}, False
 
 
 def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, overwrite: bool = False,
@@ -302,14 +319,16 @@ def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, over
 
     Each processor succeeds or fails on its own (see :mod:`bitbox.outcomes`); the order of
     the processors never changes a result. Returns the manifest row plus ``summary``
-    (``{"<processor>.status": ..., "<processor>.error": ..., "<processor>.<measure>": value}``).
+    (``{"<processor>.status": ..., "<processor>.error": ..., "<processor>.<measure>": value}``),
+    ``rows`` (``{part id: {"<processor>.<measure>": value}}``, the per-part summaries of the
+    processors that split the recording) and ``split`` (those processors' names).
     """
     started = time.perf_counter()
     out_dir = Path(out_dir).absolute()
     names = [p.name for p in processors]
     row: dict[str, Any] = {"recording_id": job.recording_id, "path": job.path, "status": FAILED, "reason": "",
                            "sha256": "", "seconds": 0.0, "processors": ",".join(names), "reused": "",
-                           "summary": {}}
+                           "summary": {}, "rows": {}, "split": []}
     folder = out_dir / job.recording_id
     outcomes: dict[str, tuple[str, str]] = {}
     reused: list[str] = []
@@ -329,12 +348,16 @@ def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, over
         logger.error("%s failed with an internal error:\n%s", job.recording_id, traceback.format_exc())
     else:
         for processor in processors:
-            status, reason, summary, was_reused = _run_processor(processor, recording, folder, overwrite, progress,
-                                                                 job.recording_id)
+            status, reason, summary, rows, was_reused = _run_processor(processor, recording, folder, overwrite,
+                                                                       progress, job.recording_id)
             outcomes[processor.name] = (status, reason)
             if was_reused:
                 reused.append(processor.name)
             row["summary"].update({f"{processor.name}.{k}": v for k, v in summary.items()})
+            if rows:
+                row["split"].append(processor.name)
+            for key, part in rows.items():
+                row["rows"].setdefault(key, {}).update({f"{processor.name}.{k}": v for k, v in part.items()})
     for name, (status, reason) in outcomes.items():
         row["summary"][f"{name}.status"] = status
         row["summary"][f"{name}.error"] = reason
@@ -402,7 +425,7 @@ def _failed_row(job: Job, processors: Sequence[Processor], reason: str) -> dict[
         summary[f"{processor.name}.error"] = reason
     return {"recording_id": job.recording_id, "path": job.path, "status": FAILED, "reason": reason, "sha256": "",
             "seconds": 0.0, "processors": ",".join(p.name for p in processors), "reused": "",
-            "finished_utc": utc_now(), "summary": summary}
+            "finished_utc": utc_now(), "summary": summary, "rows": {}, "split": []}
 
 
 def _crashed(job: Job, processors: Sequence[Processor], exitcode: int | None, out_dir: Path) -> dict[str, Any]:
@@ -672,10 +695,10 @@ def _text_measures(processors: Sequence[Processor]) -> set[str]:
             if m.kind == "summary" and m.dtype == "str" and not m.pattern}
 
 
-def _column_layout(keys: Iterable[str], first: Sequence[str]) -> list[str]:
+def _column_layout(keys: Iterable[str], first: Sequence[str], processors: Sequence[Processor] = ()) -> list[str]:
     """Summary columns grouped by processor (in the order they first appear in ``first``, then the
-    others by name): status, error, the catalogued measures in catalog order, then the rest
-    (pattern measures) by name."""
+    others by name): status, error, the catalogued measures in catalog order (from ``processors``,
+    this run's instances, else the installed processor), then the rest (pattern measures) by name."""
     from .outcomes import FIXED_SUMMARY_COLUMNS
     from .registry import get_processor_class
 
@@ -688,9 +711,10 @@ def _column_layout(keys: Iterable[str], first: Sequence[str]) -> list[str]:
     layout: list[str] = []
     for name in groups:
         own = sorted(k for k in keys if k.startswith(f"{name}."))
+        instance = next((p for p in processors if p.name == name), None)
         try:
-            catalogued = [f"{name}.{m.name}" for m in get_processor_class(name).catalog_measures()
-                          if m.kind == "summary" and not m.pattern]
+            measures = (instance if instance is not None else get_processor_class(name)).catalog_measures()
+            catalogued = [f"{name}.{m.name}" for m in measures if m.kind == "summary" and not m.pattern]
         except BitboxError:  # a processor of an earlier run that is no longer installed
             catalogued = []
         head = [f"{name}.status", f"{name}.error", *catalogued]
@@ -698,19 +722,135 @@ def _column_layout(keys: Iterable[str], first: Sequence[str]) -> list[str]:
     return layout
 
 
+def _shown(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with text as it can be written (a file name that is not UTF-8 shows its bytes as \\xNN)."""
+    return {k: display_path(v) if isinstance(v, str) else v for k, v in values.items()}
+
+
+def _is_measure_of(column: str, names: set[str]) -> bool:
+    """Whether ``column`` is a measure (not the status or error) of one of the processors ``names``."""
+    return "." in column and column.split(".", 1)[0] in names and not column.endswith((".status", ".error"))
+
+
+def _row_key(processors: Sequence[Processor]) -> str:
+    """The key the processors of one run split recordings by (``""``: none splits).
+
+    Raises
+    ------
+    ParameterError
+        When two processors declare different keys, or a key is not a plain column name.
+    """
+    from .outcomes import FIXED_SUMMARY_COLUMNS
+
+    keys = {p.name: p.row_key for p in processors if p.row_key}
+    for name, key in keys.items():
+        if not (isinstance(key, str) and key.isidentifier()) or key in FIXED_SUMMARY_COLUMNS:
+            raise ParameterError(f"The {name!r} processor declares row_key={key!r}; a row key is a plain column "
+                                 "name (letters, digits, underscores; not one of "
+                                 f"{', '.join(FIXED_SUMMARY_COLUMNS)}). This is a bug in the processor.")
+    if len(set(keys.values())) > 1:
+        raise ParameterError("These processors split each recording by different keys, and summary.csv can have "
+                             "one row per recording and part of one kind only: "
+                             + ", ".join(f"{name} by {key!r}" for name, key in keys.items())
+                             + ". Run them into separate output folders.")
+    return next(iter(keys.values()), "")
+
+
+def _stored_row_key(out_dir: Path) -> str:
+    """The key column of ``OUT/summary.csv`` (the column right after ``recording_id`` when it is not
+    ``path``), ``""`` when it has none or does not exist."""
+    path = out_dir / SUMMARY_FILE
+    if not path.is_file():
+        return ""
+    try:
+        header = list(pd.read_csv(path, nrows=0).columns)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError):
+        return ""
+    return header[1] if len(header) > 1 and header[0] == "recording_id" and header[1] != "path" else ""
+
+
+def _declaring(key: str, names: Iterable[str], processors: Sequence[Processor]) -> dict[str, type]:
+    """The processor classes among ``names`` (this run's instances first, then the installed
+    ones) that split recordings by ``key``."""
+    from .registry import get_processor_class
+
+    found: dict[str, type] = {p.name: type(p) for p in processors if p.row_key == key}
+    for name in names:
+        if name in found:
+            continue
+        try:
+            cls = get_processor_class(name)
+        except BitboxError:  # a processor of an earlier run that is no longer installed
+            continue
+        if cls.row_key == key:
+            found[name] = cls
+    return found
+
+
 class _Tables:
-    """summary.csv and manifest.csv of one OUT: the rows already there, merged with this run's."""
+    """summary.csv and manifest.csv of one OUT: the rows already there, merged with this run's.
+
+    A recording that a processor splits into parts (:class:`~bitbox.processor.RowSummaries`:
+    e.g. one summary per person) has one summary row per part, with the part's id in the key
+    column (the processors' ``row_key``, right after ``recording_id``). Its recording-level row
+    (``self.summary``) is merged as any other; ``self.parts`` holds the columns of the processors
+    that split it, per part, and ``self.owners`` those processors. The rows are expanded when
+    written, each repeating the recording-level columns.
+    """
 
     def __init__(self, out_dir: Path, processors: Sequence[Processor]) -> None:
         self.out_dir = out_dir
         self.names = [p.name for p in processors]
+        self.processors = list(processors)
         self.manifest, self.summary, self.order, old_columns = read_tables(out_dir)
-        self.columns = list(dict.fromkeys([*old_columns, *_summary_columns(processors)]))
+        stored, key = _stored_row_key(out_dir), _row_key(processors)
+        if stored and key and stored != key:
+            splitting = ", ".join(p.name for p in processors if p.row_key == key)
+            raise ParameterError(f"{out_dir / SUMMARY_FILE} has one row per recording and {stored!r} (the column "
+                                 f"after recording_id), and {splitting} splits recordings by {key!r}. Use another "
+                                 "output folder for this run; nothing was processed.")
+        #: the key column of summary.csv ("": one row per recording)
+        self.key = key or stored
+        #: per recording split into parts: {part id as text: {"<processor>.<measure>": value}}
+        self.parts: dict[str, dict[str, dict[str, Any]]] = {}
+        #: per recording split into parts: the processors whose columns the parts hold
+        self.owners: dict[str, set[str]] = {}
+        if stored:
+            self._read_parts(stored)
+        self.columns = list(dict.fromkeys([*(c for c in old_columns if c != stored), *_summary_columns(processors)]))
         #: the ids OUT holds, by their case-folded form (ids that differ only in case share a folder on
         #: case-insensitive file systems: macOS, Windows, SMB shares, exFAT drives)
         self.folded = {rid.casefold(): rid for rid in [*self.summary, *self.manifest]}
         #: this run's outcome per recording: (status, whether every processor that worked was reused)
         self.this_run: dict[str, tuple[str, bool]] = {}
+
+    def _read_parts(self, key: str) -> None:
+        """The parts of the recordings in a summary.csv with a key column.
+
+        The processors that split a recording are those whose columns differ between its rows,
+        and those that declare ``key`` as their row key; the others' columns are the recording's.
+        """
+        from .outcomes import FIXED_SUMMARY_COLUMNS
+
+        frame = pd.read_csv(self.out_dir / SUMMARY_FILE, dtype={c: str for c in (*FIXED_SUMMARY_COLUMNS, key)})
+        text = [c for c in frame.columns if c.endswith((".status", ".error", ".notes"))]
+        frame[text] = frame[text].astype("object").fillna("")
+        frame[key] = frame[key].fillna("")
+        names = {c.split(".", 1)[0] for c in frame.columns if "." in c}
+        declared = set(_declaring(key, names, self.processors))
+        for rid, group in frame.groupby("recording_id", sort=False):
+            records = [{k: v for k, v in r.items() if not (isinstance(v, float) and math.isnan(v))}
+                       for r in group.to_dict("records")]
+            parts = [str(r.pop(key)) for r in records]
+            if len(records) == 1 and parts[0] == "":
+                continue  # a recording of one row
+            columns = {c for r in records for c in r if _is_measure_of(c, names)}
+            differ = {c.split(".", 1)[0] for c in columns if len({repr(r.get(c)) for r in records}) > 1}
+            owners = differ | (declared & {c.split(".", 1)[0] for c in columns})
+            self.parts[rid] = {part: {c: v for c, v in r.items() if _is_measure_of(c, owners)}
+                               for part, r in zip(parts, records) if part != ""}
+            self.owners[rid] = owners
+            self.summary[rid] = {c: v for c, v in records[0].items() if not _is_measure_of(c, owners)}
 
     def distinct(self, job: Job) -> Job:
         """``job``, or the same file under a new id when OUT holds that id for another file (a second
@@ -727,14 +867,16 @@ class _Tables:
 
     def add(self, row: dict[str, Any]) -> None:
         # Text as it can be written (a file name that is not UTF-8 shows its bytes as \xNN).
-        row = {k: display_path(v) if isinstance(v, str) else v for k, v in row.items()}
-        row["summary"] = {k: display_path(v) if isinstance(v, str) else v for k, v in row["summary"].items()}
+        row = _shown(row)
+        row["summary"] = _shown(row["summary"])
         rid = row["recording_id"]
         new = {"recording_id": rid, "path": row["path"], "status": row["status"], "error": row["reason"],
                **row["summary"]}
         merged = merge_row(self.summary.get(rid), new, self.names)
         self.summary[rid] = merged
-        entry = {k: v for k, v in row.items() if k != "summary"}
+        self._merge_parts(rid, {str(k): _shown(v) for k, v in (row.get("rows") or {}).items()},
+                          set(row.get("split") or ()))
+        entry = {k: v for k, v in row.items() if k not in ("summary", "rows", "split")}
         entry["status"], entry["reason"] = merged["status"], merged.get("error", row["reason"])
         entry["processors"] = ",".join(k[: -len(".status")] for k, v in merged.items()
                                        if k.endswith(".status") and isinstance(v, str) and v) or row["processors"]
@@ -744,12 +886,136 @@ class _Tables:
         worked = {k[: -len(".status")] for k, v in row["summary"].items() if k.endswith(".status") and v == OK}
         self.this_run[rid] = (row["status"], bool(worked) and worked == set(filter(None, row["reused"].split(","))))
 
+    def _merge_parts(self, rid: str, new_parts: dict[str, dict], split: set[str]) -> None:
+        """Replace the parts of ``rid`` as a group: this run's processors' columns go from every part
+        (and a part left by a processor of this run goes with them), this run's parts come in."""
+        rerun = set(self.names)
+        old_parts, old_owners = self.parts.pop(rid, {}), self.owners.pop(rid, set())
+        kept_owners = old_owners - rerun
+        # Old parts stay while a processor that made them (and is not run now) still has them; parts of
+        # unknown origin (an OUT whose splitting processor is not installed) stay unless replaced.
+        keep = bool(kept_owners) or (not old_owners and not new_parts)
+        parts = {part: {c: v for c, v in columns.items() if not _is_measure_of(c, rerun)}
+                 for part, columns in old_parts.items()} if keep else {}
+        for part, columns in new_parts.items():
+            parts.setdefault(part, {}).update(columns)
+        if parts:
+            self.parts[rid], self.owners[rid] = parts, kept_owners | split
+
+    def _rows(self, order: Sequence[str]) -> list[dict[str, Any]]:
+        """The summary rows, one per recording and part, parts in id order (integers first)."""
+        rows: list[dict[str, Any]] = []
+        for rid in order:
+            base = self.summary.get(rid, {"recording_id": rid})
+            parts = self.parts.get(rid)
+            if not parts:
+                rows.append({**base, self.key: ""} if self.key else base)
+                continue
+            split = self.owners.get(rid, set()) | {c.split(".", 1)[0] for cols in parts.values() for c in cols}
+            shared = {c: v for c, v in base.items() if not _is_measure_of(c, split)}
+            rows += [{**shared, self.key: part, **parts[part]} for part in sorted(parts, key=part_order)]
+        return rows
+
     def write(self) -> None:
-        """Both tables, rows sorted by recording id and columns in a fixed layout, so that they do
-        not depend on the order recordings finished in or on what earlier runs wrote first."""
+        """Both tables (and codebook.csv), rows sorted by recording id (then part id) and columns in
+        a fixed layout, so that they do not depend on the order recordings finished in or on what
+        earlier runs wrote first."""
         order = sorted(self.order)
-        keys = dict.fromkeys([*self.columns, *(k for rid in order for k in self.summary.get(rid, {}))])
-        write_tables(self.out_dir, self.manifest, self.summary, order, _column_layout(keys, self.columns))
+        done = [rid for rid in order if rid in self.manifest or rid in self.summary]
+        rows = self._rows(done)
+        keys = dict.fromkeys([*self.columns, *(k for row in rows for k in row if k != self.key)])
+        layout = _column_layout(keys, self.columns, self.processors)
+        if self.key:
+            _write_keyed_tables(self.out_dir, self.manifest, self.summary, rows, done, layout, self.key)
+        else:
+            write_tables(self.out_dir, self.manifest, self.summary, order, layout)
+        _write_codebook(self.out_dir, layout, self.key, self.processors)
+
+
+def _write_keyed_tables(out_dir: Path, manifest_rows: dict[str, dict], summary_rows: dict[str, dict],
+                        rows: list[dict[str, Any]], done: list[str], columns: list[str], key: str) -> None:
+    """:func:`bitbox.outcomes.write_tables` for a summary with a key column: ``manifest.csv`` one row
+    per recording of ``done``, ``summary.csv`` the ``rows`` (one per recording and part) with ``key``
+    right after ``recording_id``; both atomically."""
+    from .outcomes import FIXED_SUMMARY_COLUMNS, MANIFEST_COLUMNS
+
+    manifest_columns = [*MANIFEST_COLUMNS, *(c for c in columns if c.endswith((".status", ".error")))]
+    manifest = pd.DataFrame([{c: {**summary_rows.get(rid, {}), **manifest_rows.get(rid, {})}.get(c, "")
+                              for c in manifest_columns} for rid in done], columns=manifest_columns)
+    head = [FIXED_SUMMARY_COLUMNS[0], key, *FIXED_SUMMARY_COLUMNS[1:]]
+    table = pd.DataFrame([{c: r.get(c) for c in [*head, *columns]} for r in rows], columns=[*head, *columns])
+    for name, frame in ((MANIFEST_FILE, manifest), (SUMMARY_FILE, table)):
+        with atomic_path(out_dir / name) as tmp:
+            frame.to_csv(tmp, index=False)
+
+
+#: codebook.csv's text for the recording-level columns of summary.csv
+_FIXED_CODEBOOK = {
+    "recording_id": "The recording's id, unique within OUT: its path relative to the input folder, made a safe "
+                    "folder name. Its results are in OUT/<recording_id>/.",
+    "path": "The recording's path as given to the run.",
+    "status": "The recording: ok (no processor failed), partial (some processors failed, some worked), failed "
+              "(none worked).",
+    "error": "Why processors failed, each named with its reason (empty when none failed).",
+}
+
+
+def _codebook(columns: Sequence[str], key: str, processors: Sequence[Processor]) -> pd.DataFrame:
+    """One row per column of summary.csv (the fixed ones, the key column, then ``columns``):
+    ``column``, ``processor``, ``unit``, ``dtype``, ``description``, from the processors' catalogs
+    (this run's instances, then the installed processors)."""
+    from .outcomes import FIXED_SUMMARY_COLUMNS
+    from .registry import get_processor_class
+
+    names = list(dict.fromkeys(c.split(".", 1)[0] for c in columns if "." in c))
+    measures: dict[str, list] = {p.name: list(p.catalog_measures()) for p in processors}
+    for name in names:
+        if name not in measures:
+            try:
+                measures[name] = list(get_processor_class(name).catalog_measures())
+            except BitboxError:  # a processor of an earlier run that is no longer installed
+                measures[name] = []
+    table = [{"column": c, "processor": "", "unit": "", "dtype": "str", "description": _FIXED_CODEBOOK[c]}
+             for c in FIXED_SUMMARY_COLUMNS]
+    if key:
+        declaring = _declaring(key, names, processors)
+        text = next((cls.row_key_description for cls in declaring.values() if cls.row_key_description), "")
+        table.insert(1, {"column": key, "processor": ",".join(declaring), "unit": "", "dtype": "int or str",
+                         "description": (text or f"The id of the part of the recording ({key}) the row describes.")
+                         + " summary.csv has one row per recording and part; this is empty on the one row of a "
+                         "recording that is not split. The columns of processors that do not split the recording "
+                         "repeat its values on each of its rows."})
+    for column in columns:
+        name, measure_name = column.split(".", 1)
+        if measure_name == "status":
+            entry = ("", "str", f"The {name} processor on this recording: ok, failed, or not_applicable (e.g. "
+                                "a stream it reads is absent).")
+        elif measure_name == "error":
+            entry = ("", "str", f"Why the {name} processor failed or did not apply (empty when it worked).")
+        else:
+            measure = next((m for m in measures.get(name, []) if m.kind == "summary" and m.matches(measure_name)),
+                           None)
+            entry = ((measure.unit, measure.dtype, measure.description) if measure is not None
+                     else ("", "", f"Not in the catalog of the installed {name!r} processor."))
+        table.append({"column": column, "processor": name, "unit": entry[0], "dtype": entry[1],
+                      "description": entry[2]})
+    return pd.DataFrame(table, columns=["column", "processor", "unit", "dtype", "description"])
+
+
+def _write_codebook(out_dir: Path, columns: Sequence[str], key: str, processors: Sequence[Processor]) -> None:
+    """``OUT/codebook.csv``: what each column of summary.csv holds (atomically)."""
+    with atomic_path(out_dir / CODEBOOK_FILE) as tmp:
+        _codebook(columns, key, processors).to_csv(tmp, index=False)
+
+
+def _key_column(values: pd.Series) -> pd.Series:
+    """The key column of a summary read back: integers (nullable ``Int64``, missing on the rows of
+    recordings that are not split) when every id is an integer, else text (``""`` for none)."""
+    text = values.fillna("").astype(str)
+    filled = text[text != ""]
+    if len(filled) and filled.str.fullmatch(r"-?\d+").all():
+        return pd.array([int(v) if v != "" else pd.NA for v in text], dtype="Int64")
+    return text
 
 
 def _run_batch(jobs: list[Job], problems: list[tuple[Job, str]], instances: Sequence[Processor], out_dir: Path,
@@ -816,11 +1082,16 @@ def _result(out_dir: Path, tables: "_Tables", instances: Sequence[Processor]) ->
     manifest = pd.read_csv(out_dir / MANIFEST_FILE, dtype=str, keep_default_na=False)
     manifest["seconds"] = pd.to_numeric(manifest["seconds"], errors="coerce")
     header = pd.read_csv(out_dir / SUMMARY_FILE, nrows=0).columns
-    text = {c: str for c in header if c.endswith((".status", ".error", ".notes")) or c in _text_measures(instances)}
+    key = _stored_row_key(out_dir)
+    text_measures = _text_measures(instances)
+    text = {c: str for c in header if c.endswith((".status", ".error", ".notes")) or c in text_measures}
     summary = pd.read_csv(out_dir / SUMMARY_FILE, dtype={"recording_id": str, "path": str, "status": str,
-                                                        "error": str, **text}, keep_default_na=True)
+                                                        "error": str, **text, **({key: str} if key else {})},
+                          keep_default_na=True)
     text_columns = [c for c in ("error", *text) if c in summary.columns]
     summary[text_columns] = summary[text_columns].fillna("")  # empty text is "", as in the manifest
+    if key:
+        summary[key] = _key_column(summary[key])
     outcomes = list(tables.this_run.values())
     counts = {status: sum(st == status for st, _ in outcomes) for status in (OK, PARTIAL, FAILED)}
     counts["already_done"] = sum(st == OK and done for st, done in outcomes)
@@ -874,16 +1145,19 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
     Returns
     -------
     BatchResult
-        ``.summary`` (one row per recording), ``.manifest``, ``.counts``.
+        ``.summary`` (one row per recording, or per recording and part when a processor splits
+        recordings: then with the key column, e.g. ``person``, after ``recording_id``),
+        ``.manifest``, ``.counts``.
 
     Raises
     ------
     NoRecordingsError
         When no recording at all is found in ``inputs``.
     ParameterError
-        For invalid parameters; when ``out_dir`` is a file or not writable; when another run is
-        writing to ``out_dir`` (and ``wait`` is False); the message names that run's PID, host,
-        start time and command.
+        For invalid parameters; when two processors split recordings by different keys, or by a
+        key other than the one of ``out_dir``'s summary.csv; when ``out_dir`` is a file or not
+        writable; when another run is writing to ``out_dir`` (and ``wait`` is False); the message
+        names that run's PID, host, start time and command.
     """
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
@@ -899,6 +1173,7 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
     instances = resolve_processors(processors, params)
     for processor in instances:
         processor.validate_params()
+    _row_key(instances)  # processors splitting recordings by different keys: refused before anything runs
     kinds = sorted({k for p in instances for k in p.input_kinds})
     out_dir = Path(out_dir).absolute()  # workers elsewhere (Dask) and confined() need it absolute
     _check_out_dir(out_dir)

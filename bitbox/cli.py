@@ -7,6 +7,7 @@
     bitbox list                    processors and their measures
     bitbox report OUT [--show-faces] [--wait]   HTML pages with plots and QC
     bitbox dyad A B [--offset S]   coordination and imitation between two recordings
+    bitbox dyad A --persons P Q    ... between two people of one recording (A's person column)
     bitbox catalog [--format md]   the measure catalog (markdown or csv)
 
 and one command group per clinical module (``bitbox eegfactors``, ``bitbox transdx``,
@@ -96,7 +97,13 @@ def _cmd_dyad(args: argparse.Namespace) -> int:
     from .fileio import atomic_path
 
     measures = [m.strip() for m in args.measures.split(",") if m.strip()] if args.measures else None
-    table = dyad(args.a, args.b, processor=args.processor, measures=measures, offset_s=args.offset,
+    if args.persons is None and args.b is None:
+        raise BitboxError("bitbox dyad needs two results folders (A B), or one with --persons P Q (two person ids "
+                          "of that recording, e.g. --persons 0 1).")
+    if args.persons is not None and args.b is not None:
+        raise BitboxError("Give two results folders (A B) or one folder with --persons P Q, not both.")
+    split = {} if args.persons is None else {"split_by": args.split_by, "parts": tuple(args.persons)}
+    table = dyad(args.a, args.b, **split, processor=args.processor, measures=measures, offset_s=args.offset,
                  window_s=args.window, max_lag_s=args.max_lag, convention=args.convention)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if args.output:
@@ -160,9 +167,16 @@ def build_parser() -> argparse.ArgumentParser:
                           "exit code 2)")
     rep.set_defaults(func=_cmd_report)
 
-    dy = sub.add_parser("dyad", help="coordination and imitation between two recordings' results")
-    dy.add_argument("a", help="results folder of person A (OUT/<recording_id>)")
-    dy.add_argument("b", help="results folder of person B")
+    dy = sub.add_parser("dyad", help="coordination and imitation between two recordings' results, or two people "
+                                      "of one recording")
+    dy.add_argument("a", help="results folder of person A (OUT/<recording_id>), or of the recording with both "
+                              "people (with --persons)")
+    dy.add_argument("b", nargs="?", default=None, help="results folder of person B (not with --persons)")
+    dy.add_argument("--persons", nargs=2, default=None, metavar=("P", "Q"),
+                    help="compare two people of recording A: their ids in A's person column (e.g. --persons 0 1; "
+                         "the recording must have been processed with every person measured)")
+    dy.add_argument("--split-by", default="person", metavar="COLUMN",
+                    help="with --persons: the time-series column holding the ids (default: person)")
     dy.add_argument("-p", "--processor", default=None, help="whose measures to compare (default: pose, else face)")
     dy.add_argument("--measures", default=None, help="comma-separated measures (default: movement measures)")
     dy.add_argument("--offset", type=float, default=0.0, help="B's clock minus A's, in seconds (default 0)")

@@ -6,6 +6,12 @@ separately, or the left and right halves of one video processed with ``crop="lef
 recordings did not start together), and computes Bitbox's windowed lagged correlation for
 each measure: two-sided coordination, and one-sided imitation in both directions. Lags
 follow the original Bitbox's sign: a lag > 0 means B follows A.
+
+Two parts of one recording (e.g. two people in one shot, measured into one time series in
+long format with one row per time and part) are compared with ``split_by`` and ``parts``:
+``dyad(m, split_by="person", parts=(0, 1))`` splits the recording's results with
+:func:`bitbox.measurements.split_measurements` and compares the two parts; both share the
+recording's time axis, so the alignment is the identity.
 """
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ import pandas as pd
 
 from . import analysis
 from .errors import BitboxError, ParameterError
-from .measurements import Measurements
+from .measurements import Measurements, split_measurements
 
 __all__ = ["dyad", "align_series", "coordination_matrix"]
 
@@ -67,7 +73,34 @@ def _series(m: Measurements, processor: str, measure: str) -> tuple[np.ndarray, 
     return frame["time_s"].to_numpy(dtype=float), frame[measure].to_numpy(dtype=float, na_value=np.nan)
 
 
-def dyad(a: Measurements | str | Path, b: Measurements | str | Path, *, processor: str | None = None,
+def _pair(a: Measurements | str | Path, b: Measurements | str | Path | None, split_by: str | None,
+          parts: Sequence | None) -> tuple[Measurements, Measurements]:
+    """The two results to compare: two recordings, or two parts of one recording."""
+    if split_by is None:
+        if b is None:
+            raise ParameterError("dyad needs two recordings' results (a and b), or one recording and the two parts "
+                                 "to compare (split_by='person', parts=(0, 1)).")
+        if parts is not None:
+            raise ParameterError("parts needs split_by: the time-series column telling the parts apart (e.g. "
+                                 "split_by='person').")
+        return _as_measurements(a), _as_measurements(b)
+    if b is not None:
+        raise ParameterError("Give either two recordings (a and b) or one recording with split_by and parts, not "
+                             "both.")
+    if not isinstance(split_by, str) or not split_by:
+        raise ParameterError(f"split_by must be the name of a time-series column (e.g. 'person'). Got "
+                             f"{split_by!r} instead.")
+    if parts is None or isinstance(parts, (str, bytes)) or len(parts) != 2:
+        raise ParameterError(f"parts must be the two {split_by} ids to compare, e.g. parts=(0, 1). Got {parts!r} "
+                             "instead.")
+    if str(parts[0]) == str(parts[1]):
+        raise ParameterError(f"parts must be two different {split_by} ids; got {parts[0]!r} twice.")
+    m = _as_measurements(a)
+    return split_measurements(m, split_by, parts[0]), split_measurements(m, split_by, parts[1])
+
+
+def dyad(a: Measurements | str | Path, b: Measurements | str | Path | None = None, *,
+         split_by: str | None = None, parts: Sequence | None = None, processor: str | None = None,
          measures: Sequence[str] | None = None, offset_s: float = 0.0, window_s: float = 0.5,
          max_lag_s: float | None = None, convention: str = "bitbox") -> pd.DataFrame:
     """Coordination and imitation between person A and person B, measure by measure.
@@ -75,7 +108,14 @@ def dyad(a: Measurements | str | Path, b: Measurements | str | Path, *, processo
     Parameters
     ----------
     a, b : Measurements or path
-        The two recordings' results (``OUT/<recording_id>`` folders or in-memory).
+        The two recordings' results (``OUT/<recording_id>`` folders or in-memory); with
+        ``split_by``, ``a`` alone: the recording holding both parts (``b`` is ``None``).
+    split_by : str | None
+        Compare two parts of recording ``a``: the time-series column telling the parts apart
+        (e.g. ``"person"``, in results with one row per frame and person). Results without
+        that column (whole-recording measures) are left out.
+    parts : pair of (int | str) | None
+        With ``split_by``: the ids of parts A and B (e.g. ``(0, 1)``; text ``"1"`` matches 1).
     processor : str | None
         Whose time series to compare (default: ``pose`` if both have it, else ``face``).
     measures : list of str | None
@@ -99,8 +139,20 @@ def dyad(a: Measurements | str | Path, b: Measurements | str | Path, *, processo
         follows B), and ``imitation_a_follows_b_r``, ``imitation_b_follows_a_r`` (mean best
         correlation of the one-sided analyses), ``n_samples`` (overlapping samples with both
         values).
+
+    Raises
+    ------
+    ParameterError
+        With ``split_by``: when no time series of ``a`` has that column (its columns are
+        listed), or a part id does not occur (the ids present are listed); when ``b`` is given
+        too, or ``parts`` is not two different ids.
+
+    Examples
+    --------
+    >>> dyad("OUT/clinician", "OUT/patient")                          # doctest: +SKIP
+    >>> dyad("OUT/session", split_by="person", parts=(0, 1))          # doctest: +SKIP
     """
-    ma, mb = _as_measurements(a), _as_measurements(b)
+    ma, mb = _pair(a, b, split_by, parts)
     common = [p for p in ("pose", "face", *ma.processors) if p in ma and p in mb]
     if not common:
         raise BitboxError(f"{ma.recording_id} ({ma.processors}) and {mb.recording_id} ({mb.processors}) have no "

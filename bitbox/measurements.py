@@ -6,7 +6,10 @@ For each processor a :class:`ProcessorResult` holds
   recording) and one column per catalogued measure;
 - ``summary``: per-recording values (``{"blink_rate_per_min": 14.2, ...}``);
 - ``provenance``: processor name and version, parameters, input SHA-256, package versions,
-  start and end time.
+  start and end time;
+- ``rows`` and ``row_key``: for a processor that measures several parts of one recording
+  (e.g. several people), one complete summary per part id, and the name of the column that
+  tells the parts apart (``{}`` and ``""`` otherwise; see :class:`bitbox.RowSummaries`).
 
 On disk a result is two files in the recording's output folder: ``<processor>.parquet``
 (the time series, with the provenance in its metadata) and ``<processor>.json``
@@ -24,28 +27,51 @@ from typing import Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import BitboxError
+from .errors import BitboxError, ParameterError
 from .fileio import atomic_path, read_json, write_json
 
-__all__ = ["ProcessorResult", "Measurements", "MemorySink", "ParquetSink", "FORMAT_VERSION"]
+__all__ = ["ProcessorResult", "Measurements", "MemorySink", "ParquetSink", "FORMAT_VERSION", "split_measurements",
+           "rows_from_json"]
 
 FORMAT_VERSION = 1
 _PROVENANCE_KEY = b"bitbox.provenance"
 
 
+def _nan_for_none(summary: Mapping) -> dict:
+    return {k: (math.nan if v is None else v) for k, v in summary.items()}
+
+
+def rows_from_json(data: Mapping) -> dict:
+    """The per-part summaries stored in a ``<processor>.json`` (``{}`` for a file without them).
+
+    They are stored as a list of ``{"key": part id, "summary": {...}}`` (JSON object keys are
+    always text; the list keeps integer ids integers), in part order.
+    """
+    rows = data.get("rows") or []
+    return {item["key"]: _nan_for_none(item.get("summary", {})) for item in rows}
+
+
 @dataclass
 class ProcessorResult:
-    """The output of one processor on one recording."""
+    """The output of one processor on one recording.
+
+    ``rows`` holds one complete summary per part of the recording (e.g. per person) for a
+    processor that splits it, keyed by part id; ``row_key`` names the column telling the
+    parts apart (e.g. ``"person"``). Both are empty for processors that do not split.
+    """
 
     processor: str
     timeseries: pd.DataFrame
     summary: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
     units: dict = field(default_factory=dict)
+    rows: dict = field(default_factory=dict)
+    row_key: str = ""
 
     def __repr__(self) -> str:
+        parts = f", {len(self.rows)} parts by {self.row_key!r}" if self.rows else ""
         return (f"<ProcessorResult {self.processor!r}: {len(self.timeseries)} rows x "
-                f"{self.timeseries.shape[1]} columns, {len(self.summary)} summary values>")
+                f"{self.timeseries.shape[1]} columns, {len(self.summary)} summary values{parts}>")
 
     # ----------------------------------------------------------------- disk
     def write(self, out_dir: str | Path) -> tuple[Path, Path]:
@@ -61,8 +87,11 @@ class ProcessorResult:
     def write_json(self, out_dir: str | Path) -> Path:
         """Write the summary + provenance file (the last file of a result to be written)."""
         path = Path(out_dir) / f"{self.processor}.json"
-        write_json(path, {"bitbox_format": FORMAT_VERSION, "processor": self.processor,
-                          "summary": self.summary, "units": self.units, "provenance": self.provenance})
+        data = {"bitbox_format": FORMAT_VERSION, "processor": self.processor, "summary": self.summary}
+        if self.row_key or self.rows:  # files of processors that never split stay as they were
+            data["row_key"] = self.row_key
+            data["rows"] = [{"key": key, "summary": summary} for key, summary in self.rows.items()]
+        write_json(path, {**data, "units": self.units, "provenance": self.provenance})
         return path
 
     @classmethod
@@ -75,10 +104,90 @@ class ProcessorResult:
             if not path.is_file():
                 raise BitboxError(f"{path}: missing; the output folder is incomplete. Re-run the processor.")
         data = read_json(json_path)
-        summary = {k: (math.nan if v is None else v) for k, v in data.get("summary", {}).items()}
+        summary = _nan_for_none(data.get("summary", {}))
         timeseries = pd.read_parquet(parquet_path)
         return cls(processor=data["processor"], timeseries=timeseries, summary=summary,
-                   provenance=data.get("provenance", {}), units=data.get("units", {}))
+                   provenance=data.get("provenance", {}), units=data.get("units", {}),
+                   rows=rows_from_json(data), row_key=data.get("row_key", ""))
+
+
+def part_order(key: object) -> tuple:
+    """Sort key of part ids: integers (also integer text, ``"2"``) in numeric order, then text."""
+    text = str(key)
+    if isinstance(key, (int, np.integer)) or (text.lstrip("-").isdigit() and text.lstrip("-") != ""):
+        return (0, int(text), "")
+    return (1, 0, text)
+
+
+def _matches(column: pd.Series, value: object) -> np.ndarray:
+    """Rows of ``column`` equal to ``value``, comparing numbers as numbers (``"1"`` matches 1)."""
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return np.zeros(len(column), dtype=bool)
+        return (column.to_numpy(dtype=float, na_value=np.nan) == number)
+    return (column.astype(str) == str(value)).to_numpy()
+
+
+def _present(column: pd.Series) -> list:
+    values = column.dropna().unique().tolist()
+    values = [int(v) if isinstance(v, float) and v.is_integer() else v for v in values]
+    return sorted(values, key=part_order)
+
+
+def split_measurements(m: "Measurements", column: str, value: object) -> "Measurements":
+    """One part of a recording: the rows of every time series whose ``column`` equals ``value``.
+
+    For results in long format with one row per time and part (e.g. one row per frame and
+    person), this gives the part's own results, as if it had been recorded alone: the rows of
+    that part, ``column`` dropped, and the part's own summary (``rows[value]``). Results without
+    ``column`` describe the whole recording, not the part, and are left out.
+
+    Parameters
+    ----------
+    m : Measurements
+        The recording's results.
+    column : str
+        The time-series column telling the parts apart (e.g. ``"person"``).
+    value : int | str
+        The part's id; text is compared as a number with a numeric column (``"1"`` matches 1).
+
+    Returns
+    -------
+    Measurements
+        With recording id ``"<recording_id>:<column>=<value>"``.
+
+    Raises
+    ------
+    ParameterError
+        When no time series has ``column`` (the columns there are listed), or ``value`` does not
+        occur in it (the ids present are listed).
+    """
+    results = []
+    for result in m.values():
+        frame = result.timeseries
+        if frame is None or column not in frame.columns:
+            continue
+        keep = _matches(frame[column], value)
+        if not keep.any():
+            raise ParameterError(f"{m.recording_id}: the {result.processor!r} time series has no rows with "
+                                 f"{column} = {value!r}. The {column} ids present: "
+                                 f"{', '.join(map(str, _present(frame[column]))) or 'none'}.")
+        part = frame.loc[keep].drop(columns=[column]).reset_index(drop=True)
+        summary = next((s for k, s in result.rows.items() if str(k) == str(value)
+                        or part_order(k) == part_order(value)), {})
+        results.append(ProcessorResult(processor=result.processor, timeseries=part, summary=dict(summary),
+                                       provenance=result.provenance, units=result.units))
+    if not results:
+        columns = {r.processor: [c for c in r.timeseries.columns if c != "time_s"] for r in m.values()
+                   if r.timeseries is not None}
+        shown = "; ".join(f"{p}: {', '.join(c[:8])}{', ...' if len(c) > 8 else ''}" for p, c in columns.items())
+        raise ParameterError(f"{m.recording_id}: no time series has a {column!r} column, so its parts cannot be "
+                             f"told apart (columns: {shown or 'none'}). Process the recording so that it "
+                             f"measures every part (e.g. the processor's parameter for several people), or "
+                             "compare two recordings instead.")
+    return Measurements(results, recording_id=f"{m.recording_id}:{column}={value}", path=m.path)
 
 
 class MemorySink:
@@ -126,7 +235,8 @@ class ParquetSink:
             metadata.update(self._metadata())
             self._schema = table.schema.with_metadata(metadata)
             table = table.replace_schema_metadata(metadata)
-            self._writer = pq.ParquetWriter(self.path, self._schema, compression="zstd")
+            # zstd level 1: as small as the default level on measurement data (floats barely compress), 2x faster
+            self._writer = pq.ParquetWriter(self.path, self._schema, compression="zstd", compression_level=1)
         else:
             table = pa.Table.from_pandas(chunk, schema=self._schema, preserve_index=False)
         self._writer.write_table(table)
@@ -162,6 +272,7 @@ class Measurements(Mapping[str, ProcessorResult]):
     >>> m = bitbox.process("interview.mp4")              # doctest: +SKIP
     >>> m["face"].timeseries[["time_s", "head_yaw"]]     # doctest: +SKIP
     >>> m.summary_row()                                  # doctest: +SKIP
+    >>> m.summary_table()                                # doctest: +SKIP
     >>> m.write("results/interview")                     # doctest: +SKIP
     """
 
@@ -198,9 +309,54 @@ class Measurements(Mapping[str, ProcessorResult]):
         return list(self._results)
 
     def summary_row(self) -> pd.Series:
-        """One row of per-recording values, named ``<processor>.<measure>``."""
+        """One row of per-recording values, named ``<processor>.<measure>`` (each processor's main
+        summary: for one that splits the recording into parts, e.g. people, the part it follows)."""
         values = {f"{p}.{k}": v for p, r in self._results.items() for k, v in r.summary.items()}
         return pd.Series(values, name=self.recording_id, dtype="float64" if values else None)
+
+    @property
+    def row_key(self) -> str:
+        """The column telling apart the parts of this recording (e.g. ``"person"``), ``""`` when no
+        processor splits it.
+
+        Raises
+        ------
+        ParameterError
+            When two processors split it by different keys.
+        """
+        keys = {r.processor: r.row_key for r in self._results.values() if r.row_key}
+        if len(set(keys.values())) > 1:
+            raise ParameterError("These results split the recording by different keys: " + ", ".join(
+                f"{p} by {k!r}" for p, k in keys.items()) + ". Read them one processor at a time.")
+        return next(iter(keys.values()), "")
+
+    def summary_table(self) -> pd.DataFrame:
+        """The summary as ``summary.csv`` has it: one row per part of the recording.
+
+        Columns: ``recording_id``, then the :attr:`row_key` column when a processor splits the
+        recording (e.g. ``person``), then ``<processor>.<measure>``. A processor with per-part
+        summaries gives each row its part's values; the others repeat their values on every row.
+        Without parts there is one row (with an empty key when a processor declares one), the
+        values of :meth:`summary_row`.
+
+        Returns
+        -------
+        DataFrame
+            Rows sorted by part id (integers in numeric order, then text).
+        """
+        key = self.row_key
+        split = {p: r.rows for p, r in self._results.items() if r.rows}
+        parts = sorted({k for rows in split.values() for k in rows}, key=part_order)
+        table = []
+        for part in parts or [""]:
+            row: dict[str, object] = {"recording_id": self.recording_id}
+            if key:
+                row[key] = part
+            for p, r in self._results.items():
+                summary = r.rows.get(part, {}) if p in split else r.summary
+                row.update({f"{p}.{k}": v for k, v in summary.items()})
+            table.append(row)
+        return pd.DataFrame(table)
 
     def to_wide(self) -> pd.DataFrame:
         """All time series in one table: ``time_s`` plus ``<processor>.<measure>`` columns.

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from .errors import ParameterError
 
-__all__ = ["Interval", "Options", "Bool", "check_param"]
+__all__ = ["Interval", "Options", "Bool", "NoneOk", "Box", "check_param"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,25 @@ class NoneOk:
 
     def describe(self) -> str:
         return "None"
+
+
+@dataclass(frozen=True)
+class Box:
+    """A pixel box ``(x, y, w, h)``: ``"x,y,w,h"`` or four integers, ``x, y >= 0``, ``w, h > 0``."""
+
+    def accepts(self, value: Any) -> bool:
+        from .recording import parse_box
+
+        if value is None:
+            return False
+        try:
+            parse_box(value)
+        except ValueError:
+            return False
+        return True
+
+    def describe(self) -> str:
+        return "a box 'x,y,w,h' (four integers, pixels; x, y >= 0, w, h > 0)"
 
 
 def check_param(name: str, value: Any, *constraints: Any, owner: str) -> None:

@@ -26,6 +26,12 @@ A subclass declares ``name``, ``version``, ``input_kinds``, ``measures`` and imp
                 sink.append(pd.DataFrame({"time_s": [frame.time_s],
                                           "luminance": [frame.rgb.mean() / 255]}))
             return {}
+
+A processor that measures several parts of one recording (e.g. several people in one
+shot) declares ``row_key`` (the name of the column that tells the parts apart in
+``summary.csv``, e.g. ``"person"``) and ``row_key_description`` (its codebook text), and
+returns a :class:`RowSummaries` from :meth:`compute`: the main summary (what a consumer of
+one row per recording reads) carrying a complete summary per part in ``.rows``.
 """
 from __future__ import annotations
 
@@ -35,8 +41,9 @@ import inspect
 import platform
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Protocol
+from typing import Any, Callable, ClassVar, Mapping, Protocol
 
+import numpy as np
 import pandas as pd
 
 from .catalog import Measure, validate_summary, validate_timeseries
@@ -45,7 +52,8 @@ from .measurements import MemorySink, ProcessorResult
 from .params import check_param
 from .recording import Recording, sha256_file
 
-__all__ = ["Processor", "ProgressCallback", "package_versions", "NOTES_SEPARATOR", "join_notes", "split_notes"]
+__all__ = ["Processor", "ProgressCallback", "RowSummaries", "package_versions", "NOTES_SEPARATOR", "join_notes",
+           "split_notes"]
 
 #: Between the notes of a ``notes`` summary measure (a note may itself contain "; " or ", ").
 NOTES_SEPARATOR = " | "
@@ -59,6 +67,69 @@ def join_notes(notes) -> str:
 def split_notes(text: object) -> list[str]:
     """The notes of a ``notes`` summary value (``[]`` for ``""`` or a missing value)."""
     return [note.strip() for note in text.split(NOTES_SEPARATOR) if note.strip()] if isinstance(text, str) else []
+
+class RowSummaries(dict):
+    """A summary split into parts: the main summary (this dict) and one summary per part (``rows``).
+
+    A processor that measures several parts of one recording (e.g. every person in a shot)
+    returns one from :meth:`Processor.compute`. The dict itself is the main summary, the one
+    a consumer of one row per recording reads (e.g. the largest person's); ``rows`` maps each
+    part's id (an ``int`` or a non-empty ``str``) to that part's complete summary. Every summary,
+    the main one and each row's, is checked against the processor's catalog. The batch writes
+    one ``summary.csv`` row per part, with the part's id in the column named by the processor's
+    :attr:`Processor.row_key`.
+
+    Parameters
+    ----------
+    main : mapping
+        The main summary (``{measure: value}``).
+    rows : mapping
+        ``{part id: {measure: value}}``, one complete summary per part.
+
+    Examples
+    --------
+    >>> s = RowSummaries({"n": 3.0}, {0: {"n": 3.0}, 1: {"n": 1.0}})
+    >>> s["n"], sorted(s.rows)
+    (3.0, [0, 1])
+    """
+
+    def __init__(self, main: Mapping[str, Any] | None = None,
+                 rows: Mapping[int | str, Mapping[str, Any]] | None = None) -> None:
+        super().__init__(main or {})
+        self.rows: dict[int | str, dict[str, Any]] = {key: dict(summary) for key, summary in (rows or {}).items()}
+
+    def __repr__(self) -> str:
+        return f"RowSummaries({dict(self)!r}, rows={self.rows!r})"
+
+    def __reduce__(self):  # pickled with its rows (worker processes, Dask)
+        return (type(self), (dict(self), self.rows))
+
+
+def _checked_rows(processor: "Processor", computed: Mapping[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """The per-part summaries of what ``compute`` returned (``{}`` for a plain dict), checked:
+    part ids are ``int`` (numpy integers become ``int``) or non-empty ``str``, the processor declares
+    a ``row_key``, and every part's summary is valid against the catalog."""
+    rows = getattr(computed, "rows", None)
+    if not rows:
+        return {}
+    name = processor.name
+    if not processor.row_key:
+        raise RuntimeError(f"Processor {name!r} returned per-part summaries (RowSummaries.rows) but declares no "
+                           "row_key. Set the class attribute row_key (the summary.csv column naming the parts, "
+                           "e.g. 'person').")
+    checked: dict[int | str, dict[str, Any]] = {}
+    for key, summary in rows.items():
+        if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer, str)) or key == "":
+            raise RuntimeError(f"Processor {name!r} returned a part id {key!r} ({type(key).__name__}); part ids "
+                               "are integers or non-empty strings.")
+        key = int(key) if isinstance(key, np.integer) else key
+        if str(key) in {str(k) for k in checked}:
+            raise RuntimeError(f"Processor {name!r} returned the part id {key!r} twice.")
+        summary = dict(summary)
+        validate_summary(name, processor.catalog_measures(), summary)
+        checked[key] = summary
+    return checked
+
 
 #: ``progress(done, total)``: called by long steps; ``total`` may be ``None`` when unknown.
 ProgressCallback = Callable[[int, "int | None"], None]
@@ -112,6 +183,10 @@ class _ValidatingSink:
         self.n_rows += len(chunk)
 
 
+#: ``Processor.catalog_measures()`` per (class, name, measures object).
+_CATALOG_CACHE: dict[tuple, tuple[Measure, ...]] = {}
+
+
 class Processor(abc.ABC):
     """Base class of Bitbox processors (see the module docstring for how to write one)."""
 
@@ -127,6 +202,11 @@ class Processor(abc.ABC):
     dependencies: ClassVar[tuple[str, ...]] = ()
     #: Measures plotted by default by :meth:`Measurements.plot`.
     plot_measures: ClassVar[tuple[str, ...]] = ()
+    #: The ``summary.csv`` column that tells apart the parts of a recording whose :meth:`compute` returns a
+    #: :class:`RowSummaries` (e.g. ``"person"``); ``""``: the processor never splits a recording.
+    row_key: ClassVar[str] = ""
+    #: What the ``row_key`` column holds, for the batch's ``codebook.csv``.
+    row_key_description: ClassVar[str] = ""
     #: ``{parameter: [constraint, ...]}`` checked by :meth:`validate_params`.
     _parameter_constraints: ClassVar[dict[str, list]] = {}
 
@@ -175,8 +255,12 @@ class Processor(abc.ABC):
     # ------------------------------------------------------------------ catalog
     @classmethod
     def catalog_measures(cls) -> tuple[Measure, ...]:
-        """The processor's measures, attributed to its name."""
-        return tuple(m.with_processor(cls.name) for m in cls.measures)
+        """The processor's measures, attributed to its name (made once per class and name)."""
+        key = (cls, cls.name, id(cls.measures))
+        cached = _CATALOG_CACHE.get(key)
+        if cached is None:
+            cached = _CATALOG_CACHE[key] = tuple(m.with_processor(cls.name) for m in cls.measures)
+        return cached
 
     @classmethod
     def units(cls) -> dict[str, str]:
@@ -198,7 +282,9 @@ class Processor(abc.ABC):
         """Measure one recording: append time-series chunks to ``sink``, return the summary.
 
         Subclasses implement this. Chunks are DataFrames with ``time_s`` and catalogued
-        columns, in time order, with the same columns every time.
+        columns, in time order, with the same columns every time. A processor with a
+        :attr:`row_key` may return a :class:`RowSummaries` (the main summary plus one summary
+        per part).
         """
 
     def skip_reason(self, recording: Recording) -> str | None:
@@ -248,6 +334,8 @@ class Processor(abc.ABC):
         Returns
         -------
         ProcessorResult
+            With ``rows`` (one summary per part) and ``row_key`` when :meth:`compute` returned a
+            :class:`RowSummaries`.
         """
         self.validate_params()
         if not isinstance(recording, Recording):
@@ -259,9 +347,12 @@ class Processor(abc.ABC):
         provenance["started_utc"] = _utc_now()
         memory = MemorySink() if sink is None else None
         checked = _ValidatingSink(memory if memory is not None else sink, self)
-        summary = dict(self.compute(recording, checked, progress))
+        computed = self.compute(recording, checked, progress)
+        summary = dict(computed)
         validate_summary(self.name, self.catalog_measures(), summary)
+        rows = _checked_rows(self, computed)
         provenance["finished_utc"] = _utc_now()
         provenance["n_rows"] = checked.n_rows
         return ProcessorResult(processor=self.name, timeseries=memory.result() if memory is not None else None,
-                               summary=summary, provenance=provenance, units=type(self).units())
+                               summary=summary, provenance=provenance, units=type(self).units(), rows=rows,
+                               row_key=self.row_key)

@@ -15,14 +15,16 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
-from .errors import RecordingError
+from .errors import ParameterError, RecordingError
+from .fileio import display_path
 from .log import logger
 
-__all__ = ["Recording", "VideoInfo", "Frame", "EXTENSIONS", "kind_of", "sha256_file", "crop_frame", "CROPS",
+__all__ = ["Recording", "VideoInfo", "Frame", "EXTENSIONS", "kind_of", "sha256_file", "CROPS", "Region",
+           "analysis_region", "parse_box",
            "analysed_frames", "no_video_reason", "special_file_reason"]
 
 #: Known file extensions per recording kind (lower case, with the dot).
@@ -40,19 +42,54 @@ _CHUNK = 1 << 20
 CROPS = ("full", "left", "right")
 
 
-def crop_frame(rgb: np.ndarray, crop: str) -> tuple[np.ndarray, int]:
-    """The part of a frame to analyse and its x offset in the full frame.
+@dataclass(frozen=True)
+class Region:
+    """The part of a frame that is analysed: its top-left corner and size, in frame pixels."""
 
-    ``"left"``/``"right"`` keep the left/right half (for one video of two people side by
-    side, processed as two persons); ``"full"`` keeps everything.
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+def parse_box(value: Any) -> tuple[int, int, int, int] | None:
+    """A box ``(x, y, w, h)`` from ``"x,y,w,h"`` or a sequence of four integers (``None`` stays ``None``).
+
+    Raises ``ValueError`` when it is neither, or when ``x, y < 0`` or ``w, h <= 0``.
     """
-    width = rgb.shape[1]
+    if value is None:
+        return None
+    try:
+        parts = value.replace(" ", "").split(",") if isinstance(value, str) else list(value)
+        if len(parts) != 4 or any(isinstance(p, (bool, float)) for p in parts):
+            raise ValueError
+        box = tuple(int(p) for p in parts)
+    except (TypeError, ValueError):
+        raise ValueError(f"a box is 'x,y,w,h' (four integers, pixels). Got {value!r}.") from None
+    if box[0] < 0 or box[1] < 0 or box[2] <= 0 or box[3] <= 0:
+        raise ValueError(f"a box needs x, y >= 0 and w, h > 0 (pixels). Got {value!r}.")
+    return box  # type: ignore[return-value]
+
+
+def analysis_region(width: int, height: int, *, crop: str = "full", roi: Any = None) -> Region:
+    """The analysed region of a ``width`` x ``height`` frame for ``crop`` or ``roi``.
+
+    ``roi`` (``"x,y,w,h"`` or four integers, pixels of the displayed frame) wins over
+    ``crop``; it must lie inside the frame. Raises ``ValueError`` with the frame size otherwise.
+    """
+    box = parse_box(roi)
+    if box is not None:
+        x, y, w, h = box
+        if x + w > width or y + h > height:
+            raise ValueError(f"roi {x},{y},{w},{h} reaches outside the {width}x{height} frame (x + w must be <= "
+                             f"{width} and y + h <= {height})")
+        return Region(x, y, w, h)
     if crop == "full":
-        return rgb, 0
+        return Region(0, 0, width, height)
     if crop == "left":
-        return rgb[:, : width // 2], 0
+        return Region(0, 0, width // 2, height)
     if crop == "right":
-        return rgb[:, width // 2:], width // 2
+        return Region(width // 2, 0, width - width // 2, height)
     raise ValueError(f"crop must be one of {CROPS}. Got {crop!r} instead.")
 
 
@@ -688,19 +725,26 @@ def _scan_timestamps(container, stream) -> _Timing | None:
     return timing if timing.count else None
 
 
-def analysed_frames(recording: "Recording", *, step: int = 1, crop: str = "full",
-                    progress=None) -> Iterator[tuple[Frame, np.ndarray, int]]:
-    """Frames to give a model: ``(frame, rgb, x_offset)`` with ``rgb`` cropped, contiguous, read-only.
+def analysed_frames(recording: "Recording", *, step: int = 1, crop: str = "full", roi: Any = None,
+                    progress=None) -> Iterator[tuple[Frame, np.ndarray, Region]]:
+    """Frames to give a model: ``(frame, rgb, region)`` with ``rgb`` the analysed region of the
+    frame (:func:`analysis_region`: ``crop`` or ``roi``), contiguous and read-only; add
+    ``region.x``, ``region.y`` to a position in ``rgb`` for full-frame pixels.
 
-    Reports ``progress(done, total)`` every 25 frames and once at the end.
+    Reports ``progress(done, total)`` every 25 frames and once at the end. A ``roi`` outside
+    the frame is a :class:`~bitbox.errors.ParameterError` naming the file and the frame size.
     """
+    info = recording.video_info
+    try:
+        region = analysis_region(info.width, info.height, crop=crop, roi=roi)
+    except ValueError as err:
+        raise ParameterError(f"{display_path(recording.path)}: {err}; give a roi inside the frame") from None
     expected = max(1, -(-recording.n_frames // step))
     count = 0
     for count, frame in enumerate(recording.iter_frames(step=step), start=1):
-        rgb, x0 = crop_frame(frame.rgb, crop)
-        rgb = np.ascontiguousarray(rgb)
+        rgb = np.ascontiguousarray(frame.rgb[region.y:region.y + region.height, region.x:region.x + region.width])
         rgb.flags.writeable = False
-        yield frame, rgb, x0
+        yield frame, rgb, region
         if progress is not None and count % 25 == 1:
             progress(count, expected)
     if progress is not None:

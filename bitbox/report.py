@@ -96,14 +96,22 @@ def _timeseries_figure(result: ProcessorResult, title: str):
     import matplotlib.pyplot as plt
 
     frame = result.timeseries
-    names = _measures_to_plot(result.processor, frame)
+    key = result.row_key if result.row_key in frame.columns else ""
+    names = [n for n in _measures_to_plot(result.processor, frame.drop(columns=[key]) if key else frame)]
     fig, axes = plt.subplots(len(names), 1, figsize=(10, 1.5 * len(names) + 0.8), sharex=True, squeeze=False)
     t = frame["time_s"].to_numpy()
     low = None
-    if "quality" in frame.columns:
+    if "quality" in frame.columns and not key:
         low = frame["quality"].to_numpy(dtype=float) < 0.5
+    # Long format (one row per time and part, e.g. per person): one line per part, not a zigzag between them.
+    lines = ([(f"{key} {part}", (frame[key] == part).to_numpy()) for part in pd.unique(frame[key].dropna())]
+             if key else [("", np.ones(len(frame), dtype=bool))])
     for axis, name in zip(axes[:, 0], names):
-        axis.plot(t, frame[name].to_numpy(dtype=float, na_value=np.nan), lw=0.9, color="#1f5f9f")
+        for label, rows in lines:
+            axis.plot(t[rows], frame[name].to_numpy(dtype=float, na_value=np.nan)[rows], lw=0.9,
+                      label=label or None, **({} if key else {"color": "#1f5f9f"}))
+        if key and axis is axes[0, 0]:
+            axis.legend(fontsize=7, loc="upper right", ncol=min(len(lines), 6))
         if low is not None and low.any():
             bottom, top = axis.get_ylim()
             axis.fill_between(t, bottom, top, where=low, color="#d62728", alpha=0.15, lw=0, step="mid")
@@ -187,7 +195,7 @@ def _recording_page(folder: Path, show_faces: bool, row: dict | None = None) -> 
                            f"<td class='num'>{v / len(frame):.1%}</td></tr>" for k, v in counts.items())
             parts.append(f"<h3>Quality control</h3><table><tr><th>frame status</th><th>frames</th><th>share</th>"
                          f"</tr>{rows}</table>")
-        if len(frame):
+        if len(frame) and _measures_to_plot(processor, frame.drop(columns=["time_s"])):
             parts.append("<h3>Over time</h3>" + _img(png_data(_timeseries_figure(result, f"{m.recording_id}: "
                                                                                           f"{processor}")),
                                                      f"{processor} measures over time"))
@@ -196,14 +204,28 @@ def _recording_page(folder: Path, show_faces: bool, row: dict | None = None) -> 
             if frames:
                 parts.append("<h3>Frames with landmarks</h3><div class='frames'>"
                              + "".join(_img(f, "video frame with landmarks", "frame") for f in frames) + "</div>")
-        rows = "".join(f"<tr><td>{html.escape(k)}</td><td class='num'>{_fmt(v)}</td>"
-                       f"<td>{html.escape(_unit(processor, k))}</td></tr>" for k, v in result.summary.items()
-                       if k != "notes")
-        parts.append(f"<h3>Summary</h3><table><tr><th>measure</th><th>value</th><th>unit</th></tr>{rows}</table>")
+        parts.append(_summary_table(result))
         prov_rows = "".join(f"<tr><td>{html.escape(k)}</td><td><code>{html.escape(str(v))}</code></td></tr>"
                             for k, v in prov.items())
         parts.append(f"<details><summary>Provenance</summary><table>{prov_rows}</table></details>")
     return html_page(f"Bitbox report: {m.recording_id}", "\n".join(parts))
+
+
+def _summary_table(result: ProcessorResult) -> str:
+    """The summary values with units; with parts (``result.rows``, e.g. one summary per person) a
+    column per part beside the main summary, and each part's notes."""
+    processor, parts = result.processor, result.rows
+    keys = list(dict.fromkeys([*result.summary, *(k for row in parts.values() for k in row)]))
+    head = "".join(f"<th>{html.escape(f'{result.row_key} {part}')}</th>" for part in parts)
+    rows = "".join(f"<tr><td>{html.escape(k)}</td><td class='num'>{_fmt(result.summary.get(k))}</td>"
+                   + "".join(f"<td class='num'>{_fmt(row.get(k))}</td>" for row in parts.values())
+                   + f"<td>{html.escape(_unit(processor, k))}</td></tr>" for k in keys if k != "notes")
+    value = "main" if parts else "value"
+    table = (f"<h3>Summary</h3><div class='wide'><table><tr><th>measure</th><th>{value}</th>{head}<th>unit</th></tr>"
+             f"{rows}</table></div>")
+    noted = [(part, split_notes(row.get("notes"))) for part, row in parts.items()]
+    return table + "".join(f"<p>{html.escape(f'{result.row_key} {part}')}:</p>{_notes_box(notes)}"
+                           for part, notes in noted if notes)
 
 
 def _unit(processor: str, measure: str) -> str:
@@ -259,6 +281,15 @@ def _distributions_figure(summary: pd.DataFrame, processor: str, measures: list[
     return fig
 
 
+def _cell(summary: pd.DataFrame, rid: str, column: str) -> str:
+    """A recording's value of ``column``: ``–`` when absent; the values of its parts joined by `` / ``
+    (in summary.csv's order) when it has several rows."""
+    if rid not in summary.index:
+        return "–"
+    values = summary.loc[[rid], column].tolist()
+    return " / ".join(_fmt(v) for v in values)
+
+
 def _index_page(out_dir: Path, pages: dict[str, str]) -> str:
     """The cohort page: counts, a QC table with failures and detection rates, distributions, links."""
     manifest_path = out_dir / "manifest.csv"
@@ -270,6 +301,7 @@ def _index_page(out_dir: Path, pages: dict[str, str]) -> str:
     summary = (pd.read_csv(summary_path, dtype={"recording_id": str}) if summary_path.is_file()
                else pd.DataFrame({"recording_id": []}))
     summary = summary.set_index("recording_id") if "recording_id" in summary.columns else summary
+    split = not summary.index.is_unique  # one row per recording and part (e.g. person)
     qc_columns = [c for c in summary.columns if c.endswith("_detected_fraction")]
     status_columns = [c for c in manifest.columns if c.endswith(".status")]
     note_columns = [c for c in summary.columns if c.endswith(".notes")]
@@ -280,10 +312,9 @@ def _index_page(out_dir: Path, pages: dict[str, str]) -> str:
         name = f"<a href='{html.escape(pages[rid])}'>{html.escape(rid)}</a>" if rid in pages else html.escape(rid)
         status = str(row.get("status", ""))
         per = "".join(f"<td class='{html.escape(str(row[c]))}'>{html.escape(str(row[c]))}</td>" for c in status_columns)
-        qc = per + "".join(f"<td class='num'>{_fmt(summary.at[rid, c]) if rid in summary.index else '–'}</td>"
-                     for c in qc_columns)
-        notes = [f"{c[: -len('.notes')]}: {n}" for c in note_columns if rid in summary.index
-                 for n in split_notes(summary.at[rid, c])]
+        qc = per + "".join(f"<td class='num'>{_cell(summary, rid, c)}</td>" for c in qc_columns)
+        notes = list(dict.fromkeys(f"{c[: -len('.notes')]}: {n}" for c in note_columns if rid in summary.index
+                                   for text in summary.loc[[rid], c] for n in split_notes(text)))
         reason = html.escape(str(row.get("reason", "")))
         noted = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
         path = html.escape(str(row.get("path", "")), quote=True)
@@ -309,8 +340,9 @@ def _index_page(out_dir: Path, pages: dict[str, str]) -> str:
     processed = summary[summary["status"].isin(["ok", "partial"])] if "status" in summary.columns else summary
     groups = _summary_measures(processed) if len(processed) else {}
     if groups:
-        parts.append("<h2>Distributions of the summary measures</h2><p>Over the processed recordings: a "
-                     "histogram (or one dot per recording when there are few), the median in orange. Units in "
+        over = "recordings and parts (one row of summary.csv each)" if split else "recordings"
+        parts.append(f"<h2>Distributions of the summary measures</h2><p>Over the processed {over}: a "
+                     "histogram (or one dot per row when there are few), the median in orange. Units in "
                      "brackets; definitions in the measure catalog.</p>")
         for processor, measures in groups.items():
             parts.append(f"<h3>{html.escape(processor)}</h3>"

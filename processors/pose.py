@@ -32,7 +32,7 @@ from bitbox.catalog import Measure
 from bitbox.errors import MeasurementError, ParameterError
 from bitbox.framestore import FrameTable, SpillFile
 from bitbox.log import logger
-from bitbox.params import Bool, Interval, Options
+from bitbox.params import Bool, Box, Interval, NoneOk, Options
 from bitbox.processor import Processor, ProgressCallback, join_notes
 from bitbox.recording import CROPS, Recording, analysed_frames, no_video_reason
 
@@ -464,6 +464,11 @@ class PoseProcessor(Processor):
     crop : {"full", "left", "right"}
         Analyse the whole frame or one half (two people side by side: run once per half and
         compare them with ``bitbox dyad``). Landmarks stay in full-frame pixels.
+    roi : str | tuple of int | None
+        Analyse only this box of the frame, ``"x,y,w,h"`` in pixels of the displayed frame
+        (e.g. one person of several, or the webcam inset of a screen recording; from the
+        CLI ``--set pose.roi=100,50,400,300``). Wins over ``crop``. Landmarks stay in
+        full-frame pixels; "inside the frame" means inside the roi.
     still_threshold : float
         Motion energy (SW/s) below which the person counts as still.
     gesture_speed : float
@@ -491,6 +496,7 @@ class PoseProcessor(Processor):
         "min_visibility": [Interval(float, 0, 1)],
         "frame_step": [Interval(int, 1, None)],
         "crop": [Options(CROPS)],
+        "roi": [NoneOk(), Box()],
         "still_threshold": [Interval(float, 0, None, closed="neither")],
         "gesture_speed": [Interval(float, 0, None, closed="neither")],
         "gesture_min_s": [Interval(float, 0, None)],
@@ -500,7 +506,7 @@ class PoseProcessor(Processor):
     }
 
     def __init__(self, *, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5,
-                 min_visibility: float = 0.5, frame_step: int = 1, crop: str = "full",
+                 min_visibility: float = 0.5, frame_step: int = 1, crop: str = "full", roi=None,
                  still_threshold: float = 0.1, gesture_speed: float = 0.5, gesture_min_s: float = 0.2,
                  hand_face_distance: float = 0.6, store_landmarks: bool = True, chunk_frames: int = 2000) -> None:
         self.min_detection_confidence = min_detection_confidence
@@ -508,6 +514,7 @@ class PoseProcessor(Processor):
         self.min_visibility = min_visibility
         self.frame_step = frame_step
         self.crop = crop
+        self.roi = roi
         self.still_threshold = still_threshold
         self.gesture_speed = gesture_speed
         self.gesture_min_s = gesture_min_s
@@ -544,17 +551,17 @@ class PoseProcessor(Processor):
         previous = None
         with SpillFile((N_POSE, 4), prefix="bitbox-pose-") as spill:
             with self._pose_model() as model:
-                for frame, rgb, x0 in analysed_frames(recording, step=self.frame_step, crop=self.crop,
-                                                      progress=progress):
+                for frame, rgb, region in analysed_frames(recording, step=self.frame_step, crop=self.crop,
+                                                          roi=self.roi, progress=progress):
                     result = model.process(rgb)
                     height, width = rgb.shape[:2]
                     row: dict[str, float] = {"detected": 0.0, "quality": 0.0}
                     points = nan_points
                     centres = dict.fromkeys(SEGMENTS, np.full(2, np.nan))
                     if result.pose_landmarks is not None:
-                        points = np.array([(p.x * width + x0, p.y * height, p.z * width, p.visibility)
-                                           for p in result.pose_landmarks.landmark], dtype=np.float64)
-                        row.update(self._frame_measures(points, width, height, x0, previous))
+                        points = np.array([(p.x * width + region.x, p.y * height + region.y, p.z * width,
+                                            p.visibility) for p in result.pose_landmarks.landmark], dtype=np.float64)
+                        row.update(self._frame_measures(points, region, previous))
                         centres = self._centres(points)
                     previous = points if result.pose_landmarks is not None else None
                     spill.write(points)
@@ -605,11 +612,12 @@ class PoseProcessor(Processor):
         return {key: mask & detected for key, mask in
                 skeleton_flags({key: s[key] for key in _GEOMETRY}, reference=reference).items()}
 
-    def _frame_measures(self, points, width, height, x0, previous) -> dict[str, float]:
+    def _frame_measures(self, points, region, previous) -> dict[str, float]:
         seen = points[:, 3] >= self.min_visibility
         upper = UPPER_BODY
-        inside = ((points[upper, 0] >= x0) & (points[upper, 0] < x0 + width) & (points[upper, 1] >= 0)
-                  & (points[upper, 1] < height))
+        x0, y0 = region.x, region.y
+        inside = ((points[upper, 0] >= x0) & (points[upper, 0] < x0 + region.width) & (points[upper, 1] >= y0)
+                  & (points[upper, 1] < y0 + region.height))
         row = {"detected": 1.0, "quality": float(np.clip(points[upper, 3].mean(), 0, 1)),
                "inframe": float(inside[seen[upper]].mean()) if seen[upper].any() else 0.0}
         row.update({key: float(value[0]) for key, value in

@@ -17,6 +17,7 @@ import bitbox.analysis as ba
 from bitbox.analysis._common import KINDS
 from bitbox.catalog import validate_summary
 from bitbox.processors import face
+from bitbox.processors.face import blendshapes
 from bitbox.processors.face import FaceProcessor, face_summary
 
 FPS = 30.0
@@ -283,8 +284,9 @@ def _face_series(detected: np.ndarray, rng: np.random.Generator, fps: float) -> 
         "head_x": walk(0.5, 80), "head_y": walk(0.5, 70), "head_size_px": np.where(detected, 40.0, np.nan),
         "ear_left": np.where(detected, 0.3, np.nan), "ear_right": np.where(detected, 0.3, np.nan),
         "blink": (rng.uniform(size=n) < 0.02).astype(np.int8) * detected,
-        "gaze_x": walk(0.001), "gaze_y": walk(0.001),
+        "gaze_x": walk(0.001), "gaze_y": walk(0.001), "gaze_yaw_deg": walk(0.5), "gaze_pitch_deg": walk(0.5),
         **{name: walk(0.002) for name in face.DESCRIPTORS},
+        **{c: np.clip(np.abs(walk(0.05)), 0, 1) for c in blendshapes.COLUMNS},
         **{f"disp_{r}": np.abs(walk(0.005)) for r in face.REGIONS},
         **{f"asym_{r}": np.abs(walk(0.001)) for r in face.ASYM_REGIONS},
     }

@@ -95,7 +95,8 @@ def test_outputs_are_complete_and_nothing_is_half_written(first_run):
         assert sorted(p.name for p in (out / rid).iterdir()) == ["face.json", "face.parquet"]
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
     summary = pd.read_csv(out / "summary.csv")
-    assert list(summary.columns[:4]) == ["recording_id", "path", "status", "error"]
+    # the face processor's key column (one row per recording and person) comes right after recording_id
+    assert list(summary.columns[:5]) == ["recording_id", "person", "path", "status", "error"]
     assert len(summary) == 7 and summary["recording_id"].is_unique
     ok = summary.set_index("recording_id").loc["talking_head"]
     assert ok["face.face_detected_fraction"] >= 0.95 and ok["face.n_frames"] == 40

@@ -91,4 +91,4 @@ def test_the_left_half_runs_and_explains_its_nan_measures(dropout_results):
     share = (ts.loc[ts["face_detected"] == 1, "qc_reason"] == "face_partly_outside_frame").mean()
     assert share > 0.3
     assert f"qc_reason face_partly_outside_frame on {100 * share:.0f}% of the frames with a face: part of the face " \
-           "lies outside the frame (or outside the analysed half with crop)" in s["notes"]
+           "lies outside the frame (or outside the analysed region with crop or roi)" in s["notes"]
