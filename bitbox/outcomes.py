@@ -118,7 +118,7 @@ def read_tables(out_dir: Path) -> tuple[dict[str, dict], dict[str, dict], list[s
         for row in summary.to_dict("records"):
             rid = row["recording_id"]
             summary_rows[rid] = {k: v for k, v in row.items() if not (isinstance(v, float) and math.isnan(v))}
-            if rid not in manifest_rows:
+            if rid not in manifest_rows and rid not in order:  # a recording with several parts has several rows
                 order.append(rid)
     for rid, row in manifest_rows.items():  # tables of an older Bitbox: outcomes from the row's status
         entry = summary_rows.setdefault(rid, {"recording_id": rid, "path": row.get("path", "")})

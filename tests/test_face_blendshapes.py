@@ -244,3 +244,22 @@ def test_summarize_known_values():
         bs.summarize(values[:, :51], detected)
     with pytest.raises(ParameterError):
         bs.summarize(values, detected[:4])
+
+
+def test_a_changed_bundled_model_is_refused(tmp_path, monkeypatch):
+    bundled = bs.resolve_model(None)
+    copy = tmp_path / "face_landmarker.task"
+    data = bytearray(bundled.read_bytes())
+    data[-1] ^= 0xFF  # one byte of the zip's end record: a corrupted or replaced file
+    copy.write_bytes(bytes(data))
+    monkeypatch.setattr(bs, "_packaged_model", lambda: copy)
+    with pytest.raises(ParameterError, match="is not the file Bitbox shipped.*reinstall Bitbox"):
+        bs.resolve_model(None)
+
+
+def test_a_missing_face_model_is_refused_before_any_recording(tmp_path):
+    from bitbox.processors.face import FaceProcessor
+
+    with pytest.raises(ParameterError, match="'face_model' parameter of FaceProcessor must be None or the path of an "
+                                             "existing MediaPipe face_landmarker.task"):
+        FaceProcessor(face_model=str(tmp_path / "nope.task")).validate_params()

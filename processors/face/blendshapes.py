@@ -29,7 +29,6 @@ Apple. ARFaceAnchor.BlendShapeLocation (ARKit documentation).
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import re
@@ -43,6 +42,7 @@ import numpy as np
 from bitbox.catalog import Measure
 from bitbox.errors import ParameterError
 from bitbox.log import logger
+from bitbox.recording import sha256_file
 
 __all__ = ["NAMES", "COLUMNS", "SUBSET", "ACTIVE_THRESHOLD", "SUMMARY_STATS", "AU_CORRESPONDENCE", "ARKIT_MEANING",
            "MODEL_MEMBER", "PACKAGED_SHA256", "BlendshapeModel", "resolve_model", "measures", "summarize"]
@@ -232,6 +232,7 @@ def resolve_model(face_model: str | os.PathLike | None) -> Path:
                 f"the bundled blendshape model {path} is missing from this installation: reinstall Bitbox (or run "
                 "`python tools/face_model.py --rederive --write` in a checkout), or give face_model= the path of a MediaPipe "
                 "face_landmarker.task")
+        _check_packaged(path)
         return path
     path = Path(os.fspath(face_model)).expanduser()
     if not path.exists():
@@ -242,6 +243,24 @@ def resolve_model(face_model: str | os.PathLike | None) -> Path:
     path = path.resolve()
     _model_kind(path)
     return path
+
+
+#: (path, size, mtime) of the bundled model whose SHA-256 was found right in this process.
+_PACKAGED_OK: set[tuple[str, int, int]] = set()
+
+
+def _check_packaged(path: Path) -> None:
+    """The bundled model must be the file Bitbox shipped (SHA-256 checked once per process)."""
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key in _PACKAGED_OK:
+        return
+    if sha256_file(path) != PACKAGED_SHA256:
+        raise ParameterError(
+            f"the bundled blendshape model {path} is not the file Bitbox shipped (its SHA-256 differs from "
+            f"{PACKAGED_SHA256}): reinstall Bitbox (or run `python tools/face_model.py --rederive --write` in a "
+            "checkout), or give face_model= the path of a MediaPipe face_landmarker.task")
+    _PACKAGED_OK.add(key)
 
 
 def _model_kind(path: Path) -> str:
@@ -283,14 +302,6 @@ def _check_shapes(path: Path, interpreter: Any) -> None:
             f"model takes {[INPUT_SHAPE]} (146 landmarks, x/y) and gives 52 scores; {_FIX}")
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 # ---------------------------------------------------------------------------------------------- runtime
 
 
@@ -329,7 +340,7 @@ class BlendshapeModel:
     def sha256(self) -> str:
         """SHA-256 of the model file (the whole ``.task`` or ``.tflite``), computed once."""
         if self._sha256 is None:
-            self._sha256 = _sha256_file(self.path)
+            self._sha256 = sha256_file(self.path)
         return self._sha256
 
     @property

@@ -133,13 +133,13 @@ def _frame_row(points: np.ndarray, template, region) -> tuple[dict[str, float], 
 
 
 class _PathParam:
-    """A path to a file (str or os.PathLike); its content is checked when the model opens."""
+    """The path (str or os.PathLike) of an existing file; its content is checked when the model opens."""
 
     def accepts(self, value: Any) -> bool:
-        return isinstance(value, (str, os.PathLike)) and bool(str(value))
+        return isinstance(value, (str, os.PathLike)) and bool(str(value)) and os.path.isfile(value)
 
     def describe(self) -> str:
-        return "a path to a MediaPipe face_landmarker.task or face_blendshapes.tflite file"
+        return "the path of an existing MediaPipe face_landmarker.task or face_blendshapes.tflite file"
 
 
 class FaceProcessor(Processor):
