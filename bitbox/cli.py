@@ -29,7 +29,13 @@ from .log import set_log_level
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+#: Python's spellings, as the docs and a notebook write them (JSON's are true, false, null).
+_PYTHON_WORDS = {"True": True, "False": False, "None": None}
+
+
 def _parse_value(text: str) -> Any:
+    if text in _PYTHON_WORDS:
+        return _PYTHON_WORDS[text]
     try:
         return json.loads(text)
     except ValueError:

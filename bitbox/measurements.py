@@ -171,9 +171,13 @@ def split_measurements(m: "Measurements", column: str, value: object) -> "Measur
             continue
         keep = _matches(frame[column], value)
         if not keep.any():
+            present = _present(frame[column])
+            hint = (f" It holds one {column} only: the processor reported one; process the recording again with "
+                    f"every {column} measured (e.g. --set {result.processor}.{column}=all)" if len(present) == 1
+                    else "")
             raise ParameterError(f"{m.recording_id}: the {result.processor!r} time series has no rows with "
-                                 f"{column} = {value!r}. The {column} ids present: "
-                                 f"{', '.join(map(str, _present(frame[column]))) or 'none'}.")
+                                 f"{column} = {value}. The {column} ids present: "
+                                 f"{', '.join(map(str, present)) or 'none'}.{hint}")
         part = frame.loc[keep].drop(columns=[column]).reset_index(drop=True)
         summary = next((s for k, s in result.rows.items() if str(k) == str(value)
                         or part_order(k) == part_order(value)), {})
@@ -312,7 +316,9 @@ class Measurements(Mapping[str, ProcessorResult]):
         """One row of per-recording values, named ``<processor>.<measure>`` (each processor's main
         summary: for one that splits the recording into parts, e.g. people, the part it follows)."""
         values = {f"{p}.{k}": v for p, r in self._results.items() for k, v in r.summary.items()}
-        return pd.Series(values, name=self.recording_id, dtype="float64" if values else None)
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values.values())
+        # text measures (notes, a list of bad channels) keep the row an object Series
+        return pd.Series(values, name=self.recording_id, dtype="float64" if numeric and values else object)
 
     @property
     def row_key(self) -> str:

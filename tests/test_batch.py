@@ -374,3 +374,12 @@ def test_dask_timeout_and_bad_scheduler(tmp_path, talking_head):
             pytest.raises(bitbox.ParameterError, match="Cannot reach the Dask scheduler"):
         bitbox.process_folder(folder, tmp_path / "x", processors=["face"], scheduler="tcp://127.0.0.1:9",
                               progress=False)
+
+
+def test_set_values_take_json_and_python_spellings():
+    from bitbox.cli import _parse_sets
+
+    assert _parse_sets(["face.blendshapes=False", "face.tracking=true", "face.roi=10,20,300,200", "face.person=2",
+                        "face.face_model=None", "face.person_name=all"]) == {
+        "face.blendshapes": False, "face.tracking": True, "face.roi": "10,20,300,200", "face.person": 2,
+        "face.face_model": None, "face.person_name": "all"}

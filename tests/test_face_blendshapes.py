@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import shutil
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -263,3 +264,18 @@ def test_a_missing_face_model_is_refused_before_any_recording(tmp_path):
     with pytest.raises(ParameterError, match="'face_model' parameter of FaceProcessor must be None or the path of an "
                                              "existing MediaPipe face_landmarker.task"):
         FaceProcessor(face_model=str(tmp_path / "nope.task")).validate_params()
+
+
+def test_another_tflite_network_is_refused_with_its_shapes():
+    """A real TensorFlow Lite model of another network (mediapipe's face mesh, whose metadata is a zip
+    appended to the flatbuffer) is read as a network and refused for its shapes, not as a bad zip."""
+    import mediapipe
+
+    other = Path(mediapipe.__file__).parent / "modules" / "face_landmark" / "face_landmark.tflite"
+    assert bs.resolve_model(other) == other.resolve()
+    with pytest.raises(ParameterError, match=r"the network takes \[\(1, 192, 192, 3\)\].*gives 52 scores"):
+        bs.BlendshapeModel(other).open()
+    from bitbox.processors.face import FaceProcessor
+
+    with pytest.raises(ParameterError, match="the network takes"):  # before any recording
+        FaceProcessor(face_model=str(other)).validate_params()

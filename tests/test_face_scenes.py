@@ -86,6 +86,9 @@ def test_a_single_person_is_chosen_by_size_or_side(scenes, person, name):
     (pid, k), = _truth_of(ts, scene).items()
     assert scene.people[k] == name
     assert list(result.rows) == [pid]
+    others = ", ".join(str(i) for i in range(3) if i != pid)
+    assert (f"3 people were seen; this row is person {pid} (person={person!r}); the others ({others}) are not "
+            "measured here - give person='all' to measure everyone") in result.summary["notes"]
 
 
 def test_an_id_that_is_not_there_lists_the_ids_seen(scenes):
@@ -122,6 +125,13 @@ def test_roi_analyses_only_that_box_in_full_frame_pixels(scenes):
     error = np.linalg.norm(scene.centre[ts.frame, k] - ts[["head_x", "head_y"]].to_numpy(), axis=1)
     assert np.nanmax(error) < 0.5 * 34
     assert result.summary["n_persons"] == 1
+
+
+def test_a_roi_without_a_face_says_so(scenes):
+    path, _ = scenes["screen_inset"]
+    with pytest.raises(MeasurementError, match="no face was found inside roi 0,0,300,200 in any of the 45 analysed "
+                                               "frames.*leave roi unset"):
+        bitbox.process(path, processors=["face"], roi="0,0,300,200", blendshapes=False)
 
 
 @pytest.mark.parametrize("roi", ["1000,0,400,400", "1,2,3", [10, 10, 0, 5], "a,b,c,d"])

@@ -52,7 +52,10 @@ def test_to_wide_summary_row_and_folder_read(tmp_path):
     assert wide["time_s"].tolist() == [0.0, 0.05, 0.1, 0.2, 0.3, 0.4]
     assert wide.loc[1, "other.x"] == 2.0 and np.isnan(wide.loc[1, "toy.speed"])
     row = m.summary_row()
-    assert row["toy.rate"] == 3.25 and row["other.rate"] == 1.0 and row.name == "rec1"
+    assert row["toy.rate"] == 3.25 and row["other.rate"] == 1.0 and row.name == "rec1" and row.dtype == "float64"
+    noted = Measurements([ProcessorResult("other", other.timeseries, {"rate": 1.0, "notes": "rate is low"})])
+    row = noted.summary_row()  # a text measure keeps its text (was: ValueError converting it to float)
+    assert row["other.notes"] == "rate is low" and row["other.rate"] == 1.0
     m.write(tmp_path / "rec1")
     back = Measurements.read(tmp_path / "rec1")
     assert back.processors == ["other", "toy"] and back.recording_id == "rec1"

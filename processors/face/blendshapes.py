@@ -264,7 +264,15 @@ def _check_packaged(path: Path) -> None:
 
 
 def _model_kind(path: Path) -> str:
-    """``"task"`` or ``"tflite"``; a :class:`ParameterError` when ``path`` is neither usable kind."""
+    """``"task"`` or ``"tflite"``; a :class:`ParameterError` when ``path`` is neither usable kind.
+
+    A TensorFlow Lite flatbuffer is recognised first: one with metadata carries its associated
+    files as a zip appended to it, which ``zipfile`` would take for a bundle.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if head[4:8] == b"TFL3":
+        return "tflite"
     if zipfile.is_zipfile(path):
         try:
             with zipfile.ZipFile(path) as bundle:
@@ -276,10 +284,6 @@ def _model_kind(path: Path) -> str:
             raise ParameterError(f"face_model={str(path)!r} is a zip without {MODEL_MEMBER} (it holds {held}): it is "
                                  f"not a MediaPipe Face Landmarker bundle; {_FIX}")
         return "task"
-    with open(path, "rb") as handle:
-        head = handle.read(8)
-    if head[4:8] == b"TFL3":
-        return "tflite"
     raise ParameterError(f"face_model={str(path)!r} is neither a .task bundle (zip) nor a TensorFlow Lite model; "
                          f"{_FIX}")
 

@@ -105,16 +105,44 @@ def min_frames_for_all(n_frames: int) -> float:
 
 
 def select_persons(person: str | int, stats: dict[int, dict[str, float]], *, n_frames: int,
-                   path) -> tuple[list[int], list[int]]:
+                   path, roi=None) -> tuple[list[int], list[int]]:
     """The ids to report for the ``person`` parameter, and the ids left out of ``'all'``.
 
     ``largest``, ``left`` and ``right`` choose among the people present on at least half as
     many frames as the most present one: the largest median head size, the smallest or the
     largest median horizontal position. An integer is that id. ``all`` is every id seen on
     at least :func:`min_frames_for_all` frames.
+
+    Parameters
+    ----------
+    person : {"largest", "left", "right", "all"} or int
+        The processor's ``person`` parameter.
+    stats : dict
+        Per id: ``n`` (frames with the face), ``size`` (median head size, px), ``x`` (median
+        head x, px), as :meth:`People.stats` gives.
+    n_frames : int
+        Analysed frames of the video.
+    path : path
+        The recording (for the error).
+    roi : str | tuple | None
+        The processor's ``roi`` (for the error when no face was found).
+
+    Returns
+    -------
+    chosen, left_out : list of int
+        The ids reported, and those ``"all"`` leaves out.
+
+    Raises
+    ------
+    MeasurementError
+        No face at all, or an id that was not seen (the ids seen are listed).
     """
     present = {pid: st for pid, st in stats.items() if st["n"] > 0}
     if not present:
+        if roi is not None:
+            raise MeasurementError(path, f"no face was found inside roi {roi} in any of the {n_frames} analysed "
+                                   "frames", "Check that the roi (x,y,w,h in pixels of the displayed frame) holds "
+                                   "the face, or leave roi unset to search the whole frame")
         raise MeasurementError(path, f"no face was found in any of the {n_frames} analysed frames",
                                "Check that a face is visible, frontal enough and well lit; a small face in a "
                                "large frame is found down to about 25 px between the eyes - give roi=x,y,w,h "

@@ -209,7 +209,7 @@ class FaceProcessor(Processor):
     row_key = "person"
     row_key_description = ("Face processor: stable id of the person the row is about (0, 1, ... in order of first "
                            "appearance); one row per recording and person with face.person='all', else the id of "
-                           "the person reported")
+                           "the one person reported.")
     plot_measures = ("quality", "head_yaw", "head_pitch", "head_roll", "eye_closure", "mouth_open",
                      "lip_corner_pull", "bs_mouth_smile_left", "gaze_yaw_deg")
     _parameter_constraints = {
@@ -252,6 +252,14 @@ class FaceProcessor(Processor):
         self.chunk_frames = chunk_frames
         self.crop = crop
         self.roi = roi
+
+    def validate_params(self) -> None:
+        """Check every parameter, and a user's ``face_model`` file itself (so that a batch stops
+        before any recording instead of failing each one)."""
+        super().validate_params()
+        if self.blendshapes and self.face_model is not None:
+            with bs.BlendshapeModel(bs.resolve_model(self.face_model)):
+                pass  # opening reads the file and checks the network's shapes
 
     # ------------------------------------------------------------------ inputs
     def skip_reason(self, recording: Recording) -> str | None:
@@ -303,7 +311,8 @@ class FaceProcessor(Processor):
                 people.indices.append(frame.index)
                 people.n_faces.append(faces.n_faces)
             n = len(people.times)
-            chosen, dropped = select_persons(self.person, people.stats(), n_frames=n, path=recording.path)
+            chosen, dropped = select_persons(self.person, people.stats(), n_frames=n, path=recording.path,
+                                             roi=self.roi)
             logger.info("%s: %d person(s) seen; reporting %s", recording.path.name, len(people.stores),
                         ", ".join(map(str, chosen)))
             return self._second_pass(recording, sink, people, chosen, dropped, fps)
@@ -342,6 +351,11 @@ class FaceProcessor(Processor):
             extra.append(f"person(s) {', '.join(map(str, dropped))} appeared on fewer than "
                          f"{min_frames_for_all(len(people.times)):g} analysed frames and are not reported (a passing "
                          "or spurious face) - give person=<id> to see one")
+        if len(chosen) == 1 and len(people.stores) > 1:
+            others = ", ".join(str(pid) for pid in sorted(people.stores) if pid != chosen[0])
+            extra.append(f"{len(people.stores)} people were seen; this row is person {chosen[0]} "
+                         f"(person={self.person!r}); the others ({others}) are not measured here - give person='all' "
+                         "to measure everyone")
         if people.ignored:
             extra.append(f"more than {_MAX_PERSONS} different faces were seen; the later ones were ignored")
         rows = {}

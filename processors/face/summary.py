@@ -222,7 +222,7 @@ def _blendshape_summary(ts: pd.DataFrame, detected: np.ndarray, notes: _Notes) -
     names = [f"{c}_{stat}" for c in bs.COLUMNS for stat in bs.SUMMARY_STATS]
     if not set(bs.COLUMNS) <= set(ts.columns):
         notes.add(["bs_*"], "the time series has no blendshape columns (blendshapes=False)",
-                  "run the face processor with blendshapes=True")
+                  "nothing to fix (blendshapes=True measures them)")
         return dict.fromkeys(names, math.nan)
     values = ts[list(bs.COLUMNS)].to_numpy(dtype=float, na_value=np.nan)
     return bs.summarize(values, detected)

@@ -16,7 +16,8 @@ jumped more and matches its own appearance worse loses it).
 
 Finding faces. Full-range detection on tiles (:func:`.detect.detect_faces`) runs
 
-- on the whole frame set (a *sweep*) on the first ``START_FRAMES`` frames, at once on the frame a
+- on the whole frame set (a *sweep*) on the first ``START_FRAMES`` frames and every 0.25 s for the
+  first ``START_SWEEP_S`` seconds, at once on the frame a
   track is lost, and every 0.25 s for ``LOST_FAST_S`` seconds after a loss; in that time also the
   tile nearest to where the face was lost, on every frame for ``LOST_EVERY_FRAME_S`` and then on
   every other frame, so that a face coming back where it left (after a dropout or a hand passing,
@@ -92,6 +93,9 @@ CONVERGE_IOD = 0.5
 SAME_FACE_IOD = 0.8
 #: interval of the fast search, seconds
 FAST_S = 0.25
+#: for this long from the first frame the whole frame is searched every FAST_S (a face the detector
+#: misses on the first frames, e.g. a small one, is found within a fraction of a second, not redetect_s)
+START_SWEEP_S = 2.0
 #: the first frames are all searched (a face missed once at the start is found on the next frame)
 START_FRAMES = 2
 #: the tile where a face was lost is searched on every frame for this long after the loss
@@ -353,6 +357,7 @@ class FaceTracker:
         self._last_sweep: float | None = None
         self._last_search: float | None = None
         self._last_time: float | None = None
+        self._first_time: float | None = None
         self._untracked: list[np.ndarray] = []   # centres of faces seen beyond max_faces
         self._rejected: list[tuple[tuple[float, float, float, float], float]] = []
         self.stats = {"frames": 0, "sweeps": 0, "views": 0, "candidate_meshes": 0, "meshes_made": 0}
@@ -465,9 +470,12 @@ class FaceTracker:
     def _views_to_search(self, time_s: float, lost_now: bool) -> list[tuple[int, int, int, int]] | None:
         """Which regions to search on this frame (None: no search); see the module docstring."""
         starting = self.stats["frames"] <= START_FRAMES
+        if self._first_time is None:
+            self._first_time = time_s
         recent = [t for t in self._tracks if not t.live and time_s - t.lost_at < LOST_FAST_S]
         due = self._last_sweep is None or time_s - self._last_sweep >= FAST_S - 1e-9
-        if lost_now or starting or (recent and due):
+        early = time_s - self._first_time < START_SWEEP_S  # the first seconds: whoever is there is found
+        if lost_now or starting or ((recent or early) and due):
             self._last_sweep = self._last_search = time_s
             self.stats["sweeps"] += 1
             self._close_stale(time_s)
