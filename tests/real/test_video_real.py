@@ -144,7 +144,13 @@ def test_face_on_a_variable_frame_rate_video_measures_on_a_uniform_grid(faulty, 
     # rate over the kept frames (25 fps) would understate it.
     assert vfr.summary["head_rotation_speed_deg_per_s"] == pytest.approx(
         face_result.summary["head_rotation_speed_deg_per_s"], rel=0.25)
-    assert vfr.summary["blink_count"] == face_result.summary["blink_count"]
+    # The blinks: the clip's third blink is borderline (its deepest frame at 0.64 of the open-eye EAR against
+    # the 0.7 threshold) and re-encoding at a variable rate moves it across (0.74), so it may or may not be
+    # counted; the others are (the first at 0.70 on the kept frames: its deepest frame is one of those dropped).
+    ts = vfr.timeseries
+    ear = ((ts["ear_left"] + ts["ear_right"]) / 2 / vfr.summary["ear_baseline"]).to_numpy()
+    assert face_result.summary["blink_count"] - 1 <= vfr.summary["blink_count"] <= face_result.summary["blink_count"]
+    assert (ear[ts["blink"].to_numpy() == 1] < 0.7).any() and not (ear[ts["blink"].to_numpy() == 0] < 0.6).any()
 
 
 def test_timestamps_that_repeat_are_not_trusted_and_noted(faulty, tmp_path):
