@@ -230,8 +230,8 @@ def resolve_model(face_model: str | os.PathLike | None) -> Path:
         if not path.is_file():
             raise ParameterError(
                 f"the bundled blendshape model {path} is missing from this installation: reinstall Bitbox (or run "
-                "`python tools/face_model.py --rederive --write` in a checkout), or give face_model= the path of a MediaPipe "
-                "face_landmarker.task")
+                "`python tools/face_model.py --rederive --write` in a checkout), or give face_model= the path of a "
+                "MediaPipe face_landmarker.task")
         _check_packaged(path)
         return path
     path = Path(os.fspath(face_model)).expanduser()

@@ -55,7 +55,8 @@ MEASURES: list[Measure] = [
     _ts("face_detected", "1", "1 if this person's face was found in this frame, else 0.", (0, 1), "int",
         _MESH_REF),
     _ts("n_faces", "1", "Number of faces in the frame: the faces followed (at most max_faces) plus those seen "
-        "beyond max_faces by the latest search of their part of the frame; the same on every row of a frame.", (0, math.inf), "int", _TRACK_REF),
+        "beyond max_faces by the latest search of their part of the frame; the same on every row of a frame.",
+        (0, math.inf), "int", _TRACK_REF),
     _ts("quality", "1", "Frame quality in [0, 1]: fraction of landmarks inside the frame x face-size factor "
         "(inter-ocular distance / 30 px, capped at 1) x mesh-fit factor; 0 without a face.", (0, 1)),
     _ts("qc_reason", "", "Why quality is reduced: " + ", ".join(QC_REASONS) + ".", dtype="str"),

@@ -42,7 +42,8 @@ from bitbox.errors import ParameterError
 
 from . import geometry as geo
 
-__all__ = ["EYEBALL_RADIUS_IOD", "GAZE_MIN_IOD_PX", "EYES", "SERIES", "ANGLE_SERIES", "gaze_offsets", "gaze_offsets_many",
+__all__ = ["EYEBALL_RADIUS_IOD", "GAZE_MIN_IOD_PX", "EYES", "SERIES", "ANGLE_SERIES", "gaze_offsets",
+           "gaze_offsets_many",
            "gaze_angles", "gaze_angles_many", "measures"]
 
 #: Eyeball radius in outer-eye inter-ocular distances: 12 mm / 90 mm (see the module docstring).

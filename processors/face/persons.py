@@ -153,7 +153,8 @@ def select_persons(person: str | int, stats: dict[int, dict[str, float]], *, n_f
         return keep, sorted(set(present) - set(keep))
     if not isinstance(person, str):
         if person not in present:
-            seen = ", ".join(f"{pid} ({100 * st['n'] / n_frames:.0f}% of frames)" for pid, st in sorted(present.items()))
+            seen = ", ".join(f"{pid} ({100 * st['n'] / n_frames:.0f}% of frames)"
+                             for pid, st in sorted(present.items()))
             raise MeasurementError(path, f"person {person} was not seen; the people seen are {seen}",
                                    "Give one of those ids, or person='largest' / 'left' / 'right' / 'all'")
         return [int(person)], []

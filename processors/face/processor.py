@@ -136,7 +136,8 @@ class _PathParam:
     """The path (str or os.PathLike) of an existing file; its content is checked when the model opens."""
 
     def accepts(self, value: Any) -> bool:
-        return isinstance(value, (str, os.PathLike)) and bool(str(value)) and os.path.isfile(value)
+        return (isinstance(value, (str, os.PathLike)) and bool(str(value))
+                and os.path.isfile(os.path.expanduser(value)))
 
     def describe(self) -> str:
         return "the path of an existing MediaPipe face_landmarker.task or face_blendshapes.tflite file"
