@@ -160,9 +160,15 @@ def _face_frames(result: ProcessorResult, video: Path, n_frames: int = 4) -> lis
     return images
 
 
-def _notes_box(notes: list[str]) -> str:
+def _notes_box(notes: list[str], title: str = "Notes") -> str:
     items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
-    return f"<div class='notes'><b>Notes</b><ul>{items}</ul></div>" if notes else ""
+    return f"<div class='notes'><b>{html.escape(title)}</b><ul>{items}</ul></div>" if notes else ""
+
+
+def _main_part(result: ProcessorResult) -> str:
+    """``" (person 1)"``: which part the main summary is, for a result with parts; else ``""``."""
+    part = next((p for p, row in result.rows.items() if row == result.summary), None)
+    return f" ({result.row_key} {part})" if part is not None else ""
 
 
 def _status_section(row: dict | None) -> str:
@@ -187,7 +193,9 @@ def _recording_page(folder: Path, show_faces: bool, row: dict | None = None) -> 
         prov = result.provenance
         parts.append(f"<h2>{html.escape(processor)} <small>{html.escape(str(prov.get('processor_version', '')))}"
                      "</small></h2>")
-        parts.append(_notes_box(split_notes(result.summary.get("notes"))))
+        main = _main_part(result)
+        parts.append(_notes_box(split_notes(result.summary.get("notes")),
+                                f"Notes{main}" + ("; every part's notes are under Summary" if main else "")))
         frame = result.timeseries
         if "qc_reason" in frame.columns:
             counts = frame["qc_reason"].value_counts()
@@ -220,7 +228,7 @@ def _summary_table(result: ProcessorResult) -> str:
     rows = "".join(f"<tr><td>{html.escape(k)}</td><td class='num'>{_fmt(result.summary.get(k))}</td>"
                    + "".join(f"<td class='num'>{_fmt(row.get(k))}</td>" for row in parts.values())
                    + f"<td>{html.escape(_unit(processor, k))}</td></tr>" for k in keys if k != "notes")
-    value = "main" if parts else "value"
+    value = f"main{_main_part(result)}" if parts else "value"
     table = (f"<h3>Summary</h3><div class='wide'><table><tr><th>measure</th><th>{value}</th>{head}<th>unit</th></tr>"
              f"{rows}</table></div>")
     noted = [(part, split_notes(row.get("notes"))) for part, row in parts.items()]
