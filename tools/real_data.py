@@ -15,12 +15,13 @@ Usage: ``python tools/real_data.py [OUT_DIR]`` (default ``tests/real/data``; ide
 """
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+from bitbox.recording import sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "tests" / "real" / "data"
@@ -42,16 +43,8 @@ PYEDFLIB_FILES = {
 }
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _have(out: Path) -> bool:
-    return all((out / "edf" / Path(m).name).is_file() and _sha256(out / "edf" / Path(m).name) == s
+    return all((out / "edf" / Path(m).name).is_file() and sha256_file(out / "edf" / Path(m).name) == s
                for m, s in PYEDFLIB_FILES.items())
 
 
@@ -79,7 +72,7 @@ def fetch_pyedflib(out: Path) -> Path:
                 dest = target / Path(member).name
                 part = dest.with_suffix(dest.suffix + ".part")
                 part.write_bytes(archive.read(member))
-                got = _sha256(part)
+                got = sha256_file(part)
                 if got != expected:
                     part.unlink()
                     raise SystemExit(f"{member} in {wheel.name} has SHA-256 {got}, expected {expected}; "

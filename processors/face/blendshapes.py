@@ -29,6 +29,7 @@ Apple. ARFaceAnchor.BlendShapeLocation (ARKit documentation).
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -335,17 +336,14 @@ class BlendshapeModel:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(os.fspath(path))
-        self._sha256: str | None = None
         self._interpreter: Any = None
         self._input = self._output = -1
 
     # ---- lifecycle
-    @property
+    @functools.cached_property
     def sha256(self) -> str:
         """SHA-256 of the model file (the whole ``.task`` or ``.tflite``), computed once."""
-        if self._sha256 is None:
-            self._sha256 = sha256_file(self.path)
-        return self._sha256
+        return sha256_file(self.path)
 
     @property
     def is_open(self) -> bool:
