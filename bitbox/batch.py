@@ -49,7 +49,7 @@ import os
 import shutil
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -59,11 +59,11 @@ from .errors import BitboxError, NoRecordingsError, ParameterError
 from .fileio import (LOCK_FILE, OutsideOutputError, atomic_path, confined, display_path, is_atomic_leftover,
                      jsonable, out_lock, read_json, safe_name, scratch_root, scratch_scope, utc_now)
 from .log import logger, verbose
-from .measurements import ParquetSink, part_order, rows_from_json
+from .measurements import ParquetSink, ProcessorResult, part_order, rows_from_json
 from .outcomes import (FAILED, MANIFEST_FILE, NOT_APPLICABLE, OK, PARTIAL, SUMMARY_FILE, internal_error, merge_row,
                        not_applicable_reason, read_tables, recording_status, write_tables)
 from .pipeline import resolve_processors
-from .processor import Processor, ProgressCallback
+from .processor import Processor, ProgressCallback, run_order
 from .recording import EXTENSIONS, Recording, sha256_file
 from .report import INDEX_PAGE, REPORT_DIR
 
@@ -274,7 +274,9 @@ def _up_to_date(folder: Path, processor: Processor, recording: Recording) -> tup
             and provenance.get("processor_version") == processor.version
             and provenance.get("parameters") == jsonable(processor.get_params())
             and {k: v["sha256"] for k, v in provenance.get("companion_files", {}).items()}
-            == {k: sha256_file(p) for k, p in processor.companion_files(recording).items()}):
+            == {k: sha256_file(p) for k, p in processor.companion_files(recording).items()}
+            and provenance.get("upstream", {}) == jsonable(processor.upstream_provenance(recording))
+            and all((folder / name).is_file() for name in processor.extra_outputs)):
         return data.get("summary", {}), rows_from_json(data)
     return None
 
@@ -300,6 +302,8 @@ def _run_processor(processor: Processor, recording: Recording, folder: Path, ove
             sink = ParquetSink(tmp, provenance=provenance)
             result = processor.process(recording, sink=sink, progress=progress)
             sink.close()
+        if processor.extra_outputs:
+            _write_extra_outputs(processor, folder, result)
         result.write_json(folder)
         return OK, "", result.summary, result.rows, False
     except BitboxError as err:
@@ -308,9 +312,27 @@ def _run_processor(processor: Processor, recording: Recording, folder: Path, ove
     except Exception as err:  # an unexpected bug must not cost the other processors; keep its trace in the log
         reason = internal_error(err)
         logger.error("%s: %s failed with an internal error:\n%s", label, processor.name, traceback.format_exc())
-    for suffix in (".json", ".parquet"):  # no stale result beside a failure
-        (folder / f"{processor.name}{suffix}").unlink(missing_ok=True)
+    for stale in (f"{processor.name}.json", f"{processor.name}.parquet", *processor.extra_outputs):
+        (folder / stale).unlink(missing_ok=True)  # no stale result beside a failure
     return FAILED, reason, {}, {}, False
+
+
+def _write_extra_outputs(processor: Processor, folder: Path, result: ProcessorResult) -> None:
+    """Write a processor's :attr:`~bitbox.processor.Processor.extra_outputs` files, made from its result
+    (with the time series read back from ``<processor>.parquet``), each atomically."""
+    files = processor.output_files(replace(
+        result, timeseries=pd.read_parquet(folder / f"{processor.name}.parquet")))
+    unknown = sorted(set(files) - set(processor.extra_outputs))
+    if unknown:
+        raise RuntimeError(f"Processor {processor.name!r} made output files it does not declare in extra_outputs: "
+                           f"{unknown}")
+    for name, content in files.items():
+        confined(folder, name)
+        with atomic_path(folder / name) as tmp:
+            if isinstance(content, bytes):
+                tmp.write_bytes(content)
+            else:
+                tmp.write_text(content, encoding="utf-8")
 
 
 def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, overwrite: bool = False,
@@ -347,9 +369,12 @@ def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, over
         outcomes = {name: (FAILED, internal_error(err)) for name in names}
         logger.error("%s failed with an internal error:\n%s", job.recording_id, traceback.format_exc())
     else:
-        for processor in processors:
+        used = {name for p in processors for name in p.uses}
+        for processor in run_order(processors):
             status, reason, summary, rows, was_reused = _run_processor(processor, recording, folder, overwrite,
                                                                        progress, job.recording_id)
+            if status == OK and processor.name in used:  # a later processor reads this result
+                recording.add_upstream(ProcessorResult.read(folder, processor.name))
             outcomes[processor.name] = (status, reason)
             if was_reused:
                 reused.append(processor.name)

@@ -9,7 +9,7 @@ from .errors import BitboxError, MeasurementError, ParameterError
 from .outcomes import internal_error, not_applicable_reason
 from .log import logger, verbose
 from .measurements import Measurements
-from .processor import Processor, ProgressCallback
+from .processor import Processor, ProgressCallback, run_order
 from .recording import Recording
 from .registry import get_processor_class
 
@@ -115,7 +115,8 @@ def process(path: str | Path | Recording, processors: str | Sequence[str | Proce
         return Measurements([instances[0].process(recording, progress=progress)], recording_id=recording.id,
                             path=str(recording.path))
     results, failures, not_applied = [], {}, {}
-    for processor in instances:  # several: each succeeds or fails on its own, whatever the order
+    used = {name for p in instances for name in p.uses}
+    for processor in run_order(instances):  # several: each succeeds or fails on its own, whatever the order
         try:
             reason = not_applicable_reason(processor, recording)
             if reason:
@@ -124,6 +125,8 @@ def process(path: str | Path | Recording, processors: str | Sequence[str | Proce
                 continue
             logger.info("%s: running %r", recording.path.name, processor)
             results.append(processor.process(recording, progress=progress))
+            if processor.name in used:
+                recording.add_upstream(results[-1])
         except BitboxError as err:
             failures[processor.name] = str(err)
             logger.warning("%s: %s failed: %s", recording.path.name, processor.name, err)

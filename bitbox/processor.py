@@ -41,7 +41,7 @@ import inspect
 import platform
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping, Protocol
+from typing import Any, Callable, ClassVar, Mapping, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -52,7 +52,7 @@ from .measurements import MemorySink, ProcessorResult
 from .params import check_param
 from .recording import Recording, sha256_file
 
-__all__ = ["Processor", "ProgressCallback", "RowSummaries", "package_versions", "NOTES_SEPARATOR", "join_notes",
+__all__ = ["Processor", "ProgressCallback", "RowSummaries", "run_order", "package_versions", "NOTES_SEPARATOR", "join_notes",
            "split_notes"]
 
 #: Between the notes of a ``notes`` summary measure (a note may itself contain "; " or ", ").
@@ -137,6 +137,29 @@ ProgressCallback = Callable[[int, "int | None"], None]
 _CORE_PACKAGES = ("bitbox", "numpy", "pandas", "pyarrow", "scipy")
 
 
+def run_order(processors: Sequence["Processor"]) -> list["Processor"]:
+    """The processors in the order given, except that each runs after those it :attr:`~Processor.uses`.
+
+    Raises
+    ------
+    ParameterError
+        When processors use each other in a cycle.
+    """
+    pending = list(processors)
+    names = {p.name for p in pending}
+    ordered: list[Processor] = []
+    done: set[str] = set()
+    while pending:
+        ready = next((p for p in pending if all(u in done or u not in names or u == p.name for u in p.uses)), None)
+        if ready is None:
+            raise ParameterError("These processors use each other's results in a cycle: "
+                                 + ", ".join(f"{p.name} uses {', '.join(p.uses)}" for p in pending))
+        ordered.append(ready)
+        done.add(ready.name)
+        pending.remove(ready)
+    return ordered
+
+
 class TimeSeriesSink(Protocol):
     def append(self, chunk: pd.DataFrame) -> None: ...
 
@@ -207,6 +230,13 @@ class Processor(abc.ABC):
     row_key: ClassVar[str] = ""
     #: What the ``row_key`` column holds, for the batch's ``codebook.csv``.
     row_key_description: ClassVar[str] = ""
+    #: Names of processors whose results this one reads when they run on the same recording in the same
+    #: call or batch: they run first, and their :class:`~bitbox.measurements.ProcessorResult` are in
+    #: ``recording.upstream`` (e.g. ``("speakers",)`` for a processor that splits its measures by speaker).
+    uses: ClassVar[tuple[str, ...]] = ()
+    #: Files besides the time series and summary that the batch writes into the recording's folder
+    #: (e.g. ``("speakers.rttm",)``); :meth:`output_files` makes their content.
+    extra_outputs: ClassVar[tuple[str, ...]] = ()
     #: ``{parameter: [constraint, ...]}`` checked by :meth:`validate_params`.
     _parameter_constraints: ClassVar[dict[str, list]] = {}
 
@@ -304,6 +334,26 @@ class Processor(abc.ABC):
         """
         return {}
 
+    def output_files(self, result: ProcessorResult) -> dict[str, str | bytes]:
+        """The content of the :attr:`extra_outputs` files for one result (``{file name: text or bytes}``).
+
+        The batch writes them atomically beside ``<processor>.parquet``; the default is none.
+        """
+        return {}
+
+    def upstream_provenance(self, recording: Recording) -> dict[str, Any]:
+        """What this processor's outputs depend on in ``recording.upstream`` (the :attr:`uses` results
+        present): each one's processor version, parameters, input SHA-256 and companion files."""
+        upstream = getattr(recording, "upstream", {})
+        record = {}
+        for name in self.uses:
+            result = upstream.get(name)
+            if result is not None:
+                prov = result.provenance
+                record[name] = {key: prov[key] for key in ("processor_version", "parameters", "input_sha256",
+                                                           "companion_files", "upstream") if key in prov}
+        return record
+
     def provenance(self, recording: Recording) -> dict[str, Any]:
         """The provenance record of this processor on ``recording`` (without timing)."""
         record = {"processor": self.name, "processor_version": self.version,
@@ -314,6 +364,9 @@ class Processor(abc.ABC):
         if companions:
             record["companion_files"] = {key: {"path": str(path), "sha256": sha256_file(path)}
                                          for key, path in sorted(companions.items())}
+        upstream = self.upstream_provenance(recording)
+        if upstream:
+            record["upstream"] = upstream
         return record
 
     def process(self, recording: Recording | str, *, sink: TimeSeriesSink | None = None,

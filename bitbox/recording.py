@@ -15,7 +15,8 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from types import MappingProxyType
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -340,6 +341,18 @@ class Recording:
         self.kind = kind
         self._sha256: str | None = None
         self._video_info: VideoInfo | None = None
+        self._upstream: dict[str, Any] = {}
+
+    @property
+    def upstream(self) -> Mapping[str, Any]:
+        """The results (:class:`~bitbox.measurements.ProcessorResult`) of the processors that ran on this
+        recording before, by name, for processors that :attr:`~bitbox.processor.Processor.uses` them
+        (read-only; empty when a processor runs alone)."""
+        return MappingProxyType(self._upstream)
+
+    def add_upstream(self, result: Any) -> None:
+        """Make a processor's result available to the processors run after it (see :attr:`upstream`)."""
+        self._upstream[result.processor] = result
 
     def __repr__(self) -> str:
         text = f"<Recording {self.kind} '{self.path.name}'"
