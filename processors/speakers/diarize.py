@@ -1,0 +1,336 @@
+"""Who spoke when: speech regions, speaker embeddings, clustering and resegmentation.
+
+:func:`diarize` runs the whole method on one recording:
+
+1. **Speech regions**: Silero VAD (as the ``speech`` processor: a region starts at probability
+   ``vad_threshold``, ends after 100 ms below ``vad_threshold - 0.15``; regions shorter than
+   ``min_speech_s`` dropped; edges refined to 10 ms on the short-time level).
+2. **Embeddings**: d-vectors (:mod:`.encoder`) of windows of ``window_s`` every ``step_s``
+   inside each region (a region shorter than a window is one window of its own length).
+3. **Clustering** (:func:`.cluster.cluster_speakers`) of the windows of at least
+   ``min_cluster_s``: spectral clustering on the cosine affinity, the number of speakers from the
+   eigengap unless ``n_speakers`` fixes it. Each speaker's centroid is the normalised mean of
+   their windows.
+4. **Resegmentation**: every 0.1 s tick inside speech scores each speaker by the mean cosine
+   similarity of the windows covering it to the speaker's centroid; a Viterbi path through each
+   region (a change of speaker costs ``change_penalty``) assigns one speaker per tick, so turns
+   are cut where the voice changes, not where a window happens to end.
+5. **Overlapped speech**: at a change of speaker inside a region (no silence between the two),
+   short windows (``overlap_window_s``) around it are compared with both speakers' centroids and
+   with their normalised sum (the voice mixture); where the mixture matches better than either
+   voice alone by ``overlap_margin``, both speakers are marked as speaking.
+6. Segments are labelled ``S1``, ``S2``, ... in order of first speech.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bitbox.audio import resample
+from bitbox.errors import MeasurementError
+from bitbox.log import logger
+from bitbox.processors.speech import _frame_levels, refine_segments, speech_segments, vad_probabilities
+
+from .cluster import cluster_speakers
+from .encoder import FRAME_S, SAMPLE_RATE, SpeakerEncoder, mel_frames
+from .turns import merge_same_speaker
+
+__all__ = ["Diarization", "diarize", "speech_regions", "label_in_order", "TICK_S"]
+
+#: Resolution of the resegmentation (s).
+TICK_S = 0.1
+
+
+@dataclass
+class Diarization:
+    """The result of :func:`diarize`.
+
+    Attributes
+    ----------
+    segments : pd.DataFrame
+        ``start_s``, ``end_s``, ``speaker`` (``S1``, ...), one row per speaker segment (segments
+        of different speakers overlap where overlapped speech was found).
+    n_speakers : int
+        Speakers found.
+    centroids : np.ndarray
+        ``(n_speakers, 256)`` unit vectors, row ``i`` for ``S{i+1}``.
+    regions : list of (float, float)
+        The speech regions of the voice-activity detector.
+    how : str
+        How the number of speakers was chosen (for the notes).
+    notes : list of str
+        What the user should know about this result.
+    """
+
+    segments: pd.DataFrame
+    n_speakers: int
+    centroids: np.ndarray
+    regions: list[tuple[float, float]]
+    how: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def speech_regions(samples16: np.ndarray, *, vad_threshold: float = 0.5,
+                   min_speech_s: float = 0.2) -> list[tuple[float, float]]:
+    """Speech regions (start_s, end_s) of 16 kHz audio: Silero VAD, edges refined on the level."""
+    probs = vad_probabilities(samples16, SAMPLE_RATE)
+    raw = speech_segments(probs, threshold=vad_threshold, min_speech_s=min_speech_s)
+    levels = _frame_levels(samples16, SAMPLE_RATE, 0.01)
+    return [(float(a), float(b)) for a, b in refine_segments(raw, levels, 0.01)]
+
+
+def _windows(regions: list[tuple[float, float]], n_frames: int, *, window_s: float, step_s: float
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First frame, length (frames) and region index of the embedding windows."""
+    win, step = int(round(window_s / FRAME_S)), max(1, int(round(step_s / FRAME_S)))
+    starts, lengths, owner = [], [], []
+    for r, (a, b) in enumerate(regions):
+        first, last = int(round(a / FRAME_S)), min(n_frames, int(round(b / FRAME_S)))
+        if last - first <= win:
+            if last - first >= 1:
+                starts.append(first), lengths.append(last - first), owner.append(r)
+            continue
+        positions = list(range(first, last - win + 1, step))
+        if positions[-1] != last - win:
+            positions.append(last - win)
+        starts.extend(positions), lengths.extend([win] * len(positions)), owner.extend([r] * len(positions))
+    return np.asarray(starts, dtype=np.int64), np.asarray(lengths, dtype=np.int64), np.asarray(owner, dtype=np.int64)
+
+
+def _centroids(embeddings: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    out = np.zeros((k, embeddings.shape[1]), dtype=np.float64)
+    for j in range(k):
+        mean = embeddings[labels == j].mean(axis=0)
+        out[j] = mean / max(np.linalg.norm(mean), 1e-12)
+    return out
+
+
+def _viterbi(scores: np.ndarray, penalty: float) -> np.ndarray:
+    """The label path maximising the summed scores minus ``penalty`` per change of label."""
+    n, k = scores.shape
+    best = scores[0].copy()
+    back = np.zeros((n, k), dtype=np.int64)
+    for t in range(1, n):
+        stay = best
+        move = best.max() - penalty
+        back[t] = np.where(stay >= move, np.arange(k), int(best.argmax()))
+        best = np.maximum(stay, move) + scores[t]
+    path = np.empty(n, dtype=np.int64)
+    path[-1] = int(best.argmax())
+    for t in range(n - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return path
+
+
+def label_in_order(segments: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Rename speakers ``S1``, ``S2``, ... in order of first speech; returns the table and ``{old: new}``."""
+    firsts = segments.groupby("speaker", sort=False)["start_s"].min().sort_values(kind="stable")
+    mapping = {old: f"S{i + 1}" for i, old in enumerate(firsts.index)}
+    table = segments.assign(speaker=segments["speaker"].map(mapping))
+    return table.sort_values(["start_s", "speaker"], kind="stable").reset_index(drop=True), mapping
+
+
+def diarize(samples: np.ndarray, sr: int, *, encoder: SpeakerEncoder, n_speakers: int | None = None,
+            min_speakers: int = 1, max_speakers: int = 8, vad_threshold: float = 0.5, min_speech_s: float = 0.2,
+            window_s: float = 1.5, step_s: float = 0.25, min_cluster_s: float = 1.0, change_penalty: float = 1.0,
+            overlap_window_s: float = 0.8, overlap_margin: float = 0.02, min_pause_s: float = 0.25,
+            progress=None, path: str = "<audio>") -> Diarization:
+    """Diarize one recording (see the module docstring for the method).
+
+    Parameters
+    ----------
+    samples, sr : np.ndarray, int
+        Mono audio and its sample rate.
+    encoder : SpeakerEncoder
+        The speaker-embedding network.
+    n_speakers : int | None
+        The number of speakers when known (``None``: estimated between ``min_speakers`` and
+        ``max_speakers``).
+    vad_threshold, min_speech_s : float
+        Voice activity (see :func:`speech_regions`).
+    window_s, step_s : float
+        Embedding windows: length and step (s).
+    min_cluster_s : float
+        Shortest window used to find the speakers (shorter ones are only assigned).
+    change_penalty : float
+        Viterbi cost of a change of speaker, in units of cosine similarity x ticks.
+    overlap_window_s, overlap_margin : float
+        Overlapped-speech detection at changes inside a region (window length, s; margin of the
+        mixture's similarity over the better single voice).
+    min_pause_s : float
+        A speaker's segments closer than this are joined.
+    progress : callable | None
+        ``progress(done, total)`` over the steps.
+    path : str
+        The recording, for error messages.
+
+    Returns
+    -------
+    Diarization
+    """
+    x = resample(np.asarray(samples, dtype=np.float32), sr, SAMPLE_RATE) if sr != SAMPLE_RATE else \
+        np.asarray(samples, dtype=np.float32)
+    duration = len(x) / SAMPLE_RATE
+    regions = speech_regions(x, vad_threshold=vad_threshold, min_speech_s=min_speech_s)
+    empty = pd.DataFrame({"start_s": pd.Series(dtype=float), "end_s": pd.Series(dtype=float),
+                          "speaker": pd.Series(dtype=str)})
+    if not regions:
+        return Diarization(empty, 0, np.zeros((0, 256)), regions, "no speech")
+    mel = mel_frames(x, sr=SAMPLE_RATE)
+    starts, lengths, owner = _windows(regions, len(mel), window_s=window_s, step_s=step_s)
+    embeddings = encoder.embed(mel, starts=starts, lengths=lengths).astype(np.float64)
+    if progress is not None:
+        progress(1, 3)
+    reliable = lengths * FRAME_S >= min_cluster_s - 1e-9
+    if reliable.sum() < max(2, n_speakers or 0):
+        reliable = np.ones(len(starts), dtype=bool)
+    if n_speakers is not None and len(starts) < n_speakers:
+        speech = sum(b - a for a, b in regions)
+        raise MeasurementError(path, f"has too little speech to tell {n_speakers} speakers apart ({speech:.1f} s in "
+                               f"{len(regions)} region(s), {len(starts)} embedding window(s))",
+                               "Check the recording, or lower n_speakers (None estimates it)")
+    notes: list[str] = []
+    if reliable.sum() < 2:
+        labels, k, how = np.zeros(len(starts), dtype=np.int64), 1, "one speech window: one speaker"
+    else:
+        result = cluster_speakers(embeddings[reliable], n_speakers=n_speakers, min_speakers=min_speakers,
+                                  max_speakers=max_speakers)
+        k, how = int(result.n_speakers), result.why
+        labels = np.zeros(len(starts), dtype=np.int64)
+        labels[reliable] = result.labels
+    centroids = _centroids(embeddings[reliable], labels[reliable], k)
+    if n_speakers is None and k < max_speakers:
+        centroids, short_notes = _short_turn_speakers(embeddings[~reliable], lengths[~reliable] * FRAME_S, centroids,
+                                                      max_new=max_speakers - k)
+        notes.extend(short_notes)
+        if len(centroids) > k:
+            how += f"; {len(centroids) - k} more speaker(s) from short turns that match no other voice"
+            k = len(centroids)
+    similarity = embeddings @ centroids.T  # (windows, speakers)
+
+    rows = []
+    for r, (a, b) in enumerate(regions):
+        mine = np.flatnonzero(owner == r)
+        ticks = np.arange(a, b, TICK_S)
+        if len(ticks) == 0 or k == 1:
+            rows.append((a, b, 0))
+            continue
+        w_start = starts[mine] * FRAME_S
+        w_end = (starts[mine] + lengths[mine]) * FRAME_S
+        centre = ticks + TICK_S / 2
+        covers = (w_start[None, :] <= centre[:, None]) & (w_end[None, :] > centre[:, None])
+        weights = covers / np.maximum(covers.sum(axis=1, keepdims=True), 1)
+        scores = weights @ similarity[mine]
+        nowhere = covers.sum(axis=1) == 0
+        if nowhere.any():  # ticks no window covers (edges): the nearest window
+            nearest = np.abs((w_start + w_end)[None, :] / 2 - centre[nowhere, None]).argmin(axis=1)
+            scores[nowhere] = similarity[mine][nearest]
+        path = _viterbi(scores, change_penalty)
+        bounds = np.flatnonzero(np.diff(path)) + 1
+        edges = np.concatenate([[a], ticks[bounds], [b]])
+        labels_run = np.concatenate([[path[0]], path[bounds]])
+        rows.extend((float(s), float(e), int(lab)) for s, e, lab in zip(edges[:-1], edges[1:], labels_run))
+    segments = pd.DataFrame(rows, columns=["start_s", "end_s", "speaker"])
+    if progress is not None:
+        progress(2, 3)
+    if k > 1:
+        segments = _mark_overlaps(segments, regions, mel, encoder, centroids, window_s=overlap_window_s,
+                                  margin=overlap_margin)
+    segments["speaker"] = segments["speaker"].map(lambda j: f"spk{int(j)}")
+    segments[["start_s", "end_s"]] = segments[["start_s", "end_s"]].round(3)  # milliseconds, as in RTTM
+    segments = merge_same_speaker(segments, min_pause_s=min_pause_s)
+    segments, mapping = label_in_order(segments)
+    order = [int(old[3:]) for old in sorted(mapping, key=lambda o: mapping[o])]
+    centroids = centroids[order] if len(order) else centroids[:0]
+    logger.debug("diarization: %d regions, %d windows, %d speakers (%s), %d segments, %.1f s", len(regions),
+                 len(starts), len(order), how, len(segments), duration)
+    if progress is not None:
+        progress(3, 3)
+    return Diarization(segments, len(order), centroids, regions, how, notes)
+
+
+#: A short turn whose voice is less similar than this to every speaker's centroid matches none of them.
+SHORT_MATCH_SIMILARITY = 0.65
+#: Short unmatched turns at least this similar to one another (average linkage) are one voice.
+SHORT_GROUP_SIMILARITY = 0.7
+
+
+def _short_turn_speakers(embeddings: np.ndarray, durations: np.ndarray, centroids: np.ndarray, *, max_new: int,
+                         min_turns: int = 3, min_total_s: float = 1.5) -> tuple[np.ndarray, list[str]]:
+    """Speakers heard only in short turns (shorter than the windows the clustering uses).
+
+    The short turns whose voice matches no speaker (similarity below :data:`SHORT_MATCH_SIMILARITY`)
+    are grouped by average linkage at :data:`SHORT_GROUP_SIMILARITY`; a group of at least
+    ``min_turns`` turns and ``min_total_s`` of speech is a further speaker. Returns the centroids
+    (with the new ones appended) and notes on short turns that still match no one.
+    """
+    if len(embeddings) == 0 or len(centroids) == 0:
+        return centroids, []
+    unmatched = np.flatnonzero((embeddings @ centroids.T).max(axis=1) < SHORT_MATCH_SIMILARITY)
+    if len(unmatched) == 0:
+        return centroids, []
+    groups = np.zeros(len(unmatched), dtype=np.int64)
+    if len(unmatched) > 1:
+        from scipy.cluster.hierarchy import fcluster, linkage
+
+        unit = embeddings[unmatched]
+        distance = np.clip(1.0 - unit @ unit.T, 0.0, 2.0)[np.triu_indices(len(unit), 1)]
+        groups = fcluster(linkage(distance, method="average"), t=1.0 - SHORT_GROUP_SIMILARITY, criterion="distance")
+    new, left = [], []
+    for g in np.unique(groups):
+        members = unmatched[groups == g]
+        if len(members) >= min_turns and durations[members].sum() >= min_total_s and len(new) < max_new:
+            mean = embeddings[members].mean(axis=0)
+            new.append(mean / max(np.linalg.norm(mean), 1e-12))
+        else:
+            left.extend(members.tolist())
+    notes = []
+    if len(left) >= 2 and durations[left].sum() >= 1.0:
+        notes.append(f"{len(left)} short turns ({durations[left].sum():.1f} s) match no speaker's voice well (cosine "
+                     f"similarity below {SHORT_MATCH_SIMILARITY}); they were given to the nearest voice. They may "
+                     "come from a speaker who only says a few words (a speaker is found from at least "
+                     f"{min_turns} such turns), or be noise: check them, or set n_speakers")
+    return (np.vstack([centroids, *new]) if new else centroids), notes
+
+
+def _mark_overlaps(segments: pd.DataFrame, regions: list[tuple[float, float]], mel: np.ndarray,
+                   encoder: SpeakerEncoder, centroids: np.ndarray, *, window_s: float, margin: float
+                   ) -> pd.DataFrame:
+    """Extend both speakers over the overlapped speech found around changes of speaker inside a region."""
+    rows = [tuple(r) for r in segments.itertuples(index=False)]
+    changes = [i for i in range(1, len(rows)) if rows[i][0] == rows[i - 1][1] and rows[i][2] != rows[i - 1][2]]
+    if not changes:
+        return segments
+    half = window_s / 2
+    extra = []
+    for i in changes:
+        t0, a_lab, b_lab = rows[i][0], rows[i - 1][2], rows[i][2]
+        lo, hi = max(rows[i - 1][0], t0 - 1.5), min(rows[i][1], t0 + 1.5)
+        centres = np.arange(lo + half, hi - half + 1e-9, TICK_S)
+        if len(centres) == 0:
+            continue
+        first = np.clip(np.round((centres - half) / FRAME_S).astype(np.int64), 0, len(mel) - 1)
+        length = int(round(window_s / FRAME_S))
+        first = np.minimum(first, len(mel) - length)
+        emb = encoder.embed(mel, starts=first, lengths=length).astype(np.float64)
+        mix = centroids[a_lab] + centroids[b_lab]
+        mix /= max(np.linalg.norm(mix), 1e-12)
+        single = np.maximum(emb @ centroids[a_lab], emb @ centroids[b_lab])
+        both = (emb @ mix) > single + margin
+        if not both.any():
+            continue
+        run = np.flatnonzero(both)
+        s, e = float(centres[run[0]] - TICK_S / 2), float(centres[run[-1]] + TICK_S / 2)
+        s, e = max(s, rows[i - 1][0]), min(e, rows[i][1])
+        if s < t0:
+            extra.append((s, t0, b_lab))  # the second speaker started earlier
+        if e > t0:
+            extra.append((t0, e, a_lab))  # the first speaker went on
+    if not extra:
+        return segments
+    table = pd.concat([segments, pd.DataFrame(extra, columns=segments.columns)], ignore_index=True)
+    return table.sort_values(["start_s", "speaker"], kind="stable").reset_index(drop=True)

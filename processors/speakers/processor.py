@@ -1,0 +1,331 @@
+"""The ``speakers`` processor: who spoke when, per-speaker measures and turn-taking."""
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bitbox.audio import check_audio, no_audio_reason, read_audio
+from bitbox.errors import MeasurementError, ParameterError, RecordingError
+from bitbox.log import logger
+from bitbox.params import Interval, NoneOk, Options
+from bitbox.processor import Processor, ProgressCallback, join_notes
+from bitbox.processors.rttm import find_rttm, format_rttm, read_rttm
+from bitbox.recording import Recording
+
+from .acoustics import own_speech, speaker_voice_summary
+from .catalog import CONVERSATION_KEYS, MEASURES, PER_SPEAKER
+from .diarize import diarize, label_in_order
+from .encoder import FRAME_S, SAMPLE_RATE, SpeakerEncoder, mel_frames
+from .turns import BACKCHANNEL_MAX_S, annotate_turns, floor_turns, speaker_turn_summary, turn_taking_summary
+
+__all__ = ["SpeakersProcessor", "SOURCES", "TARGET_RULES"]
+
+#: Where the speaker turns come from (the ``source`` parameter).
+SOURCES = ("auto", "rttm", "diarize")
+#: The rules of the ``target`` parameter besides a speaker label or a voice file.
+TARGET_RULES = ("first", "longest")
+_LABEL = re.compile(r"S[1-9]\d*")
+_VOICE_WINDOW_S = 1.5
+
+
+class SpeakersProcessor(Processor):
+    """Who spoke when, per-speaker measures and turn-taking, offline on a CPU.
+
+    Parameters
+    ----------
+    source : {"auto", "rttm", "diarize"}
+        Where the speaker turns come from: ``"auto"`` reads a reference RTTM beside the recording
+        (same stem, ``.rttm``) when there is one and diarizes otherwise; ``"rttm"`` requires it;
+        ``"diarize"`` always diarizes.
+    n_speakers : int | None
+        The number of speakers when known; ``None`` estimates it between ``min_speakers`` and
+        ``max_speakers``.
+    min_speakers, max_speakers : int
+        Bounds of the estimate.
+    target : str | None
+        Which speaker is the target (e.g. the patient), whose measures are copied to the
+        ``target_*`` columns: ``"first"`` (the first to speak), ``"longest"`` (the most talk
+        time), a label (``"S2"``), or the path of a voice sample of the target (a WAV/FLAC/...
+        file of that person alone; the speaker whose voice is most similar is chosen).
+        ``None``: no target.
+    vad_threshold : float
+        Silero speech probability that starts a speech region.
+    min_speech_s : float
+        Shorter speech regions are dropped (s).
+    window_s, step_s : float
+        Speaker-embedding windows: length and step (s).
+    min_pause_s : float
+        Silences shorter than this inside one speaker's speech do not split it (s).
+    backchannel_max_s : float
+        Longest back-channel (s).
+    encoder_model : str | None
+        A speaker-encoder weights file of resemblyzer's format (``None``: the installed
+        resemblyzer 0.1.4 weights).
+    """
+
+    name = "speakers"
+    version = "1.0.0"
+    input_kinds = ("audio", "video")
+    dependencies = ("torch", "silero-vad", "onnxruntime", "praat-parselmouth", "scikit-learn", "scipy", "soundfile",
+                    "av")
+    measures = MEASURES
+    plot_measures = ("speaker",)
+    extra_outputs = ("speakers.rttm",)
+    _parameter_constraints = {
+        "source": [Options(SOURCES)],
+        "n_speakers": [Interval(int, 1, 20), NoneOk()],
+        "min_speakers": [Interval(int, 1, 20)],
+        "max_speakers": [Interval(int, 1, 20)],
+        "vad_threshold": [Interval(float, 0.16, 0.99)],
+        "min_speech_s": [Interval(float, 0, 5)],
+        "window_s": [Interval(float, 0.5, 4.0)],
+        "step_s": [Interval(float, 0.05, 2.0)],
+        "min_pause_s": [Interval(float, 0, 5)],
+        "backchannel_max_s": [Interval(float, 0.1, 5)],
+    }
+
+    def __init__(self, *, source: str = "auto", n_speakers: int | None = None, min_speakers: int = 1,
+                 max_speakers: int = 8, target: str | None = None, vad_threshold: float = 0.5,
+                 min_speech_s: float = 0.2, window_s: float = 1.5, step_s: float = 0.25, min_pause_s: float = 0.25,
+                 backchannel_max_s: float = BACKCHANNEL_MAX_S, encoder_model: str | None = None) -> None:
+        self.source = source
+        self.n_speakers = n_speakers
+        self.min_speakers = min_speakers
+        self.max_speakers = max_speakers
+        self.target = target
+        self.vad_threshold = vad_threshold
+        self.min_speech_s = min_speech_s
+        self.window_s = window_s
+        self.step_s = step_s
+        self.min_pause_s = min_pause_s
+        self.backchannel_max_s = backchannel_max_s
+        self.encoder_model = encoder_model
+
+    # ------------------------------------------------------------------ parameters
+    def validate_params(self) -> None:
+        super().validate_params()
+        if self.min_speakers > self.max_speakers:
+            raise ParameterError(f"min_speakers ({self.min_speakers}) must not be above max_speakers "
+                                 f"({self.max_speakers}) in SpeakersProcessor.")
+        if self.n_speakers is not None and not self.min_speakers <= self.n_speakers <= self.max_speakers:
+            raise ParameterError(f"n_speakers ({self.n_speakers}) must lie between min_speakers ({self.min_speakers}) "
+                                 f"and max_speakers ({self.max_speakers}) in SpeakersProcessor.")
+        if self.target is not None:
+            if not isinstance(self.target, (str, Path)) or not str(self.target):
+                raise ParameterError(f"The 'target' parameter of SpeakersProcessor must be 'first', 'longest', a "
+                                     f"speaker label such as 'S2', or the path of a voice sample. Got {self.target!r}.")
+            if not self._target_rule() and not Path(self.target).is_file():
+                raise ParameterError(f"The 'target' parameter of SpeakersProcessor is {str(self.target)!r}: not "
+                                     "'first', 'longest' or a label such as 'S2', and no such voice file exists. Give "
+                                     "one of those, or the path of a recording of the target person alone.")
+        if self.encoder_model is not None and not isinstance(self.encoder_model, (str, Path)):
+            raise ParameterError(f"The 'encoder_model' parameter of SpeakersProcessor must be a path or None. Got "
+                                 f"{self.encoder_model!r}.")
+
+    def _target_rule(self) -> str | None:
+        """The target as a rule or label (``None`` when it is a voice file, or no target)."""
+        text = str(self.target) if self.target is not None else ""
+        return text if text in TARGET_RULES or _LABEL.fullmatch(text) else None
+
+    # ------------------------------------------------------------------ recording
+    def skip_reason(self, recording: Recording) -> str | None:
+        """A video without an audio track has no voices."""
+        return no_audio_reason(recording)
+
+    def _reference(self, recording: Recording) -> Path | None:
+        return None if self.source == "diarize" else find_rttm(recording.path)
+
+    def companion_files(self, recording: Recording) -> dict[str, Path]:
+        """The reference RTTM beside the recording, and the target's voice sample, when used."""
+        files: dict[str, Path] = {}
+        reference = self._reference(recording)
+        if reference is not None:
+            files["rttm"] = reference
+        if self.target is not None and not self._target_rule() and Path(self.target).is_file():
+            files["target_voice"] = Path(self.target)
+        return files
+
+    def output_files(self, result) -> dict[str, str]:
+        """``speakers.rttm``: the speaker segments of the result (the file id is the recording's stem)."""
+        table = result.timeseries
+        segments = pd.DataFrame({"start_s": table["time_s"], "end_s": table["end_s"], "speaker": table["speaker"]})
+        stem = Path(result.provenance.get("input_path", "recording")).stem or "recording"
+        return {"speakers.rttm": format_rttm(segments, file_id=stem)}
+
+    @classmethod
+    def plot_result(cls, result):
+        """Who spoke when: one lane per speaker (back-channels lighter, overlapped speech hatched), and
+        each speaker's talk time."""
+        import matplotlib.pyplot as plt
+
+        table, summary = result.timeseries, result.summary
+        speakers = sorted(table["speaker"].unique(), key=lambda s: int(s[1:])) if len(table) else []
+        colours = dict(zip(speakers, plt.get_cmap("tab10").colors))
+        fig, (lanes, bars) = plt.subplots(1, 2, figsize=(10, 0.5 * max(len(speakers), 1) + 1.6),
+                                          gridspec_kw={"width_ratios": [5, 1]}, sharey=True)
+        for row in table.itertuples():
+            level = speakers.index(row.speaker)
+            light = row.turn_type in ("backchannel", "overlap")
+            lanes.barh(level, row.end_s - row.time_s, left=row.time_s, height=0.6, color=colours[row.speaker],
+                       alpha=0.45 if light else 0.9, edgecolor="none")
+        starts, ends, who = table["time_s"].to_numpy(), table["end_s"].to_numpy(), table["speaker"].to_numpy()
+        for i in range(len(table)):  # overlapped speech: a hatched band across the lanes
+            later = np.flatnonzero((starts > starts[i] - 1e-9) & (starts < ends[i]) & (who != who[i]))
+            for j in later[later != i]:
+                lanes.axvspan(starts[j], min(ends[i], ends[j]), color="0.3", alpha=0.25, hatch="///", lw=0)
+        target = summary.get("target_speaker") or ""
+        labels = [f"{s} (target)" if s == target else s for s in speakers]
+        lanes.set_yticks(range(len(speakers)), labels, fontsize=8)
+        lanes.invert_yaxis()
+        lanes.set_xlabel("time (s)", fontsize=8)
+        lanes.tick_params(labelsize=8)
+        talk = [summary.get(f"{s}_talk_time_s", 0.0) for s in speakers]
+        bars.barh(range(len(speakers)), talk, color=[colours[s] for s in speakers])
+        bars.set_xlabel("talk time (s)", fontsize=8)
+        bars.tick_params(labelsize=8)
+        latency = summary.get("latency_median_s", math.nan)
+        fig.suptitle(f"speakers: {int(summary.get('n_speakers', 0))} found ({summary.get('source', '')}), "
+                     f"{summary.get('switches_per_min', math.nan):.1f} switches/min, median latency "
+                     f"{latency:.2f} s, overlap {summary.get('overlap_time_s', 0.0):.1f} s", fontsize=9)
+        fig.tight_layout()
+        return fig
+
+    # ------------------------------------------------------------------ running
+    def compute(self, recording: Recording, sink, progress: ProgressCallback | None = None) -> dict[str, Any]:
+        samples, sr = recording.load_audio()
+        check_audio(samples, sr, recording.path, max_clipped_fraction=1.0)
+        duration = len(samples) / sr
+        notes: list[str] = []
+        reference = self._reference(recording)
+        encoder = None
+        if self.source == "rttm" and reference is None:
+            raise RecordingError(recording.path, "has no reference RTTM beside it (looked for "
+                                 f"{recording.path.with_suffix('.rttm').name})",
+                                 "Put the annotation next to the recording, or use source='auto'")
+        if reference is not None:
+            segments = read_rttm(reference)
+            if segments["end_s"].max() > duration + 0.5:
+                raise MeasurementError(recording.path, f"its reference RTTM {reference.name} has speech up to "
+                                       f"{segments['end_s'].max():.2f} s, but the recording lasts {duration:.2f} s",
+                                       "Check that the RTTM belongs to this recording (same stem), or use "
+                                       "source='diarize'")
+            segments, mapping = label_in_order(segments)
+            labels = "; ".join(f"{new}={old}" for old, new in mapping.items())
+            source = f"reference RTTM {reference.name}"
+            notes.append(f"speaker turns read from the reference RTTM {reference.name} (no diarization ran)")
+            centroids = None
+            reason = f"the speakers of the reference RTTM {reference.name}"
+        else:
+            encoder = SpeakerEncoder.from_path(self.encoder_model)
+            result = diarize(samples, sr, encoder=encoder, n_speakers=self.n_speakers,
+                             min_speakers=int(self.min_speakers), max_speakers=int(self.max_speakers),
+                             vad_threshold=float(self.vad_threshold), min_speech_s=float(self.min_speech_s),
+                             window_s=float(self.window_s), step_s=float(self.step_s),
+                             min_pause_s=float(self.min_pause_s), progress=progress, path=recording.path)
+            if result.n_speakers == 0:
+                raise MeasurementError(recording.path, "no speech was detected (the voice activity detector found "
+                                       "no speech region)", "Check that the recording holds speech and is not "
+                                       "only noise or music")
+            segments, labels, source, centroids = result.segments, "", "diarization", result.centroids
+            reason = result.how
+            notes.extend(result.notes)
+        annotated = annotate_turns(segments, backchannel_max_s=float(self.backchannel_max_s))
+        speakers = sorted(annotated["speaker"].unique(), key=lambda s: int(s[1:]))
+        summary: dict[str, Any] = {"n_speakers": float(len(speakers)), **turn_taking_summary(annotated)}
+        per_speaker = {s: self._speaker_measures(annotated, s, samples, sr) for s in speakers}
+        for speaker, values in per_speaker.items():
+            summary.update({f"{speaker}_{key}": value for key, value in values.items()})
+        target, similarity = self._choose_target(per_speaker, annotated, samples, sr, centroids, encoder, notes)
+        summary["target_speaker"] = target
+        summary["target_similarity"] = similarity
+        for key, *_ in PER_SPEAKER:
+            summary[f"target_{key}"] = per_speaker[target][key] if target else math.nan
+        summary.update({"source": source, "n_speakers_reason": reason, "speaker_labels": labels})
+        if len(speakers) == 1:
+            notes.append("one speaker found: there is no turn-taking to measure (switches, latencies and overlaps "
+                         "are empty); if more people speak, set n_speakers")
+        summary["notes"] = join_notes(notes)
+        sink.append(pd.DataFrame({
+            "time_s": annotated["start_s"].to_numpy(float), "end_s": annotated["end_s"].to_numpy(float),
+            "speaker": annotated["speaker"].astype(str).to_numpy(), "overlap": annotated["overlap"].to_numpy(float),
+            "turn": annotated["turn"].to_numpy(np.int64), "turn_type": annotated["turn_type"].astype(str).to_numpy(),
+            "latency_s": annotated["latency_s"].to_numpy(float)}))
+        logger.debug("speakers: %d speakers, %d segments (%s)", len(speakers), len(annotated), source)
+        return {key: summary[key] for key in (*CONVERSATION_KEYS, *summary) if key in summary}
+
+    def _speaker_measures(self, annotated: pd.DataFrame, speaker: str, samples: np.ndarray, sr: int
+                          ) -> dict[str, Any]:
+        """The :data:`~.catalog.PER_SPEAKER` measures of one speaker."""
+        turns = speaker_turn_summary(annotated, speaker)
+        pieces = own_speech(annotated, speaker)
+        turn_time = sum(t.duration_s for t in floor_turns(annotated) if t.speaker == speaker)
+        floor_time = max(0.0, turn_time - turns["overlap_time_s"])
+        voice = speaker_voice_summary(samples, sr, pieces, floor_time_s=floor_time)
+        values = {**turns, **voice}
+        return {key: values[key] for key, *_ in PER_SPEAKER}
+
+    def _choose_target(self, per_speaker: dict[str, dict], annotated: pd.DataFrame, samples: np.ndarray, sr: int,
+                       centroids: np.ndarray | None, encoder: SpeakerEncoder | None, notes: list[str]
+                       ) -> tuple[str, float]:
+        """The target speaker's label ('' for none) and the voice sample's similarity to them."""
+        if self.target is None:
+            return "", math.nan
+        rule = self._target_rule()
+        speakers = list(per_speaker)
+        if rule == "first":
+            return speakers[0], math.nan
+        if rule == "longest":
+            return max(speakers, key=lambda s: (per_speaker[s]["talk_time_s"], -int(s[1:]))), math.nan
+        if rule is not None:
+            if rule not in per_speaker:
+                notes.append(f"target {rule} was not found: {len(speakers)} speaker(s) ({', '.join(speakers)}); the "
+                             "target_* measures are NaN")
+                return "", math.nan
+            return rule, math.nan
+        # A voice sample of the target.
+        encoder = encoder or SpeakerEncoder.from_path(self.encoder_model)
+        voice = Path(self.target)
+        if centroids is None:  # a reference RTTM: the speakers' voices from their own speech
+            centroids = np.stack([self._voice_embedding(encoder, samples, sr, own_speech(annotated, s))
+                                  for s in speakers])
+        sample, sample_sr = read_audio(voice)
+        check_audio(sample, sample_sr, voice, max_clipped_fraction=1.0)
+        target = self._voice_embedding(encoder, sample, sample_sr, [(0.0, len(sample) / sample_sr)])
+        similarity = centroids @ target
+        best = int(np.argmax(similarity))
+        if len(speakers) > 1:
+            runner_up = float(np.sort(similarity)[-2])
+            if similarity[best] - runner_up < 0.05:
+                notes.append(f"the target voice {voice.name} is about as similar to {speakers[best]} "
+                             f"({similarity[best]:.2f}) as to another speaker ({runner_up:.2f}): the choice of "
+                             "target is uncertain; give a longer, cleaner voice sample or name the speaker (e.g. "
+                             f"target='{speakers[best]}')")
+        return speakers[best], float(similarity[best])
+
+    def _voice_embedding(self, encoder: SpeakerEncoder, samples: np.ndarray, sr: int,
+                         pieces: list[tuple[float, float]]) -> np.ndarray:
+        """One unit vector for a voice: the normalised mean of 1.5-s window embeddings over its speech."""
+        from bitbox.audio import resample
+
+        x = resample(np.asarray(samples, dtype=np.float32), sr, SAMPLE_RATE) if sr != SAMPLE_RATE else samples
+        mel = mel_frames(np.asarray(x, dtype=np.float32), sr=SAMPLE_RATE)
+        win = int(round(_VOICE_WINDOW_S / FRAME_S))
+        starts, lengths = [], []
+        for a, b in pieces:
+            first, last = int(a / FRAME_S), min(len(mel), int(b / FRAME_S))
+            if last - first <= win:
+                if last - first > 0:
+                    starts.append(first), lengths.append(last - first)
+                continue
+            for s in range(first, last - win + 1, win // 2):
+                starts.append(s), lengths.append(win)
+        if not starts:
+            return np.zeros(256)
+        emb = encoder.embed(mel, starts=np.asarray(starts), lengths=np.asarray(lengths)).astype(np.float64)
+        mean = emb.mean(axis=0)
+        return mean / max(np.linalg.norm(mean), 1e-12)
