@@ -1,4 +1,4 @@
-# Bitbox: `make demo` runs the face, speech and language processors on the bundled samples,
+# Bitbox: `make demo` runs the face, speech, speakers and language processors on the bundled samples,
 # `make test` runs the suite. Both create .venv when it is missing and install the pinned
 # dependency set. `make test` also installs the Debian packages the tests synthesise speech
 # with and read real speech from (espeak-ng, pocketsphinx-testdata) and the browser that renders
@@ -17,7 +17,7 @@ SYSTEM_PACKAGES := espeak-ng pocketsphinx-testdata chromium ffmpeg strace iprout
 
 .PHONY: demo test install system-deps real-data speaker-model docs bench clean
 
-install: $(STAMP)
+install: $(STAMP) speaker-model
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,11 +26,13 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 demo: $(STAMP) speaker-model
-	$(BIN)/bitbox run examples/data -o $(DEMO_OUT) -p face,speech,language
+	$(BIN)/bitbox run examples/data -o $(DEMO_OUT) -p face,speech,speakers,language
 	@$(BIN)/python -c "import pandas as pd; t = pd.read_csv('$(DEMO_OUT)/summary.csv').set_index('recording_id'); \
 	print(t[['status', 'face.face_detected_fraction', 'face.blink_rate_per_min', 'face.head_roll_sd']].round(3).to_string()); \
 	print(t[['speech.speech_rate_syll_per_s', 'speech.pause_count', 'speech.f0_mean_hz', 'speech.hnr_db', \
-	'language.word_count', 'language.word_rate_wpm', 'language.mattr']].dropna(how='all').round(2).to_string())"
+	'language.word_count', 'language.word_rate_wpm', 'language.mattr']].dropna(how='all').round(2).to_string()); \
+	print(t[['speakers.n_speakers', 'speakers.switches_per_min', 'speakers.latency_median_s', 'speakers.S1_talk_time_s', \
+	'speakers.S2_talk_time_s', 'language.S1_word_count', 'language.S2_word_count']].dropna(how='all').round(2).to_string())"
 	@echo "Demo results: $(DEMO_OUT)/summary.csv (one row per recording), $(DEMO_OUT)/<recording_id>/<processor>.parquet"
 
 # Debian packages for the tests; installed with apt-get when missing and we are root (as in CI).

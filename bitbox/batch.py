@@ -319,20 +319,9 @@ def _run_processor(processor: Processor, recording: Recording, folder: Path, ove
 
 def _write_extra_outputs(processor: Processor, folder: Path, result: ProcessorResult) -> None:
     """Write a processor's :attr:`~bitbox.processor.Processor.extra_outputs` files, made from its result
-    (with the time series read back from ``<processor>.parquet``), each atomically."""
-    files = processor.output_files(replace(
-        result, timeseries=pd.read_parquet(folder / f"{processor.name}.parquet")))
-    unknown = sorted(set(files) - set(processor.extra_outputs))
-    if unknown:
-        raise RuntimeError(f"Processor {processor.name!r} made output files it does not declare in extra_outputs: "
-                           f"{unknown}")
-    for name, content in files.items():
-        confined(folder, name)
-        with atomic_path(folder / name) as tmp:
-            if isinstance(content, bytes):
-                tmp.write_bytes(content)
-            else:
-                tmp.write_text(content, encoding="utf-8")
+    (with the time series read back from ``<processor>.parquet``: the batch streamed it there)."""
+    processor.write_extra_outputs(replace(result, timeseries=pd.read_parquet(folder / f"{processor.name}.parquet")),
+                                  folder)
 
 
 def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, overwrite: bool = False,
@@ -373,8 +362,11 @@ def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, over
         for processor in run_order(processors):
             status, reason, summary, rows, was_reused = _run_processor(processor, recording, folder, overwrite,
                                                                        progress, job.recording_id)
-            if status == OK and processor.name in used:  # a later processor reads this result
-                recording.add_upstream(ProcessorResult.read(folder, processor.name))
+            if processor.name in used:  # a later processor reads this result, or why there is none
+                if status == OK:
+                    recording.add_upstream(ProcessorResult.read(folder, processor.name))
+                else:
+                    recording.add_upstream_failure(processor.name, f"{status.replace('_', ' ')}: {reason}")
             outcomes[processor.name] = (status, reason)
             if was_reused:
                 reused.append(processor.name)
@@ -1196,6 +1188,7 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
         raise ParameterError(f"The 'scheduler' parameter must be 'local', a Dask scheduler address or None. "
                              f"Got {scheduler!r} instead.")
     instances = resolve_processors(processors, params)
+    run_order(instances)  # processors that use each other in a cycle: a usage error before anything runs
     for processor in instances:
         processor.validate_params()
     _row_key(instances)  # processors splitting recordings by different keys: refused before anything runs

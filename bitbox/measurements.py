@@ -379,10 +379,23 @@ class Measurements(Mapping[str, ProcessorResult]):
         return wide.sort_values("time_s", kind="stable").reset_index(drop=True)
 
     def write(self, out_dir: str | Path) -> Path:
-        """Write every result into ``out_dir`` (``<processor>.parquet`` and ``.json``)."""
+        """Write every result into ``out_dir`` (``<processor>.parquet`` and ``.json``, and the files its
+        processor declares in ``extra_outputs``, e.g. ``speakers.rttm``)."""
+        from .registry import get_processor_class
+
         out_dir = Path(out_dir)
         for result in self._results.values():
             result.write(out_dir)
+            try:
+                cls = get_processor_class(result.processor)
+            except BitboxError:  # a processor no longer installed: its tables only
+                continue
+            if cls.extra_outputs:
+                try:
+                    processor = cls(**result.provenance.get("parameters", {}))
+                except TypeError:  # parameters of another version of the processor
+                    processor = cls()
+                processor.write_extra_outputs(result, out_dir)
         return out_dir
 
     @classmethod

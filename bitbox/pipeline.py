@@ -107,6 +107,7 @@ def process(path: str | Path | Recording, processors: str | Sequence[str | Proce
     >>> m.summary_row()["face.blink_rate_per_min"]              # doctest: +SKIP
     """
     recording = path if isinstance(path, Recording) else Recording(path)
+    recording.clear_upstream()  # results of an earlier call on the same Recording never leak into this one
     if processors is None:
         processors = DEFAULT_PROCESSORS.get(recording.kind, ("face",))
     instances = resolve_processors(processors, params)
@@ -121,6 +122,7 @@ def process(path: str | Path | Recording, processors: str | Sequence[str | Proce
             reason = not_applicable_reason(processor, recording)
             if reason:
                 not_applied[processor.name] = reason
+                recording.add_upstream_failure(processor.name, f"not applicable: {reason}")
                 logger.info("%s: %s not applied: %s", recording.path.name, processor.name, reason)
                 continue
             logger.info("%s: running %r", recording.path.name, processor)
@@ -129,9 +131,11 @@ def process(path: str | Path | Recording, processors: str | Sequence[str | Proce
                 recording.add_upstream(results[-1])
         except BitboxError as err:
             failures[processor.name] = str(err)
+            recording.add_upstream_failure(processor.name, f"failed: {err}")
             logger.warning("%s: %s failed: %s", recording.path.name, processor.name, err)
         except Exception as err:  # a bug in one processor must not cost the others' results
             failures[processor.name] = internal_error(err)
+            recording.add_upstream_failure(processor.name, f"failed: {failures[processor.name]}")
             logger.error("%s: %s failed with an internal error:\n%s", recording.path.name, processor.name,
                          traceback.format_exc())
     if not results:

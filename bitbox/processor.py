@@ -48,6 +48,7 @@ import pandas as pd
 
 from .catalog import Measure, validate_summary, validate_timeseries
 from .errors import ParameterError, RecordingError
+from .fileio import atomic_path, confined
 from .measurements import MemorySink, ProcessorResult
 from .params import check_param
 from .recording import Recording, sha256_file
@@ -340,6 +341,30 @@ class Processor(abc.ABC):
         The batch writes them atomically beside ``<processor>.parquet``; the default is none.
         """
         return {}
+
+    def write_extra_outputs(self, result: ProcessorResult, folder: str | Path) -> list[Path]:
+        """Write the :attr:`extra_outputs` files of ``result`` into ``folder``, each atomically.
+
+        Raises
+        ------
+        RuntimeError
+            When :meth:`output_files` makes a file the processor does not declare.
+        """
+        files = self.output_files(result)
+        unknown = sorted(set(files) - set(self.extra_outputs))
+        if unknown:
+            raise RuntimeError(f"Processor {self.name!r} made output files it does not declare in extra_outputs: "
+                               f"{unknown}")
+        written = []
+        for name, content in files.items():
+            target = confined(folder, name)
+            with atomic_path(target) as tmp:
+                if isinstance(content, bytes):
+                    tmp.write_bytes(content)
+                else:
+                    tmp.write_text(content, encoding="utf-8")
+            written.append(target)
+        return written
 
     def upstream_provenance(self, recording: Recording) -> dict[str, Any]:
         """What this processor's outputs depend on in ``recording.upstream`` (the :attr:`uses` results

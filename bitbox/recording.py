@@ -342,17 +342,35 @@ class Recording:
         self._sha256: str | None = None
         self._video_info: VideoInfo | None = None
         self._upstream: dict[str, Any] = {}
+        self._upstream_failures: dict[str, str] = {}
 
     @property
     def upstream(self) -> Mapping[str, Any]:
         """The results (:class:`~bitbox.measurements.ProcessorResult`) of the processors that ran on this
-        recording before, by name, for processors that :attr:`~bitbox.processor.Processor.uses` them
-        (read-only; empty when a processor runs alone)."""
+        recording before in the same call or batch, by name, for processors that
+        :attr:`~bitbox.processor.Processor.uses` them (read-only; empty when a processor runs alone)."""
         return MappingProxyType(self._upstream)
+
+    @property
+    def upstream_failures(self) -> Mapping[str, str]:
+        """Why the processors of the same call or batch that failed, or did not apply, have no result in
+        :attr:`upstream` (``{name: reason}``; read-only), so that a processor using them can say why."""
+        return MappingProxyType(self._upstream_failures)
 
     def add_upstream(self, result: Any) -> None:
         """Make a processor's result available to the processors run after it (see :attr:`upstream`)."""
+        self._upstream_failures.pop(result.processor, None)
         self._upstream[result.processor] = result
+
+    def add_upstream_failure(self, name: str, reason: str) -> None:
+        """Record why processor ``name`` has no result for the processors run after it."""
+        self._upstream.pop(name, None)
+        self._upstream_failures[name] = reason
+
+    def clear_upstream(self) -> None:
+        """Forget the results of an earlier call (a new call or batch job starts with none)."""
+        self._upstream.clear()
+        self._upstream_failures.clear()
 
     def __repr__(self) -> str:
         text = f"<Recording {self.kind} '{self.path.name}'"

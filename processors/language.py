@@ -41,14 +41,14 @@ from bitbox.params import Interval, Options
 from bitbox.processor import Processor, ProgressCallback, join_notes, split_notes
 from bitbox.recording import Recording
 
-from .rttm import find_rttm, read_rttm, segments_table
+from .rttm import find_rttm, interval_union, label_by_first_speech, read_rttm, segments_table
 from .text_encoder import default_embedding_model, embed_sentences
 from .transcript import (COMPRESSION_RATIO_THRESHOLD, LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD, TRANSCRIPT_SOURCES,
                          RecognitionConfidence, Transcript, Utterance, Word, find_transcript, recording_transcript)
 
 __all__ = ["LanguageProcessor", "tokenize", "count_syllables", "type_token_ratio", "mattr", "embed_sentences",
            "default_embedding_model", "language_summary", "utterance_word_rates", "LANGUAGE_SUMMARY_KEYS", "FILLERS",
-           "FIRST_PERSON_SINGULAR", "SpeakerTurns", "speaker_turns", "label_by_first_speech", "assign_speakers",
+           "FIRST_PERSON_SINGULAR", "SpeakerTurns", "speaker_turns", "assign_speakers",
            "split_by_speaker", "speaker_summary", "choose_target", "BY_SPEAKER", "TARGET_CHOICES",
            "SPEAKER_SUMMARY_KEYS", "NEAREST_SEGMENT_S"]
 
@@ -441,23 +441,6 @@ class SpeakerTurns:
         return "; ".join(f"{label}={name}" for label, name in self.labels.items())
 
 
-def label_by_first_speech(segments: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Rename a segments table's speakers ``S1``, ``S2``, ... in order of first speech.
-
-    The speaker whose earliest segment starts first is ``S1`` (ties: by name).
-
-    Returns
-    -------
-    (DataFrame, dict)
-        The table with the new labels, and ``{new label: original name}``.
-    """
-    first = segments.groupby("speaker", sort=False)["start_s"].min()
-    names = sorted(first.index, key=lambda name: (first[name], str(name)))
-    mapping = {name: f"S{i}" for i, name in enumerate(names, start=1)}
-    table = segments.assign(speaker=segments["speaker"].map(mapping))
-    return table, {label: str(name) for name, label in mapping.items()}
-
-
 def _turns_from_upstream(result: Any, path: Path) -> SpeakerTurns:
     """The speakers processor's result as turns (its labels kept)."""
     timeseries = getattr(result, "timeseries", None)
@@ -491,10 +474,15 @@ def speaker_turns(recording: Recording, transcript: Transcript | None = None) ->
         The RTTM file beside the recording is malformed (the error names the file and line).
     """
     found = find_rttm(recording.path)
+    upstream = getattr(recording, "upstream", None) or {}
     if found is not None:
         segments, labels = label_by_first_speech(read_rttm(found))
-        return SpeakerTurns(segments, labels, f"rttm:{found.name}")
-    upstream = getattr(recording, "upstream", None) or {}
+        # The speakers processor labels the same RTTM the same way: its target (e.g. from a voice sample) holds.
+        speakers = upstream.get("speakers")
+        same = speakers is not None and (speakers.provenance.get("companion_files", {}).get("rttm", {}).get("path")
+                                         == str(found))
+        target = (speakers.summary.get("target_speaker") or "") if same else ""
+        return SpeakerTurns(segments, labels, f"rttm:{found.name}", target if isinstance(target, str) else "")
     if upstream.get("speakers") is not None:
         return _turns_from_upstream(upstream["speakers"], recording.path)
     if transcript is not None:
@@ -503,19 +491,6 @@ def speaker_turns(recording: Recording, transcript: Transcript | None = None) ->
             unique = list(dict.fromkeys(names))
             return SpeakerTurns(segments_table(), {f"S{i}": name for i, name in enumerate(unique, 1)}, "transcript")
     return None
-
-
-def _merged(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Union of intervals as sorted, disjoint, non-touching intervals."""
-    order = np.argsort(starts, kind="mergesort")
-    merged: list[list[float]] = []
-    for a, b in zip(starts[order], ends[order]):
-        if merged and a <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], b)
-        else:
-            merged.append([float(a), float(b)])
-    array = np.array(merged, dtype=float).reshape(-1, 2)
-    return array[:, 0], array[:, 1]
 
 
 def assign_speakers(*, starts: np.ndarray, ends: np.ndarray, segments: pd.DataFrame,
@@ -555,7 +530,7 @@ def assign_speakers(*, starts: np.ndarray, ends: np.ndarray, segments: pd.DataFr
     distance = np.full((len(labels), len(starts)), np.inf)
     for k, label in enumerate(labels):
         rows = segments[segments["speaker"] == label]
-        seg_start, seg_end = _merged(rows["start_s"].to_numpy(float), rows["end_s"].to_numpy(float))
+        seg_start, seg_end = interval_union(rows["start_s"].to_numpy(float), rows["end_s"].to_numpy(float))
         knots = np.column_stack([seg_start, seg_end]).ravel()
         covered = np.concatenate([[0.0], np.cumsum(seg_end - seg_start)])
         values = np.column_stack([covered[:-1], covered[1:]]).ravel()
@@ -701,7 +676,7 @@ def speaker_summary(table: pd.DataFrame, label: str, *, embeddings: np.ndarray |
     starts = table["time_s"].to_numpy(dtype=float)[rows]
     ends = table["end_s"].to_numpy(dtype=float)[rows]
     if np.isfinite(starts).all() and np.isfinite(ends).all() and len(rows):
-        covered_start, covered_end = _merged(starts, np.maximum(ends, starts))
+        covered_start, covered_end = interval_union(starts, np.maximum(ends, starts))
         speaking = float(np.sum(covered_end - covered_start))
         rate = 60.0 * summary["word_count"] / speaking if speaking > 0 else math.inf
         summary["word_rate_wpm"] = rate if rate <= MAX_WORD_RATE_WPM else math.nan
@@ -872,9 +847,9 @@ class LanguageProcessor(Processor):
         return files
 
     def upstream_provenance(self, recording: Recording) -> dict[str, Any]:
-        """The speakers processor's result is read only with ``by_speaker="auto"`` and no RTTM file beside the
-        recording: only then do the outputs depend on it."""
-        if self.by_speaker == "none" or find_rttm(recording.path) is not None:
+        """The speakers processor's result is read only with ``by_speaker="auto"`` (its turns, or with an RTTM
+        file beside the recording its target speaker): only then do the outputs depend on it."""
+        if self.by_speaker == "none":
             return {}
         return super().upstream_provenance(recording)
 
@@ -928,8 +903,12 @@ class LanguageProcessor(Processor):
         summary = language_summary(table, mattr_window=int(self.mattr_window),
                                    transcribed=transcript.source.startswith("asr"), confidence=transcript.confidence,
                                    encoding=transcript.encoding, notes=transcript.notes)
+        failed = getattr(recording, "upstream_failures", {}).get("speakers")
         if turns is not None:
             self._add_speaker_measures(summary, table, embeddings, turns, split, n_words=summary["word_count"])
+        elif failed and self.by_speaker == "auto":
+            summary["notes"] = join_notes([*split_notes(summary["notes"]), "the measures are pooled over all "
+                                           f"speakers: the speakers processor, run with this one, {failed}"])
         elif self.target_speaker is not None:
             summary["notes"] = join_notes([*split_notes(summary["notes"]), "no target_ measures: "
                                            f"target_speaker={self.target_speaker!r} needs speaker turns, and none "

@@ -45,7 +45,7 @@ from bitbox.fileio import atomic_path, display_path
 from bitbox.log import logger
 
 __all__ = ["RttmError", "SEGMENT_COLUMNS", "read_rttm", "parse_rttm", "format_rttm", "write_rttm", "find_rttm",
-           "segments_table", "RTTM_SUFFIXES"]
+           "segments_table", "label_by_first_speech", "interval_union", "RTTM_SUFFIXES"]
 
 #: Columns of a segments table, in order.
 SEGMENT_COLUMNS = ("start_s", "end_s", "speaker")
@@ -259,6 +259,38 @@ def segments_table(rows: Iterable[tuple[float, float, str]] | pd.DataFrame | Non
         raise ParameterError("A segment has an empty speaker label; give every segment a speaker.")
     table = pd.DataFrame({"start_s": start, "end_s": end, "speaker": pd.Series(speaker, dtype=object)})
     return table.sort_values(["start_s", "speaker", "end_s"], kind="mergesort").reset_index(drop=True)
+
+
+def label_by_first_speech(segments: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Rename a segments table's speakers ``S1``, ``S2``, ... in order of first speech.
+
+    The speaker whose earliest segment starts first is ``S1`` (ties: by name). Both the speakers
+    and the language processors label speakers this way, so their labels agree on one RTTM.
+
+    Returns
+    -------
+    (DataFrame, dict)
+        The table (sorted) with the new labels, and ``{new label: original name}``.
+    """
+    first = segments.groupby("speaker", sort=False)["start_s"].min()
+    names = sorted(first.index, key=lambda name: (first[name], str(name)))
+    mapping = {name: f"S{i}" for i, name in enumerate(names, start=1)}
+    table = segments.assign(speaker=segments["speaker"].map(mapping))
+    table = table.sort_values(["start_s", "speaker"], kind="mergesort").reset_index(drop=True)
+    return table, {label: str(name) for name, label in mapping.items()}
+
+
+def interval_union(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The union of intervals ``[starts[i], ends[i]]`` as sorted, disjoint, non-touching intervals."""
+    order = np.argsort(np.asarray(starts, dtype=float), kind="mergesort")
+    merged: list[list[float]] = []
+    for a, b in zip(np.asarray(starts, dtype=float)[order], np.asarray(ends, dtype=float)[order]):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([float(a), float(b)])
+    array = np.array(merged, dtype=float).reshape(-1, 2)
+    return array[:, 0], array[:, 1]
 
 
 # ---------------------------------------------------------------------------- writing

@@ -166,3 +166,15 @@ def render_in_chromium(page: Path, tmp_path: Path, *, height: int = 1600) -> np.
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and shot.is_file(), proc.stderr[-2000:]
     return (matplotlib.image.imread(shot)[..., :3] * 255).astype(int)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Print the speakers tests' diarization figures (DER, talk time and latency errors) after the run."""
+    import sys
+
+    module = sys.modules.get("tests.test_speakers")
+    lines = getattr(module, "REPORT", None)
+    if lines:
+        terminalreporter.section("speaker diarization on dialogues with known turns")
+        for line in lines:
+            terminalreporter.write_line(line)

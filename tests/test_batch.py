@@ -229,7 +229,8 @@ def test_list_and_catalog_commands():
     listed = bitbox_cli("list", "--measures")
     lines = listed.stdout.splitlines()
     names = [ln.split()[0] for ln in lines if not ln.startswith(" ")]
-    assert listed.returncode == 0 and names == ["eeg", "face", "language", "narrative", "pose", "speech", "voice_windows"]
+    assert listed.returncode == 0 and names == ["eeg", "face", "language", "narrative", "pose", "speakers", "speech",
+                                              "voice_windows"]
     assert "head_roll" in listed.stdout and "[deg]" in listed.stdout
     csv = bitbox_cli("catalog", "--format", "csv")
     assert csv.returncode == 0 and "face,head_roll,timeseries,deg" in csv.stdout

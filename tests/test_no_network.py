@@ -5,7 +5,7 @@ up, so Dask's local cluster works and any other attempt fails safely) under ``st
 with ``$HOME`` an empty folder and none of the offline switches in the environment (Bitbox
 must set them itself):
 
-1. the demo job (``bitbox run examples/data -p face,speech,language``) as a Dask batch
+1. the demo job (``bitbox run examples/data -p face,speech,speakers,language``) as a Dask batch
    (``--scheduler local --workers 2``);
 2. one Python process: speech + language with Whisper transcription of a real LibriVox
    clip, EEG with ICA and ICLabel on a simulated raw, ``bitbox report`` of the batch, then
@@ -197,7 +197,7 @@ def test_nothing_leaves_the_machine(tmp_path):
     shutil.copy(clip, inputs / clip.name)  # alone in its folder: no transcript beside it, so Whisper runs
 
     batch = traced([sys.executable, "-m", "bitbox", "run", str(REPO / "examples" / "data"), "-o", str(out),
-                    "-p", "face,speech,language", "--scheduler", "local", "--workers", "2", "-q"],
+                    "-p", "face,speech,speakers,language", "--scheduler", "local", "--workers", "2", "-q"],
                    tmp_path / "batch.trace", env)
     assert batch.returncode == 0, batch.stderr[-3000:]
     job = traced([sys.executable, "-c", _JOB, str(out), str(inputs / clip.name), str(inputs / "sim_raw.fif")],
@@ -206,7 +206,8 @@ def test_nothing_leaves_the_machine(tmp_path):
 
     # The jobs did their work ...
     summary = pd.read_csv(out / "summary.csv")
-    assert len(summary) == 3 and (summary["status"] == "ok").all(), summary[["recording_id", "status", "error"]]
+    assert len(summary) == 4 and (summary["status"] == "ok").all(), summary[["recording_id", "status", "error"]]
+    assert summary.set_index("recording_id").loc["interview", "speakers.n_speakers"] == 2
     done = json.loads(job.stdout.strip().splitlines()[-1])
     assert done["transcribed"] == 1.0 and done["phonation_s"] > 1.0
     assert {"he", "was", "not", "young", "man"} <= set(done["text"].lower().replace(".", "").split()), done["text"]

@@ -11,6 +11,7 @@ import pytest
 
 import bitbox
 from bitbox import Measure, ParameterError, Processor
+from bitbox.errors import MeasurementError
 from bitbox.processor import run_order
 from bitbox.recording import Recording
 
@@ -45,12 +46,21 @@ class LastTime(Processor):
     version = "1"
     input_kinds = ("text",)
     uses = ("words",)
-    measures = (Measure("last_s", "s", "Time of the last word.", "summary"),)
+    measures = (Measure("last_s", "s", "Time of the last word.", "summary"),
+                Measure("why", "", "Why last_s is NaN.", "summary", dtype="str"))
 
     def compute(self, recording, sink, progress=None):
         sink.append(pd.DataFrame({"time_s": [0.0]}))
         upstream = recording.upstream.get("words")
-        return {"last_s": float(upstream.timeseries["time_s"].max()) if upstream is not None else math.nan}
+        return {"last_s": float(upstream.timeseries["time_s"].max()) if upstream is not None else math.nan,
+                "why": recording.upstream_failures.get("words", "")}
+
+
+class BrokenWords(Words):
+    """Upstream that fails on every recording."""
+
+    def compute(self, recording, sink, progress=None):
+        raise MeasurementError(recording.path, "has no words today", "Try again tomorrow")
 
 
 @pytest.fixture()
@@ -110,3 +120,22 @@ def test_batch_passes_upstream_writes_extra_files_and_recomputes_on_upstream_cha
     (folder / "words.txt").unlink()  # a missing extra output is made again
     bitbox.process_folder(text.parent, out, [Words(step=2.0)], progress=False)
     assert (folder / "words.txt").is_file()
+
+
+def test_a_reused_recording_forgets_the_last_call_and_a_failed_upstream_says_why(text):
+    recording = Recording(text)
+    assert bitbox.process(recording, [Words(), LastTime()])["last_time"].summary["last_s"] == 3.0
+    m = bitbox.process(recording, [BrokenWords(), LastTime()])
+    assert math.isnan(m["last_time"].summary["last_s"]) and "words" in m.failures
+    assert m["last_time"].summary["why"].startswith("failed: ") and "no words today" in m["last_time"].summary["why"]
+    alone = bitbox.process(recording, [LastTime()])["last_time"].summary
+    assert math.isnan(alone["last_s"]) and alone["why"] == ""
+
+
+def test_measurements_write_the_extra_outputs_too(text, tmp_path):
+    m = bitbox.process(text, [Words(step=0.5), LastTime()])
+    m.write(tmp_path / "out")
+    # the processor is not installed under its name: write() finds no class and writes the tables only
+    assert (tmp_path / "out" / "words.json").is_file() and not (tmp_path / "out" / "words.txt").exists()
+    Words().write_extra_outputs(m["words"], tmp_path / "out")
+    assert (tmp_path / "out" / "words.txt").read_text() == "one\ntwo\nthree\nfour\n"

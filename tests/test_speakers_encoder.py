@@ -47,7 +47,7 @@ def test_mel_matches_librosa_melspectrogram_as_resemblyzer_calls_it(chirp):
         reference = librosa.feature.melspectrogram(y=signal, sr=16000, n_fft=400, hop_length=160, n_mels=40).T
         assert mel.shape == reference.shape and mel.dtype == np.float32
         np.testing.assert_allclose(mel, reference, rtol=1e-4, atol=1e-6 * reference.max())
-    # pinned values (librosa 0.10.2), so a change of librosa's filters would be noticed
+    # pinned values (computed with librosa 0.10.2, equal with 0.11.0), so a change of librosa's filters is noticed
     mel = mel_frames(chirp, sr=16000, normalize=False)
     assert int(mel[37].argmax()) == 16 and mel.sum() == pytest.approx(130.9063, rel=1e-5)
 

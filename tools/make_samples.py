@@ -9,6 +9,10 @@
 - ``spoken_story.flac``: a short first-person story written for this project, spoken by
   espeak-ng (en-us, 150 words/min) with silences of 0.6 and 1.2 s between its parts;
   16 kHz mono FLAC. Needs the Debian package espeak-ng.
+- ``interview.flac``: the first 8 turns (34 s) of the ``interview`` dialogue of
+  ``tools/dialogues.py`` (an interviewer and a patient: flite's CMU ARCTIC voices slt and rms,
+  built from recordings of two real people; gaps 0.2-1.5 s; noise 50 dB below the speech), with
+  its true turns in ``interview.truth.rttm``. Needs the Debian package flite.
 
 Usage: ``python tools/make_samples.py [OUT_DIR]`` (needs pip access to PyPI and scikit-image).
 """
@@ -70,11 +74,26 @@ def spoken_story(out: Path) -> Path:
     return out
 
 
+def interview(out: Path) -> Path:
+    import dataclasses
+
+    import soundfile as sf
+
+    from bitbox.processors.rttm import write_rttm
+    from tools import dialogues
+
+    full = dialogues.SCENARIOS["interview"]
+    built = dialogues.build(dataclasses.replace(full, turns=full.turns[:8], snr_db=50.0))
+    sf.write(out, built.samples, built.sr, format="FLAC")
+    write_rttm(built.segments, out.with_suffix(".truth.rttm"), file_id=out.stem)
+    return out
+
+
 def main() -> None:
     out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "examples" / "data"
     out_dir.mkdir(parents=True, exist_ok=True)
     for path in (talking_head(out_dir / "talking_head.mp4"), astronaut_sway(out_dir / "astronaut_sway.mp4"),
-                 spoken_story(out_dir / "spoken_story.flac")):
+                 spoken_story(out_dir / "spoken_story.flac"), interview(out_dir / "interview.flac")):
         print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
 
 

@@ -45,7 +45,7 @@ def own_speech(annotated: pd.DataFrame, speaker: str, *, min_piece_s: float = 0.
 
 
 def speaker_voice_summary(samples: np.ndarray, sr: int, pieces: list[tuple[float, float]], *,
-                          floor_time_s: float, silence_db: float = -25.0, min_dip_db: float = 2.0) -> dict[str, Any]:
+                          rate_time_s: float, silence_db: float = -25.0, min_dip_db: float = 2.0) -> dict[str, Any]:
     """F0 and speech rate of one speaker's own speech.
 
     Parameters
@@ -54,9 +54,9 @@ def speaker_voice_summary(samples: np.ndarray, sr: int, pieces: list[tuple[float
         The recording (mono) and its sample rate.
     pieces : list of (start_s, end_s)
         The speaker's own speech (:func:`own_speech`).
-    floor_time_s : float
-        The speaker's floor-turn time minus the time others spoke in it (s): the denominator of the
-        speech rate, so that, as in the ``speech`` processor, pauses inside turns count.
+    rate_time_s : float
+        The denominator of the speech rate (s): the speaker's own speech plus the pauses inside their
+        floor turns, so that, as in the ``speech`` processor, pauses count.
     silence_db, min_dip_db : float
         The syllable-nucleus thresholds.
 
@@ -64,7 +64,7 @@ def speaker_voice_summary(samples: np.ndarray, sr: int, pieces: list[tuple[float
     -------
     dict
         :data:`VOICE_KEYS`: ``own_speech_s``; ``syllable_count``; ``speech_rate_syll_per_s`` =
-        nuclei / ``floor_time_s``; F0 median, 5th and 95th percentiles (Hz) and range
+        nuclei / ``rate_time_s``; F0 median, 5th and 95th percentiles (Hz) and range
         (``12 log2(p95 / p5)`` semitones) over the voiced frames. NaN where there are fewer than 10
         voiced frames (about 0.1 s of voicing).
     """
@@ -97,7 +97,7 @@ def speaker_voice_summary(samples: np.ndarray, sr: int, pieces: list[tuple[float
     level = np.where(np.isfinite(level), np.maximum(level, 0.0), np.nan)
     nuclei = syllable_nuclei(level, times, voiced, silence_db=silence_db, min_dip_db=min_dip_db)
     out["syllable_count"] = float(len(nuclei))
-    out["speech_rate_syll_per_s"] = len(nuclei) / floor_time_s if floor_time_s > 0 else math.nan
+    out["speech_rate_syll_per_s"] = len(nuclei) / rate_time_s if rate_time_s > 0 else math.nan
     f0_voiced = f0[f0 > 0]
     if len(f0_voiced) >= 10:
         p5, p95 = np.percentile(f0_voiced, [5, 95])

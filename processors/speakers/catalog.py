@@ -28,8 +28,8 @@ PER_SPEAKER = (
      (0, None), _TURNS),
     ("pause_rate_per_min", "1/min", "Silences of at least min_pause_s inside the speaker's floor turns, per minute "
      "of their talk time.", (0, None), _HELDNER),
-    ("speech_rate_syll_per_s", "1/s", "Syllable nuclei in the speaker's own (not overlapped) speech over their "
-     "floor-turn time minus overlapped time (pauses inside turns count, as in the speech processor).",
+    ("speech_rate_syll_per_s", "1/s", "Syllable nuclei in the speaker's own (not overlapped) speech over that "
+     "speech's time plus the pauses inside their floor turns (pauses count, as in the speech processor).",
      (0, 30), _DE_JONG),
     ("f0_median_hz", "Hz", "Median F0 of the speaker's own (not overlapped) voiced speech.", (20, 2000), _HIRST),
     ("f0_range_semitones", "st", "12 log2(F0 95th / 5th percentile) of the speaker's own voiced speech.",

@@ -55,7 +55,7 @@ from bitbox.errors import ParameterError
 from bitbox.log import logger
 
 __all__ = ["ClusterResult", "cluster_speakers", "cosine_affinity", "refine_affinity", "laplacian_eigen",
-           "spread_similarity", "ONE_SPEAKER_SIMILARITY", "MERGE_SIMILARITY", "SPREAD_PERCENTILE", "MAX_POINTS"]
+           "spread_similarity", "unit_centroids", "ONE_SPEAKER_SIMILARITY", "MERGE_SIMILARITY", "SPREAD_PERCENTILE", "MAX_POINTS"]
 
 #: The one-speaker rule: a 2nd-percentile pairwise similarity at least this is one speaker (1.5 s windows).
 ONE_SPEAKER_SIMILARITY = 0.575
@@ -171,7 +171,8 @@ def _spectral_labels(vectors: np.ndarray, k: int, random_state: int) -> np.ndarr
     return KMeans(n_clusters=k, n_init=10, random_state=random_state).fit_predict(rows)
 
 
-def _centroids(unit: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+def unit_centroids(unit: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """The normalised mean of the unit rows of each label ``0..k-1``, shape ``(k, d)``."""
     sums = np.zeros((k, unit.shape[1]))
     np.add.at(sums, labels, unit)
     return _unit_rows(np.where(np.linalg.norm(sums, axis=1, keepdims=True) > 0, sums, 1.0))
@@ -214,7 +215,7 @@ def _merge_alike(unit: np.ndarray, labels: np.ndarray, *, threshold: float, perc
         k = int(labels.max()) + 1
         if k <= min_k:
             return labels, notes
-        cent = _centroids(unit, labels, k)
+        cent = unit_centroids(unit, labels, k)
         best, pair, note = -np.inf, (0, 1), ""
         for i in range(k):
             for j in range(i + 1, k):
@@ -365,7 +366,7 @@ def cluster_speakers(embeddings: np.ndarray, *, n_speakers: int | None = None, m
         else:
             why = f"only {n} embeddings, unlike each other (p{percentile:g} similarity {spread:.3f})"
         labels = np.zeros(n, dtype=np.int64) if k == 1 else np.arange(n)
-        return ClusterResult(labels, k, _centroids(unit, labels, k), np.zeros(0), "no clustering", why, 0, spread)
+        return ClusterResult(labels, k, unit_centroids(unit, labels, k), np.zeros(0), "no clustering", why, 0, spread)
 
     affinity = cosine_affinity(sub)
     neighbours, values, vectors, k_gap, gap = _choose_pruning(affinity, lo=max(2, lo), hi=max(2, hi))
@@ -383,11 +384,11 @@ def cluster_speakers(embeddings: np.ndarray, *, n_speakers: int | None = None, m
             why += "; " + "; ".join(notes)
     labels = _first_occurrence_order(labels)
     k = int(labels.max()) + 1
-    centroids = _centroids(sub, labels, k)
+    centroids = unit_centroids(sub, labels, k)
     if sample.size < n:
         labels = _first_occurrence_order(_assign_rest(unit, sample, labels, centroids))
         k = int(labels.max()) + 1
-        centroids = _centroids(unit, labels, k)
+        centroids = unit_centroids(unit, labels, k)
     method += f", {neighbours} of {sample.size} neighbours kept per row"
     logger.debug("cluster_speakers: %d speakers (%s); %s", k, why, method)
     return ClusterResult(labels, k, centroids, values.copy(), method, why, neighbours, spread)

@@ -33,13 +33,14 @@ import pandas as pd
 from bitbox.audio import resample
 from bitbox.errors import MeasurementError
 from bitbox.log import logger
+from bitbox.processors.rttm import label_by_first_speech
 from bitbox.processors.speech import _frame_levels, refine_segments, speech_segments, vad_probabilities
 
-from .cluster import cluster_speakers
+from .cluster import cluster_speakers, unit_centroids
 from .encoder import FRAME_S, SAMPLE_RATE, SpeakerEncoder, mel_frames
 from .turns import merge_same_speaker
 
-__all__ = ["Diarization", "diarize", "speech_regions", "label_in_order", "TICK_S"]
+__all__ = ["Diarization", "diarize", "speech_regions", "TICK_S"]
 
 #: Resolution of the resegmentation (s).
 TICK_S = 0.1
@@ -101,14 +102,6 @@ def _windows(regions: list[tuple[float, float]], n_frames: int, *, window_s: flo
     return np.asarray(starts, dtype=np.int64), np.asarray(lengths, dtype=np.int64), np.asarray(owner, dtype=np.int64)
 
 
-def _centroids(embeddings: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    out = np.zeros((k, embeddings.shape[1]), dtype=np.float64)
-    for j in range(k):
-        mean = embeddings[labels == j].mean(axis=0)
-        out[j] = mean / max(np.linalg.norm(mean), 1e-12)
-    return out
-
-
 def _viterbi(scores: np.ndarray, penalty: float) -> np.ndarray:
     """The label path maximising the summed scores minus ``penalty`` per change of label."""
     n, k = scores.shape
@@ -124,14 +117,6 @@ def _viterbi(scores: np.ndarray, penalty: float) -> np.ndarray:
     for t in range(n - 1, 0, -1):
         path[t - 1] = back[t, path[t]]
     return path
-
-
-def label_in_order(segments: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Rename speakers ``S1``, ``S2``, ... in order of first speech; returns the table and ``{old: new}``."""
-    firsts = segments.groupby("speaker", sort=False)["start_s"].min().sort_values(kind="stable")
-    mapping = {old: f"S{i + 1}" for i, old in enumerate(firsts.index)}
-    table = segments.assign(speaker=segments["speaker"].map(mapping))
-    return table.sort_values(["start_s", "speaker"], kind="stable").reset_index(drop=True), mapping
 
 
 def diarize(samples: np.ndarray, sr: int, *, encoder: SpeakerEncoder, n_speakers: int | None = None,
@@ -202,7 +187,7 @@ def diarize(samples: np.ndarray, sr: int, *, encoder: SpeakerEncoder, n_speakers
         k, how = int(result.n_speakers), result.why
         labels = np.zeros(len(starts), dtype=np.int64)
         labels[reliable] = result.labels
-    centroids = _centroids(embeddings[reliable], labels[reliable], k)
+    centroids = unit_centroids(embeddings[reliable], labels[reliable], k)
     if n_speakers is None and k < max_speakers:
         centroids, short_notes = _short_turn_speakers(embeddings[~reliable], lengths[~reliable] * FRAME_S, centroids,
                                                       max_new=max_speakers - k)
@@ -243,9 +228,13 @@ def diarize(samples: np.ndarray, sr: int, *, encoder: SpeakerEncoder, n_speakers
     segments["speaker"] = segments["speaker"].map(lambda j: f"spk{int(j)}")
     segments[["start_s", "end_s"]] = segments[["start_s", "end_s"]].round(3)  # milliseconds, as in RTTM
     segments = merge_same_speaker(segments, min_pause_s=min_pause_s)
-    segments, mapping = label_in_order(segments)
-    order = [int(old[3:]) for old in sorted(mapping, key=lambda o: mapping[o])]
+    segments, names = label_by_first_speech(segments)
+    order = [int(names[f"S{i}"][3:]) for i in range(1, len(names) + 1)]  # the centroid of S1, S2, ...
     centroids = centroids[order] if len(order) else centroids[:0]
+    if n_speakers is not None and len(order) < n_speakers:
+        notes.append(f"n_speakers={n_speakers} was asked for, but only {len(order)} voice(s) hold any speech after "
+                     "resegmentation: the others' windows were closer to another voice everywhere; the recording "
+                     "may hold fewer speakers than that")
     logger.debug("diarization: %d regions, %d windows, %d speakers (%s), %d segments, %.1f s", len(regions),
                  len(starts), len(order), how, len(segments), duration)
     if progress is not None:

@@ -25,7 +25,7 @@ normalisation from 0 to 8 kHz):
 
 :func:`mel_frames` takes the mel filters from librosa and runs the short-time Fourier transform
 itself, a block of frames at a time, so that memory stays flat on long recordings (the same
-numbers as ``librosa.feature.melspectrogram`` to a relative 1e-6: tested).
+numbers as ``librosa.feature.melspectrogram`` within a relative 1e-4: tested).
 
 Network
 -------

@@ -13,15 +13,17 @@ from bitbox.audio import check_audio, no_audio_reason, read_audio
 from bitbox.errors import MeasurementError, ParameterError, RecordingError
 from bitbox.log import logger
 from bitbox.params import Interval, NoneOk, Options
-from bitbox.processor import Processor, ProgressCallback, join_notes
-from bitbox.processors.rttm import find_rttm, format_rttm, read_rttm
+from bitbox.measurements import ProcessorResult
+from bitbox.processor import Processor, ProgressCallback, TimeSeriesSink, join_notes
+from bitbox.processors.rttm import find_rttm, format_rttm, label_by_first_speech, read_rttm
 from bitbox.recording import Recording
 
 from .acoustics import own_speech, speaker_voice_summary
 from .catalog import CONVERSATION_KEYS, MEASURES, PER_SPEAKER
-from .diarize import diarize, label_in_order
-from .encoder import FRAME_S, SAMPLE_RATE, SpeakerEncoder, mel_frames
-from .turns import BACKCHANNEL_MAX_S, annotate_turns, floor_turns, speaker_turn_summary, turn_taking_summary
+from .diarize import diarize
+from .encoder import FRAME_S, SAMPLE_RATE, SpeakerEncoder, locate_model, mel_frames
+from .turns import (BACKCHANNEL_MAX_S, annotate_turns, floor_turns, merge_same_speaker, speaker_turn_summary,
+                    turn_taking_summary)
 
 __all__ = ["SpeakersProcessor", "SOURCES", "TARGET_RULES"]
 
@@ -71,8 +73,8 @@ class SpeakersProcessor(Processor):
     name = "speakers"
     version = "1.0.0"
     input_kinds = ("audio", "video")
-    dependencies = ("torch", "silero-vad", "onnxruntime", "praat-parselmouth", "scikit-learn", "scipy", "soundfile",
-                    "av")
+    dependencies = ("torch", "librosa", "silero-vad", "onnxruntime", "praat-parselmouth", "scikit-learn", "scipy",
+                    "soundfile", "av")
     measures = MEASURES
     plot_measures = ("speaker",)
     extra_outputs = ("speakers.rttm",)
@@ -141,16 +143,20 @@ class SpeakersProcessor(Processor):
         return None if self.source == "diarize" else find_rttm(recording.path)
 
     def companion_files(self, recording: Recording) -> dict[str, Path]:
-        """The reference RTTM beside the recording, and the target's voice sample, when used."""
+        """The reference RTTM beside the recording, the target's voice sample, and the speaker encoder's
+        weights file, when used."""
         files: dict[str, Path] = {}
         reference = self._reference(recording)
         if reference is not None:
             files["rttm"] = reference
-        if self.target is not None and not self._target_rule() and Path(self.target).is_file():
+        voice = self.target is not None and not self._target_rule() and Path(self.target).is_file()
+        if voice:
             files["target_voice"] = Path(self.target)
+        if reference is None or voice:  # the speaker encoder's weights: a new file recomputes the result
+            files["encoder_model"] = locate_model(self.encoder_model)[0]
         return files
 
-    def output_files(self, result) -> dict[str, str]:
+    def output_files(self, result: ProcessorResult) -> dict[str, str]:
         """``speakers.rttm``: the speaker segments of the result (the file id is the recording's stem)."""
         table = result.timeseries
         segments = pd.DataFrame({"start_s": table["time_s"], "end_s": table["end_s"], "speaker": table["speaker"]})
@@ -158,7 +164,7 @@ class SpeakersProcessor(Processor):
         return {"speakers.rttm": format_rttm(segments, file_id=stem)}
 
     @classmethod
-    def plot_result(cls, result):
+    def plot_result(cls, result: ProcessorResult):
         """Who spoke when: one lane per speaker (back-channels lighter, overlapped speech hatched), and
         each speaker's talk time."""
         import matplotlib.pyplot as plt
@@ -196,7 +202,8 @@ class SpeakersProcessor(Processor):
         return fig
 
     # ------------------------------------------------------------------ running
-    def compute(self, recording: Recording, sink, progress: ProgressCallback | None = None) -> dict[str, Any]:
+    def compute(self, recording: Recording, sink: TimeSeriesSink,
+                progress: ProgressCallback | None = None) -> dict[str, Any]:
         samples, sr = recording.load_audio()
         check_audio(samples, sr, recording.path, max_clipped_fraction=1.0)
         duration = len(samples) / sr
@@ -214,8 +221,8 @@ class SpeakersProcessor(Processor):
                                        f"{segments['end_s'].max():.2f} s, but the recording lasts {duration:.2f} s",
                                        "Check that the RTTM belongs to this recording (same stem), or use "
                                        "source='diarize'")
-            segments, mapping = label_in_order(segments)
-            labels = "; ".join(f"{new}={old}" for old, new in mapping.items())
+            segments, names = label_by_first_speech(merge_same_speaker(segments, min_pause_s=float(self.min_pause_s)))
+            labels = "; ".join(f"{new}={old}" for new, old in names.items())
             source = f"reference RTTM {reference.name}"
             notes.append(f"speaker turns read from the reference RTTM {reference.name} (no diarization ran)")
             centroids = None
@@ -237,7 +244,7 @@ class SpeakersProcessor(Processor):
         annotated = annotate_turns(segments, backchannel_max_s=float(self.backchannel_max_s))
         speakers = sorted(annotated["speaker"].unique(), key=lambda s: int(s[1:]))
         summary: dict[str, Any] = {"n_speakers": float(len(speakers)), **turn_taking_summary(annotated)}
-        per_speaker = {s: self._speaker_measures(annotated, s, samples, sr) for s in speakers}
+        per_speaker = {s: self._speaker_measures(annotated, s, samples, sr, notes) for s in speakers}
         for speaker, values in per_speaker.items():
             summary.update({f"{speaker}_{key}": value for key, value in values.items()})
         target, similarity = self._choose_target(per_speaker, annotated, samples, sr, centroids, encoder, notes)
@@ -258,16 +265,28 @@ class SpeakersProcessor(Processor):
         logger.debug("speakers: %d speakers, %d segments (%s)", len(speakers), len(annotated), source)
         return {key: summary[key] for key in (*CONVERSATION_KEYS, *summary) if key in summary}
 
-    def _speaker_measures(self, annotated: pd.DataFrame, speaker: str, samples: np.ndarray, sr: int
-                          ) -> dict[str, Any]:
-        """The :data:`~.catalog.PER_SPEAKER` measures of one speaker."""
+    def _speaker_measures(self, annotated: pd.DataFrame, speaker: str, samples: np.ndarray, sr: int,
+                          notes: list[str]) -> dict[str, Any]:
+        """The :data:`~.catalog.PER_SPEAKER` measures of one speaker (a note names those left NaN, and why).
+
+        The speech rate's time is the speaker's own (not overlapped) speech plus the pauses inside
+        their floor turns: the time its syllables were counted in, with the pauses that belong to it.
+        """
         turns = speaker_turn_summary(annotated, speaker)
         pieces = own_speech(annotated, speaker)
-        turn_time = sum(t.duration_s for t in floor_turns(annotated) if t.speaker == speaker)
-        floor_time = max(0.0, turn_time - turns["overlap_time_s"])
-        voice = speaker_voice_summary(samples, sr, pieces, floor_time_s=floor_time)
+        own = sum(b - a for a, b in pieces)
+        pauses = sum(t.duration_s - t.speech_s for t in floor_turns(annotated) if t.speaker == speaker)
+        voice = speaker_voice_summary(samples, sr, pieces, rate_time_s=own + pauses)
         values = {**turns, **voice}
-        return {key: values[key] for key, *_ in PER_SPEAKER}
+        out = {key: values[key] for key, *_ in PER_SPEAKER}
+        reasons = {"turn_mean_s": "they never hold the floor (only back-channels or speech over another's)",
+                   "speech_rate_syll_per_s": "none of their speech is free of another speaker's",
+                   "f0_median_hz": f"fewer than 10 voiced 10-ms frames in their own speech ({own:.1f} s)",
+                   "f0_range_semitones": f"fewer than 10 voiced 10-ms frames in their own speech ({own:.1f} s)"}
+        for key, reason in reasons.items():
+            if math.isnan(out[key]):
+                notes.append(f"{speaker}_{key} is NaN: {reason}")
+        return out
 
     def _choose_target(self, per_speaker: dict[str, dict], annotated: pd.DataFrame, samples: np.ndarray, sr: int,
                        centroids: np.ndarray | None, encoder: SpeakerEncoder | None, notes: list[str]
@@ -293,6 +312,10 @@ class SpeakersProcessor(Processor):
         if centroids is None:  # a reference RTTM: the speakers' voices from their own speech
             centroids = np.stack([self._voice_embedding(encoder, samples, sr, own_speech(annotated, s))
                                   for s in speakers])
+            silent = [s for s, c in zip(speakers, centroids) if not c.any()]
+            if silent:
+                notes.append(f"{', '.join(silent)} never speak(s) alone in the reference RTTM, so their voice cannot "
+                             "be compared with the target's voice sample")
         sample, sample_sr = read_audio(voice)
         check_audio(sample, sample_sr, voice, max_clipped_fraction=1.0)
         target = self._voice_embedding(encoder, sample, sample_sr, [(0.0, len(sample) / sample_sr)])

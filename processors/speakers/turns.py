@@ -11,12 +11,17 @@ overlaps; the issue's for interruptions and back-channels):
 - Another speaker's segment that starts while the floor holder is **silent** takes the floor (a
   **switch**); its **response latency** is the silence between them (start minus the holder's last
   end, >= 0).
-- One that starts while the holder is **speaking** (inside one of the holder's segments):
-  - ends before the holder's segment ends, or the holder speaks again before it ends: it does not
-    take the floor. At most ``backchannel_max_s`` long it is a **back-channel**, longer an
+- One that starts while the holder is **speaking** (inside one of the holder's segments) is judged
+  with the run of speech it starts (its speaker's segments until someone else speaks in one of
+  their pauses):
+  - the run ends before the holder's segment ends, or the holder speaks again during it: it does
+    not take the floor. At most ``backchannel_max_s`` long it is a **back-channel**, longer an
     **overlap** (both talk, the holder keeps the floor);
-  - outlasts the holder's speech (the holder does not speak again before it ends): an
+  - the run outlasts the holder's speech (the holder does not speak again during it): an
     **interruption**, a switch whose latency is negative (the overlap at the hand-over).
+- Timing cannot tell a back-channel spoken in the holder's *pause* from a short answer ("yes")
+  between two questions: both take the floor here (a switch), and the holder's next speech is a
+  switch back.
 - **Overlap time**: the time during which two or more speakers speak.
 """
 from __future__ import annotations
@@ -29,8 +34,9 @@ import numpy as np
 import pandas as pd
 
 from bitbox.errors import ParameterError
+from bitbox.processors.rttm import interval_union, segments_table
 
-__all__ = ["TURN_TYPES", "check_segments", "merge_same_speaker", "annotate_turns", "overlap_time",
+__all__ = ["TURN_TYPES", "merge_same_speaker", "annotate_turns", "overlap_time",
            "turn_taking_summary", "speaker_turn_summary", "FloorTurn", "floor_turns"]
 
 #: Values of the ``turn_type`` column, in the order they are described in the docs.
@@ -39,34 +45,10 @@ TURN_TYPES = ("first", "switch", "continuation", "interruption", "backchannel", 
 BACKCHANNEL_MAX_S = 1.0
 
 
-def check_segments(segments: pd.DataFrame, *, where: str = "segments") -> pd.DataFrame:
-    """A copy of a segments table, sorted by start then speaker, with its columns checked.
-
-    Raises
-    ------
-    ParameterError
-        Missing columns, non-finite or negative times, or ``end_s <= start_s``.
-    """
-    missing = [c for c in ("start_s", "end_s", "speaker") if c not in segments.columns]
-    if missing:
-        raise ParameterError(f"The {where} table needs the columns start_s, end_s and speaker; "
-                             f"{', '.join(missing)} missing (columns: {list(segments.columns)}).")
-    table = pd.DataFrame({"start_s": pd.to_numeric(segments["start_s"], errors="coerce").astype(float),
-                          "end_s": pd.to_numeric(segments["end_s"], errors="coerce").astype(float),
-                          "speaker": segments["speaker"].astype(str)})
-    bad = ~(np.isfinite(table["start_s"]) & np.isfinite(table["end_s"]) & (table["start_s"] >= 0)
-            & (table["end_s"] > table["start_s"]))
-    if bad.any():
-        row = table[bad].iloc[0]
-        raise ParameterError(f"The {where} table has {int(bad.sum())} segment(s) without 0 <= start_s < end_s, "
-                             f"e.g. start {row['start_s']}, end {row['end_s']} ({row['speaker']}).")
-    return table.sort_values(["start_s", "speaker", "end_s"], kind="stable").reset_index(drop=True)
-
-
 def merge_same_speaker(segments: pd.DataFrame, *, min_pause_s: float = 0.0) -> pd.DataFrame:
     """Each speaker's segments with overlaps removed: segments of one speaker that overlap, touch or are
     separated by less than ``min_pause_s`` are joined (a speaker cannot overlap themselves)."""
-    table = check_segments(segments)
+    table = segments_table(segments)
     rows = []
     for speaker, own in table.groupby("speaker", sort=False):
         start = end = None
@@ -87,18 +69,6 @@ def _intervals_overlap(starts: np.ndarray, ends: np.ndarray, s: float, e: float)
     return float(np.sum(np.clip(np.minimum(ends, e) - np.maximum(starts, s), 0.0, None)))
 
 
-def _union(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(starts, kind="stable")
-    out_s, out_e = [], []
-    for s, e in zip(starts[order], ends[order]):
-        if out_e and s <= out_e[-1]:
-            out_e[-1] = max(out_e[-1], e)
-        else:
-            out_s.append(s)
-            out_e.append(e)
-    return np.asarray(out_s, dtype=float), np.asarray(out_e, dtype=float)
-
-
 def overlap_time(segments: pd.DataFrame) -> float:
     """Time (s) during which at least two speakers speak (each speaker's own segments merged first)."""
     table = merge_same_speaker(segments)
@@ -108,6 +78,20 @@ def overlap_time(segments: pd.DataFrame) -> float:
     edges, steps = edges[order], steps[order]
     active = np.cumsum(steps)
     return float(np.sum(np.diff(edges)[active[:-1] >= 2])) if len(edges) else 0.0
+
+
+def _run(speakers: np.ndarray, starts: np.ndarray, ends: np.ndarray, i: int, holder: str) -> tuple[float, bool]:
+    """The end of the run of speech that segment ``i`` starts (its speaker's segments until someone else
+    speaks in one of its pauses), and whether the floor ``holder`` starts speaking again during it."""
+    speaker, run_end = speakers[i], ends[i]
+    for k in range(i + 1, len(speakers)):
+        if speakers[k] == speaker:
+            run_end = max(run_end, ends[k])
+        elif starts[k] >= run_end:  # someone else speaks in a pause of the run: it ends there
+            break
+        elif speakers[k] == holder:  # the holder speaks again while the run goes on
+            return run_end, True
+    return run_end, False
 
 
 def annotate_turns(segments: pd.DataFrame, *, backchannel_max_s: float = BACKCHANNEL_MAX_S) -> pd.DataFrame:
@@ -129,7 +113,7 @@ def annotate_turns(segments: pd.DataFrame, *, backchannel_max_s: float = BACKCHA
     overlap = np.zeros(n)
     for speaker in np.unique(speakers):
         mine = speakers == speaker
-        other_s, other_e = _union(starts[~mine], ends[~mine])
+        other_s, other_e = interval_union(starts[~mine], ends[~mine])
         for i in np.flatnonzero(mine):
             overlap[i] = _intervals_overlap(other_s, other_e, starts[i], ends[i])
     turn = np.zeros(n, dtype=np.int64)
@@ -149,8 +133,8 @@ def annotate_turns(segments: pd.DataFrame, *, backchannel_max_s: float = BACKCHA
             kinds[i], latency[i] = "switch", s - holder_end
             holder, holder_end = speaker, e
         else:  # starts while the holder speaks
-            resumes = (speakers[i + 1:] == holder) & (starts[i + 1:] < e)
-            if e <= holder_end or resumes.any():
+            run_end, resumes = _run(speakers, starts, ends, i, holder)
+            if run_end <= holder_end or resumes:
                 kinds[i] = "backchannel" if e - s <= backchannel_max_s else "overlap"
             else:
                 current += 1
