@@ -289,7 +289,7 @@ def check_audio(samples: np.ndarray, sr: int, path: str | Path, *, min_duration_
     """
     duration = len(samples) / sr
     if duration < min_duration_s:
-        raise RecordingError(path, f"is too short for speech measures ({duration:.2f} s; at least "
+        raise RecordingError(path, f"is too short to measure ({duration:.2f} s of audio; at least "
                              f"{min_duration_s:g} s is needed)", "Use a longer recording")
     peak = level_dbfs(samples)
     if peak < SILENCE_DBFS:

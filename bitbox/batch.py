@@ -1070,20 +1070,23 @@ def _run_batch(jobs: list[Job], problems: list[tuple[Job, str]], instances: Sequ
             for row in _run_dask(jobs, instances, out_dir, overwrite, workers, scheduler, timeout_s, scratch):
                 record(row)
         elif workers == 1 and timeout_s is None:
-            frames = tqdm(total=0, desc="  frames", unit="frame", leave=False, disable=not progress,
-                          dynamic_ncols=True)
+            # The current recording's progress (frames of a video, steps of an audio analysis), per processor.
+            steps = tqdm(total=0, desc="  ", unit="step", leave=False, disable=not progress, dynamic_ncols=True)
 
             def on_progress(done: int, total: int | None) -> None:
-                if total is not None and frames.total != total:
-                    frames.reset(total=total)
-                frames.n = done
-                frames.refresh()
+                if total is not None and steps.total != total or done < steps.n:  # the next processor's count
+                    steps.reset(total=total)
+                steps.n = done
+                steps.refresh()
 
             try:
                 for job in jobs:
+                    bar.set_postfix_str(job.recording_id[-30:])
+                    steps.reset(total=0)
+                    steps.set_description_str(f"  {job.recording_id[-24:]}", refresh=False)
                     record(run_job(job, instances, out_dir, overwrite, progress=on_progress))
             finally:
-                frames.close()
+                steps.close()
         else:
             for row in _run_isolated(jobs, instances, out_dir, overwrite, workers, timeout_s, scratch):
                 record(row)

@@ -235,6 +235,12 @@ class Processor(abc.ABC):
     #: call or batch: they run first, and their :class:`~bitbox.measurements.ProcessorResult` are in
     #: ``recording.upstream`` (e.g. ``("speakers",)`` for a processor that splits its measures by speaker).
     uses: ClassVar[tuple[str, ...]] = ()
+    #: A regular expression of the prefixes of summary keys the processor gives per part as columns
+    #: (``r"S[1-9]\d*|target"`` for ``S1_talk_time_s``, ``target_talk_time_s``): the report shows them as a
+    #: table with a column per part. ``""``: none.
+    part_columns: ClassVar[str] = ""
+    #: What those parts are, for the report (``"speaker"``).
+    part_name: ClassVar[str] = ""
     #: Files besides the time series and summary that the batch writes into the recording's folder
     #: (e.g. ``("speakers.rttm",)``); :meth:`output_files` makes their content.
     extra_outputs: ClassVar[tuple[str, ...]] = ()

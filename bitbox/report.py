@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -87,6 +88,20 @@ def _measures_to_plot(processor: str, frame: pd.DataFrame) -> list[str]:
         names = []
     numeric = [c for c in frame.columns if c != "time_s" and pd.api.types.is_numeric_dtype(frame[c])]
     return [n for n in names if n in numeric] or numeric[:6]
+
+
+def _processor_figure(result: ProcessorResult):
+    """The figure the processor draws of a result itself (:meth:`Processor.plot_result`), or ``None``."""
+    from .registry import get_processor_class
+
+    try:
+        cls = get_processor_class(result.processor)
+    except BitboxError:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    return cls.plot_result(result)
 
 
 def _timeseries_figure(result: ProcessorResult, title: str):
@@ -188,7 +203,8 @@ def _recording_page(folder: Path, show_faces: bool, row: dict | None = None) -> 
     m = Measurements.read(folder)
     parts = [f"<p><a href='index.html'>&larr; all recordings</a></p><h1>{html.escape(m.recording_id)}</h1>",
              f"<p>Input: <code>{html.escape(m.path)}</code></p>", _status_section(row)]
-    for processor in m.processors:
+    ordered = [p for p in str((row or {}).get("processors") or "").split(",") if p in m.processors]
+    for processor in [*ordered, *(p for p in m.processors if p not in ordered)]:  # in the order they were run
         result = m[processor]
         prov = result.provenance
         parts.append(f"<h2>{html.escape(processor)} <small>{html.escape(str(prov.get('processor_version', '')))}"
@@ -203,7 +219,10 @@ def _recording_page(folder: Path, show_faces: bool, row: dict | None = None) -> 
                            f"<td class='num'>{v / len(frame):.1%}</td></tr>" for k, v in counts.items())
             parts.append(f"<h3>Quality control</h3><table><tr><th>frame status</th><th>frames</th><th>share</th>"
                          f"</tr>{rows}</table>")
-        if len(frame) and _measures_to_plot(processor, frame.drop(columns=["time_s"])):
+        own = _processor_figure(result) if len(frame) else None
+        if own is not None:  # the processor's own picture (e.g. who spoke when), as Measurements.plot draws it
+            parts.append("<h3>Overview</h3>" + _img(png_data(own), f"{processor}: overview"))
+        elif len(frame) and _measures_to_plot(processor, frame.drop(columns=["time_s"])):
             parts.append("<h3>Over time</h3>" + _img(png_data(_timeseries_figure(result, f"{m.recording_id}: "
                                                                                           f"{processor}")),
                                                      f"{processor} measures over time"))
@@ -223,6 +242,8 @@ def _summary_table(result: ProcessorResult) -> str:
     """The summary values with units; with parts (``result.rows``, e.g. one summary per person) a
     column per part beside the main summary, and each part's notes."""
     processor, parts = result.processor, result.rows
+    if not parts:
+        return _prefixed_summary_table(result)
     keys = list(dict.fromkeys([*result.summary, *(k for row in parts.values() for k in row)]))
     head = "".join(f"<th>{html.escape(f'{result.row_key} {part}')}</th>" for part in parts)
     rows = "".join(f"<tr><td>{html.escape(k)}</td><td class='num'>{_fmt(result.summary.get(k))}</td>"
@@ -234,6 +255,49 @@ def _summary_table(result: ProcessorResult) -> str:
     noted = [(part, split_notes(row.get("notes"))) for part, row in parts.items()]
     return table + "".join(f"<p>{html.escape(f'{result.row_key} {part}')}:</p>{_notes_box(notes)}"
                            for part, notes in noted if notes)
+
+
+def _part_columns(processor: str) -> tuple[re.Pattern | None, str]:
+    """The processor's :attr:`~bitbox.processor.Processor.part_columns` as a ``<part>_<measure>`` regex, and
+    its :attr:`~bitbox.processor.Processor.part_name`."""
+    from .registry import get_processor_class
+
+    try:
+        cls = get_processor_class(processor)
+    except BitboxError:
+        return None, ""
+    return (re.compile(rf"^({cls.part_columns})_(.+)$") if cls.part_columns else None), cls.part_name
+
+
+def _prefixed_summary_table(result: ProcessorResult) -> str:
+    """The summary values with units; measures the processor gives per part as ``<part>_<measure>`` columns
+    (e.g. per speaker) in a second table, one column per part."""
+    processor, summary = result.processor, result.summary
+    pattern, part_name = _part_columns(processor)
+    per_part: dict[str, dict[str, object]] = {}
+    for key, value in summary.items():
+        match = pattern.match(key) if pattern is not None else None
+        if match:
+            per_part.setdefault(match.group(2), {})[match.group(1)] = value
+    per_part = {measure: values for measure, values in per_part.items()  # a measure of several parts
+                if len(values) > 1}
+    parted = {f"{part}_{measure}" for measure, values in per_part.items() for part in values}
+    rows = "".join(f"<tr><td>{html.escape(k)}</td><td class='num'>{_fmt(v)}</td>"
+                   f"<td>{html.escape(_unit(processor, k))}</td></tr>"
+                   for k, v in summary.items() if k != "notes" and k not in parted)
+    table = (f"<h3>Summary</h3><div class='wide'><table><tr><th>measure</th><th>value</th><th>unit</th></tr>"
+             f"{rows}</table></div>")
+    if not per_part:
+        return table
+    order = {p: i for i, p in enumerate(dict.fromkeys(p for values in per_part.values() for p in values))}
+    parts = sorted(order, key=lambda p: (not re.search(r"\d", p), int(re.sub(r"\D", "", p) or 0), order[p]))
+    head = "".join(f"<th>{html.escape(p)}</th>" for p in parts)
+    body = "".join(f"<tr><td>{html.escape(measure)}</td>"
+                   + "".join(f"<td class='num'>{_fmt(values.get(p))}</td>" for p in parts)
+                   + f"<td>{html.escape(_unit(processor, f'{next(iter(values))}_{measure}'))}</td></tr>"
+                   for measure, values in per_part.items())
+    return table + (f"<h3>Per {html.escape(part_name or 'part')}</h3><div class='wide'><table><tr><th>measure</th>"
+                    f"{head}<th>unit</th></tr>{body}</table></div>")
 
 
 def _unit(processor: str, measure: str) -> str:

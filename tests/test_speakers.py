@@ -15,6 +15,7 @@ import bitbox
 from bitbox.errors import BitboxError, ParameterError
 from bitbox.processors.rttm import read_rttm, write_rttm
 from bitbox.processors.speakers import SpeakersProcessor, diarization_error_rate
+from bitbox.processors.speakers.processor import speaker_names
 from bitbox.recording import Recording
 from tools import dialogues as dlg
 
@@ -108,7 +109,7 @@ def test_overlaps_interruptions_and_backchannels_are_reported_as_found(results, 
 def test_one_speaker_gives_one_speaker_and_a_note(results):
     summary = results["monologue"].summary
     assert summary["n_speakers"] == 1 and summary["switch_count"] == 0 and math.isnan(summary["latency_median_s"])
-    assert "one speaker found" in summary["notes"]
+    assert "one speaker: there is no turn-taking" in summary["notes"] and "set n_speakers" in summary["notes"]
     assert (results["monologue"].timeseries["turn_type"].isin(["first", "continuation"])).all()
 
 
@@ -133,6 +134,9 @@ def test_reference_rttm_beside_the_recording_is_used_and_written_back(recordings
     assert result.summary["speaker_labels"].startswith(f"S1={names[first]}")
     assert "rttm" in result.provenance["companion_files"]
     assert diarization_error_rate(built.segments, _segments(result), collar=0.0).der == 0
+    by_name = SpeakersProcessor(target="patient_annotated").process(str(audio)).summary  # the annotator's name
+    patient = next(label for label, name in speaker_names(by_name).items() if name == "patient_annotated")
+    assert by_name["target_speaker"] == patient and by_name["target_talk_time_s"] == by_name[f"{patient}_talk_time_s"]
 
     out = tmp_path / "out"
     bitbox.process_folder(folder, out, ["speakers"], progress=False)
@@ -140,6 +144,7 @@ def test_reference_rttm_beside_the_recording_is_used_and_written_back(recordings
     pd.testing.assert_frame_equal(written[["start_s", "end_s"]].reset_index(drop=True),
                                   _segments(result)[["start_s", "end_s"]].round(3).reset_index(drop=True))
     assert written.attrs["file_id"] == "session"
+    assert set(written["speaker"]) == set(names.values())  # the annotator's names are kept in the file
     diarized = bitbox.process(str(path), ["speakers"], source="diarize")  # Measurements.write writes it too
     diarized.write(tmp_path / "notebook")
     again = read_rttm(tmp_path / "notebook" / "speakers.rttm")
@@ -172,7 +177,7 @@ def test_bad_parameters_fail_with_the_reason(recordings, tmp_path):
     path = str(recordings["short_turns"][0])
     for params, match in (({"min_speakers": 3, "max_speakers": 2}, "min_speakers"),
                           ({"n_speakers": 9, "max_speakers": 8}, "n_speakers"),
-                          ({"target": "S0"}, "no such voice file"),
+                          ({"target": "patient.wav"}, "no such voice file"),
                           ({"target": str(tmp_path / "absent.wav")}, "no such voice file"),
                           ({"source": "manual"}, "source")):
         with pytest.raises(ParameterError, match=match):

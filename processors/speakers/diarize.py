@@ -179,22 +179,15 @@ def diarize(samples: np.ndarray, sr: int, *, encoder: SpeakerEncoder, n_speakers
                                f"{len(regions)} region(s), {len(starts)} embedding window(s))",
                                "Check the recording, or lower n_speakers (None estimates it)")
     notes: list[str] = []
-    if reliable.sum() < 2:
-        labels, k, how = np.zeros(len(starts), dtype=np.int64), 1, "one speech window: one speaker"
-    else:
-        result = cluster_speakers(embeddings[reliable], n_speakers=n_speakers, min_speakers=min_speakers,
-                                  max_speakers=max_speakers)
-        k, how = int(result.n_speakers), result.why
-        labels = np.zeros(len(starts), dtype=np.int64)
-        labels[reliable] = result.labels
-    centroids = unit_centroids(embeddings[reliable], labels[reliable], k)
-    if n_speakers is None and k < max_speakers:
-        centroids, short_notes = _short_turn_speakers(embeddings[~reliable], lengths[~reliable] * FRAME_S, centroids,
-                                                      max_new=max_speakers - k)
-        notes.extend(short_notes)
-        if len(centroids) > k:
-            how += f"; {len(centroids) - k} more speaker(s) from short turns that match no other voice"
-            k = len(centroids)
+    lowest, highest = (n_speakers, n_speakers) if n_speakers is not None else (min_speakers, max_speakers)
+    centroids, how, short_notes = _speaker_centroids(embeddings, lengths * FRAME_S, reliable, lowest, highest)
+    if len(centroids) < lowest:  # the voices found were too few: split the long windows into the rest
+        centroids, how, short_notes = _speaker_centroids(embeddings, lengths * FRAME_S, reliable, lowest, highest,
+                                                         force=True)
+    notes.extend(short_notes)
+    if n_speakers is not None:
+        how = f"n_speakers={n_speakers} given; {how}"
+    k = len(centroids)
     similarity = embeddings @ centroids.T  # (windows, speakers)
 
     rows = []
@@ -240,6 +233,43 @@ def diarize(samples: np.ndarray, sr: int, *, encoder: SpeakerEncoder, n_speakers
     if progress is not None:
         progress(3, 3)
     return Diarization(segments, len(order), centroids, regions, how, notes)
+
+
+def _speaker_centroids(embeddings: np.ndarray, durations: np.ndarray, reliable: np.ndarray, lowest: int,
+                       highest: int, *, force: bool = False) -> tuple[np.ndarray, str, list[str]]:
+    """The speakers' centroids, how their number was chosen, and notes on short turns.
+
+    The windows of at least ``min_cluster_s`` are clustered (the number estimated up to ``highest``),
+    then speakers heard only in short turns are added (:func:`_short_turn_speakers`), up to
+    ``highest`` in all. A number known in advance (``lowest``, e.g. ``n_speakers``) is reached this
+    way when it can be, since a speaker of short turns only would otherwise be made by splitting a
+    long-speaking one; with ``force`` the long windows are clustered into the speakers still missing.
+    """
+    if reliable.sum() < 2:
+        labels, k, how = np.zeros(int(reliable.sum()), dtype=np.int64), 1, "one speech window: one speaker"
+    else:
+        fixed = max(1, lowest - _count_short_speakers(embeddings, durations, reliable, highest)) if force else None
+        result = cluster_speakers(embeddings[reliable], n_speakers=fixed, min_speakers=1, max_speakers=highest)
+        labels, k, how = result.labels, int(result.n_speakers), result.why
+    centroids = unit_centroids(embeddings[reliable], labels, k)
+    notes: list[str] = []
+    if k < highest:
+        centroids, notes = _short_turn_speakers(embeddings[~reliable], durations[~reliable], centroids,
+                                                max_new=highest - k)
+        if len(centroids) > k:
+            how += f"; {len(centroids) - k} more speaker(s) from short turns that match no other voice"
+    return centroids, how, notes
+
+
+def _count_short_speakers(embeddings: np.ndarray, durations: np.ndarray, reliable: np.ndarray, highest: int) -> int:
+    """How many speakers :func:`_short_turn_speakers` adds to the free clustering's voices."""
+    if reliable.sum() < 2:
+        return 0
+    result = cluster_speakers(embeddings[reliable], min_speakers=1, max_speakers=highest)
+    centroids = unit_centroids(embeddings[reliable], result.labels, int(result.n_speakers))
+    more, _ = _short_turn_speakers(embeddings[~reliable], durations[~reliable], centroids,
+                                   max_new=max(0, highest - len(centroids)))
+    return len(more) - len(centroids)
 
 
 #: A short turn whose voice is less similar than this to every speaker's centroid matches none of them.

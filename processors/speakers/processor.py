@@ -25,7 +25,7 @@ from .encoder import FRAME_S, SAMPLE_RATE, SpeakerEncoder, locate_model, mel_fra
 from .turns import (BACKCHANNEL_MAX_S, annotate_turns, floor_turns, merge_same_speaker, speaker_turn_summary,
                     turn_taking_summary)
 
-__all__ = ["SpeakersProcessor", "SOURCES", "TARGET_RULES"]
+__all__ = ["SpeakersProcessor", "SOURCES", "TARGET_RULES", "speaker_names"]
 
 #: Where the speaker turns come from (the ``source`` parameter).
 SOURCES = ("auto", "rttm", "diarize")
@@ -33,6 +33,13 @@ SOURCES = ("auto", "rttm", "diarize")
 TARGET_RULES = ("first", "longest")
 _LABEL = re.compile(r"S[1-9]\d*")
 _VOICE_WINDOW_S = 1.5
+
+
+def speaker_names(summary: dict[str, Any]) -> dict[str, str]:
+    """``{label: name}`` of a summary's ``speaker_labels`` (``"S1=clinician; S2=patient"``; ``{}`` when empty)."""
+    text = summary.get("speaker_labels")
+    pairs = [item.split("=", 1) for item in text.split("; ")] if isinstance(text, str) and text else []
+    return {label: name for label, name in (p for p in pairs if len(p) == 2)}
 
 
 class SpeakersProcessor(Processor):
@@ -78,6 +85,8 @@ class SpeakersProcessor(Processor):
     measures = MEASURES
     plot_measures = ("speaker",)
     extra_outputs = ("speakers.rttm",)
+    part_columns = r"S[1-9]\d*|target"
+    part_name = "speaker"
     _parameter_constraints = {
         "source": [Options(SOURCES)],
         "n_speakers": [Interval(int, 1, 20), NoneOk()],
@@ -121,18 +130,23 @@ class SpeakersProcessor(Processor):
             if not isinstance(self.target, (str, Path)) or not str(self.target):
                 raise ParameterError(f"The 'target' parameter of SpeakersProcessor must be 'first', 'longest', a "
                                      f"speaker label such as 'S2', or the path of a voice sample. Got {self.target!r}.")
-            if not self._target_rule() and not Path(self.target).is_file():
-                raise ParameterError(f"The 'target' parameter of SpeakersProcessor is {str(self.target)!r}: not "
-                                     "'first', 'longest' or a label such as 'S2', and no such voice file exists. Give "
-                                     "one of those, or the path of a recording of the target person alone.")
+            text = str(self.target)
+            looks_like_file = Path(text).suffix != "" or "/" in text or "\\" in text
+            if not self._target_rule() and looks_like_file and not Path(text).is_file():
+                raise ParameterError(f"The 'target' parameter of SpeakersProcessor is {text!r}: not 'first', "
+                                     "'longest', a label such as 'S2' or a speaker's name in the reference RTTM, and "
+                                     "no such voice file exists. Give one of those, or the path of a recording of "
+                                     "the target person alone.")
         if self.encoder_model is not None and not isinstance(self.encoder_model, (str, Path)):
             raise ParameterError(f"The 'encoder_model' parameter of SpeakersProcessor must be a path or None. Got "
                                  f"{self.encoder_model!r}.")
 
     def _target_rule(self) -> str | None:
-        """The target as a rule or label (``None`` when it is a voice file, or no target)."""
+        """The target as a rule, label or speaker name (``None`` when it is a voice file, or no target)."""
         text = str(self.target) if self.target is not None else ""
-        return text if text in TARGET_RULES or _LABEL.fullmatch(text) else None
+        if text in TARGET_RULES or _LABEL.fullmatch(text):
+            return text
+        return None if not text or Path(text).is_file() or Path(text).suffix else text
 
     # ------------------------------------------------------------------ recording
     def skip_reason(self, recording: Recording) -> str | None:
@@ -157,9 +171,12 @@ class SpeakersProcessor(Processor):
         return files
 
     def output_files(self, result: ProcessorResult) -> dict[str, str]:
-        """``speakers.rttm``: the speaker segments of the result (the file id is the recording's stem)."""
+        """``speakers.rttm``: the speaker segments of the result (the file id is the recording's stem; the speakers
+        of a reference RTTM keep their names there)."""
         table = result.timeseries
-        segments = pd.DataFrame({"start_s": table["time_s"], "end_s": table["end_s"], "speaker": table["speaker"]})
+        names = speaker_names(result.summary)
+        segments = pd.DataFrame({"start_s": table["time_s"], "end_s": table["end_s"],
+                                 "speaker": table["speaker"].map(lambda label: names.get(label, label))})
         stem = Path(result.provenance.get("input_path", "recording")).stem or "recording"
         return {"speakers.rttm": format_rttm(segments, file_id=stem)}
 
@@ -184,8 +201,8 @@ class SpeakersProcessor(Processor):
             later = np.flatnonzero((starts > starts[i] - 1e-9) & (starts < ends[i]) & (who != who[i]))
             for j in later[later != i]:
                 lanes.axvspan(starts[j], min(ends[i], ends[j]), color="0.3", alpha=0.25, hatch="///", lw=0)
-        target = summary.get("target_speaker") or ""
-        labels = [f"{s} (target)" if s == target else s for s in speakers]
+        target, names = summary.get("target_speaker") or "", speaker_names(summary)
+        labels = [s + (f" ({names[s]})" if s in names else "") + (" - target" if s == target else "") for s in speakers]
         lanes.set_yticks(range(len(speakers)), labels, fontsize=8)
         lanes.invert_yaxis()
         lanes.set_xlabel("time (s)", fontsize=8)
@@ -216,6 +233,10 @@ class SpeakersProcessor(Processor):
                                  "Put the annotation next to the recording, or use source='auto'")
         if reference is not None:
             segments = read_rttm(reference)
+            file_id = segments.attrs.get("file_id", "")
+            if file_id and file_id != recording.path.stem:
+                notes.append(f"the reference RTTM {reference.name} names the recording {file_id!r}, not "
+                             f"{recording.path.stem!r}: check that it is this recording's annotation")
             if segments["end_s"].max() > duration + 0.5:
                 raise MeasurementError(recording.path, f"its reference RTTM {reference.name} has speech up to "
                                        f"{segments['end_s'].max():.2f} s, but the recording lasts {duration:.2f} s",
@@ -238,7 +259,7 @@ class SpeakersProcessor(Processor):
                 raise MeasurementError(recording.path, "no speech was detected (the voice activity detector found "
                                        "no speech region)", "Check that the recording holds speech and is not "
                                        "only noise or music")
-            segments, labels, source, centroids = result.segments, "", "diarization", result.centroids
+            segments, labels, source, centroids, names = result.segments, "", "diarization", result.centroids, {}
             reason = result.how
             notes.extend(result.notes)
         annotated = annotate_turns(segments, backchannel_max_s=float(self.backchannel_max_s))
@@ -247,16 +268,21 @@ class SpeakersProcessor(Processor):
         per_speaker = {s: self._speaker_measures(annotated, s, samples, sr, notes) for s in speakers}
         for speaker, values in per_speaker.items():
             summary.update({f"{speaker}_{key}": value for key, value in values.items()})
-        target, similarity = self._choose_target(per_speaker, annotated, samples, sr, centroids, encoder, notes)
+        target, similarity = self._choose_target(per_speaker, annotated, samples, sr, centroids, encoder, notes,
+                                                 names)
         summary["target_speaker"] = target
         summary["target_similarity"] = similarity
         for key, *_ in PER_SPEAKER:
             summary[f"target_{key}"] = per_speaker[target][key] if target else math.nan
         summary.update({"source": source, "n_speakers_reason": reason, "speaker_labels": labels})
         if len(speakers) == 1:
-            notes.append("one speaker found: there is no turn-taking to measure (switches, latencies and overlaps "
-                         "are empty); if more people speak, set n_speakers")
+            advice = "" if reference is not None or self.n_speakers == 1 else "; if more people speak, set n_speakers"
+            notes.append("one speaker: there is no turn-taking to measure (switches, latencies and overlaps are "
+                         f"empty){advice}")
         summary["notes"] = join_notes(notes)
+        for key, value in summary.items():  # times to the microsecond: no float noise from sums of segments
+            if key.endswith("_s") and isinstance(value, float) and math.isfinite(value):
+                summary[key] = round(value, 6)
         sink.append(pd.DataFrame({
             "time_s": annotated["start_s"].to_numpy(float), "end_s": annotated["end_s"].to_numpy(float),
             "speaker": annotated["speaker"].astype(str).to_numpy(), "overlap": annotated["overlap"].to_numpy(float),
@@ -289,9 +315,10 @@ class SpeakersProcessor(Processor):
         return out
 
     def _choose_target(self, per_speaker: dict[str, dict], annotated: pd.DataFrame, samples: np.ndarray, sr: int,
-                       centroids: np.ndarray | None, encoder: SpeakerEncoder | None, notes: list[str]
-                       ) -> tuple[str, float]:
-        """The target speaker's label ('' for none) and the voice sample's similarity to them."""
+                       centroids: np.ndarray | None, encoder: SpeakerEncoder | None, notes: list[str],
+                       names: dict[str, str]) -> tuple[str, float]:
+        """The target speaker's label ('' for none) and the voice sample's similarity to them (``names``: the
+        reference RTTM's name of each label)."""
         if self.target is None:
             return "", math.nan
         rule = self._target_rule()
@@ -301,11 +328,13 @@ class SpeakersProcessor(Processor):
         if rule == "longest":
             return max(speakers, key=lambda s: (per_speaker[s]["talk_time_s"], -int(s[1:]))), math.nan
         if rule is not None:
-            if rule not in per_speaker:
-                notes.append(f"target {rule} was not found: {len(speakers)} speaker(s) ({', '.join(speakers)}); the "
-                             "target_* measures are NaN")
-                return "", math.nan
-            return rule, math.nan
+            by_name = {name: label for label, name in names.items()}
+            if rule in per_speaker or rule in by_name:
+                return by_name.get(rule, rule), math.nan
+            known = ", ".join(f"{label} ({names[label]})" if label in names else label for label in speakers)
+            notes.append(f"target {rule} was not found: {len(speakers)} speaker(s): {known}; the target_* measures "
+                         "are NaN")
+            return "", math.nan
         # A voice sample of the target.
         encoder = encoder or SpeakerEncoder.from_path(self.encoder_model)
         voice = Path(self.target)
