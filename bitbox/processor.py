@@ -53,8 +53,8 @@ from .measurements import MemorySink, ProcessorResult
 from .params import check_param
 from .recording import Recording, sha256_file
 
-__all__ = ["Processor", "ProgressCallback", "RowSummaries", "run_order", "package_versions", "NOTES_SEPARATOR", "join_notes",
-           "split_notes"]
+__all__ = ["Processor", "ProgressCallback", "RowSummaries", "run_order", "package_versions", "NOTES_SEPARATOR",
+           "join_notes", "split_notes"]
 
 #: Between the notes of a ``notes`` summary measure (a note may itself contain "; " or ", ").
 NOTES_SEPARATOR = " | "

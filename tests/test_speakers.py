@@ -78,7 +78,7 @@ def test_response_latencies_within_a_tenth_of_a_second(results, recordings, name
     assert len(found) == len(truth)
     errors = np.abs(found - truth)
     REPORT.append(f"{name}: response latency errors median {np.median(errors):.3f} s, max {errors.max():.3f} s")
-    if name == "real":  # the truth of real clips is their speech extent by level: good to a few tenths (tools/dialogues.py)
+    if name == "real":  # real clips' truth is their speech extent by level: good to a few tenths (tools/dialogues.py)
         assert np.median(errors) <= 0.05 and errors.max() <= 0.3
     else:
         assert errors.max() <= 0.1 + 1e-9

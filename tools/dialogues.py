@@ -63,8 +63,9 @@ from bitbox.log import logger
 from bitbox.processors.rttm import segments_table, write_rttm
 
 __all__ = ["SR", "TRIM_DB", "FRAME_S", "MIN_PAUSE_S", "BACKCHANNEL_MAX_S", "FLOOR_MARGIN_DB", "Voice", "Turn",
-           "Dialogue", "BuiltDialogue", "VOICES", "SCENARIOS", "REAL_CLIPS", "utterance", "speech_extent", "speech_runs",
-           "speech_threshold_db", "build", "long_dialogue", "clear_cache", "write_dialogue", "have_tools", "main"]
+           "Dialogue", "BuiltDialogue", "VOICES", "SCENARIOS", "REAL_CLIPS", "utterance", "speech_extent",
+           "speech_runs", "speech_threshold_db", "build", "long_dialogue", "clear_cache", "write_dialogue",
+           "have_tools", "main"]
 
 #: Sample rate of every dialogue (Hz).
 SR = 16000

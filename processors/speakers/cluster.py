@@ -55,7 +55,8 @@ from bitbox.errors import ParameterError
 from bitbox.log import logger
 
 __all__ = ["ClusterResult", "cluster_speakers", "cosine_affinity", "refine_affinity", "laplacian_eigen",
-           "spread_similarity", "unit_centroids", "ONE_SPEAKER_SIMILARITY", "MERGE_SIMILARITY", "SPREAD_PERCENTILE", "MAX_POINTS"]
+           "spread_similarity", "unit_centroids", "ONE_SPEAKER_SIMILARITY", "MERGE_SIMILARITY", "SPREAD_PERCENTILE",
+           "MAX_POINTS"]
 
 #: The one-speaker rule: a 2nd-percentile pairwise similarity at least this is one speaker (1.5 s windows).
 ONE_SPEAKER_SIMILARITY = 0.575

@@ -329,8 +329,8 @@ class SpeakersProcessor(Processor):
             return max(speakers, key=lambda s: (per_speaker[s]["talk_time_s"], -int(s[1:]))), math.nan
         if rule is not None:
             by_name = {name: label for label, name in names.items()}
-            if rule in per_speaker or rule in by_name:
-                return by_name.get(rule, rule), math.nan
+            if rule in per_speaker or rule in by_name:  # a label first, else a name in the reference RTTM
+                return (rule if rule in per_speaker else by_name[rule]), math.nan
             known = ", ".join(f"{label} ({names[label]})" if label in names else label for label in speakers)
             notes.append(f"target {rule} was not found: {len(speakers)} speaker(s): {known}; the target_* measures "
                          "are NaN")
