@@ -54,11 +54,18 @@ def set_log_level(verbose: bool | str | int | None = "info") -> None:
     if level is None:
         return
     logger.setLevel(level)
-    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.NullHandler)
-               for h in logger.handlers):
-        handler = logging.StreamHandler()
-        handler.setFormatter(SafeFormatter("%(levelname)s [bitbox] %(message)s"))
-        logger.addHandler(handler)
+    _ensure_handler()
+
+
+def _ensure_handler() -> None:
+    """Give the ``bitbox`` logger a handler writing to stderr, unless it (or the root logger, which it
+    propagates to, as set by ``logging.basicConfig``) has one."""
+    if any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.NullHandler)
+           for h in (*logger.handlers, *logging.getLogger().handlers)):
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(SafeFormatter("%(levelname)s [bitbox] %(message)s"))
+    logger.addHandler(handler)
 
 
 @contextlib.contextmanager
@@ -70,6 +77,7 @@ def use_log_level(verbose: bool | str | int | None) -> Iterator[None]:
         return
     old = logger.level
     logger.setLevel(level)
+    _ensure_handler()  # verbose=True shows its messages even before set_log_level() has run
     try:
         yield
     finally:

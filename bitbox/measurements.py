@@ -70,8 +70,9 @@ class ProcessorResult:
 
     def __repr__(self) -> str:
         parts = f", {len(self.rows)} parts by {self.row_key!r}" if self.rows else ""
-        return (f"<ProcessorResult {self.processor!r}: {len(self.timeseries)} rows x "
-                f"{self.timeseries.shape[1]} columns, {len(self.summary)} summary values{parts}>")
+        table = ("time series written to a sink" if self.timeseries is None else
+                 f"{len(self.timeseries)} rows x {self.timeseries.shape[1]} columns")
+        return f"<ProcessorResult {self.processor!r}: {table}, {len(self.summary)} summary values{parts}>"
 
     # ----------------------------------------------------------------- disk
     def write(self, out_dir: str | Path) -> tuple[Path, Path]:
@@ -422,10 +423,18 @@ class Measurements(Mapping[str, ProcessorResult]):
             processor's main measures (its ``plot_measures``).
         processor : str | None
             The processor whose time series to plot (default: the first).
+        ax : matplotlib Axes | sequence of Axes | None
+            Where to draw: one axes per measure (default: a new figure). With ``ax`` the measures
+            are plotted over time even when the processor draws a figure of its own.
 
         Returns
         -------
         matplotlib.figure.Figure
+
+        Raises
+        ------
+        ParameterError
+            When ``ax`` holds a different number of axes than there are measures.
         """
         import matplotlib.pyplot as plt
 
@@ -449,8 +458,15 @@ class Measurements(Mapping[str, ProcessorResult]):
         if missing:
             numeric = [c for c in frame.columns if c != "time_s" and pd.api.types.is_numeric_dtype(frame[c])]
             raise KeyError(f"{missing} not in the {processor!r} time series; available: {numeric}")
-        fig, axes = plt.subplots(len(measures), 1, figsize=(9, 1.8 * len(measures) + 0.6), sharex=True,
-                                 squeeze=False)
+        if ax is None:
+            fig, axes = plt.subplots(len(measures), 1, figsize=(9, 1.8 * len(measures) + 0.6), sharex=True,
+                                     squeeze=False)
+        else:
+            axes = np.atleast_1d(np.asarray(ax, dtype=object)).reshape(-1, 1)
+            if len(axes) != len(measures):
+                raise ParameterError(f"plot got {len(axes)} axes for {len(measures)} measures {measures}; give one "
+                                     "axes per measure, or ax=None for a new figure.")
+            fig = axes[0, 0].figure
         for axis, name in zip(axes[:, 0], measures):
             # Sparse series (e.g. one row per utterance) get markers, so single points show.
             axis.plot(frame["time_s"].to_numpy(), frame[name].to_numpy(dtype=float, na_value=np.nan), lw=1,
@@ -459,6 +475,7 @@ class Measurements(Mapping[str, ProcessorResult]):
             axis.set_ylabel(f"{name}\n[{unit}]" if unit else name, fontsize=8)
             axis.grid(alpha=0.3)
         axes[-1, 0].set_xlabel("time [s]")
-        fig.suptitle(f"{self.recording_id} — {processor}")
-        fig.tight_layout()
+        if ax is None:
+            fig.suptitle(f"{self.recording_id} — {processor}")
+            fig.tight_layout()
         return fig

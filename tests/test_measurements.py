@@ -70,3 +70,41 @@ def test_plot_draws_one_panel_per_measure():
     assert len(fig.axes) == 2 and fig.axes[0].get_ylabel() == "speed\n[px/s]"
     line = fig.axes[0].lines[0]
     assert np.allclose(line.get_xdata(), np.arange(5) / 10)
+
+
+def test_plot_into_given_axes_and_refuse_a_wrong_number():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pytest
+
+    from bitbox import ParameterError
+
+    fig, (a, b) = plt.subplots(2, 1)
+    m = Measurements([_result()], recording_id="r")
+    assert m.plot(["speed", "flag"], ax=[a, b]) is fig
+    assert len(a.lines) == 1 and len(b.lines) == 1 and a.get_ylabel() == "speed\n[px/s]"
+    with pytest.raises(ParameterError, match="2 axes for 1 measures"):
+        m.plot(["speed"], ax=[a, b])
+    plt.close(fig)
+
+
+def test_repr_of_a_result_streamed_to_a_sink():
+    result = ProcessorResult("toy", None, {"rate": 1.0})
+    assert repr(result) == "<ProcessorResult 'toy': time series written to a sink, 1 summary values>"
+    assert "5 rows x 4 columns" in repr(_result())
+
+
+def test_verbose_true_shows_messages_without_set_log_level(tmp_path, capsys, monkeypatch):
+    import logging
+
+    import bitbox
+    from bitbox.log import logger
+
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    path = tmp_path / "note.txt"
+    path.write_text("I went to the market. Then I came home and slept.")
+    bitbox.process(path, ["language"], verbose=True)
+    assert "[bitbox]" in capsys.readouterr().err
