@@ -10,13 +10,15 @@
     bitbox dyad A --persons P Q    ... between two people of one recording (A's person column)
     bitbox catalog [--format md]   the measure catalog (markdown or csv)
 
-and one command group per clinical module (``bitbox eegfactors``, ``bitbox transdx``,
-``bitbox narratives``, ``bitbox hba``).
+and the command groups installed in the ``bitbox.commands`` entry-point group (each a
+``register(subparsers)`` function adding one group of the entry point's name): Bitbox's clinical
+modules (``bitbox eegfactors``, ``bitbox transdx``, ``bitbox narratives``, ``bitbox hba``) and any
+plugin's. Only the group a command line names is imported (all of them for ``bitbox -h``); one that
+cannot be loaded is reported when it is called and by ``bitbox list``, and never stops the others.
 """
 from __future__ import annotations
 
 import argparse
-from importlib import import_module
 import json
 import sys
 from typing import Any, Sequence
@@ -87,6 +89,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
                 print(f"    {m.kind:10s} {m.name:36s} [{m.unit}] {m.description}")
     for name, reason in broken_plugins().items():
         print(f"{name}  BROKEN: {reason}")
+    broken = _add_command_groups(argparse.ArgumentParser().add_subparsers(), None)
+    for name, reason in broken.items():
+        print(f"command 'bitbox {name}'  BROKEN: {reason}")
     return EXIT_OK
 
 
@@ -130,12 +135,48 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-#: Modules that add a command group to ``bitbox`` (a ``register(subparsers)`` function each).
-CLINICAL_COMMANDS = ("bitbox.clinical.eeg_factors.cli", "bitbox.clinical.transdiagnostic.cli",
-                     "bitbox.clinical.pd_narratives.cli", "bitbox.clinical.hba.cli")
+#: The entry-point group of ``bitbox`` command groups (``name = "package.module:register"``).
+COMMAND_GROUP = "bitbox.commands"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_entry_points() -> dict[str, Any]:
+    """The installed command groups (``bitbox.commands`` entry points), by name."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in sorted(entry_points(group=COMMAND_GROUP), key=lambda ep: ep.name)}
+
+
+def _add_command_groups(sub: Any, only: set[str] | None) -> dict[str, str]:
+    """Register the command groups (those in ``only``; all for ``None``); returns those that cannot be
+    loaded, with the reason. A broken group stays callable and says why it fails."""
+    broken: dict[str, str] = {}
+    for name, entry in command_entry_points().items():
+        if only is not None and name not in only:
+            continue
+        try:
+            entry.load()(sub)
+        except Exception as err:  # a broken plugin or clinical module must not break `bitbox run`
+            reason = f"{type(err).__name__}: {err}"
+            broken[name] = reason
+            group = sub.add_parser(name, help=f"BROKEN: {reason}")
+            group.set_defaults(func=lambda args, n=name, r=reason: _broken_command(n, r))
+    return broken
+
+
+def _broken_command(name: str, reason: str) -> int:
+    print(f"bitbox: error: the '{name}' command cannot be loaded ({reason}). Reinstall the package that provides "
+          f"it, or check `bitbox list`.", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _named_command(argv: Sequence[str] | None) -> str | None:
+    """The command a command line names (``None`` for none, e.g. ``bitbox -h``)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    return next((a for a in args if not a.startswith("-")), None)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``bitbox`` argument parser; with ``argv``, only the command group it names is imported."""
     parser = argparse.ArgumentParser(prog="bitbox", description="Behavioral measurements from recordings, offline.")
     parser.add_argument("--version", action="version", version=f"bitbox {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log messages (-vv: debug)")
@@ -200,13 +241,14 @@ def build_parser() -> argparse.ArgumentParser:
     cat.add_argument("--format", choices=("md", "csv"), default="md")
     cat.set_defaults(func=_cmd_catalog)
 
-    for module in CLINICAL_COMMANDS:  # each clinical module adds its own command group
-        import_module(module).register(sub)
+    wanted = _named_command(argv)  # import only the group named; none for a built-in command; all for -h or a typo
+    only = set() if wanted in sub.choices else {wanted} if wanted in command_entry_points() else None
+    _add_command_groups(sub, only)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     restore_stderr = filter_native_stderr()
     set_log_level({0: "warning", 1: "info"}.get(args.verbose, "debug"))
