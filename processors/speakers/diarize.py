@@ -9,8 +9,10 @@
    inside each region (a region shorter than a window is one window of its own length).
 3. **Clustering** (:func:`.cluster.cluster_speakers`) of the windows of at least
    ``min_cluster_s``: spectral clustering on the cosine affinity, the number of speakers from the
-   eigengap unless ``n_speakers`` fixes it. Each speaker's centroid is the normalised mean of
-   their windows.
+   eigengap (at most ``max_speakers``). Speakers heard only in short turns are added from the short
+   windows that match no voice. A number known in advance (``n_speakers``, or ``min_speakers``) is
+   reached this way when it can be, else by clustering the long windows into the missing speakers.
+   Each speaker's centroid is the normalised mean of their windows.
 4. **Resegmentation**: every 0.1 s tick inside speech scores each speaker by the mean cosine
    similarity of the windows covering it to the speaker's centroid; a Viterbi path through each
    region (a change of speaker costs ``change_penalty``) assigns one speaker per tick, so turns
