@@ -274,3 +274,14 @@ def test_speakers_and_language_in_one_batch_split_the_words_and_resume(recording
     assert row["speakers.status"] == "failed" and "too little speech" in row["speakers.error"]
     assert row["language.status"] == "ok" and pd.isna(row.get("language.S1_word_count"))
     assert "the speakers processor, run with this one, failed" in row["language.notes"]
+
+
+def test_a_known_number_of_speakers_keeps_a_speaker_of_short_turns(recordings):
+    """The real dialogue's third person only says 0.4-0.6 s phrases: n_speakers=3 (or min_speakers=3) must find her
+    as the free estimate does, not split the reader who talks most."""
+    path, built = recordings["real"]
+    for params in ({"n_speakers": 3}, {"min_speakers": 3}):
+        result = SpeakersProcessor(source="diarize", **params).process(str(path))
+        assert result.summary["n_speakers"] == 3, params
+        assert diarization_error_rate(built.segments, _segments(result)).der <= 0.05, params
+        assert "n_speakers=3 given" in result.summary["n_speakers_reason"] or "n_speakers" not in params
