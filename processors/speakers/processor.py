@@ -16,7 +16,7 @@ from bitbox.params import Interval, NoneOk, Options
 from bitbox.measurements import ProcessorResult
 from bitbox.processor import Processor, ProgressCallback, TimeSeriesSink, join_notes
 from bitbox.processors.rttm import find_rttm, format_rttm, label_by_first_speech, read_rttm
-from bitbox.recording import Recording
+from bitbox.recording import EXTENSIONS, Recording
 
 from .acoustics import own_speech, speaker_voice_summary
 from .catalog import CONVERSATION_KEYS, MEASURES, PER_SPEAKER
@@ -32,6 +32,8 @@ SOURCES = ("auto", "rttm", "diarize")
 #: The rules of the ``target`` parameter besides a speaker label or a voice file.
 TARGET_RULES = ("first", "longest")
 _LABEL = re.compile(r"S[1-9]\d*")
+#: A target with one of these suffixes (or a path separator) is a voice file, not a speaker's name.
+_MEDIA_SUFFIXES = EXTENSIONS["audio"] | EXTENSIONS["video"]
 _VOICE_WINDOW_S = 1.5
 
 
@@ -131,8 +133,7 @@ class SpeakersProcessor(Processor):
                 raise ParameterError(f"The 'target' parameter of SpeakersProcessor must be 'first', 'longest', a "
                                      f"speaker label such as 'S2', or the path of a voice sample. Got {self.target!r}.")
             text = str(self.target)
-            looks_like_file = Path(text).suffix != "" or "/" in text or "\\" in text
-            if not self._target_rule() and looks_like_file and not Path(text).is_file():
+            if not self._target_rule() and not Path(text).is_file():
                 raise ParameterError(f"The 'target' parameter of SpeakersProcessor is {text!r}: not 'first', "
                                      "'longest', a label such as 'S2' or a speaker's name in the reference RTTM, and "
                                      "no such voice file exists. Give one of those, or the path of a recording of "
@@ -146,7 +147,8 @@ class SpeakersProcessor(Processor):
         text = str(self.target) if self.target is not None else ""
         if text in TARGET_RULES or _LABEL.fullmatch(text):
             return text
-        return None if not text or Path(text).is_file() or Path(text).suffix else text
+        looks_like_file = Path(text).suffix.lower() in _MEDIA_SUFFIXES or "/" in text or "\\" in text
+        return None if not text or Path(text).is_file() or looks_like_file else text
 
     # ------------------------------------------------------------------ recording
     def skip_reason(self, recording: Recording) -> str | None:
