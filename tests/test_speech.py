@@ -197,3 +197,20 @@ def test_formant_ceiling_from_the_voice(speech_dir, voice, pitch, ceiling):
     assert (summary["f0_median_hz"] < 160) == (ceiling == 5000.0)
     assert summary["formant_ceiling_hz"] == ceiling
     assert summary["notes"] == "" and summary["hum_db"] == -60.0
+
+
+def test_voice_windows_mfcc_is_librosas_with_frames_starting_at_zero():
+    """voice_windows.mfcc is librosa.feature.mfcc (defaults) with frame i's 25-ms window at i x 10 ms."""
+    import librosa
+
+    from bitbox.processors.voice_windows import mfcc
+
+    x = np.random.default_rng(0).normal(0, 1e-3, 16000)
+    x[1600] = 1.0  # a click at 0.1 s: inside the windows [160 i, 160 i + 400) of frames 8 and 9 (10 starts on it at 0)
+    c = mfcc(x, 16000, n_mfcc=13)
+    assert c.shape == (13, 1 + (16000 - 400) // 160)
+    loud = np.flatnonzero(c[0] > np.median(c[0]) + 200)
+    assert loud.tolist() == [8, 9]
+    padded = np.pad(x, (56, 56))
+    np.testing.assert_allclose(c, librosa.feature.mfcc(y=padded, sr=16000, n_mfcc=13, n_fft=512, win_length=400,
+                                                       hop_length=160, n_mels=128, center=False))
