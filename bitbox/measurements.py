@@ -35,6 +35,8 @@ __all__ = ["ProcessorResult", "Measurements", "MemorySink", "ParquetSink", "FORM
 
 FORMAT_VERSION = 1
 _PROVENANCE_KEY = b"bitbox.provenance"
+#: Provenance keys known only after a run (kept out of the parquet file's metadata).
+_RUN_KEYS = ("started_utc", "finished_utc", "n_rows")
 
 
 def _nan_for_none(summary: Mapping) -> dict:
@@ -227,7 +229,9 @@ class ParquetSink:
         self.n_rows = 0
 
     def _metadata(self) -> dict[bytes, bytes]:
-        stable = {k: v for k, v in self._provenance.items() if k not in ("started_utc", "finished_utc")}
+        # What the outputs depend on, known before the first row is written (so a batch streaming the rows
+        # and ProcessorResult.write store the same): no timing, no row count (both are in <processor>.json).
+        stable = {k: v for k, v in self._provenance.items() if k not in _RUN_KEYS}
         return {_PROVENANCE_KEY: json.dumps(stable, sort_keys=True, default=str).encode()}
 
     def append(self, chunk: pd.DataFrame) -> None:

@@ -139,3 +139,13 @@ def test_measurements_write_the_extra_outputs_too(text, tmp_path):
     assert (tmp_path / "out" / "words.json").is_file() and not (tmp_path / "out" / "words.txt").exists()
     Words().write_extra_outputs(m["words"], tmp_path / "out")
     assert (tmp_path / "out" / "words.txt").read_text() == "one\ntwo\nthree\nfour\n"
+
+
+def test_the_notebook_and_the_batch_write_the_same_table_file(text, tmp_path):
+    """One result-writing protocol: Measurements.write and bitbox run store the same parquet bytes (the file's
+    provenance holds what the outputs depend on; timing and row count are in the JSON)."""
+    out = tmp_path / "out"
+    bitbox.process_folder(text.parent, out, [Words(step=0.5)], progress=False)
+    bitbox.process(text, [Words(step=0.5)]).write(tmp_path / "nb")
+    assert (out / "story" / "words.parquet").read_bytes() == (tmp_path / "nb" / "words.parquet").read_bytes()
+    assert json.loads((tmp_path / "nb" / "words.json").read_text())["provenance"]["n_rows"] == 4
