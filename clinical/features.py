@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bitbox.fileio import atomic_path
+from bitbox.io import atomic_path
 from bitbox.log import logger
 
 __all__ = ["run_batch", "cached_embeddings"]
@@ -21,7 +21,7 @@ def run_batch(paths: list[str], out_dir: Path, processors, *, workers: int, sche
     A success is a recording on which every one of ``processors`` worked (the features need
     them all); any other is a failure with the reasons of the processors that did not work.
     """
-    from bitbox.batch import process_folder
+    from bitbox import process_folder
 
     result = process_folder(paths, out_dir, processors, workers=workers, scheduler=scheduler, progress=progress)
     manifest = result.manifest[result.manifest["path"].isin(set(map(str, paths)))]

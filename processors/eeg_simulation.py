@@ -18,7 +18,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["ERPComponent", "simulate_raw", "CHANNELS_19", "DEFAULT_CONDITIONS"]
+__all__ = ["ERPComponent", "simulate_raw", "pink_noise", "CHANNELS_19", "DEFAULT_CONDITIONS"]
 
 #: The 19 channels of the classic 10-20 system.
 CHANNELS_19 = ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8", "P7", "P3", "Pz",
@@ -43,8 +43,24 @@ DEFAULT_CONDITIONS: dict[str, tuple[ERPComponent, ...]] = {
 }
 
 
-def _pink_noise(rng: np.random.Generator, n_channels: int, n_times: int) -> np.ndarray:
-    """Unit-variance noise with a 1/f power spectrum, per channel."""
+def pink_noise(rng: np.random.Generator, n_channels: int, n_times: int) -> np.ndarray:
+    """Unit-variance noise with a 1/f power spectrum, per channel (the background of simulated EEG).
+
+    Complex Gaussian spectra scaled by :math:`1/\\sqrt{f}` (power :math:`\\propto 1/f`; the DC bin as
+    1 Hz), transformed back and standardised per channel.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The random source (seed it for reproducible noise).
+    n_channels, n_times : int
+        Shape of the result.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n_channels, n_times)``, each row of standard deviation 1.
+    """
     spectrum = rng.normal(size=(n_channels, n_times // 2 + 1)) + 1j * rng.normal(size=(n_channels, n_times // 2 + 1))
     freqs = np.arange(n_times // 2 + 1)
     spectrum *= 1.0 / np.sqrt(np.maximum(freqs, 1))
@@ -97,7 +113,7 @@ def simulate_raw(*, duration_s: float = 200.0, sfreq: float = 250.0, channels: S
     xyz = np.array([positions[ch] for ch in channels])
     times = np.arange(n_times) / sfreq
 
-    data = noise_uv * _pink_noise(rng, len(channels), n_times)
+    data = noise_uv * pink_noise(rng, len(channels), n_times)
     posterior = np.clip((-xyz[:, 1] + 0.02) / 0.12, 0.15, 1.0)  # y < 0 is posterior
     envelope = 1.0 + 0.3 * np.sin(2 * np.pi * times / 7.0)
     phase = rng.uniform(0, 2 * np.pi)

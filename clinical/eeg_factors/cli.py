@@ -55,7 +55,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from bitbox.fileio import write_json
+    from bitbox.io import write_json
 
     from .evaluate import cross_validate
 
@@ -144,7 +144,7 @@ def _marker_row(model, label: str, value: str, dims: list[int]) -> str:
 
 def write_report(path: str | Path, metrics: dict, model) -> Path:
     """HTML report: SCAN vs baseline with intervals, denoising, latent traversals, markers."""
-    from bitbox.fileio import write_text
+    from bitbox.io import write_text
     from bitbox.report import html_page, png_data
 
     from .model import active_dims

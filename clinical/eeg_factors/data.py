@@ -262,7 +262,7 @@ def simulate_cohort(n_subjects: int = 60, n_trials: int = 40, *, noise_uv: float
         With ``truth["erps"]`` (noise-free ERPs) and ``truth["factors"]`` (p3_amplitude_uv,
         p3_latency_ms, n1_amplitude_uv per subject).
     """
-    from bitbox.processors.eeg_simulation import _pink_noise
+    from bitbox.processors.eeg_simulation import pink_noise
 
     rng = np.random.default_rng(seed)
     sfreq, n_times = 250.0, 256
@@ -284,7 +284,7 @@ def simulate_cohort(n_subjects: int = 60, n_trials: int = 40, *, noise_uv: float
             erps[s, c] = n1_topo[:, None] * n1_wave + p3_topo[:, None] * p3_share * p3_wave
         subject_trials = {}
         for c, cond in enumerate(conditions):
-            noise = _pink_noise(rng, n_trials * 3, n_times).reshape(n_trials, 3, n_times)
+            noise = pink_noise(rng, n_trials * 3, n_times).reshape(n_trials, 3, n_times)
             data = erps[s, c][None] + noise_uv * noise
             subject_trials[cond] = (data - data[..., times < 0].mean(axis=-1, keepdims=True)).astype(np.float32)
         trials.append(subject_trials)

@@ -15,7 +15,7 @@ def _registry(args: argparse.Namespace):
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from bitbox.fileio import write_json
+    from bitbox.io import write_json
 
     from .evaluate import evaluate_predictions, load_judge, read_predictions
     from .report import results_markdown, write_report
@@ -84,7 +84,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from bitbox.fileio import atomic_path
+    from bitbox.io import atomic_path
 
     from .baseline import DescriptorBaseline
 

@@ -78,7 +78,7 @@ class Media:
             return self.path
         target = Path(folder) / f"{self.sha256()[:24]}{self.suffix or '.bin'}"
         if not target.exists():
-            from bitbox.fileio import atomic_path
+            from bitbox.io import atomic_path
 
             with atomic_path(target) as tmp:
                 tmp.write_bytes(self.data)

@@ -75,7 +75,7 @@ def _scoring(metrics: Mapping[str, Any]) -> str:
 def write_report(path: str | Path, metrics: Mapping[str, Any], *, title: str = "Human Behavior Atlas evaluation"
                  ) -> Path:
     """A self-contained HTML page of :func:`~bitbox.clinical.hba.evaluate_predictions`'s result."""
-    from bitbox.fileio import write_text
+    from bitbox.io import write_text
     from bitbox.report import html_page, png_data
 
     esc = html.escape

@@ -35,7 +35,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from bitbox.fileio import write_json
+    from bitbox.io import write_json
     from bitbox.processors.narrative_format import LabelHierarchy, read_narratives
 
     from .evaluate import evaluate_spans, read_predictions

@@ -69,7 +69,7 @@ def write_report(path: str | Path, evaluations: Mapping[str, Any], *, title: str
     ``names`` picks which keys of ``evaluations`` are systems (default: all whose value has
     ``strict`` and ``lenient``); with a single evaluation dict, pass it as ``{"predictions": result}``.
     """
-    from bitbox.fileio import write_text
+    from bitbox.io import write_text
     from bitbox.report import html_page, png_data
 
     esc = html.escape

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from bitbox.fileio import atomic_path, write_json
+from bitbox.io import atomic_path, write_json
 from bitbox.processors.narrative_format import LabelHierarchy, Narrative, read_narratives, write_narrative
 from bitbox.processors.span_model import SpanCategorizer
 

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from bitbox.errors import ParameterError
-from bitbox.fileio import write_text
+from bitbox.io import write_text
 from bitbox.log import logger
 from bitbox.recording import EXTENSIONS
 

@@ -102,7 +102,7 @@ def _confusion_figure(task: str, model: str, scores: dict):
 
 def write_report(path: str | Path, cohort: Cohort, features: Features, result: Evaluation) -> Path:
     """The HTML report (self-contained: the plots are embedded)."""
-    from bitbox.fileio import write_text
+    from bitbox.io import write_text
     from bitbox.report import html_page, png_data
 
     esc = html.escape
@@ -212,7 +212,7 @@ def write_outputs(out_dir: str | Path, cohort: Cohort, features: Features, resul
                   settings: dict | None = None) -> Path:
     """Write metrics.json, run.json, predictions.csv, splits.csv and report.html into ``out_dir``."""
     from bitbox import __version__
-    from bitbox.fileio import atomic_path, write_json
+    from bitbox.io import atomic_path, write_json
     from bitbox.processor import package_versions
     from bitbox.recording import sha256_file
 

@@ -1,0 +1,21 @@
+"""Writing files the way Bitbox writes its outputs: the public toolkit for clinical modules and plugins.
+
+Every file is written atomically (a temporary file beside it, then one rename: a reader sees the old
+file or the complete new one, never half of one), JSON with NaN and infinities as ``null``.
+
+>>> from bitbox.io import write_json, read_json
+>>> write_json("metrics.json", {"auc": 0.81, "missing": float("nan")})   # doctest: +SKIP
+>>> read_json("metrics.json")["missing"] is None                          # doctest: +SKIP
+True
+
+- :func:`atomic_path`: a context manager yielding the temporary path to write (``with
+  atomic_path(out) as tmp: figure.savefig(tmp, format="png")``);
+- :func:`write_text`, :func:`write_json`, :func:`read_json`;
+- :func:`jsonable`: numpy scalars and arrays, paths and NaN made JSON-ready;
+- :func:`safe_name`: a file-name-safe version of an id.
+"""
+from __future__ import annotations
+
+from .fileio import atomic_path, jsonable, read_json, safe_name, write_json, write_text
+
+__all__ = ["atomic_path", "write_text", "write_json", "read_json", "jsonable", "safe_name"]
