@@ -326,3 +326,11 @@ def test_descriptor_baseline_trains_predicts_and_evaluates_end_to_end(hba_fixtur
         pytest.skip("Chromium is not installed (make test installs Debian's chromium); the report was not rendered")
     blue = np.all(np.abs(pixels - [59, 125, 216]) < 30, axis=-1).sum()
     assert blue > 300, blue
+
+
+def test_descriptor_baseline_params_round_trip():
+    from bitbox.clinical.hba.baseline import DescriptorBaseline
+
+    model = DescriptorBaseline(processors=("face",), pooling="mean_std", C=0.5)
+    params = model.get_params()
+    assert params["processors"] is model.processors and DescriptorBaseline(**params).get_params() == params

@@ -227,10 +227,10 @@ class DescriptorBaseline:
         self.workers = workers
 
     def get_params(self) -> dict[str, Any]:
-        """The constructor parameters."""
-        return {"processors": list(self.processors), "pooling": self.pooling, "text": self.text,
-                "ext_feats": self.ext_feats,
-                "embedding_model": self.embedding_model, "C": self.C, "workers": self.workers}
+        """The constructor parameters, as given (they round-trip: ``DescriptorBaseline(**b.get_params())``)."""
+        return {"processors": self.processors, "pooling": self.pooling, "text": self.text,
+                "ext_feats": self.ext_feats, "embedding_model": self.embedding_model, "C": self.C,
+                "workers": self.workers}
 
     def _validate(self) -> None:
         if self.pooling not in POOLINGS:
@@ -370,8 +370,9 @@ class DescriptorBaseline:
         return save_model(path, fmt=_FORMAT, version=_FORMAT_VERSION, manifest="config.json",
                           arrays={_ARRAYS: arrays},
                           packages=("scikit-learn", "torch", "transformers", "mediapipe"),
-                          metadata={"params": self.get_params(), "datasets": datasets,
-                                    "failed_media": self.failures_, "provenance": provenance or {}})
+                          metadata={"params": {**self.get_params(), "processors": list(self.processors)},
+                                    "datasets": datasets, "failed_media": self.failures_,
+                                    "provenance": provenance or {}})
 
     @classmethod
     def load(cls, path: str | Path) -> "DescriptorBaseline":
