@@ -36,9 +36,10 @@ from typing import Any, Iterator
 from .errors import FileProblem, ParameterError
 from .log import logger
 
-__all__ = ["atomic_path", "write_json", "read_json", "write_text", "jsonable", "safe_name", "confined",
-           "OutsideOutputError", "scratch_folder", "scratch_root", "scratch_scope", "remove_stale_scratch",
-           "is_atomic_leftover", "display_path", "escape_controls", "out_lock", "SCRATCH_ENV", "LOCK_FILE", "MAX_NAME_BYTES"]
+__all__ = ["atomic_path", "write_json", "read_json", "write_text", "write_bytes", "jsonable", "safe_name",
+           "confined", "OutsideOutputError", "scratch_folder", "scratch_root", "scratch_scope", "remove_stale_scratch",
+           "is_atomic_leftover", "display_path", "escape_controls", "out_lock", "SCRATCH_ENV", "LOCK_FILE",
+           "MAX_NAME_BYTES"]
 
 #: Environment variable naming the scratch folder of the current batch, for a child interpreter
 #: (``python -m bitbox.worker``, given it explicitly); within a process the batch's folder is set
@@ -140,6 +141,12 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """Write bytes atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_text(path: str | Path, text: str) -> None:

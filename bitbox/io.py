@@ -10,12 +10,12 @@ True
 
 - :func:`atomic_path`: a context manager yielding the temporary path to write (``with
   atomic_path(out) as tmp: figure.savefig(tmp, format="png")``);
-- :func:`write_text`, :func:`write_json`, :func:`read_json`;
+- :func:`write_bytes`, :func:`write_text`, :func:`write_json`, :func:`read_json`;
 - :func:`jsonable`: numpy scalars and arrays, paths and NaN made JSON-ready;
 - :func:`safe_name`: a file-name-safe version of an id.
 """
 from __future__ import annotations
 
-from .fileio import atomic_path, jsonable, read_json, safe_name, write_json, write_text
+from .fileio import atomic_path, jsonable, read_json, safe_name, write_bytes, write_json, write_text
 
-__all__ = ["atomic_path", "write_text", "write_json", "read_json", "jsonable", "safe_name"]
+__all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "read_json", "jsonable", "safe_name"]

@@ -41,7 +41,7 @@ from bitbox.params import Interval, Options
 from bitbox.processor import Processor, ProgressCallback, join_notes, split_notes
 from bitbox.recording import Recording
 
-from .rttm import find_rttm, interval_union, label_by_first_speech, read_rttm, segments_table
+from .rttm import find_rttm, interval_union, label_by_first_speech, label_order, read_rttm, segments_table
 from .text_encoder import default_embedding_model, embed_sentences
 from .transcript import (COMPRESSION_RATIO_THRESHOLD, LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD, TRANSCRIPT_SOURCES,
                          RecognitionConfidence, Transcript, Utterance, Word, find_transcript, recording_transcript)
@@ -406,11 +406,6 @@ class _SpeakerLabel:
         return "a speaker label 'S1', 'S2', ..."
 
 
-def _label_order(label: str) -> tuple[int, str]:
-    """Sort key of labels: S2 before S10."""
-    return (int(label[1:]), label) if _LABEL.fullmatch(label) else (10 ** 9, label)
-
-
 @dataclass(frozen=True)
 class SpeakerTurns:
     """Who spoke when, as the language processor uses it.
@@ -453,7 +448,7 @@ def _turns_from_upstream(result: Any, path: Path) -> SpeakerTurns:
                                "(time_s, end_s, speaker)", "Report this as a bug; meanwhile use by_speaker='none', "
                                "or put an RTTM file of the speaker turns beside the recording")
     segments = segments_table(timeseries.rename(columns={"time_s": "start_s"}))
-    labels = sorted(segments["speaker"].unique(), key=_label_order)
+    labels = sorted(segments["speaker"].unique(), key=label_order)
     target = (getattr(result, "summary", None) or {}).get("target_speaker")
     return SpeakerTurns(segments, {label: label for label in labels}, "speakers",
                         target if isinstance(target, str) else "")
@@ -525,7 +520,7 @@ def assign_speakers(*, starts: np.ndarray, ends: np.ndarray, segments: pd.DataFr
     """
     starts = np.asarray(starts, dtype=float)
     ends = np.maximum(np.asarray(ends, dtype=float), starts)
-    labels = sorted(segments["speaker"].unique(), key=_label_order)
+    labels = sorted(segments["speaker"].unique(), key=label_order)
     if not len(starts) or not labels:
         return np.full(len(starts), "", dtype=object)
     overlap = np.zeros((len(labels), len(starts)))
@@ -705,13 +700,13 @@ def choose_target(choice: str | None, designated: str, word_counts: dict[str, fl
     if not word_counts:
         return "", []
     if choice == "first":
-        return min(word_counts, key=_label_order), []
+        return min(word_counts, key=label_order), []
     if choice == "longest":
-        return min(word_counts, key=lambda label: (-word_counts[label], _label_order(label))), []
+        return min(word_counts, key=lambda label: (-word_counts[label], label_order(label))), []
     if choice in word_counts:
         return choice, []
     return "", [f"target_speaker={choice!r} has no transcript words (the speakers with words are "
-                f"{', '.join(sorted(word_counts, key=_label_order))}): no target_ measures - choose one of them, or "
+                f"{', '.join(sorted(word_counts, key=label_order))}): no target_ measures - choose one of them, or "
                 "target_speaker='first' or 'longest'"]
 
 
@@ -948,7 +943,7 @@ class LanguageProcessor(Processor):
                          "- check that the speaker turns cover the recording and start from the same time as the "
                          "transcript")
         per_speaker: dict[str, dict[str, Any]] = {}
-        for label in sorted(set(table["speaker"]) - {""}, key=_label_order):
+        for label in sorted(set(table["speaker"]) - {""}, key=label_order):
             per_speaker[label], speaker_notes = speaker_summary(table, label, embeddings=embeddings,
                                                                 mattr_window=int(self.mattr_window))
             notes.extend(speaker_notes)

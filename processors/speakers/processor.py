@@ -15,7 +15,7 @@ from bitbox.log import logger
 from bitbox.params import Interval, NoneOk, Options
 from bitbox.measurements import ProcessorResult
 from bitbox.processor import Processor, ProgressCallback, TimeSeriesSink, join_notes
-from bitbox.processors.rttm import find_rttm, format_rttm, label_by_first_speech, read_rttm
+from bitbox.processors.rttm import find_rttm, format_rttm, label_by_first_speech, label_order, read_rttm
 from bitbox.recording import EXTENSIONS, Recording
 
 from .acoustics import own_speech, speaker_voice_summary
@@ -189,7 +189,7 @@ class SpeakersProcessor(Processor):
         import matplotlib.pyplot as plt
 
         table, summary = result.timeseries, result.summary
-        speakers = sorted(table["speaker"].unique(), key=lambda s: int(s[1:])) if len(table) else []
+        speakers = sorted(table["speaker"].unique(), key=label_order) if len(table) else []
         colours = dict(zip(speakers, plt.get_cmap("tab10").colors))
         fig, (lanes, bars) = plt.subplots(1, 2, figsize=(10, 0.5 * max(len(speakers), 1) + 1.6),
                                           gridspec_kw={"width_ratios": [5, 1]}, sharey=True)
@@ -265,7 +265,7 @@ class SpeakersProcessor(Processor):
             reason = result.how
             notes.extend(result.notes)
         annotated = annotate_turns(segments, backchannel_max_s=float(self.backchannel_max_s))
-        speakers = sorted(annotated["speaker"].unique(), key=lambda s: int(s[1:]))
+        speakers = sorted(annotated["speaker"].unique(), key=label_order)
         summary: dict[str, Any] = {"n_speakers": float(len(speakers)), **turn_taking_summary(annotated)}
         per_speaker = {s: self._speaker_measures(annotated, s, samples, sr, notes) for s in speakers}
         for speaker, values in per_speaker.items():
