@@ -285,3 +285,15 @@ def test_a_known_number_of_speakers_keeps_a_speaker_of_short_turns(recordings):
         assert result.summary["n_speakers"] == 3, params
         assert diarization_error_rate(built.segments, _segments(result)).der <= 0.05, params
         assert "n_speakers=3 given" in result.summary["n_speakers_reason"] or "n_speakers" not in params
+
+
+def test_turn_taking_measures_left_nan_say_why(recordings, tmp_path):
+    """An annotation in which the second speaker only talks over the first: no change of floor, and a note."""
+    folder = tmp_path / "nofloor"
+    folder.mkdir()
+    shutil.copy(recordings["interview"][0], folder / "v.wav")
+    write_rttm(pd.DataFrame([(0.5, 5.0, "a"), (4.5, 9.0, "b"), (8.0, 12.0, "a")],
+                            columns=["start_s", "end_s", "speaker"]), folder / "v.rttm", file_id="v")
+    summary = SpeakersProcessor().process(str(folder / "v.wav")).summary
+    assert summary["n_speakers"] == 2 and summary["switch_count"] == 0 and math.isnan(summary["latency_median_s"])
+    assert "the floor never changed hands" in summary["notes"] and "S2_turn_mean_s is NaN" in summary["notes"]

@@ -277,6 +277,12 @@ class SpeakersProcessor(Processor):
         for key, *_ in PER_SPEAKER:
             summary[f"target_{key}"] = per_speaker[target][key] if target else math.nan
         summary.update({"source": source, "n_speakers_reason": reason, "speaker_labels": labels})
+        if len(speakers) > 1 and summary["switch_count"] == 0:
+            notes.append("latency_median_s, latency_iqr_s and gap_median_s are NaN: the floor never changed hands "
+                         "(the other speakers' speech was all back-channels or overlaps)")
+        elif summary["switch_count"] > 0 and math.isnan(summary["gap_median_s"]):
+            notes.append("gap_median_s is NaN: every change of speaker overlapped the previous speaker (no silent "
+                         "gap between speakers)")
         if len(speakers) == 1:
             advice = "" if reference is not None or self.n_speakers == 1 else "; if more people speak, set n_speakers"
             notes.append("one speaker: there is no turn-taking to measure (switches, latencies and overlaps are "
