@@ -61,7 +61,10 @@ speaker-model: $(STAMP)
 face-model: $(STAMP)
 	$(BIN)/python tools/face_model.py --check
 
+# The import contracts of pyproject.toml ([tool.importlinter]) first: lint-imports, through tools/lint_imports.py
+# so that it sees processors/ and clinical/ as the bitbox.processors and bitbox.clinical they are installed as.
 test: $(STAMP) system-deps real-data speaker-model
+	$(BIN)/python tools/lint_imports.py --no-cache --no-logo
 	$(BIN)/python -m pytest -q --durations=15
 
 docs: $(STAMP)

@@ -68,7 +68,7 @@ def video(folder: Path, seconds: float) -> None:
 
 
 def text(folder: Path) -> None:
-    from bitbox.processors.text_io import read_text_file
+    from bitbox.processors.text.textfile import read_text_file
 
     line = "He was not an ill disposed young man, unless to be rather cold hearted and selfish is to be ill.\n"
     path = folder / "long_transcript.txt"

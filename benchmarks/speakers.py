@@ -43,7 +43,7 @@ def _child(mode: str, path: str, warm: str) -> None:
             return SpeakersProcessor(source="diarize").process(file)
         if mode == "vad":
             from bitbox.audio import read_audio
-            from bitbox.processors.speech import vad_probabilities
+            from bitbox.processors.voice import vad_probabilities
 
             samples, sr = read_audio(file)
             return vad_probabilities(samples, sr)

@@ -54,7 +54,7 @@ def _child(mode: str, path: str) -> None:
             smile.process_signal(samples, sr)
         elif mode == "transcribe":
             from bitbox.audio import read_audio
-            from bitbox.processors.transcript import transcribe
+            from bitbox.processors.text.transcript import transcribe
 
             samples, sr = read_audio(path, sr=16000)
             transcribe(samples, sr=sr)

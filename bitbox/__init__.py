@@ -15,10 +15,12 @@ from .offline import enforce_offline as _enforce_offline
 _enforce_offline()
 
 from .batch import process_folder
-from .catalog import Catalog, Measure, catalog
+from .cache import clear_all as clear_caches
+from .catalog import Catalog, Measure
 from .dyad import dyad
 from .errors import (BitboxError, CatalogError, MeasurementError, NoRecordingsError, ParameterError,
                      PluginError, ProcessorNotFoundError, RecordingError)
+from .inventory import catalog
 from .log import logger, set_log_level
 from .measurements import Measurements, ProcessorResult
 from .pipeline import process
@@ -37,4 +39,5 @@ __all__ = [
     "RowSummaries", "Measure", "Catalog", "catalog", "available_processors", "get_processor_class", "make_processor",
     "write_report", "dyad", "set_log_level", "logger", "BitboxError", "RecordingError", "NoRecordingsError", "MeasurementError",
     "ParameterError", "ProcessorNotFoundError", "PluginError", "CatalogError", "join_notes", "split_notes",
+    "clear_caches",
 ]

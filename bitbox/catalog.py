@@ -2,7 +2,8 @@
 
 Every measure a processor writes is declared as a :class:`Measure` (name, unit,
 description, valid range, reference). The catalog gathers the measures of all installed
-processors; :func:`validate_timeseries` and :func:`validate_summary` check a processor's
+processors (:func:`bitbox.catalog`, defined in :mod:`bitbox.inventory`, above the registry);
+:func:`validate_timeseries` and :func:`validate_summary` check a processor's
 output against it, so an undeclared column or an impossible value is an error, not a
 silent surprise in a results table.
 """
@@ -19,7 +20,7 @@ import pandas as pd
 
 from .errors import CatalogError
 
-__all__ = ["Measure", "Catalog", "catalog", "validate_timeseries", "validate_summary"]
+__all__ = ["Measure", "Catalog", "validate_timeseries", "validate_summary"]
 
 _KINDS = ("timeseries", "summary")
 _DTYPES = ("float", "int", "bool", "str", "array")
@@ -80,13 +81,35 @@ class Measure:
             object.__setattr__(self, "_regex", re.compile(self.name))
 
     def matches(self, name: str) -> bool:
-        """Whether a column or summary key is this measure."""
+        """Whether a column or summary key is this measure.
+
+        Parameters
+        ----------
+        name : str
+            A column name or summary key (matched in full against a ``pattern``).
+
+        Returns
+        -------
+        bool
+            True when ``name`` is this measure.
+        """
         if self._regex is not None:
             return self._regex.fullmatch(name) is not None
         return name == self.name
 
     def with_processor(self, processor: str) -> "Measure":
-        """A copy attributed to ``processor``."""
+        """A copy attributed to ``processor``.
+
+        Parameters
+        ----------
+        processor : str
+            The name of the processor producing the measure.
+
+        Returns
+        -------
+        Measure
+            The same measure with :attr:`processor` set.
+        """
         return dataclasses.replace(self, processor=processor)
 
     def to_dict(self) -> dict:
@@ -102,7 +125,12 @@ class Measure:
 class Catalog:
     """The measures of a set of processors, looked up by processor and name.
 
-    Use :func:`bitbox.catalog` for the catalog of all installed processors.
+    Use :func:`bitbox.catalog` (:mod:`bitbox.inventory`) for the catalog of all installed processors.
+
+    Parameters
+    ----------
+    measures : iterable of Measure
+        The catalogued measures, each attributed to its processor.
     """
 
     def __init__(self, measures: Iterable[Measure] = ()) -> None:
@@ -123,7 +151,27 @@ class Catalog:
         return sorted({m.processor for m in self._measures})
 
     def get(self, name: str, processor: str | None = None, kind: str | None = None) -> Measure:
-        """Find the measure describing ``name`` (optionally ``processor.name``)."""
+        """Find the measure describing ``name`` (optionally ``processor.name``).
+
+        Parameters
+        ----------
+        name : str
+            A column or summary key (``"head_roll"``), or ``"<processor>.<name>"``.
+        processor : str | None
+            Only this processor's measures (default: any, or the prefix of ``name``).
+        kind : {"timeseries", "summary"} | None
+            Only measures of this kind (default: either).
+
+        Returns
+        -------
+        Measure
+            The first matching measure.
+
+        Raises
+        ------
+        CatalogError
+            When no catalogued measure matches.
+        """
         if processor is None and "." in name:
             processor, name = name.split(".", 1)
         for measure in self._measures:
@@ -160,23 +208,6 @@ class Catalog:
 
 def _fmt(value: float) -> str:
     return "inf" if value == math.inf else "-inf" if value == -math.inf else f"{value:g}"
-
-
-def catalog() -> Catalog:
-    """The catalog of every installed processor's measures.
-
-    Examples
-    --------
-    >>> import bitbox
-    >>> bitbox.catalog().get("face.head_roll").unit
-    'deg'
-    """
-    from .registry import available_processors, get_processor_class
-
-    measures: list[Measure] = []
-    for name in available_processors():
-        measures.extend(get_processor_class(name).catalog_measures())
-    return Catalog(measures)
 
 
 def _measure_for(measures: Iterable[Measure], name: str, kind: str) -> Measure | None:

@@ -2,7 +2,7 @@
 
 ::
 
-    bitbox run INPUT... -o OUT [-p face] [--workers N] [--scheduler local|ADDRESS] [--overwrite]
+    bitbox run INPUT... -o OUT [-p face,speech] [--workers N] [--scheduler local|ADDRESS] [--overwrite]
                [--timeout SECONDS] [--set face.frame_step=2] [--wait]
     bitbox list                    processors and their measures
     bitbox report OUT [--show-faces] [--wait]   HTML pages with plots and QC
@@ -57,7 +57,7 @@ def _parse_sets(items: Sequence[str]) -> dict[str, Any]:
 def _cmd_run(args: argparse.Namespace) -> int:
     from .batch import process_folder
 
-    processors = [p.strip() for p in args.processors.split(",") if p.strip()]
+    processors = [p.strip() for p in args.processors.split(",") if p.strip()] if args.processors is not None else None
     try:
         result = process_folder(args.inputs, args.output, processors=processors, workers=args.workers,
                                 overwrite=args.overwrite, timeout_s=args.timeout, scheduler=args.scheduler,
@@ -89,10 +89,26 @@ def _cmd_list(args: argparse.Namespace) -> int:
                 print(f"    {m.kind:10s} {m.name:36s} [{m.unit}] {m.description}")
     for name, reason in broken_plugins().items():
         print(f"{name}  BROKEN: {reason}")
+    _list_kinds()
     broken = _add_command_groups(argparse.ArgumentParser().add_subparsers(), None)
     for name, reason in broken.items():
         print(f"command 'bitbox {name}'  BROKEN: {reason}")
     return EXIT_OK
+
+
+def _list_kinds() -> None:
+    """The installed recording kinds (:mod:`bitbox.kinds`), their extensions and default processor."""
+    from . import kinds
+    from .registry import processor_classes
+
+    classes = processor_classes()
+    print("\nrecording kinds:")
+    for name, kind in kinds.available_kinds().items():
+        default = ", ".join(n for n, cls in classes.items() if name in cls.default_for) or "none"
+        sniffs = " (content checked)" if kind.can_open is not None else ""
+        print(f"  {name:8s} {' '.join(sorted(kind.extensions))}{sniffs}  default: {default}  {kind.description}")
+    for name, reason in kinds.broken_kinds().items():
+        print(f"  {name}  BROKEN: {reason}")
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -125,7 +141,7 @@ def _cmd_dyad(args: argparse.Namespace) -> int:
 
 
 def _cmd_catalog(args: argparse.Namespace) -> int:
-    from .catalog import catalog
+    from .inventory import catalog
 
     cat = catalog()
     if args.format == "csv":
@@ -185,7 +201,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="process recordings (files or folders) into an output folder")
     run.add_argument("inputs", nargs="+", help="recordings and/or folders (searched recursively)")
     run.add_argument("-o", "--output", required=True, help="output folder")
-    run.add_argument("-p", "--processors", default="face", help="comma-separated processor names (default: face)")
+    run.add_argument("-p", "--processors", default=None,
+                     help="comma-separated processor names (default: each recording's kind's default processor: "
+                          "face for video, speech for audio, eeg for EEG, language for text; see `bitbox list`)")
     run.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
     run.add_argument("--scheduler", default=None, metavar="local|ADDRESS",
                      help="run on Dask: 'local' starts a LocalCluster of --workers processes; an address such as "

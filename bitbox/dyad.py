@@ -28,11 +28,17 @@ from .measurements import Measurements, split_measurements
 
 __all__ = ["dyad", "align_series", "coordination_matrix"]
 
-#: Measures compared by default, per processor (those that exist in both recordings are used).
-DEFAULT_MEASURES = {
-    "face": ("head_yaw_rel", "head_pitch_rel", "head_roll_rel", "mouth_open", "lip_corner_pull", "brow_raise"),
-    "pose": ("motion_energy", "speed_head", "speed_torso", "speed_left_hand", "speed_right_hand"),
-}
+
+def _dyad_declaration(name: str) -> tuple[int, tuple[str, ...]]:
+    """``(preference, measures)`` a processor declares for :func:`dyad` (``(0, ())`` when it declares none or
+    is not installed)."""
+    from .registry import get_processor_class
+
+    try:
+        cls = get_processor_class(name)
+    except BitboxError:
+        return 0, ()
+    return int(cls.dyad_preference), tuple(cls.dyad_measures)
 
 
 def _as_measurements(item: Measurements | str | Path) -> Measurements:
@@ -117,9 +123,11 @@ def dyad(a: Measurements | str | Path, b: Measurements | str | Path | None = Non
     parts : pair of (int | str) | None
         With ``split_by``: the ids of parts A and B (e.g. ``(0, 1)``; text ``"1"`` matches 1).
     processor : str | None
-        Whose time series to compare (default: ``pose`` if both have it, else ``face``).
+        Whose time series to compare. Default: of the processors both have, the one that declares
+        default dyad measures (:attr:`Processor.dyad_measures <bitbox.Processor.dyad_measures>`) with
+        the highest :attr:`~bitbox.Processor.dyad_preference`: ``pose`` if both have it, else ``face``.
     measures : list of str | None
-        Measures to compare (default: the processor's movement measures present in both).
+        Measures to compare (default: the processor's declared dyad measures present in both).
     offset_s : float
         B's clock minus A's: B's time ``t + offset_s`` is compared with A's time ``t``.
     window_s, max_lag_s : float
@@ -153,7 +161,10 @@ def dyad(a: Measurements | str | Path, b: Measurements | str | Path | None = Non
     >>> dyad("OUT/session", split_by="person", parts=(0, 1))          # doctest: +SKIP
     """
     ma, mb = _pair(a, b, split_by, parts)
-    common = [p for p in ("pose", "face", *ma.processors) if p in ma and p in mb]
+    shared = [p for p in ma.processors if p in mb]
+    declared = {p: _dyad_declaration(p) for p in shared}
+    # processors with default dyad measures first, by their preference; then the others, in A's order
+    common = sorted(shared, key=lambda p: (not declared[p][1], -declared[p][0]))
     if not common:
         raise BitboxError(f"{ma.recording_id} ({ma.processors}) and {mb.recording_id} ({mb.processors}) have no "
                           "processor in common.")
@@ -162,7 +173,7 @@ def dyad(a: Measurements | str | Path, b: Measurements | str | Path | None = Non
         raise ParameterError(f"Both recordings need {processor!r} results; they share {common}.")
     if measures is None:
         cols_a, cols_b = set(ma[processor].timeseries.columns), set(mb[processor].timeseries.columns)
-        measures = [c for c in DEFAULT_MEASURES.get(processor, ()) if c in cols_a and c in cols_b]
+        measures = [c for c in declared[processor][1] if c in cols_a and c in cols_b]
         if not measures:
             raise ParameterError(f"No default measures for processor {processor!r}; pass measures=[...].")
     rows = []

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .errors import FileProblem, ParameterError
-from .log import logger
+from .log import escape_controls, logger  # escape_controls: defined with the log formatter using it
 
 __all__ = ["atomic_path", "write_json", "read_json", "write_text", "write_bytes", "jsonable", "safe_name",
            "confined", "OutsideOutputError", "scratch_folder", "scratch_root", "scratch_scope", "remove_stale_scratch",
@@ -42,7 +42,7 @@ __all__ = ["atomic_path", "write_json", "read_json", "write_text", "write_bytes"
            "MAX_NAME_BYTES"]
 
 #: Environment variable naming the scratch folder of the current batch, for a child interpreter
-#: (``python -m bitbox.worker``, given it explicitly); within a process the batch's folder is set
+#: (``python -m bitbox.batch.worker``, given it explicitly); within a process the batch's folder is set
 #: per thread or task with :func:`scratch_scope`, which takes precedence.
 SCRATCH_ENV = "BITBOX_SCRATCH"
 
@@ -112,22 +112,6 @@ def display_path(path: str | Path, *, controls: bool = True) -> str:
     except UnicodeEncodeError:  # a surrogate that does not stand for a byte
         text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return escape_controls(text) if controls else text
-
-
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def escape_controls(text: str) -> str:
-    r"""``text`` with control characters (C0, DEL, C1: newlines, escape sequences that would move a
-    terminal's cursor, retitle it or clear it) shown as ``\xNN``, so that a file name cannot forge a
-    log line or rewrite the screen when a table is printed.
-
-    Examples
-    --------
-    >>> escape_controls("a\x1b[2Jb\nc")
-    'a\\x1b[2Jb\\x0ac'
-    """
-    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def jsonable(value: Any) -> Any:

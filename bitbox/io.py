@@ -12,10 +12,11 @@ True
   atomic_path(out) as tmp: figure.savefig(tmp, format="png")``);
 - :func:`write_bytes`, :func:`write_text`, :func:`write_json`, :func:`read_json`;
 - :func:`jsonable`: numpy scalars and arrays, paths and NaN made JSON-ready;
-- :func:`safe_name`: a file-name-safe version of an id.
+- :func:`safe_name`: a file-name-safe version of an id;
+- :func:`display_path`: a path as printable text (file-name bytes that are not UTF-8 escaped), for messages.
 """
 from __future__ import annotations
 
-from .fileio import atomic_path, jsonable, read_json, safe_name, write_bytes, write_json, write_text
+from .fileio import atomic_path, display_path, jsonable, read_json, safe_name, write_bytes, write_json, write_text
 
-__all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "read_json", "jsonable", "safe_name"]
+__all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "read_json", "jsonable", "safe_name", "display_path"]

@@ -5,6 +5,7 @@ import contextlib
 import functools
 import inspect
 import logging
+import re
 from typing import Any, Callable, Iterator, TypeVar
 
 logger = logging.getLogger("bitbox")
@@ -14,6 +15,21 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARN
            "error": logging.ERROR, "critical": logging.CRITICAL}
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def escape_controls(text: str) -> str:
+    r"""``text`` with control characters (C0, DEL, C1: newlines, escape sequences that would move a
+    terminal's cursor, retitle it or clear it) shown as ``\xNN``, so that a file name cannot forge a
+    log line or rewrite the screen when a table is printed.
+
+    Examples
+    --------
+    >>> escape_controls("a\x1b[2Jb\nc")
+    'a\\x1b[2Jb\\x0ac'
+    """
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _to_level(verbose: bool | str | int | None) -> int | None:
@@ -36,8 +52,6 @@ class SafeFormatter(logging.Formatter):
     (a newline, terminal escape sequences) can neither forge a log line nor rewrite the screen."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:
-        from .fileio import escape_controls
-
         return escape_controls(super().formatMessage(record))
 
 

@@ -13,16 +13,21 @@ For each processor a :class:`ProcessorResult` holds
 
 On disk a result is two files in the recording's output folder: ``<processor>.parquet``
 (the time series, with the provenance in its metadata) and ``<processor>.json``
-(summary, units and provenance). Both are written atomically; reading them back gives
+(summary, units and provenance), plus the extra files its processor declares
+(``extra_outputs``, e.g. ``speakers.rttm``). :func:`write_result` is the one way they are
+written, by :meth:`ProcessorResult.write`, :meth:`Measurements.write` and the batch alike
+(which streams the table first with :func:`streamed_table`): each file atomically, the JSON
+last, so that a folder with the JSON holds a complete result. Reading them back gives
 identical tables and values.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -31,7 +36,7 @@ from .errors import BitboxError, ParameterError
 from .fileio import atomic_path, read_json, write_json
 
 __all__ = ["ProcessorResult", "Measurements", "MemorySink", "ParquetSink", "FORMAT_VERSION", "split_measurements",
-           "rows_from_json"]
+           "rows_from_json", "write_result", "streamed_table", "ExtraOutputs"]
 
 FORMAT_VERSION = 1
 _PROVENANCE_KEY = b"bitbox.provenance"
@@ -60,6 +65,23 @@ class ProcessorResult:
     ``rows`` holds one complete summary per part of the recording (e.g. per person) for a
     processor that splits it, keyed by part id; ``row_key`` names the column telling the
     parts apart (e.g. ``"person"``). Both are empty for processors that do not split.
+
+    Parameters
+    ----------
+    processor : str
+        The processor's name.
+    timeseries : pandas.DataFrame | None
+        The time series (``time_s`` and catalogued columns); ``None`` when it was streamed to a sink.
+    summary : dict
+        One value per catalogued summary measure.
+    provenance : dict
+        How the result was made (versions, parameters, input SHA-256 ...).
+    units : dict
+        The unit of each column and summary key.
+    rows : dict
+        The summary of each part, keyed by part id.
+    row_key : str
+        The column telling the parts apart (``""`` for processors that do not split).
     """
 
     processor: str
@@ -78,17 +100,34 @@ class ProcessorResult:
 
     # ----------------------------------------------------------------- disk
     def write(self, out_dir: str | Path) -> tuple[Path, Path]:
-        """Write ``<processor>.parquet`` and ``<processor>.json`` into ``out_dir`` atomically."""
-        out_dir = Path(out_dir)
-        parquet = out_dir / f"{self.processor}.parquet"
-        with atomic_path(parquet) as tmp:
-            sink = ParquetSink(tmp, provenance=self.provenance)
-            sink.append(self.timeseries)
-            sink.close(empty_like=self.timeseries)
-        return parquet, self.write_json(out_dir)
+        """Write ``<processor>.parquet`` and ``<processor>.json`` into ``out_dir`` atomically
+        (:func:`write_result`).
+
+        Parameters
+        ----------
+        out_dir : str or Path
+            The folder to write into (created if needed).
+
+        Returns
+        -------
+        tuple of Path
+            The parquet and the JSON file.
+        """
+        return write_result(self, out_dir)
 
     def write_json(self, out_dir: str | Path) -> Path:
-        """Write the summary + provenance file (the last file of a result to be written)."""
+        """Write the summary + provenance file (the last file of a result to be written).
+
+        Parameters
+        ----------
+        out_dir : str or Path
+            The folder to write ``<processor>.json`` into.
+
+        Returns
+        -------
+        Path
+            The JSON file.
+        """
         path = Path(out_dir) / f"{self.processor}.json"
         data = {"bitbox_format": FORMAT_VERSION, "processor": self.processor, "summary": self.summary}
         if self.row_key or self.rows:  # files of processors that never split stay as they were
@@ -99,7 +138,20 @@ class ProcessorResult:
 
     @classmethod
     def read(cls, out_dir: str | Path, processor: str) -> "ProcessorResult":
-        """Read a result written by :meth:`write`."""
+        """Read a result written by :meth:`write`.
+
+        Parameters
+        ----------
+        out_dir : str or Path
+            The folder holding ``<processor>.parquet`` and ``<processor>.json``.
+        processor : str
+            The processor's name.
+
+        Returns
+        -------
+        ProcessorResult
+            The result as it was written.
+        """
         out_dir = Path(out_dir)
         json_path = out_dir / f"{processor}.json"
         parquet_path = out_dir / f"{processor}.parquet"
@@ -112,6 +164,98 @@ class ProcessorResult:
         return cls(processor=data["processor"], timeseries=timeseries, summary=summary,
                    provenance=data.get("provenance", {}), units=data.get("units", {}),
                    rows=rows_from_json(data), row_key=data.get("row_key", ""))
+
+
+#: Writes a processor's extra output files for one result into a folder: ``write(result, folder)``
+#: (:meth:`bitbox.Processor.write_extra_outputs` of the processor that made the result).
+ExtraOutputs = Callable[[ProcessorResult, Path], object]
+
+
+def _table_path(folder: Path, processor: str) -> Path:
+    return folder / f"{processor}.parquet"
+
+
+@contextlib.contextmanager
+def streamed_table(folder: str | Path, processor: str, provenance: Mapping) -> Iterator[ParquetSink]:
+    """A sink streaming a result's time series into ``folder/<processor>.parquet``, atomically.
+
+    The first half of :func:`write_result` for a result whose rows are too many to hold in
+    memory (the batch): the stale ``<processor>.json`` is removed first (the JSON marks a complete
+    result), the table appears under its name only when the block ends without an error, and the
+    rest of the result is then written by ``write_result(result, folder, table_written=True)``.
+
+    Parameters
+    ----------
+    folder : str | Path
+        The recording's output folder (created if needed).
+    processor : str
+        The processor's name (the file's stem).
+    provenance : Mapping
+        What the outputs depend on, stored in the file's metadata (run-only keys left out,
+        as :meth:`ProcessorResult.write` stores them).
+
+    Yields
+    ------
+    ParquetSink
+        Append the time-series chunks to it; it is closed when the block ends.
+    """
+    folder = Path(folder)
+    (folder / f"{processor}.json").unlink(missing_ok=True)
+    with atomic_path(_table_path(folder, processor)) as tmp:
+        sink = ParquetSink(tmp, provenance=provenance)
+        yield sink
+        sink.close()
+
+
+def write_result(result: ProcessorResult, folder: str | Path, *, table_written: bool = False,
+                 extra_outputs: ExtraOutputs | None = None) -> tuple[Path, Path]:
+    """Write one result's files into ``folder``: the one write path of Bitbox.
+
+    In this order, each file atomically: the stale ``<processor>.json`` is removed, then
+    ``<processor>.parquet`` (the time series, provenance in its metadata), the extra output
+    files, and ``<processor>.json`` (summary, per-part summaries, units, provenance) last, so
+    that a folder holding the JSON holds the complete result.
+
+    Parameters
+    ----------
+    result : ProcessorResult
+        The result to write.
+    folder : str | Path
+        The recording's output folder (created if needed).
+    table_written : bool
+        The table is already in ``folder``, streamed there by :func:`streamed_table` (the
+        result's ``timeseries`` is then ``None``; the extra outputs get the table read back).
+    extra_outputs : callable or None
+        ``extra_outputs(result, folder)`` writes the processor's extra files
+        (:meth:`bitbox.Processor.write_extra_outputs`); ``None``: there are none.
+
+    Returns
+    -------
+    tuple of Path
+        The ``.parquet`` and ``.json`` files.
+
+    Raises
+    ------
+    ParameterError
+        When the result's time series went to a sink (``timeseries`` is ``None``) and
+        ``table_written`` is False: there is no table to write.
+    """
+    folder = Path(folder)
+    parquet = _table_path(folder, result.processor)
+    if not table_written:
+        if result.timeseries is None:
+            raise ParameterError(f"The {result.processor!r} result has no time series in memory (it was written to "
+                                 "a sink), so it cannot be written again; write the sink's table with "
+                                 "streamed_table() and call write_result(..., table_written=True).")
+        (folder / f"{result.processor}.json").unlink(missing_ok=True)
+        with atomic_path(parquet) as tmp:
+            sink = ParquetSink(tmp, provenance=result.provenance)
+            sink.append(result.timeseries)
+            sink.close(empty_like=result.timeseries)
+    if extra_outputs is not None:
+        # with the time series read back when it was streamed to the file
+        extra_outputs(replace(result, timeseries=pd.read_parquet(parquet)) if table_written else result, folder)
+    return parquet, result.write_json(folder)
 
 
 def part_order(key: object) -> tuple:
@@ -258,6 +402,36 @@ class ParquetSink:
         self._writer.close()
 
 
+#: Finds the installed processor class of a name (``None`` when there is none). The data layer knows no
+#: registry: :mod:`bitbox.registry` installs its lookup here when it is imported (:func:`use_processor_lookup`).
+_processor_lookup: Callable[[str], type | None] = lambda name: None
+
+
+def use_processor_lookup(lookup: Callable[[str], type | None]) -> None:
+    """Set how results find their processor's class by name, for :meth:`Measurements.plot` (the processor's
+    own figure and default measures) and :meth:`Measurements.write` (its extra output files).
+
+    :mod:`bitbox.registry` calls it with its entry-point lookup when it is imported; the data layer
+    itself imports nothing above it.
+    """
+    global _processor_lookup
+    _processor_lookup = lookup
+
+
+def _installed_extra_outputs(result: ProcessorResult) -> ExtraOutputs | None:
+    """The writer of ``result``'s extra output files: those of the installed processor of its name,
+    configured with the result's parameters; ``None`` when that processor declares none or is not
+    installed (a result of a processor that is gone, or given as a class: its tables only)."""
+    cls = _processor_lookup(result.processor)
+    if cls is None or not cls.extra_outputs:
+        return None
+    try:
+        processor = cls(**result.provenance.get("parameters", {}))
+    except TypeError:  # parameters of another version of the processor
+        processor = cls()
+    return processor.write_extra_outputs
+
+
 class Measurements(Mapping[str, ProcessorResult]):
     """All processors' results for one recording.
 
@@ -385,27 +559,39 @@ class Measurements(Mapping[str, ProcessorResult]):
 
     def write(self, out_dir: str | Path) -> Path:
         """Write every result into ``out_dir`` (``<processor>.parquet`` and ``.json``, and the files its
-        processor declares in ``extra_outputs``, e.g. ``speakers.rttm``)."""
-        from .registry import get_processor_class
+        processor declares in ``extra_outputs``, e.g. ``speakers.rttm``).
 
+        Parameters
+        ----------
+        out_dir : str or Path
+            The folder to write into.
+
+        Returns
+        -------
+        Path
+            ``out_dir``.
+        """
         out_dir = Path(out_dir)
         for result in self._results.values():
-            result.write(out_dir)
-            try:
-                cls = get_processor_class(result.processor)
-            except BitboxError:  # a processor no longer installed: its tables only
-                continue
-            if cls.extra_outputs:
-                try:
-                    processor = cls(**result.provenance.get("parameters", {}))
-                except TypeError:  # parameters of another version of the processor
-                    processor = cls()
-                processor.write_extra_outputs(result, out_dir)
+            write_result(result, out_dir, extra_outputs=_installed_extra_outputs(result))
         return out_dir
 
     @classmethod
     def read(cls, out_dir: str | Path, processors: Sequence[str] | None = None) -> "Measurements":
-        """Read results written by :meth:`write` or by a batch (``OUT/<recording_id>``)."""
+        """Read results written by :meth:`write` or by a batch (``OUT/<recording_id>``).
+
+        Parameters
+        ----------
+        out_dir : str or Path
+            The recording's output folder.
+        processors : sequence of str | None
+            The processors to read (default: every ``<processor>.json`` in the folder).
+
+        Returns
+        -------
+        Measurements
+            The results, with the folder's name as the recording id.
+        """
         out_dir = Path(out_dir)
         if not out_dir.is_dir():
             raise BitboxError(f"{out_dir}: no such output folder.")
@@ -434,6 +620,7 @@ class Measurements(Mapping[str, ProcessorResult]):
         Returns
         -------
         matplotlib.figure.Figure
+            The figure drawn on (the figure of ``ax`` when given).
 
         Raises
         ------
@@ -446,11 +633,7 @@ class Measurements(Mapping[str, ProcessorResult]):
         result = self[processor]
         frame = result.timeseries
         if measures is None:
-            from .registry import get_processor_class
-            try:
-                cls = get_processor_class(processor)
-            except BitboxError:
-                cls = None
+            cls = _processor_lookup(processor)
             figure = cls.plot_result(result) if cls is not None and ax is None else None
             if figure is not None:
                 return figure

@@ -11,9 +11,9 @@ from .log import logger, verbose
 from .measurements import Measurements
 from .processor import Processor, ProgressCallback, run_order
 from .recording import Recording
-from .registry import get_processor_class
+from .registry import default_processors, get_processor_class
 
-__all__ = ["process", "resolve_processors", "DEFAULT_PROCESSORS"]
+__all__ = ["process", "resolve_processors"]
 
 
 def resolve_processors(processors: str | Processor | Iterable[str | Processor],
@@ -60,11 +60,6 @@ def resolve_processors(processors: str | Processor | Iterable[str | Processor],
     return instances
 
 
-#: Processors run by :func:`process` when none are named, per recording kind.
-DEFAULT_PROCESSORS: dict[str, tuple[str, ...]] = {"video": ("face",), "audio": ("speech",), "eeg": ("eeg",),
-                                                  "text": ("language",)}
-
-
 @verbose
 def process(path: str | Path | Recording, processors: str | Sequence[str | Processor] | None = None, *,
             progress: ProgressCallback | None = None, verbose: bool | str | int | None = None,
@@ -77,8 +72,9 @@ def process(path: str | Path | Recording, processors: str | Sequence[str | Proce
         The recording.
     processors : str | list of (str | Processor) | None
         Processor names (see ``bitbox list``) or configured instances. By default the
-        main processor of the recording's kind (:data:`DEFAULT_PROCESSORS`): ``face`` for
-        video, ``speech`` for audio, ``eeg`` for EEG, ``language`` for text.
+        processor that declares itself the default for the recording's kind
+        (:attr:`Processor.default_for`; :func:`bitbox.registry.default_processors`): ``face``
+        for video, ``speech`` for audio, ``eeg`` for EEG, ``language`` for text.
     progress : callable | None
         ``progress(done, total)`` callback for long steps.
     verbose : bool | str | int | None
@@ -109,7 +105,7 @@ def process(path: str | Path | Recording, processors: str | Sequence[str | Proce
     recording = path if isinstance(path, Recording) else Recording(path)
     recording.clear_upstream()  # results of an earlier call on the same Recording never leak into this one
     if processors is None:
-        processors = DEFAULT_PROCESSORS.get(recording.kind, ("face",))
+        processors = default_processors(recording.kind)
     instances = resolve_processors(processors, params)
     if len(instances) == 1:  # one processor: its error is the call's error
         logger.info("%s: running %r", recording.path.name, instances[0])

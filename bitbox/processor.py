@@ -37,8 +37,8 @@ from __future__ import annotations
 
 import abc
 import datetime as _dt
-import inspect
 import platform
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping, Protocol, Sequence
@@ -46,28 +46,75 @@ from typing import Any, Callable, ClassVar, Mapping, Protocol, Sequence
 import numpy as np
 import pandas as pd
 
+from .cache import Cache
 from .catalog import Measure, validate_summary, validate_timeseries
 from .errors import ParameterError, RecordingError
 from .fileio import atomic_path, confined
 from .measurements import MemorySink, ProcessorResult
-from .params import check_param
+from .params import ParamsMixin
 from .recording import Recording, sha256_file
 
-__all__ = ["Processor", "ProgressCallback", "RowSummaries", "run_order", "package_versions", "NOTES_SEPARATOR",
-           "join_notes", "split_notes"]
+__all__ = ["Processor", "ProgressCallback", "RowSummaries", "QualityColumns", "run_order", "package_versions",
+           "NOTES_SEPARATOR", "join_notes", "split_notes"]
 
 #: Between the notes of a ``notes`` summary measure (a note may itself contain "; " or ", ").
 NOTES_SEPARATOR = " | "
 
 
 def join_notes(notes) -> str:
-    """The ``notes`` summary value: the non-empty notes joined by :data:`NOTES_SEPARATOR` (``""`` for none)."""
+    """The ``notes`` summary value: the non-empty notes joined by :data:`NOTES_SEPARATOR` (``""`` for none).
+
+    Parameters
+    ----------
+    notes : iterable of str
+        The notes (empty ones are left out).
+
+    Returns
+    -------
+    str
+        The joined notes.
+    """
     return NOTES_SEPARATOR.join(note for note in notes if note)
 
 
 def split_notes(text: object) -> list[str]:
-    """The notes of a ``notes`` summary value (``[]`` for ``""`` or a missing value)."""
+    """The notes of a ``notes`` summary value (``[]`` for ``""`` or a missing value).
+
+    Parameters
+    ----------
+    text : object
+        A ``notes`` value (a str made by :func:`join_notes`; anything else has no notes).
+
+    Returns
+    -------
+    list of str
+        The notes.
+    """
     return [note.strip() for note in text.split(NOTES_SEPARATOR) if note.strip()] if isinstance(text, str) else []
+
+@dataclass(frozen=True)
+class QualityColumns:
+    """Where a processor's quality control is, for the report and the batch (see :attr:`Processor.qc`).
+
+    Parameters
+    ----------
+    quality : str
+        A time-series column of per-row quality in [0, 1]; the report shades the rows below
+        :attr:`low` on its time-series plot. ``""``: none.
+    reason : str
+        A time-series column naming why a row's quality is reduced; the report tallies it. ``""``: none.
+    detected_fraction : tuple of str
+        Summary measures giving the fraction of rows where the thing measured was found (e.g.
+        ``face_detected_fraction``): the cohort report's QC columns.
+    low : float
+        Quality below this is low.
+    """
+
+    quality: str = ""
+    reason: str = ""
+    detected_fraction: tuple[str, ...] = ()
+    low: float = 0.5
+
 
 class RowSummaries(dict):
     """A summary split into parts: the main summary (this dict) and one summary per part (``rows``).
@@ -208,10 +255,10 @@ class _ValidatingSink:
 
 
 #: ``Processor.catalog_measures()`` per (class, name, measures object).
-_CATALOG_CACHE: dict[tuple, tuple[Measure, ...]] = {}
+_CATALOG_CACHE: Cache[tuple[Measure, ...]] = Cache("processor catalogs")
 
 
-class Processor(abc.ABC):
+class Processor(ParamsMixin, abc.ABC):
     """Base class of Bitbox processors (see the module docstring for how to write one)."""
 
     #: Registry name (the entry-point name), e.g. ``"face"``.
@@ -244,60 +291,34 @@ class Processor(abc.ABC):
     #: Files besides the time series and summary that the batch writes into the recording's folder
     #: (e.g. ``("speakers.rttm",)``); :meth:`output_files` makes their content.
     extra_outputs: ClassVar[tuple[str, ...]] = ()
+    #: Recording kinds this processor is the default for: what :func:`bitbox.process` runs on such a recording
+    #: when no processor is named (e.g. ``("video",)`` for ``face``). One processor per kind.
+    default_for: ClassVar[tuple[str, ...]] = ()
+    #: Companion files it reads beside a recording, ``{companion kind: recording kinds}``: a file of the
+    #: companion kind with the same name (stem) as a recording of one of those kinds is part of that recording
+    #: (e.g. a transcript ``talk.txt`` beside ``talk.wav``: ``{"text": ("audio", "video")}``), so a batch running
+    #: this processor does not process it as a recording of its own. See :meth:`companion_files`.
+    companions: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    #: Its quality-control columns, for the report and the batch's QC table (``None``: it has none).
+    qc: ClassVar["QualityColumns | None"] = None
+    #: Time-series measures :func:`bitbox.dyad` compares between two people by default (``()``: it has none).
+    dyad_measures: ClassVar[tuple[str, ...]] = ()
+    #: Among the processors two recordings share, :func:`bitbox.dyad` takes by default the one with the
+    #: highest preference that declares :attr:`dyad_measures`.
+    dyad_preference: ClassVar[int] = 0
     #: ``{parameter: [constraint, ...]}`` checked by :meth:`validate_params`.
     _parameter_constraints: ClassVar[dict[str, list]] = {}
 
     # ------------------------------------------------------------------ parameters
-    @classmethod
-    def _get_param_names(cls) -> list[str]:
-        init = cls.__init__
-        if init is object.__init__:
-            return []
-        params = inspect.signature(init).parameters.values()
-        for p in params:
-            if p.name != "self" and p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                raise TypeError(f"{cls.__name__}.__init__ must list its parameters explicitly "
-                                f"(no *args or **kwargs), like scikit-learn estimators.")
-        return sorted(p.name for p in params if p.name != "self")
-
-    def get_params(self) -> dict[str, Any]:
-        """The processor's parameters, as passed to ``__init__`` (they round-trip)."""
-        return {name: getattr(self, name) for name in self._get_param_names()}
-
-    def set_params(self, **params: Any) -> "Processor":
-        """Set parameters; unknown names raise :class:`ParameterError` listing the valid ones."""
-        valid = self._get_param_names()
-        for key, value in params.items():
-            if key not in valid:
-                raise ParameterError(f"{key!r} is not a parameter of {type(self).__name__}. "
-                                     f"Valid parameters: {', '.join(valid) or 'none'}.")
-            setattr(self, key, value)
-        return self
-
-    def validate_params(self) -> None:
-        """Check every parameter against ``_parameter_constraints``."""
-        owner = type(self).__name__
-        for key, value in self.get_params().items():
-            constraints = self._parameter_constraints.get(key)
-            if constraints:
-                check_param(key, value, *constraints, owner=owner)
-
-    def __repr__(self) -> str:
-        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
-                    if p.name != "self"}
-        changed = {k: v for k, v in self.get_params().items() if defaults.get(k, inspect.Parameter.empty) != v}
-        args = ", ".join(f"{k}={v!r}" for k, v in changed.items())
-        return f"{type(self).__name__}({args})"
+    # _get_param_names, get_params, set_params, validate_params and __repr__ come from
+    # bitbox.params.ParamsMixin (the one parameter protocol of processors and models).
 
     # ------------------------------------------------------------------ catalog
     @classmethod
     def catalog_measures(cls) -> tuple[Measure, ...]:
         """The processor's measures, attributed to its name (made once per class and name)."""
-        key = (cls, cls.name, id(cls.measures))
-        cached = _CATALOG_CACHE.get(key)
-        if cached is None:
-            cached = _CATALOG_CACHE[key] = tuple(m.with_processor(cls.name) for m in cls.measures)
-        return cached
+        return _CATALOG_CACHE.get_or_create((cls, cls.name, id(cls.measures)),
+                                            lambda: tuple(m.with_processor(cls.name) for m in cls.measures))
 
     @classmethod
     def units(cls) -> dict[str, str]:
@@ -309,8 +330,43 @@ class Processor(abc.ABC):
     def plot_result(cls, result: ProcessorResult):
         """A figure of one result for :meth:`Measurements.plot` when no measures are named, for
         processors whose outputs are not best seen over time (``None``: plot ``plot_measures``
-        over time, the default)."""
+        over time, the default).
+
+        Parameters
+        ----------
+        result : ProcessorResult
+            A result of this processor.
+
+        Returns
+        -------
+        matplotlib.figure.Figure | None
+            The figure, or ``None`` for the default plot.
+        """
         return None
+
+    @classmethod
+    def report_frames(cls, result: ProcessorResult, recording: Recording, *, n_frames: int = 4) -> list[np.ndarray]:
+        """A few frames of the recording with the result drawn on them (RGB, ``uint8``, H x W x 3), for the
+        report's recording page (``[]``: none, the default; e.g. ``face`` draws its landmarks).
+
+        Called only when the report is asked to show frames and the recording is still there; an
+        error reading it is logged, not fatal.
+
+        Parameters
+        ----------
+        result : ProcessorResult
+            This processor's result on ``recording``.
+        recording : Recording
+            The recording.
+        n_frames : int
+            How many frames at most.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            The frames.
+        """
+        return []
 
     # ------------------------------------------------------------------ running
     @abc.abstractmethod
@@ -322,6 +378,20 @@ class Processor(abc.ABC):
         columns, in time order, with the same columns every time. A processor with a
         :attr:`row_key` may return a :class:`RowSummaries` (the main summary plus one summary
         per part).
+
+        Parameters
+        ----------
+        recording : Recording
+            The recording to measure.
+        sink : TimeSeriesSink
+            Where the time-series chunks go (``sink.append(frame)``).
+        progress : callable | None
+            Called as ``progress(done, total)`` while it runs (``None``: no progress).
+
+        Returns
+        -------
+        dict or RowSummaries
+            The summary (one value per catalogued summary measure).
         """
 
     def skip_reason(self, recording: Recording) -> str | None:
@@ -330,6 +400,16 @@ class Processor(abc.ABC):
 
         A batch with several processors runs the others on such a recording and notes the
         reason; the default is ``None``.
+
+        Parameters
+        ----------
+        recording : Recording
+            A recording of a kind the processor reads.
+
+        Returns
+        -------
+        str | None
+            The reason, or ``None``.
         """
         return None
 
@@ -338,6 +418,16 @@ class Processor(abc.ABC):
 
         Their SHA-256 go into the provenance, so a batch recomputes when one changes.
         The default is none; override in processors that read such files.
+
+        Parameters
+        ----------
+        recording : Recording
+            The recording.
+
+        Returns
+        -------
+        dict of str to Path
+            Each file by its role (e.g. ``{"transcript": path}``).
         """
         return {}
 
@@ -345,11 +435,33 @@ class Processor(abc.ABC):
         """The content of the :attr:`extra_outputs` files for one result (``{file name: text or bytes}``).
 
         The batch writes them atomically beside ``<processor>.parquet``; the default is none.
+
+        Parameters
+        ----------
+        result : ProcessorResult
+            A result of this processor.
+
+        Returns
+        -------
+        dict of str to str or bytes
+            Each file's content by file name.
         """
         return {}
 
     def write_extra_outputs(self, result: ProcessorResult, folder: str | Path) -> list[Path]:
         """Write the :attr:`extra_outputs` files of ``result`` into ``folder``, each atomically.
+
+        Parameters
+        ----------
+        result : ProcessorResult
+            A result of this processor.
+        folder : str or Path
+            The folder to write into.
+
+        Returns
+        -------
+        list of Path
+            The files written.
 
         Raises
         ------
@@ -374,7 +486,18 @@ class Processor(abc.ABC):
 
     def upstream_provenance(self, recording: Recording) -> dict[str, Any]:
         """What this processor's outputs depend on in ``recording.upstream`` (the :attr:`uses` results
-        present): each one's processor version, parameters, input SHA-256 and companion files."""
+        present): each one's processor version, parameters, input SHA-256 and companion files.
+
+        Parameters
+        ----------
+        recording : Recording
+            The recording, with the results of the processors run before this one.
+
+        Returns
+        -------
+        dict
+            The provenance of each upstream result, by processor name.
+        """
         upstream = getattr(recording, "upstream", {})
         record = {}
         for name in self.uses:
@@ -386,7 +509,18 @@ class Processor(abc.ABC):
         return record
 
     def provenance(self, recording: Recording) -> dict[str, Any]:
-        """The provenance record of this processor on ``recording`` (without timing)."""
+        """The provenance record of this processor on ``recording`` (without timing).
+
+        Parameters
+        ----------
+        recording : Recording
+            The recording.
+
+        Returns
+        -------
+        dict
+            Versions, parameters, the input's SHA-256, companion files and upstream results.
+        """
         record = {"processor": self.name, "processor_version": self.version,
                   "processor_class": f"{type(self).__module__}.{type(self).__qualname__}",
                   "parameters": self.get_params(), "input_path": str(recording.path),

@@ -20,87 +20,18 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from .errors import ParameterError, RecordingError
-from .fileio import display_path
+from . import kinds
+from .errors import RecordingError
 from .log import logger
 
-__all__ = ["Recording", "VideoInfo", "Frame", "EXTENSIONS", "kind_of", "sha256_file", "CROPS", "Region",
-           "analysis_region", "parse_box",
-           "analysed_frames", "no_video_reason", "special_file_reason"]
-
-#: Known file extensions per recording kind (lower case, with the dot).
-EXTENSIONS: dict[str, frozenset[str]] = {
-    "video": frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg",
-                        ".wmv", ".flv", ".mts", ".m2ts", ".3gp"}),
-    "audio": frozenset({".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac"}),
-    "eeg": frozenset({".edf", ".bdf", ".gdf", ".fif", ".vhdr", ".set"}),
-    "text": frozenset({".txt", ".json", ".srt"}),
-}
+__all__ = ["Recording", "VideoInfo", "Frame", "kind_of", "sha256_file", "special_file_reason"]
 
 _CHUNK = 1 << 20
 
-#: Frame regions a video processor can be restricted to (two people side by side: left, right).
-CROPS = ("full", "left", "right")
-
-
-@dataclass(frozen=True)
-class Region:
-    """The part of a frame that is analysed: its top-left corner and size, in frame pixels."""
-
-    x: int
-    y: int
-    width: int
-    height: int
-
-
-def parse_box(value: Any) -> tuple[int, int, int, int] | None:
-    """A box ``(x, y, w, h)`` from ``"x,y,w,h"`` or a sequence of four integers (``None`` stays ``None``).
-
-    Raises ``ValueError`` when it is neither, or when ``x, y < 0`` or ``w, h <= 0``.
-    """
-    if value is None:
-        return None
-    try:
-        parts = value.replace(" ", "").split(",") if isinstance(value, str) else list(value)
-        if len(parts) != 4 or any(isinstance(p, (bool, float)) for p in parts):
-            raise ValueError
-        box = tuple(int(p) for p in parts)
-    except (TypeError, ValueError):
-        raise ValueError(f"a box is 'x,y,w,h' (four integers, pixels). Got {value!r}.") from None
-    if box[0] < 0 or box[1] < 0 or box[2] <= 0 or box[3] <= 0:
-        raise ValueError(f"a box needs x, y >= 0 and w, h > 0 (pixels). Got {value!r}.")
-    return box  # type: ignore[return-value]
-
-
-def analysis_region(width: int, height: int, *, crop: str = "full", roi: Any = None) -> Region:
-    """The analysed region of a ``width`` x ``height`` frame for ``crop`` or ``roi``.
-
-    ``roi`` (``"x,y,w,h"`` or four integers, pixels of the displayed frame) wins over
-    ``crop``; it must lie inside the frame. Raises ``ValueError`` with the frame size otherwise.
-    """
-    box = parse_box(roi)
-    if box is not None:
-        x, y, w, h = box
-        if x + w > width or y + h > height:
-            raise ValueError(f"roi {x},{y},{w},{h} reaches outside the {width}x{height} frame (x + w must be <= "
-                             f"{width} and y + h <= {height})")
-        return Region(x, y, w, h)
-    if crop == "full":
-        return Region(0, 0, width, height)
-    if crop == "left":
-        return Region(0, 0, width // 2, height)
-    if crop == "right":
-        return Region(width // 2, 0, width - width // 2, height)
-    raise ValueError(f"crop must be one of {CROPS}. Got {crop!r} instead.")
-
 
 def kind_of(path: str | Path) -> str | None:
-    """Return the recording kind of a path from its extension, or ``None`` when unknown."""
-    suffix = Path(path).suffix.lower()
-    for kind, suffixes in EXTENSIONS.items():
-        if suffix in suffixes:
-            return kind
-    return None
+    """Return the recording kind of a path (an installed :class:`~bitbox.kinds.Kind` accepts it), or ``None``."""
+    return kinds.kind_of(path)
 
 
 _SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
@@ -151,25 +82,6 @@ def sha256_file(path: str | Path) -> str:
         for block in iter(lambda: handle.read(_CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def no_video_reason(recording: "Recording") -> str | None:
-    """Why a video processor cannot apply to a recording of kind ``video``: the file holds sound
-    only (an audio-only ``.mp4`` or ``.webm`` from a phone or a call), or ``None``.
-
-    A file that cannot be opened gives ``None``: the processor then reports the decoder's reason.
-    """
-    import av
-
-    if recording.kind != "video":
-        return None
-    try:
-        with av.open(str(recording.path)) as container:
-            if not container.streams.video and container.streams.audio:
-                return "the file has no video stream"
-    except Exception:  # unreadable files are reported by the processor, with the reason
-        return None
-    return None
 
 
 #: Decoded frames the presentation-order buffer holds while scanning timestamps (H.264/HEVC
@@ -307,15 +219,17 @@ class Recording:
     ----------
     path : str | Path
         The file.
-    kind : {"video", "audio", "eeg", "text"} | None
-        The recording kind; by default inferred from the extension.
+    kind : str | None
+        The recording kind, one of the installed :mod:`bitbox.kinds` (``"video"``, ``"audio"``,
+        ``"eeg"``, ``"text"`` and those of plugins); by default the kind that accepts the file
+        (:func:`bitbox.kinds.kind_of`: its extension, and its content where the kind sniffs it).
 
     Raises
     ------
     RecordingError
         When the file does not exist, is a folder, is a named pipe (FIFO), a device or a
-        socket (refused without being opened), is empty, cannot be read, or has an
-        extension of no known kind (and ``kind`` is not given).
+        socket (refused without being opened), is empty, cannot be read, or no installed kind
+        accepts it (and ``kind`` is not given).
 
     Examples
     --------
@@ -327,18 +241,25 @@ class Recording:
     def __init__(self, path: str | Path, kind: str | None = None) -> None:
         self.path = Path(path)
         self._check_file()
+        installed = kinds.available_kinds()
         if kind is None:
-            kind = kind_of(self.path)
+            kind = kinds.kind_of(self.path)
             if kind is None:
-                known = ", ".join(sorted(s for v in EXTENSIONS.values() for s in v))
+                claimed = sorted(k for k, spec in installed.items() if self.path.suffix.lower() in spec.extensions)
+                if claimed:
+                    raise RecordingError(self.path, f"is not a {' or '.join(claimed)} recording although its extension "
+                                         f"is {self.path.suffix!r} (its content does not look like one)",
+                                         "Check that this is the right file, or give kind= explicitly")
+                known = ", ".join(sorted(kinds.extensions()))
                 raise RecordingError(
                     self.path, f"the extension {self.path.suffix or '(none)'!r} is not a known recording type",
                     f"Known extensions: {known}",
                 )
-        elif kind not in EXTENSIONS:
+        elif kind not in installed:
             raise RecordingError(self.path, f"unknown recording kind {kind!r}",
-                                 f"Use one of {sorted(EXTENSIONS)}")
+                                 f"Use one of {sorted(installed)} (installed kinds; see `bitbox list`)")
         self.kind = kind
+        self.kind_info: kinds.Kind = installed[kind]
         self._sha256: str | None = None
         self._video_info: VideoInfo | None = None
         self._upstream: dict[str, Any] = {}
@@ -358,12 +279,26 @@ class Recording:
         return MappingProxyType(self._upstream_failures)
 
     def add_upstream(self, result: Any) -> None:
-        """Make a processor's result available to the processors run after it (see :attr:`upstream`)."""
+        """Make a processor's result available to the processors run after it (see :attr:`upstream`).
+
+        Parameters
+        ----------
+        result : ProcessorResult
+            The result, under its processor's name.
+        """
         self._upstream_failures.pop(result.processor, None)
         self._upstream[result.processor] = result
 
     def add_upstream_failure(self, name: str, reason: str) -> None:
-        """Record why processor ``name`` has no result for the processors run after it."""
+        """Record why processor ``name`` has no result for the processors run after it.
+
+        Parameters
+        ----------
+        name : str
+            The processor that failed or was skipped.
+        reason : str
+            Why it has no result.
+        """
         self._upstream.pop(name, None)
         self._upstream_failures[name] = reason
 
@@ -374,7 +309,7 @@ class Recording:
 
     def __repr__(self) -> str:
         text = f"<Recording {self.kind} '{self.path.name}'"
-        if self.kind == "video" and self._video_info is not None:
+        if self._video_info is not None:
             info = self._video_info
             text += f", {info.width}x{info.height}, {info.fps:g} fps, {info.duration_s:.1f} s"
             if info.rotation_deg or info.mirrored:
@@ -419,8 +354,8 @@ class Recording:
     @property
     def id(self) -> str:
         """A default identifier: the file name without its extension, made safe as a folder name
-        (:func:`bitbox.fileio.safe_name`: ``...wav`` gets ``__``, never ``..``)."""
-        from .fileio import safe_name
+        (:func:`bitbox.io.safe_name`: ``...wav`` gets ``__``, never ``..``)."""
+        from .io import safe_name
 
         return safe_name(self.path.stem)
 
@@ -428,9 +363,21 @@ class Recording:
     def load_audio(self, *, sr: int | None = None) -> tuple[np.ndarray, int]:
         """Decode the audio (of an audio file, or a video's audio track) as mono float32.
 
-        See :func:`bitbox.audio.read_audio`; ``sr=None`` keeps the native sample rate.
+        See :func:`bitbox.audio.read_audio`.
+
+        Parameters
+        ----------
+        sr : int | None
+            The sample rate to resample to; ``None`` keeps the native sample rate.
+
+        Returns
+        -------
+        samples : numpy.ndarray
+            The mono samples (float32).
+        sr : int
+            Their sample rate.
         """
-        if self.kind not in ("audio", "video"):
+        if "audio" not in self.kind_info.streams:
             raise RecordingError(self.path, f"is a {self.kind} recording, which has no audio")
         from .audio import read_audio
 
@@ -438,7 +385,7 @@ class Recording:
 
     # ------------------------------------------------------------------ video
     def _require_video(self) -> None:
-        if self.kind != "video":
+        if "video" not in self.kind_info.streams:
             raise RecordingError(self.path, f"is a {self.kind} recording, not a video")
 
     def _open_video(self):  # -> (av.container.InputContainer, av.video.stream.VideoStream)
@@ -754,30 +701,3 @@ def _scan_timestamps(container, stream) -> _Timing | None:
     if timing.nonincreasing:
         logger.info("%s: %d frame timestamps do not increase", container.name, timing.nonincreasing)
     return timing if timing.count else None
-
-
-def analysed_frames(recording: "Recording", *, step: int = 1, crop: str = "full", roi: Any = None,
-                    progress=None) -> Iterator[tuple[Frame, np.ndarray, Region]]:
-    """Frames to give a model: ``(frame, rgb, region)`` with ``rgb`` the analysed region of the
-    frame (:func:`analysis_region`: ``crop`` or ``roi``), contiguous and read-only; add
-    ``region.x``, ``region.y`` to a position in ``rgb`` for full-frame pixels.
-
-    Reports ``progress(done, total)`` every 25 frames and once at the end. A ``roi`` outside
-    the frame is a :class:`~bitbox.errors.ParameterError` naming the file and the frame size.
-    """
-    info = recording.video_info
-    try:
-        region = analysis_region(info.width, info.height, crop=crop, roi=roi)
-    except ValueError as err:
-        raise ParameterError(f"{display_path(recording.path)}: {err}; give a roi inside the frame") from None
-    expected = max(1, -(-recording.n_frames // step))
-    count = 0
-    for count, frame in enumerate(recording.iter_frames(step=step), start=1):
-        rgb = np.ascontiguousarray(frame.rgb[region.y:region.y + region.height, region.x:region.x + region.width])
-        rgb.flags.writeable = False
-        yield frame, rgb, region
-        if progress is not None and count % 25 == 1:
-            progress(count, expected)
-    if progress is not None:
-        progress(count, count)
-

@@ -17,11 +17,12 @@ import functools
 from importlib import metadata
 from typing import Any
 
+from . import measurements
 from .errors import PluginError, ProcessorNotFoundError
 from .log import logger
 
 __all__ = ["available_processors", "get_processor_class", "make_processor", "refresh", "broken_plugins",
-           "ENTRY_POINT_GROUP"]
+           "default_processors", "processor_classes", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "bitbox.processors"
 
@@ -51,9 +52,12 @@ def _dist_name(ep: metadata.EntryPoint) -> str:
 
 
 def refresh() -> None:
-    """Forget cached discovery results (call after installing or removing a plugin)."""
+    """Forget cached discovery results, of processors and of kinds (call after installing or removing a plugin)."""
+    from . import kinds
+
     _entry_points.cache_clear()
     _load.cache_clear()
+    kinds.refresh()
 
 
 def available_processors() -> list[str]:
@@ -95,6 +99,16 @@ def _load(name: str) -> type:
 def get_processor_class(name: str) -> type:
     """The processor class registered under ``name``.
 
+    Parameters
+    ----------
+    name : str
+        The processor's name (its ``bitbox.processors`` entry point).
+
+    Returns
+    -------
+    type
+        The :class:`~bitbox.Processor` subclass.
+
     Raises
     ------
     ProcessorNotFoundError
@@ -115,9 +129,67 @@ def get_processor_class(name: str) -> type:
 
 
 def make_processor(name: str, **params: Any):
-    """An instance of the processor ``name`` with ``params`` set (validated when it runs)."""
+    """An instance of the processor ``name`` with ``params`` set (validated when it runs).
+
+    Parameters
+    ----------
+    name : str
+        The processor's name.
+    **params
+        Its parameters (see the processor's class docstring).
+
+    Returns
+    -------
+    Processor
+        The processor, ready to run.
+    """
     cls = get_processor_class(name)
     processor = cls()
     processor.set_params(**params)
     logger.debug("made processor %r", processor)
     return processor
+
+
+def processor_classes() -> dict[str, type]:
+    """The classes of the installed processors that load, by name (broken ones left out: :func:`broken_plugins`)."""
+    classes = {}
+    for name in available_processors():
+        try:
+            classes[name] = _load(name)
+        except PluginError as err:
+            logger.debug("processor %r left out: %s", name, err)
+    return classes
+
+
+def default_processors(kind: str) -> tuple[str, ...]:
+    """The processor run on a recording of ``kind`` when none is named: the one declaring it in
+    :attr:`Processor.default_for <bitbox.Processor.default_for>`.
+
+    Raises
+    ------
+    ProcessorNotFoundError
+        When no installed processor is the default for ``kind`` (those that read it are listed).
+    """
+    classes = processor_classes()
+    defaults = sorted(name for name, cls in classes.items() if kind in cls.default_for)
+    if len(defaults) > 1:
+        logger.warning("several processors say they are the default for %s recordings: %s; running %r (name the "
+                       "processors to choose)", kind, ", ".join(defaults), defaults[0])
+    if not defaults:
+        readers = sorted(name for name, cls in classes.items() if kind in cls.input_kinds)
+        raise ProcessorNotFoundError(
+            f"No processor is the default for {kind} recordings; name the processors to run"
+            + (f" (those that read {kind}: {', '.join(readers)})." if readers else
+               f" (none of the installed processors reads {kind}; see `bitbox list`)."))
+    return (defaults[0],)
+
+
+def _lookup(name: str) -> type | None:
+    """The installed class of ``name``, or ``None`` (not installed, or broken)."""
+    try:
+        return get_processor_class(name)
+    except (PluginError, ProcessorNotFoundError):
+        return None
+
+
+measurements.use_processor_lookup(_lookup)  # results find their processor's declarations (plots, extra outputs)

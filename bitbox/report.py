@@ -5,8 +5,10 @@ page (counts, failures with their reasons, a quality-control table with detectio
 links, and the distribution of every summary measure over the recordings) and ``OUT/report/<recording_id>.html`` per
 processed recording: its summary values with units, the main measures over time (frames of
 low quality shaded, with the reasons counted), and its provenance. Figures are PNGs embedded
-in the pages, so a report is a folder of self-contained files. Pictures of faces appear only
-with ``show_faces=True`` (``--show-faces``): recordings of patients are health data. Writing a
+in the pages, so a report is a folder of self-contained files. Frames of the recordings that
+processors draw their results on (:meth:`Processor.report_frames <bitbox.Processor.report_frames>`,
+e.g. faces with their landmarks) appear only with ``show_faces=True`` (``--show-faces``):
+recordings of patients are health data. Writing a
 report holds OUT's lock (:func:`bitbox.fileio.out_lock`), as a batch does: a ``bitbox run``
 starting meanwhile stops (or waits) instead of removing the report's temporary files.
 """
@@ -116,8 +118,9 @@ def _timeseries_figure(result: ProcessorResult, title: str):
     fig, axes = plt.subplots(len(names), 1, figsize=(10, 1.5 * len(names) + 0.8), sharex=True, squeeze=False)
     t = frame["time_s"].to_numpy()
     low = None
-    if "quality" in frame.columns and not key:
-        low = frame["quality"].to_numpy(dtype=float) < 0.5
+    qc = _quality(result.processor)
+    if qc is not None and qc.quality in frame.columns and not key:
+        low = frame[qc.quality].to_numpy(dtype=float) < qc.low
     # Long format (one row per time and part, e.g. per person): one line per part, not a zigzag between them.
     lines = ([(f"{key} {part}", (frame[key] == part).to_numpy()) for part in pd.unique(frame[key].dropna())]
              if key else [("", np.ones(len(frame), dtype=bool))])
@@ -141,38 +144,43 @@ def _timeseries_figure(result: ProcessorResult, title: str):
     return fig
 
 
-def _face_frames(result: ProcessorResult, video: Path, n_frames: int = 4) -> list[str]:
-    """A few frames of the video with the landmarks drawn (only for results with landmarks)."""
-    import cv2
+def _processor_class(name: str) -> type | None:
+    """The installed class of processor ``name`` (``None`` when it is not installed any more, or broken)."""
+    from .registry import get_processor_class
 
-    frame = result.timeseries
-    if "landmarks" not in frame.columns or "frame" not in frame.columns:
+    try:
+        return get_processor_class(name)
+    except BitboxError:
+        return None
+
+
+def _quality(name: str):
+    """The processor's :class:`~bitbox.processor.QualityColumns` (``None``: it declares none)."""
+    cls = _processor_class(name)
+    return getattr(cls, "qc", None) if cls is not None else None
+
+
+def _rgb_png(rgb: np.ndarray) -> str:
+    """An RGB image (H x W x 3, uint8) as base64 PNG data."""
+    from matplotlib.image import imsave
+
+    buffer = io.BytesIO()
+    imsave(buffer, np.ascontiguousarray(rgb, dtype=np.uint8), format="png")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _processor_frames(result: ProcessorResult, path: Path, n_frames: int = 4) -> list[str]:
+    """A few frames of the recording with the result drawn on them, as the processor draws them
+    (:meth:`Processor.report_frames <bitbox.Processor.report_frames>`; e.g. face landmarks), as PNG data."""
+    cls = _processor_class(result.processor)
+    if cls is None or not path.is_file():
         return []
-    detected = frame.index[frame.get("face_detected", pd.Series(1, index=frame.index)) == 1]
-    if len(detected) == 0 or not video.is_file():
+    try:
+        images = cls.report_frames(result, Recording(path), n_frames=n_frames)
+    except BitboxError as err:  # the recording changed or went away since it was processed
+        logger.warning("%s: no frames for the report (%s)", display_path(path), err)
         return []
-    rows = detected[np.linspace(0, len(detected) - 1, min(n_frames, len(detected))).astype(int)]
-    wanted = {int(frame.at[row, "frame"]): row for row in rows}
-    images = []
-    try:  # decoded as the processors saw them: upright (container rotation), in presentation order
-        frames = Recording(video, kind="video").iter_frames()
-        for decoded in frames:
-            if decoded.index > max(wanted):
-                break
-            if decoded.index not in wanted:
-                continue
-            bgr = cv2.cvtColor(decoded.rgb, cv2.COLOR_RGB2BGR)
-            points = np.asarray(frame.at[wanted[decoded.index], "landmarks"], dtype=float).reshape(-1, 3)
-            radius = max(1, int(round(max(bgr.shape[:2]) / 400)))
-            for x, y in points[:, :2]:
-                if np.isfinite(x) and np.isfinite(y):
-                    cv2.circle(bgr, (int(round(x)), int(round(y))), radius, (80, 220, 80), -1, cv2.LINE_AA)
-            ok, png = cv2.imencode(".png", bgr)
-            if ok:
-                images.append(base64.b64encode(png.tobytes()).decode("ascii"))
-    except BitboxError as err:  # the video changed or went away since it was processed
-        logger.warning("%s: no frames for the report (%s)", video, err)
-    return images
+    return [_rgb_png(rgb) for rgb in images]
 
 
 def _notes_box(notes: list[str], title: str = "Notes") -> str:
@@ -213,8 +221,9 @@ def _recording_page(folder: Path, show_faces: bool, row: dict | None = None) -> 
         parts.append(_notes_box(split_notes(result.summary.get("notes")),
                                 f"Notes{main}" + ("; every part's notes are under Summary" if main else "")))
         frame = result.timeseries
-        if "qc_reason" in frame.columns:
-            counts = frame["qc_reason"].value_counts()
+        qc = _quality(processor)
+        if qc is not None and qc.reason in frame.columns:
+            counts = frame[qc.reason].value_counts()
             rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td class='num'>{v}</td>"
                            f"<td class='num'>{v / len(frame):.1%}</td></tr>" for k, v in counts.items())
             parts.append(f"<h3>Quality control</h3><table><tr><th>frame status</th><th>frames</th><th>share</th>"
@@ -227,10 +236,11 @@ def _recording_page(folder: Path, show_faces: bool, row: dict | None = None) -> 
                                                                                           f"{processor}")),
                                                      f"{processor} measures over time"))
         if show_faces:
-            frames = _face_frames(result, Path(prov.get("input_path", m.path)))
+            frames = _processor_frames(result, Path(prov.get("input_path", m.path)))
             if frames:
-                parts.append("<h3>Frames with landmarks</h3><div class='frames'>"
-                             + "".join(_img(f, "video frame with landmarks", "frame") for f in frames) + "</div>")
+                parts.append(f"<h3>Frames ({html.escape(processor)})</h3><div class='frames'>"
+                             + "".join(_img(f, f"a frame with the {processor} result drawn", "frame") for f in frames)
+                             + "</div>")
         parts.append(_summary_table(result))
         prov_rows = "".join(f"<tr><td>{html.escape(k)}</td><td><code>{html.escape(str(v))}</code></td></tr>"
                             for k, v in prov.items())
@@ -301,7 +311,7 @@ def _prefixed_summary_table(result: ProcessorResult) -> str:
 
 
 def _unit(processor: str, measure: str) -> str:
-    from .catalog import catalog
+    from .inventory import catalog
 
     try:
         return catalog().get(measure, processor=processor, kind="summary").unit
@@ -311,7 +321,7 @@ def _unit(processor: str, measure: str) -> str:
 
 def _summary_measures(summary: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
     """Numeric, catalogued (non-pattern) summary columns with data, grouped by processor."""
-    from .catalog import catalog
+    from .inventory import catalog
 
     known = {(m.processor, m.name): m.unit for m in catalog() if m.kind == "summary" and not m.pattern}
     groups: dict[str, list[tuple[str, str]]] = {}
@@ -362,6 +372,14 @@ def _cell(summary: pd.DataFrame, rid: str, column: str) -> str:
     return " / ".join(_fmt(v) for v in values)
 
 
+def _is_detection_column(column: str) -> bool:
+    """Whether a summary column (``processor.measure``) is a detection rate its processor declares
+    (:attr:`QualityColumns.detected_fraction <bitbox.processor.QualityColumns.detected_fraction>`)."""
+    name, _, measure = column.partition(".")
+    qc = _quality(name) if measure else None
+    return qc is not None and measure in qc.detected_fraction
+
+
 def _index_page(out_dir: Path, pages: dict[str, str]) -> str:
     """The cohort page: counts, a QC table with failures and detection rates, distributions, links."""
     manifest_path = out_dir / "manifest.csv"
@@ -374,7 +392,7 @@ def _index_page(out_dir: Path, pages: dict[str, str]) -> str:
                else pd.DataFrame({"recording_id": []}))
     summary = summary.set_index("recording_id") if "recording_id" in summary.columns else summary
     split = not summary.index.is_unique  # one row per recording and part (e.g. person)
-    qc_columns = [c for c in summary.columns if c.endswith("_detected_fraction")]
+    qc_columns = [c for c in summary.columns if _is_detection_column(c)]
     status_columns = [c for c in manifest.columns if c.endswith(".status")]
     note_columns = [c for c in summary.columns if c.endswith(".notes")]
     header = "".join(f"<th>{html.escape(c)}</th>" for c in [*status_columns, *qc_columns])
@@ -448,7 +466,8 @@ def write_report(out_dir: str | Path, *, show_faces: bool = False, recordings: S
         A folder written by ``bitbox run`` / :func:`bitbox.process_folder` (a relative one is
         relative to the working directory).
     show_faces : bool
-        Include a few video frames with landmarks drawn (off by default: privacy).
+        Include a few frames of each recording with the results drawn on them, where the processor
+        draws them (:meth:`Processor.report_frames`; e.g. face landmarks). Off by default: privacy.
     recordings : list of str | None
         Only these recording ids (default: all with results).
     wait : bool

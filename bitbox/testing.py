@@ -22,9 +22,10 @@ from .catalog import Measure
 from .errors import ParameterError, RecordingError
 from .measurements import ProcessorResult
 from .processor import Processor
-from .recording import EXTENSIONS, Recording
+from . import kinds
+from .recording import Recording
 
-__all__ = ["check_processor"]
+__all__ = ["check_processor", "check_processor_class"]
 
 
 class _Unusable:
@@ -40,8 +41,10 @@ def _check_class(cls: type) -> None:
     assert isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name) and name.islower(), \
         f"{cls.__name__}.name must be a lower-case identifier; got {name!r}"
     assert isinstance(cls.version, str) and cls.version, f"{cls.__name__}.version must be a non-empty string"
-    assert cls.input_kinds and set(cls.input_kinds) <= set(EXTENSIONS), \
-        f"{cls.__name__}.input_kinds must be a non-empty subset of {sorted(EXTENSIONS)}; got {cls.input_kinds!r}"
+    installed = kinds.available_kinds()
+    assert cls.input_kinds and set(cls.input_kinds) <= set(installed), \
+        f"{cls.__name__}.input_kinds must be a non-empty subset of the installed kinds {sorted(installed)}; " \
+        f"got {cls.input_kinds!r}"
     assert cls.measures, f"{cls.__name__}.measures is empty: declare every output as a Measure"
     seen: set[tuple[str, str]] = set()
     for m in cls.measures:
@@ -51,9 +54,31 @@ def _check_class(cls: type) -> None:
         assert m.unit is not None and m.description, f"{cls.__name__}: measure {m.name!r} needs a unit and a " \
                                                      "description"
         seen.add((m.kind, m.name))
-    for pname in cls._parameter_constraints:
-        assert pname in cls._get_param_names(), \
-            f"{cls.__name__}._parameter_constraints names {pname!r}, which is not an __init__ parameter"
+    _check_constraints(cls)
+
+
+def _check_constraints(cls: type) -> None:
+    """Every ``__init__`` parameter has constraints, and only those (scikit-learn's check_param_validation)."""
+    names = cls._get_param_names()
+    constraints = cls._parameter_constraints
+    assert isinstance(constraints, dict), \
+        f"{cls.__name__}._parameter_constraints must be a dict {{parameter: [constraint, ...]}}; got {constraints!r}"
+    unexpected = sorted(set(constraints) - set(names))
+    assert not unexpected, \
+        f"{cls.__name__}._parameter_constraints names {', '.join(map(repr, unexpected))}, which " \
+        f"{'is not an __init__ parameter' if len(unexpected) == 1 else 'are not __init__ parameters'}"
+    missing = [name for name in names if name not in constraints]
+    assert not missing, \
+        f"{cls.__name__}.__init__ parameter(s) {', '.join(map(repr, missing))} have no entry in " \
+        "_parameter_constraints: every parameter must declare the values it accepts, e.g. " \
+        "[Interval(int, 1, None)], [Options(('a', 'b'))], [PathLike(), NoneOk()] (see bitbox.params)"
+    for name, entry in constraints.items():
+        assert isinstance(entry, (list, tuple)) and entry, \
+            f"{cls.__name__}._parameter_constraints[{name!r}] must be a non-empty list of constraints; got {entry!r}"
+        for constraint in entry:
+            assert callable(getattr(constraint, "accepts", None)) and callable(getattr(constraint, "describe", None)), \
+                f"{cls.__name__}._parameter_constraints[{name!r}] holds {constraint!r}, which is not a constraint " \
+                "(an object with accepts(value) and describe(), e.g. bitbox.params.Interval)"
 
 
 def _check_params(cls: type) -> Processor:
@@ -72,6 +97,10 @@ def _check_params(cls: type) -> Processor:
     assert not extra, f"{cls.__name__}.__init__ sets {sorted(extra)}: __init__ must only store its parameters"
     clone = cls(**params)
     assert clone.get_params() == params, f"{cls.__name__}: parameters do not round-trip through get_params()"
+    try:
+        proc.validate_params()
+    except ParameterError as err:
+        raise AssertionError(f"{cls.__name__}: the default parameters do not pass validate_params(): {err}") from None
     # Validation happens when processing, not in __init__, and gives a ParameterError.
     for pname in cls._parameter_constraints:
         bad = cls(**{**params, pname: _Unusable()})
@@ -85,14 +114,15 @@ def _check_params(cls: type) -> Processor:
 
 
 def _check_wrong_kind(proc: Processor) -> None:
-    other = next((k for k in ("text", "audio", "video", "eeg") if k not in proc.input_kinds), None)
+    installed = kinds.available_kinds()
+    other = next((k for k in sorted(installed) if k not in proc.input_kinds), None)
     if other is None:
         return
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"not-for-you{sorted(EXTENSIONS[other])[0]}"
+        path = Path(tmp) / f"not-for-you{sorted(installed[other].extensions)[0]}"
         path.write_bytes(b"bitbox conformance check\n")
         try:
-            proc.process(Recording(path))
+            proc.process(Recording(path, kind=other))
         except RecordingError as err:
             assert str(path) in str(err), f"{proc.name}: the wrong-kind error does not name the file: {err}"
         else:
@@ -109,11 +139,35 @@ def _assert_same(a: ProcessorResult, b: ProcessorResult, what: str) -> None:
         assert same, f"{what}: summary {key!r} differs ({value!r} vs {other!r})"
 
 
+def check_processor_class(processor: type | Processor) -> None:
+    """The checks of :func:`check_processor` that need no recording: class attributes, catalog and parameters.
+
+    Every ``__init__`` parameter must be keyword-only with a default, stored unchanged, and have an
+    entry in ``_parameter_constraints`` (a list of constraints from :mod:`bitbox.params` or objects
+    with ``accepts``/``describe``); the defaults must pass :meth:`~bitbox.Processor.validate_params`,
+    and an unusable value of each parameter must fail it with a :class:`~bitbox.ParameterError`
+    naming the parameter.
+
+    Parameters
+    ----------
+    processor : Processor subclass or instance
+
+    Raises
+    ------
+    AssertionError
+        Saying which rule was broken.
+    """
+    cls = processor if isinstance(processor, type) else type(processor)
+    _check_class(cls)
+    _check_params(cls)
+
+
 def check_processor(processor: type | Processor, recording: str | Path, **params: Any) -> ProcessorResult:
     """Check that a processor follows Bitbox's rules, running it on ``recording``.
 
     Checks: class attributes and catalog; keyword-only parameters with defaults, stored
-    unchanged by ``__init__`` and round-tripping through ``get_params``; validation that
+    unchanged by ``__init__`` and round-tripping through ``get_params``; constraints for every
+    parameter (``_parameter_constraints``), which the defaults pass; validation that
     names the bad parameter; refusal of a recording of the wrong kind; outputs that match
     the catalog, with ``time_s``; complete provenance; identical results on a second run;
     and a parquet/JSON round trip that reads back identical.

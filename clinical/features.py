@@ -16,10 +16,34 @@ __all__ = ["run_batch", "cached_embeddings"]
 
 def run_batch(paths: list[str], out_dir: Path, processors, *, workers: int, scheduler: str | None,
                progress: bool) -> tuple[dict[str, str], pd.DataFrame, dict[str, str]]:
-    """Process ``paths``; returns (path -> recording_id of successes, summary, path -> reason of failures).
+    """Process ``paths`` with :func:`bitbox.process_folder` and sort the recordings into successes and failures.
 
     A success is a recording on which every one of ``processors`` worked (the features need
     them all); any other is a failure with the reasons of the processors that did not work.
+
+    Parameters
+    ----------
+    paths : list of str
+        The recordings to process.
+    out_dir : Path
+        The batch's output folder (resumable: recordings already done there are not recomputed).
+    processors : str | list of (str | Processor)
+        Processor names or configured instances, as :func:`bitbox.process_folder` takes them.
+    workers : int
+        Worker processes (1 = run in this process).
+    scheduler : str | None
+        A Dask scheduler (``"local"`` or an address), or ``None`` for the local process pool.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    done : dict of str to str
+        Path -> recording_id of every success.
+    summary : pd.DataFrame
+        The batch's summary table (one row per recording of ``out_dir``), indexed by ``recording_id``.
+    failed : dict of str to str
+        Path -> ``"<processor>: <error or status>"`` of each processor that did not work, ``"; "``-joined.
     """
     from bitbox import process_folder
 
@@ -53,8 +77,22 @@ def cached_embeddings(out_dir: Path, texts: dict[str, str], model: str | None) -
 
     Cache files are read with ``allow_pickle=False`` (a cache file cannot run code); one that
     is not a plain 1-D float array (damaged, or replaced) is recomputed and rewritten.
+
+    Parameters
+    ----------
+    out_dir : Path
+        The cache folder (created when missing). A file's name is the SHA-256 of the model and the text.
+    texts : dict of str to str
+        Key -> text, one sentence per line (blank lines are skipped).
+    model : str | None
+        A Hugging Face sentence-encoder folder; ``None`` for the packaged all-MiniLM-L6-v2.
+
+    Returns
+    -------
+    dict of str to np.ndarray
+        Key -> the mean of the text's unit-length sentence embeddings (1-D float array).
     """
-    from bitbox.processors.text_encoder import embed_sentences
+    from bitbox.processors.text.encoder import embed_sentences
 
     out_dir.mkdir(parents=True, exist_ok=True)
     result = {}

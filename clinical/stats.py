@@ -46,6 +46,18 @@ def binary_auc(target: np.ndarray, score: np.ndarray) -> float:
 
     Equals scikit-learn's ``roc_auc_score`` for a 0/1 ``target``, without its input checks
     (fast enough for thousands of bootstrap resamples).
+
+    Parameters
+    ----------
+    target : np.ndarray
+        One 0/1 label per subject (1 = positive class); other values are ignored.
+    score : np.ndarray
+        One score per subject, same length as ``target``; higher means more likely positive.
+
+    Returns
+    -------
+    float
+        The AUC in [0, 1]; 0.5 is chance. NaN when ``target`` has no positive or no negative.
     """
     target = np.asarray(target)
     score = np.asarray(score, dtype=float)

@@ -18,7 +18,7 @@ plugin would; use them by name (``bitbox.process(path, processors=["face"])``).
   turn-taking; reads and writes RTTM (:mod:`bitbox.processors.rttm`).
 - ``language`` (:class:`bitbox.processors.language.LanguageProcessor`): transcript measures
   from a text transcript, or from audio transcribed offline
-  (:mod:`bitbox.processors.transcript` reads transcripts and runs Whisper).
+  (:mod:`bitbox.processors.text.transcript` reads transcripts and runs Whisper).
 - ``voice_windows`` (:class:`bitbox.processors.voice_windows.VoiceWindowsProcessor`): eGeMAPS
   functionals and MFCC means per sliding window, for window-level classifiers.
 - ``narrative`` (:class:`bitbox.processors.narrative.NarrativeProcessor`): cognitive span

@@ -43,7 +43,7 @@ from numpy.typing import ArrayLike
 from bitbox.catalog import Measure
 from bitbox.errors import BitboxError, MeasurementError, ParameterError, RecordingError
 from bitbox.log import logger
-from bitbox.params import Bool, Interval, NoneOk, Options
+from bitbox.params import Bool, InstanceOf, Interval, NoneOk, Options
 from bitbox.processor import Processor, ProgressCallback, join_notes
 from bitbox.recording import Recording
 
@@ -833,6 +833,7 @@ class EegProcessor(Processor):
     name = "eeg"
     version = "1.5.0"
     input_kinds = ("eeg",)
+    default_for = ("eeg",)
     dependencies = ("mne", "mne-icalabel", "onnxruntime")
     measures = tuple(_MEASURES)
     plot_measures = tuple(f"rel_power_{b}" for b in BANDS)
@@ -854,6 +855,8 @@ class EegProcessor(Processor):
         "reject_uv": [Interval(float, 0, None, closed="neither"), NoneOk()],
         "random_state": [Interval(int, 0, None)],
         "units": [Options(("auto", *UNITS))],
+        "components": [InstanceOf(dict), NoneOk()],
+        "event_names": [InstanceOf(dict), NoneOk()],
     }
 
     def __init__(self, *, l_freq: float = 0.5, h_freq: float = 40.0, notch_hz: float | None = 50.0,
@@ -886,6 +889,11 @@ class EegProcessor(Processor):
     # ------------------------------------------------------------------ preprocessing
     def preprocess(self, raw) -> tuple[Any, dict[str, Any]]:
         """Filter, clean and re-reference a raw recording (a copy).
+
+        Parameters
+        ----------
+        raw : mne.io.Raw
+            The recording as read (it is not changed).
 
         Returns
         -------
@@ -1033,7 +1041,20 @@ class EegProcessor(Processor):
 
     @staticmethod
     def alpha_peak(psd_mean: np.ndarray, freqs: np.ndarray) -> float:
-        """Alpha peak frequency (Hz) of a mean PSD, above a 1/f fit; NaN without a peak."""
+        """Alpha peak frequency (Hz) of a mean PSD, above a 1/f fit; NaN without a peak.
+
+        Parameters
+        ----------
+        psd_mean : numpy.ndarray
+            The power spectral density averaged over channels, one value per frequency.
+        freqs : numpy.ndarray
+            The frequencies (Hz).
+
+        Returns
+        -------
+        float
+            The peak frequency (Hz), or NaN.
+        """
         return _alpha_peak(np.asarray(psd_mean, dtype=np.float64), np.asarray(freqs, dtype=np.float64))[0]
 
     def _events(self, raw) -> tuple[np.ndarray, dict[str, int], list[str]]:

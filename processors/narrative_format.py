@@ -30,7 +30,7 @@ from bitbox.errors import FileProblem, ParameterError, RecordingError
 from bitbox.fileio import write_json
 from bitbox.log import logger
 
-from .text_io import read_text_file
+from .text.textfile import read_text_file
 
 __all__ = ["Span", "Sentence", "Narrative", "LabelHierarchy", "AnnotationError", "SENTENCE_SPLIT",
            "split_sentences", "word_offsets", "default_hierarchy", "read_narrative", "write_narrative",

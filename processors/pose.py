@@ -32,9 +32,10 @@ from bitbox.catalog import Measure
 from bitbox.errors import MeasurementError, ParameterError
 from bitbox.framestore import FrameTable, SpillFile
 from bitbox.log import logger
-from bitbox.params import Bool, Box, Interval, NoneOk, Options
-from bitbox.processor import Processor, ProgressCallback, join_notes
-from bitbox.recording import CROPS, Recording, analysed_frames, no_video_reason
+from bitbox.params import Bool, Interval, NoneOk, Options
+from bitbox.processor import Processor, ProgressCallback, QualityColumns, join_notes
+from bitbox.processors.video import CROPS, Box, analysed_frames, no_video_reason
+from bitbox.recording import Recording
 
 __all__ = ["PoseProcessor", "pose_landmarks_array", "pose_summary", "skeleton_geometry", "skeleton_flags",
            "SEGMENTS", "SKELETON_CHECKS"]
@@ -456,7 +457,7 @@ class PoseProcessor(Processor):
     Parameters
     ----------
     min_detection_confidence, min_tracking_confidence : float
-        mediapipe's thresholds to start and keep tracking a person, in [0, 1].
+        MediaPipe's thresholds to start and keep tracking a person, in [0, 1].
     min_visibility : float
         Landmarks with a lower visibility are treated as not seen.
     frame_step : int
@@ -486,6 +487,9 @@ class PoseProcessor(Processor):
     name = "pose"
     version = "1.3.0"
     input_kinds = ("video",)
+    qc = QualityColumns(quality="quality", reason="qc_reason", detected_fraction=("pose_detected_fraction",))
+    dyad_measures = ("motion_energy", "speed_head", "speed_torso", "speed_left_hand", "speed_right_hand")
+    dyad_preference = 20  # whole-body movement: compared first when both recordings have it
     dependencies = ("mediapipe", "opencv-contrib-python")
     measures = tuple(_MEASURES)
     plot_measures = ("quality", "motion_energy", "speed_head", "speed_left_hand", "speed_right_hand",

@@ -30,10 +30,11 @@ from bitbox.errors import ParameterError
 from bitbox.fileio import write_json
 from bitbox.modelfiles import ModelFileError, check_files, file_record, read_arrays, refuse_pickles, write_arrays
 from bitbox.log import logger
+from bitbox.params import Bool, Interval, NoneOk, Options, ParamsMixin, PathLike
 
 from .narrative_format import (LEVELS, AnnotationError, LabelHierarchy, Narrative, Span, default_hierarchy,
                                word_offsets)
-from .text_encoder import load_encoder
+from .text.encoder import load_encoder
 
 __all__ = ["SpanCategorizer", "load_span_model", "upgrade_span_model", "default_span_model_path", "span_f1"]
 
@@ -78,7 +79,7 @@ def span_f1(gold: set, predicted: set) -> float:
     return 2 * tp / (len(gold) + len(predicted)) if (gold or predicted) else 0.0
 
 
-class SpanCategorizer:
+class SpanCategorizer(ParamsMixin):
     """Multi-label span categorizer (spancat-style) over a transformer encoder.
 
     Parameters follow scikit-learn's rules: ``__init__`` only stores them, fitted
@@ -163,47 +164,21 @@ class SpanCategorizer:
         self.seed = seed
 
     # ------------------------------------------------------------------ parameters
-    _INT_PARAMS = ("max_width", "hidden_size", "max_epochs", "patience", "batch_size", "threshold_min_support",
-                   "layers")
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor parameters (they round-trip through :meth:`set_params`)."""
-        names = ("encoder", "level", "max_width", "hidden_size", "dropout", "learning_rate", "encoder_learning_rate",
-                 "fine_tune_encoder", "max_epochs", "patience", "batch_size", "threshold_min_support",
-                 "suppress_overlaps", "hierarchy", "layers", "seed")
-        return {name: getattr(self, name) for name in names}
-
-    def set_params(self, **params: Any) -> "SpanCategorizer":
-        """Set parameters; an unknown name raises :class:`ParameterError`."""
-        valid = self.get_params()
-        for key, value in params.items():
-            if key not in valid:
-                raise ParameterError(f"{key!r} is not a parameter of SpanCategorizer. Valid parameters: "
-                                     f"{', '.join(sorted(valid))}.")
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self) -> str:
-        changed = {k: v for k, v in self.get_params().items() if v != SpanCategorizer().get_params()[k]}
-        return f"SpanCategorizer({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
-
-    def _validate(self) -> None:
-        if self.level not in LEVELS:
-            raise ParameterError(f"The 'level' parameter of SpanCategorizer must be one of {LEVELS}. "
-                                 f"Got {self.level!r} instead.")
-        for name in self._INT_PARAMS:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ParameterError(f"The {name!r} parameter of SpanCategorizer must be a positive integer. "
-                                     f"Got {value!r} instead.")
-        for name in ("learning_rate", "encoder_learning_rate"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 0 < value < 1:
-                raise ParameterError(f"The {name!r} parameter of SpanCategorizer must be in (0, 1). "
-                                     f"Got {value!r} instead.")
-        if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
-            raise ParameterError(f"The 'dropout' parameter of SpanCategorizer must be in [0, 1). "
-                                 f"Got {self.dropout!r} instead.")
+    # get_params / set_params / validate_params / repr: bitbox.params.ParamsMixin
+    _parameter_constraints = {
+        "encoder": [PathLike(), NoneOk()],
+        "level": [Options(LEVELS)],
+        **{name: [Interval(int, 1, None, description="a positive integer")]
+           for name in ("max_width", "hidden_size", "max_epochs", "patience", "batch_size", "threshold_min_support",
+                        "layers")},
+        "dropout": [Interval(float, 0, 1, closed="left")],
+        "learning_rate": [Interval(float, 0, 1, closed="neither")],
+        "encoder_learning_rate": [Interval(float, 0, 1, closed="neither")],
+        "fine_tune_encoder": [Bool()],
+        "suppress_overlaps": [Bool()],
+        "hierarchy": [PathLike(), NoneOk()],
+        "seed": [Interval(int, 0, None)],
+    }
 
     def _resolve_hierarchy(self) -> LabelHierarchy:
         return default_hierarchy() if self.hierarchy is None else LabelHierarchy.from_file(self.hierarchy)
@@ -379,7 +354,7 @@ class SpanCategorizer:
         """
         import torch
 
-        self._validate()
+        self.validate_params()
         if not narratives:
             raise ParameterError("SpanCategorizer.fit needs at least one annotated narrative.")
         hierarchy = self.hierarchy_ = self._resolve_hierarchy()
@@ -664,6 +639,11 @@ def load_span_model(path: str | Path | None = None) -> SpanCategorizer:
         params["encoder"] = str(folder / "encoder")
     params["hierarchy"] = None
     model = SpanCategorizer(**params)
+    try:
+        model.validate_params()
+    except ParameterError as err:
+        raise ModelFileError(config_path, f"holds parameters this version does not accept ({err})", _REMEDY) \
+            from None
     model.hierarchy_ = LabelHierarchy.from_dict(config["hierarchy"])  # the saved hierarchy travels with it
     model.labels_ = list(config["labels"])
     model.thresholds_ = {k: float(v) for k, v in config["thresholds"].items()}

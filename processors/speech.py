@@ -4,7 +4,7 @@ Pipeline (every parameter is recorded in the provenance):
 
 1. **Decode** the audio file or the video's audio track (native sample rate, channels
    averaged to mono) and refuse recordings that are too short, silent or clipped
-   (:func:`bitbox.audio.check_audio`).
+   (:func:`bitbox.processors.audio_quality.check_audio`).
 2. **Voice activity**: the Silero VAD network (ONNX, packaged in ``silero-vad``) gives a
    speech probability every 32 ms at 16 kHz; speech segments follow Silero's hysteresis
    rule (start above ``vad_threshold``, end below ``vad_threshold - 0.15`` held for
@@ -12,9 +12,9 @@ Pipeline (every parameter is recorded in the provenance):
    refined to 10 ms on the short-time energy: the first/last frame within 150 ms whose
    level is above the recording's 99th-percentile level + ``edge_db`` (and 6 dB above the
    noise floor, the median level outside speech).
-   **Mains hum** (:func:`bitbox.audio.mains_hum`): the 50 or 60 Hz line and its harmonics
+   **Mains hum** (:func:`bitbox.processors.audio_quality.mains_hum`): the 50 or 60 Hz line and its harmonics
    are measured (``hum_db``, relative to the power inside the speech segments) and, from
-   -30 dB on, notched out (:func:`bitbox.audio.remove_hum`) before every later step; from
+   -30 dB on, notched out (:func:`bitbox.processors.audio_quality.remove_hum`) before every later step; from
    -15 dB on the pitch floor is also kept above 1.1 x the mains frequency.
 3. **Pauses**: gaps between speech segments of at least ``min_pause_s`` (shorter gaps are
    part of speech). Leading and trailing silence are not pauses.
@@ -42,13 +42,16 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from bitbox.audio import (MainsHum, check_audio, clipped_fraction, mains_hum, no_audio_reason, remove_hum,
-                          resample)
+from bitbox.audio import resample
+from bitbox.processors.audio_quality import (MainsHum, check_audio, clipped_fraction, mains_hum, no_audio_reason,
+                                             remove_hum)
 from bitbox.catalog import Measure
 from bitbox.errors import MeasurementError, ParameterError
 from bitbox.log import logger
 from bitbox.params import Bool, Interval, NoneOk
 from bitbox.processor import Processor, ProgressCallback, join_notes
+from bitbox.processors.voice import (VAD_HOP_S, frame_levels, merge_short_gaps, refine_segments, speech_segments,
+                                     syllable_nuclei, two_pass_pitch, vad_probabilities)
 from bitbox.recording import Recording
 
 __all__ = ["SpeechProcessor", "vad_probabilities", "speech_segments", "refine_segments", "syllable_nuclei",
@@ -56,8 +59,6 @@ __all__ = ["SpeechProcessor", "vad_probabilities", "speech_segments", "refine_se
            "VAD_HOP_S"]
 
 #: Silero VAD's frame: 512 samples at 16 kHz.
-VAD_HOP_S = 512 / 16000
-_VAD_SR = 16000
 _DE_JONG = "de Jong & Wempe (2009), Praat script to detect syllable nuclei, Behav Res Methods 41:385"
 _PRAAT = "Boersma & Weenink, Praat (via parselmouth, Jadoul et al. 2018)"
 _SILERO = "Silero Team (2024), Silero VAD"
@@ -92,8 +93,6 @@ MFCC_SR = 16000
 _QUALITY_STEP_S = 0.02
 #: Time step of the HNR frames averaged into one value (s).
 _HNR_STEP_S = 0.04
-#: Time step of the first pitch pass, which only estimates the voice's range (s).
-_FIRST_PASS_STEP_S = 0.03
 #: Time step of the formant tracks (s); the time series takes the nearest formant frame.
 _FORMANT_STEP_S = 0.02
 #: Long recordings are analysed in blocks of this length (s) where memory would grow with it,
@@ -237,178 +236,6 @@ _MEASURES = [
             "(egemaps_<openSMILE name>; units as in Eyben et al. 2016); only with egemaps=True.", "summary",
             None, pattern=True, reference=_EYBEN),
 ]
-
-
-# ---------------------------------------------------------------------------- voice activity
-_VAD_SESSION = None
-
-
-def _vad_session():
-    global _VAD_SESSION
-    if _VAD_SESSION is None:
-        from importlib.util import find_spec
-        from pathlib import Path
-
-        from bitbox.offline import onnxruntime_offline
-
-        ort = onnxruntime_offline()  # telemetry off before the first session
-
-        # find_spec locates the package without importing it (importing it loads torch).
-        spec = find_spec("silero_vad")
-        if spec is None or not spec.submodule_search_locations:
-            raise ImportError("Voice activity detection needs the packaged Silero model: "
-                              "pip install silero-vad==6.2.3")
-        model = Path(list(spec.submodule_search_locations)[0]) / "data" / "silero_vad.onnx"
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        _VAD_SESSION = ort.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
-    return _VAD_SESSION
-
-
-def vad_probabilities(samples: np.ndarray, sr: int) -> np.ndarray:
-    """Silero VAD speech probability for every 32-ms window (512 samples at 16 kHz).
-
-    Parameters
-    ----------
-    samples : np.ndarray
-        Mono audio.
-    sr : int
-        Its sample rate (resampled to 16 kHz here).
-
-    Returns
-    -------
-    np.ndarray
-        One probability per window; window ``i`` starts at ``i * VAD_HOP_S`` seconds.
-    """
-    x = resample(np.asarray(samples, dtype=np.float32), sr, _VAD_SR)
-    session = _vad_session()
-    n = int(math.ceil(len(x) / 512))
-    state = np.zeros((2, 1, 128), dtype=np.float32)
-    context = np.zeros((1, 64), dtype=np.float32)
-    rate = np.array(_VAD_SR, dtype=np.int64)
-    probs = np.empty(n, dtype=np.float32)
-    for i in range(n):
-        window = x[i * 512:(i + 1) * 512]
-        if len(window) < 512:  # the last, partial window is padded with silence
-            window = np.pad(window, (0, 512 - len(window)))
-        chunk = np.concatenate([context, window[None, :]], axis=1)
-        out, state = session.run(None, {"input": chunk, "state": state, "sr": rate})
-        probs[i] = out[0, 0]
-        context = chunk[:, -64:]
-    return probs
-
-
-def speech_segments(probs: np.ndarray, *, threshold: float = 0.5, hop_s: float = VAD_HOP_S,
-                    min_speech_s: float = 0.25, min_silence_s: float = 0.1) -> list[tuple[float, float]]:
-    """Speech segments (start_s, end_s) from VAD probabilities, with Silero's hysteresis rule.
-
-    A segment starts when the probability reaches ``threshold`` and ends when it stays below
-    ``threshold - 0.15`` for ``min_silence_s``; segments shorter than ``min_speech_s`` are
-    dropped.
-    """
-    low = max(threshold - 0.15, 0.01)
-    segments: list[tuple[float, float]] = []
-    active, start, quiet_from = False, 0, None
-    for i, p in enumerate(probs):
-        if not active:
-            if p >= threshold:
-                active, start, quiet_from = True, i, None
-        elif p < low:
-            quiet_from = i if quiet_from is None else quiet_from
-            if (i - quiet_from + 1) * hop_s >= min_silence_s:
-                segments.append((start * hop_s, quiet_from * hop_s))
-                active, quiet_from = False, None
-        elif p >= threshold:
-            quiet_from = None
-    if active:
-        segments.append((start * hop_s, (quiet_from if quiet_from is not None else len(probs)) * hop_s))
-    return [(a, b) for a, b in segments if b - a >= min_speech_s]
-
-
-def _frame_levels(samples: np.ndarray, sr: int, hop_s: float, window_s: float = 0.025,
-                  block: int = 6000) -> np.ndarray:
-    """Short-time level (dB) of frames centred at ``i * hop_s`` (computed ``block`` frames at a time)."""
-    hop, win = max(1, int(round(hop_s * sr))), max(2, int(round(window_s * sr)))
-    n = int(len(samples) // hop) + 1
-    padded = np.pad(np.asarray(samples, dtype=np.float32), (win // 2, win + hop))
-    levels = np.empty(n)
-    for first in range(0, n, block):
-        last = min(n, first + block)
-        part = padded[first * hop:(last - 1) * hop + win].astype(np.float64)
-        power = np.concatenate([[0.0], np.cumsum(part ** 2)])
-        starts = np.arange(last - first) * hop
-        levels[first:last] = 10 * np.log10((power[starts + win] - power[starts]) / win + 1e-12)
-    return levels
-
-
-def refine_segments(segments: list[tuple[float, float]], levels_db: np.ndarray, hop_s: float, *,
-                    edge_db: float = -40.0, search_s: float = 0.15) -> list[tuple[float, float]]:
-    """Move each segment edge to the first/last frame above the edge threshold.
-
-    ``levels_db`` are short-time levels of frames at ``i * hop_s``. The threshold is the
-    99th-percentile level plus ``edge_db`` (negative), but at least 6 dB above the median
-    level outside the segments (the noise floor). Edges move at most ``search_s``.
-    """
-    if not segments:
-        return []
-    times = np.arange(len(levels_db)) * hop_s
-    outside = np.ones(len(levels_db), dtype=bool)
-    for start, end in segments:
-        outside &= ~((times >= start) & (times < end))
-    threshold = np.percentile(levels_db, 99) + edge_db
-    if outside.sum() >= 10:
-        threshold = max(threshold, float(np.median(levels_db[outside])) + 6.0)
-    loud = levels_db > threshold
-    refined = []
-    for start, end in segments:
-        window = loud & (times >= start - search_s) & (times <= start + search_s)
-        new_start = times[window][0] if window.any() else start
-        window = loud & (times >= end - search_s) & (times <= end + search_s)
-        new_end = times[window][-1] + hop_s if window.any() else end
-        if new_end > new_start:
-            refined.append((float(new_start), float(new_end)))
-    # Refinement can make neighbours touch: merge overlaps.
-    merged: list[tuple[float, float]] = []
-    for start, end in refined:
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
-
-
-def _merge_short_gaps(segments: list[tuple[float, float]], min_pause_s: float) -> list[tuple[float, float]]:
-    merged: list[tuple[float, float]] = []
-    for start, end in segments:
-        if merged and start - merged[-1][1] < min_pause_s:
-            merged[-1] = (merged[-1][0], end)
-        else:
-            merged.append((start, end))
-    return merged
-
-
-# ---------------------------------------------------------------------------- syllables and cepstrum
-def syllable_nuclei(intensity_db: np.ndarray, times: np.ndarray, voiced: np.ndarray, *,
-                    silence_db: float = -25.0, min_dip_db: float = 2.0) -> np.ndarray:
-    """Times of syllable nuclei (de Jong & Wempe 2009) on an intensity contour.
-
-    A nucleus is a local maximum of ``intensity_db`` above its 99th percentile +
-    ``silence_db``, at least ``min_dip_db`` above the lowest value before the next peak,
-    where ``voiced`` is true. NaN frames are never nuclei, and are left out of the dips.
-    """
-    values = np.asarray(intensity_db, dtype=float)
-    if len(values) < 3 or not np.isfinite(values).any():
-        return np.empty(0)
-    threshold = np.nanpercentile(values, 99) + silence_db  # NaN frames are never peaks
-    peaks = np.flatnonzero((values[1:-1] > values[:-2]) & (values[1:-1] >= values[2:])) + 1
-    peaks = peaks[values[peaks] > threshold]
-    nuclei = []
-    for k, peak in enumerate(peaks):
-        following = peaks[k + 1] if k + 1 < len(peaks) else len(values) - 1
-        if values[peak] - np.nanmin(values[peak:following + 1]) > min_dip_db and voiced[peak]:
-            nuclei.append(times[peak])
-    return np.asarray(nuclei)
 
 
 def cepstral_peak_prominence(frames: np.ndarray, sr: int, *, f0_min: float = 60.0, f0_max: float = 330.0
@@ -611,50 +438,6 @@ def speech_summary(f0_hz: ArrayLike, intensity_db: ArrayLike, segments: Sequence
     return summary
 
 
-def two_pass_pitch(sound, *, time_step: float = 0.01, f0_min: float | None = None, f0_max: float | None = None,
-                   min_floor: float = 0.0):
-    """Praat autocorrelation pitch in two passes (De Looze & Hirst 2008).
-
-    A first pass from 50 to 700 Hz (every 30 ms) sets the floor at ``0.75 x`` its 25th and the
-    ceiling at ``2 x`` its 75th percentile (with fewer than 10 voiced frames: 75 and 600 Hz); the
-    second pass runs between them. ``f0_min`` / ``f0_max`` fix either bound; ``min_floor`` (Hz)
-    keeps an estimated floor above a frequency that must not be taken for F0 (1.1 x the mains
-    frequency under strong hum).
-
-    Parameters
-    ----------
-    sound : parselmouth.Sound
-        The audio.
-    time_step : float
-        Frame step of the second pass (s).
-    f0_min, f0_max : float | None
-        Fixed floor / ceiling (Hz); ``None`` estimates it.
-    min_floor : float
-        Lowest estimated floor (Hz).
-
-    Returns
-    -------
-    pitch : parselmouth.Pitch
-        The second pass.
-    floor, ceiling : float
-        The bounds it used (Hz).
-    """
-    floor, ceiling = f0_min, f0_max
-    if floor is None or ceiling is None:
-        first = sound.to_pitch_ac(time_step=_FIRST_PASS_STEP_S, pitch_floor=max(50.0, min_floor), pitch_ceiling=700.0)
-        f0 = first.selected_array["frequency"]
-        f0 = f0[f0 > 0]
-        if len(f0) >= 10:
-            q25, q75 = np.percentile(f0, [25, 75])
-            floor = floor if floor is not None else float(max(40.0, 0.75 * q25, min_floor))
-            ceiling = ceiling if ceiling is not None else float(min(1000.0, max(2.0 * q75, 1.5 * floor)))
-        else:
-            floor = floor if floor is not None else float(max(75.0, min_floor))
-            ceiling = ceiling if ceiling is not None else 600.0
-    pitch = sound.to_pitch_ac(time_step=time_step, pitch_floor=floor, pitch_ceiling=ceiling)
-    return pitch, float(floor), float(ceiling)
-
-
 def _octave_jump_rate(f0: np.ndarray, voiced: np.ndarray) -> float:
     """Fraction of consecutive voiced-frame pairs whose F0 ratio is at least 2^0.75 either way."""
     pairs = voiced[:-1] & voiced[1:]
@@ -706,6 +489,7 @@ class SpeechProcessor(Processor):
     name = "speech"
     version = "1.1.0"
     input_kinds = ("audio", "video")
+    default_for = ("audio",)
     dependencies = ("praat-parselmouth", "silero-vad", "onnxruntime", "soundfile", "av", "opensmile")
     measures = tuple(_MEASURES)
     plot_measures = ("speech_active", "f0_hz", "intensity_db")
@@ -912,8 +696,8 @@ class SpeechProcessor(Processor):
         min_floor = 1.1 * hum.mains_hz if removed and hum_db >= HUM_STRONG_DB else 0.0
 
         # Pauses.
-        levels = _frame_levels(samples, sr, hop)
-        segments = _merge_short_gaps(refine_segments(raw_segments, levels, hop, edge_db=float(self.edge_db)),
+        levels = frame_levels(samples, sr, hop)
+        segments = merge_short_gaps(refine_segments(raw_segments, levels, hop, edge_db=float(self.edge_db)),
                                      float(self.min_pause_s))
         if not segments:
             raise MeasurementError(recording.path, "no speech was detected (the voice activity detector found "

@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bitbox.audio import check_audio, no_audio_reason, resample
+from bitbox.audio import resample
+from bitbox.processors.audio_quality import check_audio, no_audio_reason
 from bitbox.catalog import Measure
 from bitbox.errors import ParameterError
 from bitbox.params import Bool, Interval
@@ -163,7 +164,7 @@ def voice_windows_summary(windows: pd.DataFrame, *, duration_s: float, sample_ra
 
 
 class VoiceWindowsProcessor(Processor):
-    """eGeMAPS functionals and MFCC means over sliding windows of an audio recording.
+    """The eGeMAPS functionals and MFCC means over sliding windows of an audio recording.
 
     Parameters
     ----------

@@ -7,7 +7,8 @@ import pytest
 import soundfile as sf
 
 import bitbox
-from bitbox.audio import check_audio, has_audio_track, read_audio, resample
+from bitbox.audio import read_audio, resample
+from bitbox.processors.audio_quality import check_audio, has_audio_track
 from bitbox.cli import main as cli
 from bitbox.processors.speech import SpeechProcessor
 from tools import speech_synth
@@ -118,7 +119,7 @@ def _hum(sr: int, mains: float, seconds: float = 4.0, amplitudes=(1.0, 0.7, 0.5)
 
 @pytest.mark.parametrize("mains", [50.0, 60.0, 50.15])
 def test_mains_hum_power_and_frequency_in_noise(mains):
-    from bitbox.audio import mains_hum
+    from bitbox.processors.audio_quality import mains_hum
 
     sr = 16000
     noise = np.random.default_rng(1).standard_normal(4 * sr)  # white noise, power 1
@@ -134,7 +135,7 @@ def test_mains_hum_power_and_frequency_in_noise(mains):
 
 
 def test_remove_hum_takes_out_the_lines_and_keeps_the_rest():
-    from bitbox.audio import remove_hum
+    from bitbox.processors.audio_quality import remove_hum
 
     sr = 16000
     noise = np.random.default_rng(2).standard_normal(4 * sr).astype(np.float32)

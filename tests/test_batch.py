@@ -47,8 +47,8 @@ def first_run(batch_inputs, tmp_path_factory):
     out = tmp_path_factory.mktemp("out") / "results"
     empty_folder = tmp_path_factory.mktemp("empty_folder")
     before = _fingerprint(batch_inputs)
-    proc = bitbox_cli("run", str(batch_inputs), str(empty_folder), "-o", str(out), "--set", "face.frame_step=3",
-                      "-q")
+    proc = bitbox_cli("run", str(batch_inputs), str(empty_folder), "-o", str(out), "-p", "face",
+                      "--set", "face.frame_step=3", "-q")
     return proc, out, before, empty_folder
 
 
@@ -75,6 +75,31 @@ def test_bad_inputs_fail_alone_with_reasons(first_run, batch_inputs):
     assert manifest.loc["talking_head", "face.status"] == "ok" and manifest.loc["talking_head", "face.error"] == ""
     assert manifest.loc["no_face", "face.status"] == "failed"
     assert manifest.loc["no_face", "face.error"] == manifest.loc["no_face", "reason"]
+
+
+def test_without_processors_each_kind_gets_its_default(tmp_path, talking_head, librivox):
+    """No -p: a video gets face, a real LibriVox clip speech, a text language; a transcript beside the clip is
+    part of it (language's companion), not a recording; a default never measures another kind."""
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    shutil.copy(talking_head, folder / "talking_head.mp4")
+    wav, transcript = next(iter(librivox.values()))
+    shutil.copy(wav, folder / "reader.wav")
+    (folder / "reader.txt").write_text(transcript)  # the clip's transcript: not a recording of its own
+    (folder / "story.txt").write_text("We walked to the river in the morning. Then we sat down and talked. " * 3)
+    out = tmp_path / "out"
+    proc = bitbox_cli("run", str(folder), "-o", str(out), "--set", "face.frame_step=6", "-q")
+    assert proc.returncode == 0, proc.stderr
+    manifest = pd.read_csv(out / "manifest.csv", keep_default_na=False).set_index("recording_id")
+    assert sorted(manifest.index) == ["reader", "story", "talking_head"]
+    ran = {rid: {p: manifest.loc[rid, f"{p}.status"] for p in ("face", "speech", "language")} for rid in manifest.index}
+    assert ran == {"talking_head": {"face": "ok", "speech": "not_applicable", "language": "not_applicable"},
+                   "reader": {"face": "not_applicable", "speech": "ok", "language": "not_applicable"},
+                   "story": {"face": "not_applicable", "speech": "not_applicable", "language": "ok"}}
+    assert manifest.loc["talking_head", "speech.error"].startswith("runs by default on audio recordings only")
+    summary = pd.read_csv(out / "summary.csv").set_index("recording_id")
+    assert summary.loc["story", "language.word_count"] == 42
+    assert summary.loc["reader", "speech.speaking_time_s"] > 1
 
 
 def test_a_missing_input_is_a_usage_error_before_anything_runs(tmp_path, batch_inputs):
@@ -113,7 +138,7 @@ def test_inputs_are_never_modified(first_run, batch_inputs):
 def test_rerun_skips_only_up_to_date_recordings(first_run, batch_inputs):
     _, out, _, _ = first_run
     stamp = _fingerprint(out / "talking_head")
-    again = bitbox_cli("run", str(batch_inputs), "-o", str(out), "--set", "face.frame_step=3", "-q")
+    again = bitbox_cli("run", str(batch_inputs), "-o", str(out), "-p", "face", "--set", "face.frame_step=3", "-q")
     assert "2 already done" in again.stdout and "0 processed" in again.stdout
     assert _fingerprint(out / "talking_head") == stamp
     manifest = pd.read_csv(out / "manifest.csv", keep_default_na=False).set_index("recording_id")
@@ -124,7 +149,7 @@ def test_rerun_skips_only_up_to_date_recordings(first_run, batch_inputs):
     assert manifest.loc["no_face", "status"] == "failed" and manifest.loc["no_face", "reused"] == ""
 
     (out / "site_b__sway" / "face.json").unlink()  # an interrupted result: recomputed alone
-    partial = bitbox_cli("run", str(batch_inputs), "-o", str(out), "--set", "face.frame_step=3", "-q")
+    partial = bitbox_cli("run", str(batch_inputs), "-o", str(out), "-p", "face", "--set", "face.frame_step=3", "-q")
     assert "1 processed, 1 already done" in partial.stdout
     assert pd.read_csv(out / "manifest.csv", keep_default_na=False).set_index("recording_id").loc[
         "site_b__sway", "reused"] == ""
@@ -227,10 +252,12 @@ def test_numeric_recording_ids_stay_text(tmp_path):
 
 def test_list_and_catalog_commands():
     listed = bitbox_cli("list", "--measures")
-    lines = listed.stdout.splitlines()
-    names = [ln.split()[0] for ln in lines if not ln.startswith(" ")]
+    processors, _, kinds = listed.stdout.partition("\nrecording kinds:\n")
+    names = [ln.split()[0] for ln in processors.splitlines() if not ln.startswith(" ")]
     assert listed.returncode == 0 and names == ["eeg", "face", "language", "narrative", "pose", "speakers", "speech",
                                               "voice_windows"]
+    defaults = {ln.split()[0]: ln.split("default: ")[1].split()[0] for ln in kinds.splitlines() if "default: " in ln}
+    assert defaults == {"audio": "speech", "eeg": "eeg", "text": "language", "video": "face"}
     assert "head_roll" in listed.stdout and "[deg]" in listed.stdout
     csv = bitbox_cli("catalog", "--format", "csv")
     assert csv.returncode == 0 and "face,head_roll,timeseries,deg" in csv.stdout

@@ -3,11 +3,23 @@ clinical code uses only public names of Bitbox and its processors."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
 REPO = Path(__file__).resolve().parents[1]
+#: The import-linter contracts of pyproject.toml ([tool.importlinter]), by id.
+CONTRACTS = {c["id"]: c for c in tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+             ["tool"]["importlinter"]["contracts"]}
 #: Core modules clinical code must not reach into: use bitbox (process, process_folder ...) and bitbox.io.
-CORE_INTERNALS = ("bitbox.fileio", "bitbox.batch", "bitbox.worker", "bitbox.outcomes")
+CORE_INTERNALS = ("bitbox.fileio", "bitbox.batch", "bitbox.outcomes")
 
 
 def _imports(path: Path) -> list[tuple[str, list[str], int]]:
@@ -34,9 +46,26 @@ def test_clinical_code_uses_only_public_names():
     for path in sorted((REPO / "clinical").rglob("*.py")):
         for module, names, line in _imports(path):
             where = f"{path.relative_to(REPO)}:{line}"
-            if module in CORE_INTERNALS:
+            if any(module == internal or module.startswith(internal + ".") for internal in CORE_INTERNALS):
                 bad.append(f"{where} imports the core's internal {module}")
             if module.startswith("bitbox") and not module.startswith("bitbox.clinical"):
                 bad.extend(f"{where} imports the private {module}.{name}" for name in names
                            if name.startswith("_") and not name.startswith("__"))  # __version__ is public
     assert not bad, bad
+
+
+@pytest.mark.parametrize("contract", sorted(CONTRACTS))
+def test_import_contract_holds(contract):
+    """Each import-linter contract (as `make test` runs them; about 0.5 s each)."""
+    run = subprocess.run([sys.executable, str(REPO / "tools" / "lint_imports.py"), "--no-cache", "--no-logo",
+                          "--contract", contract], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+
+
+def test_the_core_contract_names_every_core_module():
+    """A new core module is covered by the core-knows-no-modality contract (it lists the core's modules)."""
+    listed = set(CONTRACTS["core-knows-no-modality"]["source_modules"])
+    core = {f"bitbox.{p.stem}" for p in (REPO / "bitbox").glob("*.py") if p.name != "__init__.py"}
+    core |= {f"bitbox.{p.parent.name}" for p in (REPO / "bitbox").glob("*/__init__.py")}
+    assert core - listed == set(), f"add these to core-knows-no-modality in pyproject.toml: {sorted(core - listed)}"
+    assert listed - core == set(), f"no longer exist; remove from core-knows-no-modality: {sorted(listed - core)}"

@@ -442,12 +442,12 @@ def test_out_that_is_a_file_is_a_usage_error(tmp_path, talking_head):
 
 
 def test_out_that_is_not_writable_is_a_usage_error(tmp_path, talking_head, monkeypatch):
-    import bitbox.batch
+    import bitbox.batch.run
 
     out = tmp_path / "locked"
     out.mkdir()
     real_access = os.access
-    monkeypatch.setattr(bitbox.batch.os, "access",
+    monkeypatch.setattr(bitbox.batch.run.os, "access",
                         lambda path, mode, **kw: False if Path(path) == out else real_access(path, mode, **kw))
     with pytest.raises(ParameterError, match=f"The output folder {out} is not writable by this user"):
         bitbox.process_folder(talking_head, out, [ScratchProbe()], progress=False)
@@ -624,7 +624,8 @@ def test_dask_tasks_in_threads_of_one_worker_each_keep_their_own_scratch_folder(
                                                                                 monkeypatch):
     import threading
 
-    from bitbox.batch import Job, _dask_task
+    from bitbox.batch import Job
+    from bitbox.batch.executors import _dask_task
 
     monkeypatch.delenv(SCRATCH_ENV, raising=False)
     BarrierProbe.barrier, BarrierProbe.a_done, BarrierProbe.seen = threading.Barrier(2), threading.Event(), {}
@@ -653,7 +654,7 @@ def test_dask_tasks_in_threads_of_one_worker_each_keep_their_own_scratch_folder(
 
 
 def test_a_child_interpreter_gets_the_scratch_folder_explicitly(tmp_path, monkeypatch):
-    import bitbox.worker
+    import bitbox.batch.worker
     from bitbox.fileio import scratch_scope
 
     monkeypatch.delenv(SCRATCH_ENV, raising=False)
@@ -663,11 +664,11 @@ def test_a_child_interpreter_gets_the_scratch_folder_explicitly(tmp_path, monkey
         seen["env"] = kwargs["env"]
         return subprocess.CompletedProcess(args, 3)
 
-    monkeypatch.setattr(bitbox.worker.subprocess, "run", fake_run)
+    monkeypatch.setattr(bitbox.batch.worker.subprocess, "run", fake_run)
     (tmp_path / "scratch").mkdir()
     with scratch_scope(tmp_path / "scratch"):
-        row = bitbox.worker.run_in_subprocess(bitbox.batch.Job("a", "a.mp4"), [ScratchProbe()], str(tmp_path / "out"),
-                                              False, 30, 5.0)
+        row = bitbox.batch.worker.run_in_subprocess(bitbox.batch.Job("a", "a.mp4"), [ScratchProbe()],
+                                                    str(tmp_path / "out"), False, 30, 5.0)
     assert seen["env"][SCRATCH_ENV] == str(tmp_path / "scratch") and SCRATCH_ENV not in os.environ
     assert row["status"] == "failed" and "exit code 3" in row["reason"]
 

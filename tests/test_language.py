@@ -15,8 +15,8 @@ import bitbox
 from bitbox.cli import main as cli
 from bitbox.errors import FileProblem
 from bitbox.processors.language import (LanguageProcessor, count_syllables, mattr, tokenize, type_token_ratio)
-from bitbox.processors.text_io import decode_text, read_text_file
-from bitbox.processors.transcript import (RecognitionConfidence, read_transcript, transcribe, word_error_rate)
+from bitbox.processors.text.textfile import decode_text, read_text_file
+from bitbox.processors.text.transcript import (RecognitionConfidence, read_transcript, transcribe, word_error_rate)
 from bitbox.testing import check_processor
 from tools import speech_synth
 
@@ -193,7 +193,7 @@ def test_missing_model_paths_are_clear(tmp_path, librivox):
 def test_models_given_by_path(librivox, tmp_path):
     """The loading code for a user's own models, exercised with the packaged ones given by path."""
     from bitbox.processors.language import default_embedding_model
-    from bitbox.processors.transcript import default_asr_model
+    from bitbox.processors.text.transcript import default_asr_model
 
     path, _ = librivox["sense_and_sensibility_01_austen_64kb-0930"]
     default = LanguageProcessor().process(path)

@@ -358,7 +358,7 @@ def test_a_user_encoder_folder_without_safetensors_is_refused_unopened(tmp_path)
     import torch
 
     from bitbox.errors import ParameterError
-    from bitbox.processors.text_encoder import default_embedding_model, load_encoder
+    from bitbox.processors.text.encoder import default_embedding_model, load_encoder
 
     folder = tmp_path / "encoder"
     shutil.copytree(default_embedding_model(), folder)
@@ -391,7 +391,7 @@ def test_an_old_span_model_is_upgraded_only_on_request(span_folder, capsys):
 def test_a_pickled_embedding_cache_file_is_recomputed_not_run(tmp_path, monkeypatch):
     import hashlib
 
-    import bitbox.processors.text_encoder as text_encoder
+    import bitbox.processors.text.encoder as text_encoder
     from bitbox.clinical.features import cached_embeddings
 
     monkeypatch.setattr(text_encoder, "embed_sentences", lambda sentences, model=None: np.ones((len(sentences), 3)))

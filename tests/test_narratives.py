@@ -254,7 +254,7 @@ def test_shipped_model_beats_the_lexicon_baseline_on_held_out_files(corpus):
 
 
 def test_span_model_fit_save_load_and_parameters(corpus, tmp_path):
-    from bitbox.processors.text_encoder import default_embedding_model
+    from bitbox.processors.text.encoder import default_embedding_model
 
     encoder = str(default_embedding_model())  # any encoder folder, by path
     model = SpanCategorizer(encoder=encoder, hidden_size=32, max_epochs=4, patience=2, layers=1, seed=3)

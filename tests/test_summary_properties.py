@@ -24,7 +24,7 @@ from bitbox.processors.eeg import BANDS, EegProcessor, spectral_summary
 from bitbox.processors.language import (FILLERS, FIRST_PERSON_SINGULAR, LANGUAGE_SUMMARY_KEYS, LanguageProcessor,
                                         language_summary, tokenize)
 from bitbox.processors.speech import (MAX_SYLLABLE_RATE, SPEECH_SUMMARY_KEYS, SpeechProcessor, speech_summary)
-from bitbox.processors.transcript import RecognitionConfidence
+from bitbox.processors.text.transcript import RecognitionConfidence
 from bitbox.processors.voice_windows import SAMPLE_RATE, VoiceWindowsProcessor, voice_windows_summary
 
 KINDS = ("random", "constant", "all_nan", "single")

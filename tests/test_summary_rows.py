@@ -17,6 +17,7 @@ from bitbox.catalog import validate_summary
 from bitbox.dyad import dyad
 from bitbox.errors import CatalogError
 from bitbox.measurements import split_measurements
+from bitbox.processor import QualityColumns
 
 
 class Parts(Processor):
@@ -29,6 +30,7 @@ class Parts(Processor):
     input_kinds = ("text",)
     row_key = "person"
     row_key_description = "Stable id of the part, 0-based."
+    qc = QualityColumns(detected_fraction=("level_detected_fraction",))  # the report's QC column
     measures = (Measure("person", "1", "Part id.", dtype="int"),
                 Measure("level", "1", "The part's level at this time.", valid_range=(0, 100)),
                 Measure("level_mean", "1", "Mean level.", "summary", (0, 100)),
@@ -218,7 +220,18 @@ def test_summary_columns_follow_the_catalog(first):
                                            "length.status", "length.error", "length.n_chars"]
 
 
-def test_the_report_shows_every_part(first, inputs, tmp_path):
+@pytest.fixture
+def installed(monkeypatch):
+    """Parts and Length found by the registry, as an installed plugin's processors are (the report reads the
+    processors' declarations, e.g. their QC columns, from there)."""
+    from bitbox import registry
+
+    real = registry.get_processor_class
+    mine = {"parts": Parts, "length": Length}
+    monkeypatch.setattr(registry, "get_processor_class", lambda name: mine.get(name) or real(name))
+
+
+def test_the_report_shows_every_part(first, inputs, tmp_path, installed):
     import shutil
 
     out = tmp_path / "out"

@@ -60,6 +60,11 @@ def nan_reasons() -> Iterator[list[NanReason]]:
     only); outside it each reason is logged as a warning. Safe with threads and asyncio
     (a context variable, not a global).
 
+    Yields
+    ------
+    list of NanReason
+        The reasons collected inside the block.
+
     Examples
     --------
     >>> import numpy as np, bitbox.analysis as ba

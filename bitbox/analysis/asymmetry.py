@@ -76,6 +76,7 @@ def mirror_align(points: np.ndarray, mirror: np.ndarray, align_on: np.ndarray | 
     Parameters
     ----------
     points : array, shape (n_points, 2 or 3)
+        The face's points (e.g. landmarks of one frame).
     mirror : array of int, shape (n_points,)
         Each point's left-right counterpart.
     align_on : array of int | None
@@ -84,6 +85,7 @@ def mirror_align(points: np.ndarray, mirror: np.ndarray, align_on: np.ndarray | 
     Returns
     -------
     array, shape (n_points, 2 or 3)
+        The reflected face, aligned onto ``points``.
 
     Notes
     -----

@@ -274,8 +274,13 @@ def lagged_correlation(x, y, *, fps: float, window_s: float = 0.5, max_lag_s: fl
     x, y : array, shape (n_samples,)
         Time-aligned signals (NaN where missing).
     fps : float
-    window_s, max_lag_s, step_s : float
-        See :func:`coordination` (default ``max_lag_s``: twice a quarter window).
+        Samples per second.
+    window_s : float
+        See :func:`coordination`.
+    max_lag_s : float | None
+        See :func:`coordination` (default: twice a quarter window).
+    step_s : float | None
+        See :func:`coordination`.
     min_lag_s : float | None
         Smallest lag (default ``-max_lag_s``).
 
@@ -378,11 +383,14 @@ def imitation(x, y, *, fps: float, window_s: float = 0.5, max_lag_s: float | Non
     x, y : array, shape (n_samples,)
         The leader ``x`` and the imitator ``y`` (time-aligned), sampled at ``fps``.
     fps : float
-    window_s, step_s : float
+        Samples per second.
+    window_s : float
         As :func:`coordination`.
     max_lag_s : float | None
         Largest lag; default ``W // 4`` samples, the original's (0.1 s at 30 fps for a
         0.5 s window).
+    step_s : float | None
+        As :func:`coordination`.
     convention : {"bitbox", "original"}
         ``"original"``: what the original's underlying one-sided function does when called
         directly with ``causality=True`` (what ``social.imitation`` meant to pass), with

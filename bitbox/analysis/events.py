@@ -24,7 +24,10 @@ def runs(mask) -> tuple[np.ndarray, np.ndarray]:
 
     Returns
     -------
-    starts, stops : array of int, shape (n_runs,)
+    starts : array of int, shape (n_runs,)
+        The index of each run's first True sample.
+    stops : array of int, shape (n_runs,)
+        The index after each run's last True sample.
 
     Notes
     -----
@@ -42,6 +45,16 @@ def runs(mask) -> tuple[np.ndarray, np.ndarray]:
 
 def longest_run(mask) -> slice:
     """The longest run of True values as a slice (the first one on ties).
+
+    Parameters
+    ----------
+    mask : array, shape (n_samples,)
+        0/1 or bool series.
+
+    Returns
+    -------
+    slice
+        The run's samples.
 
     Notes
     -----

@@ -75,6 +75,16 @@ def _check_scale(scale_s) -> float:
 def original_scales(n: int) -> tuple[float, ...]:
     """The original's grid of ``n`` scales: ``linspace(0.1, 4.0, n)`` seconds (wavelets.py:174).
 
+    Parameters
+    ----------
+    n : int
+        The number of scales.
+
+    Returns
+    -------
+    tuple of float
+        The scales in seconds.
+
     Examples
     --------
     >>> [round(s, 2) for s in original_scales(6)]
@@ -139,6 +149,20 @@ def min_samples(scale_s: float, *, fps: float, convention: str = "bitbox") -> in
     ``bitbox``: the kernel's half-width + 1, ``ceil(d fps) + 1`` (a series a little longer
     than ``d`` seconds). ``original``: ``floor(d fps) + 1``, the original's rule that the
     series must last longer than its largest scale (wavelets.py:189, where it raises).
+
+    Parameters
+    ----------
+    scale_s : float
+        The time scale ``d`` in seconds.
+    fps : float
+        Samples per second.
+    convention : {"bitbox", "original"}
+        Whose rule.
+
+    Returns
+    -------
+    int
+        The number of samples.
     """
     _check_convention(convention)
     if convention == "original":
@@ -283,6 +307,7 @@ def multiscale_response(x, *, fps: float, scales_s: Sequence[float] | int = DEFA
     Returns
     -------
     array, shape (n_scales, n_samples)
+        The response at each scale and sample.
 
     Notes
     -----
@@ -365,6 +390,18 @@ def peak_threshold(x, *, min_threshold: float = 0.0) -> float:
     Not used by default (every positive maximum is an event, as in the original); pass it as
     ``threshold=`` to :func:`expressivity` to ignore events smaller than the signal's own
     variation. A Bitbox helper: the original has no threshold.
+
+    Parameters
+    ----------
+    x : array, shape (n_samples,)
+        The signal (NaN where missing).
+    min_threshold : float
+        The smallest threshold returned.
+
+    Returns
+    -------
+    float
+        The threshold.
 
     Notes
     -----
@@ -536,10 +573,18 @@ def peak_activations(signals, *, fps: float, scale_s: float, threshold: float | 
     ----------
     signals : array, shape (n_samples,) or (n_samples, n_signals), or a DataFrame
         Expression signals (NaN where unavailable).
-    fps, threshold, min_threshold, convention, pywavelets_precision
-        As in :func:`expressivity`.
+    fps : float
+        Samples per second.
     scale_s : float
         The time scale ``d`` in seconds.
+    threshold : float | None
+        As in :func:`expressivity`.
+    min_threshold : float
+        As in :func:`expressivity`.
+    convention : {"bitbox", "original"}
+        As in :func:`expressivity`.
+    pywavelets_precision : int | None
+        As in :func:`expressivity`.
 
     Returns
     -------

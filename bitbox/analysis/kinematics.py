@@ -348,6 +348,7 @@ def relative_motion(x, *, reference=None, convention: str = "bitbox") -> dict[st
     Parameters
     ----------
     x : array, shape (n_samples,) or (n_samples, n_dims)
+        Positions over time (NaN where missing).
     reference : array, shape (n_dims,) | None
         The reference position; by default the mean position (NaNs ignored).
     convention : {"bitbox", "original"}

@@ -87,7 +87,14 @@ def _cmd_epochs(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    """Add ``bitbox eegfactors`` to the ``bitbox`` command's subparsers."""
+    """Add ``bitbox eegfactors`` (``epochs``, ``fit``, ``evaluate``) to the ``bitbox`` command's subparsers.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The subparsers of the ``bitbox`` parser (what ``ArgumentParser.add_subparsers`` returns); each
+        subcommand sets ``func``, the function that runs it and returns the exit status.
+    """
     group = sub.add_parser("eegfactors", help="beta-VAE + SCAN EEG factors (Honke et al. 2021): epochs, fit, evaluate")
     commands = group.add_subparsers(dest="eegfactors_command", required=True)
     ep = commands.add_parser("epochs", help="epoch raw EEG files with Bitbox's EEG preprocessing (one file each)")
@@ -143,7 +150,24 @@ def _marker_row(model, label: str, value: str, dims: list[int]) -> str:
 
 
 def write_report(path: str | Path, metrics: dict, model) -> Path:
-    """HTML report: SCAN vs baseline with intervals, denoising, latent traversals, markers."""
+    """HTML report: SCAN vs baseline with intervals, denoising, latent traversals, markers.
+
+    Parameters
+    ----------
+    path : str | Path
+        The HTML file to write (atomically; replaced when it exists).
+    metrics : dict
+        What :func:`~bitbox.clinical.eeg_factors.evaluate.cross_validate` returns: ``n_subjects``,
+        ``protocol``, ``scan`` and ``baseline`` (label -> accuracy, AUC, their intervals, chance
+        accuracy) and ``denoising``.
+    model : EegFactorModel
+        A fitted model (on all subjects): its markers, marker effects and latent traversals are drawn.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     from bitbox.io import write_text
     from bitbox.report import html_page, png_data
 

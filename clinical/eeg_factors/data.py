@@ -73,8 +73,22 @@ class ErpDataset:
                         ) -> tuple[np.ndarray, np.ndarray]:
         """Averages over ``n_trials`` random trials per condition, ``n_draws`` per subject.
 
-        Returns the ERPs ``(n_subjects * n_draws, n_inputs, n_times)`` and the subject index
-        of each.
+        Parameters
+        ----------
+        n_trials : int
+            Trials averaged per condition and draw, picked without replacement (all of a condition's
+            trials when it has fewer).
+        n_draws : int
+            Random subsets drawn per subject.
+        rng : np.random.Generator
+            The source of the random picks.
+
+        Returns
+        -------
+        erps : np.ndarray
+            ``(n_subjects * n_draws, n_inputs, n_times)`` float32 averages in microvolts, subject by subject.
+        owner : np.ndarray
+            The subject index (position in :attr:`subjects`) of each row of ``erps``.
         """
         out, owner = [], []
         for s, subject_trials in enumerate(self.trials):
@@ -89,7 +103,18 @@ class ErpDataset:
         return np.stack(out).astype(np.float32), np.asarray(owner)
 
     def subset(self, index: Sequence[int]) -> "ErpDataset":
-        """The dataset restricted to the subjects at ``index``."""
+        """The dataset restricted to the subjects at ``index``.
+
+        Parameters
+        ----------
+        index : sequence of int
+            Positions of the subjects to keep, in the order wanted (``truth`` is restricted alike).
+
+        Returns
+        -------
+        ErpDataset
+            A new dataset; the trial arrays are shared with this one, not copied.
+        """
         index = list(index)
         truth = {}
         if "erps" in self.truth:
@@ -102,7 +127,28 @@ class ErpDataset:
 
 # ---------------------------------------------------------------------------- reading
 def read_labels(path: str | Path, subjects: Sequence[str] | None = None) -> pd.DataFrame:
-    """Read LABELS.csv (``subject`` column, then one column per label) with clear errors."""
+    """Read LABELS.csv (``subject`` column, then one column per label) with clear errors.
+
+    Parameters
+    ----------
+    path : str | Path
+        The CSV file. Values are read as strings; a subject written ``s000-epo`` (the epochs file's
+        stem) is the subject ``s000``.
+    subjects : sequence of str | None
+        The subjects needed, in order: the table is restricted to them and must have a row for each.
+        ``None`` (default) keeps every row.
+
+    Returns
+    -------
+    pd.DataFrame
+        Indexed by ``subject``; one string column per label.
+
+    Raises
+    ------
+    RecordingError
+        The file is missing, has no ``subject`` column or no label column, lists a subject twice,
+        has an empty label, lacks a row for one of ``subjects``, or a label has a single value.
+    """
     path = Path(path)
     if not path.is_file():
         raise RecordingError(path, "labels file does not exist")
@@ -187,7 +233,23 @@ def read_epochs_dir(folder: str | Path, labels: str | Path, *, channels: Sequenc
 
 
 def write_epochs_dir(dataset: ErpDataset, folder: str | Path, sfreq: float | None = None) -> Path:
-    """Save each subject as ``<subject>-epo.fif`` and the labels as ``labels.csv`` (for the CLI)."""
+    """Save each subject as ``<subject>-epo.fif`` and the labels as ``labels.csv`` (for the CLI).
+
+    Parameters
+    ----------
+    dataset : ErpDataset
+        The subjects to write; each condition becomes an MNE event (codes 1, 2, ... in the order of
+        ``dataset.conditions``) and the microvolt trials are written in volts.
+    folder : str | Path
+        The output folder (created when missing); existing files of the same names are overwritten.
+    sfreq : float | None
+        Sampling rate in Hz; ``None`` (default) derives it from the spacing of ``dataset.times``.
+
+    Returns
+    -------
+    Path
+        ``folder``, ready for :func:`read_epochs_dir` (``folder``, ``folder / "labels.csv"``).
+    """
     import mne
 
     folder = Path(folder)
@@ -213,6 +275,35 @@ def epochs_from_raw(recordings: Sequence[str | Path], folder: str | Path, *, tmi
     (:class:`bitbox.processors.eeg.EegProcessor`; ``eeg_params`` are its parameters), then
     cut into epochs around its events (annotations or stim channel), baseline-corrected on
     the pre-stimulus interval, with peak-to-peak rejection above ``reject_uv``.
+
+    Parameters
+    ----------
+    recordings : sequence of str | Path
+        Raw EEG files, in any format the ``eeg`` processor reads.
+    folder : str | Path
+        The output folder (created when missing); each recording is written as ``<stem>-epo.fif``,
+        replacing a file of that name.
+    tmin, tmax : float
+        Epoch start and end in seconds relative to each event (defaults -0.2 and 0.8); the
+        baseline is ``tmin`` to 0.
+    reject_uv : float | None
+        Drop an epoch whose peak-to-peak amplitude on any EEG channel exceeds this many microvolts
+        (default 150); ``None`` keeps every epoch.
+    **eeg_params
+        Further parameters of :class:`~bitbox.processors.eeg.EegProcessor` (filters, reference,
+        units ...), validated as the processor validates them.
+
+    Returns
+    -------
+    list of Path
+        The epochs files written, in the order of ``recordings``.
+
+    Raises
+    ------
+    RecordingError
+        A recording has no events to epoch around (no annotations or stim channel).
+    ParameterError
+        A parameter value is out of the ``eeg`` processor's range (an unknown name raises TypeError).
     """
     import mne
 
@@ -255,6 +346,17 @@ def simulate_cohort(n_subjects: int = 60, n_trials: int = 40, *, noise_uv: float
     unrelated to the labels). Targets carry the full P3, standards 30% of it. Each trial is
     the subject's ERP plus 1/f noise of ``noise_uv`` RMS per channel, baseline-corrected
     (pre-stimulus mean removed, as MNE epochs are). 250 Hz, 256 samples from -248 ms.
+
+    Parameters
+    ----------
+    n_subjects : int
+        Subjects (default 60); the groups and age groups are balanced (half each, one more for an odd count).
+    n_trials : int
+        Trials per condition and subject (default 40).
+    noise_uv : float
+        RMS of the 1/f noise added to each trial, in microvolts (default 4.0).
+    seed : int
+        Seed of every random draw: the same seed gives the same cohort.
 
     Returns
     -------

@@ -41,10 +41,17 @@ def erp_features(erps: np.ndarray, times: np.ndarray, names: list[str] | None = 
     Parameters
     ----------
     erps : np.ndarray, shape (n, n_inputs, n_times)
+        ERPs in microvolts, one row per average (e.g. :meth:`ErpDataset.averages`).
     times : np.ndarray
-        Seconds.
+        Seconds relative to the event, one per sample (only the first ``n_times`` are used).
     names : list of str | None
-        Names of the inputs (e.g. ``"target_Pz"``).
+        Names of the inputs (e.g. ``"target_Pz"``); ``None`` (default) names them ``in0``, ``in1`` ...
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per ERP; columns ``<input>_<component>_mean_uv`` and ``<input>_<component>_peak_latency_ms``
+        for each component of :data:`COMPONENT_WINDOWS` whose window holds a sample.
     """
     t_ms = np.asarray(times)[: erps.shape[-1]] * 1000
     names = names or [f"in{i}" for i in range(erps.shape[1])]
@@ -131,12 +138,34 @@ def cross_validate(dataset: ErpDataset, model: EegFactorModel | None = None, *, 
                    denoise_trials: int = 5, random_state: int = 0, progress=None) -> dict[str, Any]:
     """Subject-level K-fold cross-validation of SCAN and the baseline, and the denoising gain.
 
+    Parameters
+    ----------
+    dataset : ErpDataset
+        The subjects and their labels; the folds are stratified by the first label column.
+    model : EegFactorModel | None
+        The model whose parameters each fold trains a fresh copy with (it is not fitted itself);
+        ``None`` (default) uses ``EegFactorModel()``.
+    n_folds : int
+        Folds (default 5), lowered to the size of the first label's smallest group.
+    denoise_trials : int
+        Trials per small average in the denoising check (default 5); five averages are drawn per
+        held-out subject.
+    random_state : int
+        Seed of the fold assignment and of the trial draws.
+    progress : callable | None
+        Called as ``progress(folds_done, n_folds)`` after each fold; ``None`` (default) for none.
+
     Returns
     -------
     dict
         ``{"scan": {label: scores}, "baseline": {label: scores}, "denoising": {...},
-        "n_subjects", "n_folds", "protocol"}`` where scores hold ``accuracy``,
+        "n_subjects", "n_folds", "protocol", "model_parameters"}`` where scores hold ``accuracy``,
         ``accuracy_ci``, ``auc``, ``auc_ci`` and ``chance_accuracy``.
+
+    Raises
+    ------
+    ValueError
+        A value of the first label has fewer than two subjects.
     """
     from sklearn.model_selection import StratifiedKFold
 

@@ -42,9 +42,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bitbox.errors import BitboxError, ParameterError
+from bitbox.errors import BitboxError
 from bitbox.log import logger
-from bitbox.params import Interval, check_param
+from bitbox.params import Interval, ParamsMixin
 
 from .data import ErpDataset
 
@@ -118,8 +118,8 @@ def _kl(mu_q, logvar_q, mu_p, logvar_p):
     return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p) ** 2) / logvar_p.exp() - 1).sum(dim=1)
 
 
-class EegFactorModel:
-    """beta-VAE + SCAN over ERPs (scikit-learn style: parameters in ``__init__``, fitted attributes end in ``_``).
+class EegFactorModel(ParamsMixin):
+    """A beta-VAE + SCAN over ERPs (scikit-learn style: parameters in ``__init__``, fitted attributes end in ``_``).
 
     Parameters
     ----------
@@ -132,7 +132,9 @@ class EegFactorModel:
     scan_epochs : int
         Training epochs of SCAN.
     batch_size : int
+        ERPs (or label vectors, for SCAN) per optimisation step of both networks (default 64).
     learning_rate : float
+        Adam's learning rate, for the beta-VAE and for SCAN (default 1e-3).
     augment_draws : int
         Random-subset averages drawn per subject for training.
     augment_trials : int
@@ -151,13 +153,14 @@ class EegFactorModel:
         Seed of every random draw (data augmentation, initialisation, batches).
     """
 
-    _constraints = {"latent_dim": Interval(int, 1, 64), "beta": Interval(float, 0, None),
-                    "n_epochs": Interval(int, 1, None), "scan_epochs": Interval(int, 1, None),
-                    "batch_size": Interval(int, 1, None), "learning_rate": Interval(float, 0, 1, closed="right"),
-                    "augment_draws": Interval(int, 1, None), "augment_trials": Interval(int, 1, None),
-                    "scan_beta": Interval(float, 0, None), "scan_lambda": Interval(float, 0, None),
-                    "marker_shift": Interval(float, 0, None), "marker_alpha": Interval(float, 0, 1, closed="neither"),
-                    "random_state": Interval(int, 0, None)}
+    _parameter_constraints = {
+        "latent_dim": [Interval(int, 1, 64)], "beta": [Interval(float, 0, None)],
+        "n_epochs": [Interval(int, 1, None)], "scan_epochs": [Interval(int, 1, None)],
+        "batch_size": [Interval(int, 1, None)], "learning_rate": [Interval(float, 0, 1, closed="right")],
+        "augment_draws": [Interval(int, 1, None)], "augment_trials": [Interval(int, 1, None)],
+        "scan_beta": [Interval(float, 0, None)], "scan_lambda": [Interval(float, 0, None)],
+        "marker_shift": [Interval(float, 0, None)], "marker_alpha": [Interval(float, 0, 1, closed="neither")],
+        "random_state": [Interval(int, 0, None)]}
 
     def __init__(self, *, latent_dim: int = 10, beta: float = 30.0, n_epochs: int = 80, scan_epochs: int = 100,
                  batch_size: int = 64, learning_rate: float = 1e-3, augment_draws: int = 30, augment_trials: int = 20,
@@ -178,20 +181,7 @@ class EegFactorModel:
         self.random_state = random_state
 
     # ------------------------------------------------------------------ parameters
-    def get_params(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._constraints}
-
-    def set_params(self, **params: Any) -> "EegFactorModel":
-        for key, value in params.items():
-            if key not in self._constraints:
-                raise ParameterError(f"{key!r} is not a parameter of EegFactorModel. "
-                                     f"Valid: {sorted(self._constraints)}.")
-            setattr(self, key, value)
-        return self
-
-    def _validate(self) -> None:
-        for key, constraint in self._constraints.items():
-            check_param(key, getattr(self, key), constraint, owner="EegFactorModel")
+    # get_params / set_params / validate_params / repr: bitbox.params.ParamsMixin
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "encoder_"):
@@ -221,8 +211,29 @@ class EegFactorModel:
 
     # ------------------------------------------------------------------ fitting
     def fit(self, dataset: ErpDataset, *, progress=None) -> "EegFactorModel":
-        """Train the beta-VAE on the dataset's ERPs, then SCAN on its labels."""
-        self._validate()
+        """Train the beta-VAE on the dataset's ERPs, then SCAN on its labels.
+
+        Parameters
+        ----------
+        dataset : ErpDataset
+            The training subjects: the beta-VAE sees ``augment_draws`` random-subset averages and the
+            full average of each; SCAN learns every label column.
+        progress : callable | None
+            Called as ``progress(epoch, n_epochs)`` after each beta-VAE epoch; ``None`` (default) for none.
+
+        Returns
+        -------
+        EegFactorModel
+            This model, fitted.
+
+        Raises
+        ------
+        ParameterError
+            A parameter is out of its range.
+        BitboxError
+            The ERPs have fewer than 8 samples.
+        """
+        self.validate_params()
         torch = _torch()
         threads = torch.get_num_threads()
         torch.set_num_threads(_THREADS)  # the same arithmetic on every machine: same result
@@ -276,8 +287,28 @@ class EegFactorModel:
         return self
 
     def fit_scan(self, dataset: ErpDataset) -> "EegFactorModel":
-        """(Re)train SCAN on the dataset's labels with the beta-VAE frozen (fast re-mapping)."""
+        """(Re)train SCAN on the dataset's labels with the beta-VAE frozen (fast re-mapping).
+
+        Parameters
+        ----------
+        dataset : ErpDataset
+            Subjects with the channels, conditions and times the beta-VAE was trained on; its label
+            columns (and their values) replace those of the previous SCAN, and the markers are recomputed.
+
+        Returns
+        -------
+        EegFactorModel
+            This model, with a new SCAN.
+
+        Raises
+        ------
+        BitboxError
+            The model is not fitted.
+        ParameterError
+            A parameter is out of its range.
+        """
         self._check_fitted()
+        self.validate_params()
         torch = _torch()
         torch.manual_seed(int(self.random_state) + 1)
         self.label_values_ = {c: sorted(dataset.labels[c].astype(str).unique()) for c in dataset.labels.columns}
@@ -390,7 +421,24 @@ class EegFactorModel:
 
     # ------------------------------------------------------------------ using
     def encode(self, erps: np.ndarray) -> np.ndarray:
-        """Posterior means of ERPs ``(n, n_inputs, n_times)``: ``(n, latent_dim)``."""
+        """Posterior means of ERPs ``(n, n_inputs, n_times)``: ``(n, latent_dim)``.
+
+        Parameters
+        ----------
+        erps : np.ndarray
+            ``(n, n_inputs, n_times)`` ERPs in microvolts, laid out as in training (conditions x channels);
+            only their first ``n_times_`` samples are used.
+
+        Returns
+        -------
+        np.ndarray
+            ``(n, latent_dim)`` float32 means of the beta-VAE's posterior.
+
+        Raises
+        ------
+        BitboxError
+            The model is not fitted.
+        """
         self._check_fitted()
         torch = _torch()
         with torch.no_grad():
@@ -398,7 +446,23 @@ class EegFactorModel:
         return mu.numpy()
 
     def decode(self, z: np.ndarray) -> np.ndarray:
-        """ERPs (microvolts) decoded from latent vectors ``(n, latent_dim)``."""
+        """ERPs (microvolts) decoded from latent vectors ``(n, latent_dim)``.
+
+        Parameters
+        ----------
+        z : np.ndarray
+            ``(n, latent_dim)`` latent vectors (the prior is N(0, I)).
+
+        Returns
+        -------
+        np.ndarray
+            ``(n, n_inputs, n_times_)`` ERPs in microvolts.
+
+        Raises
+        ------
+        BitboxError
+            The model is not fitted.
+        """
         self._check_fitted()
         torch = _torch()
         with torch.no_grad():
@@ -406,11 +470,38 @@ class EegFactorModel:
         return out * self.scale_ + self.mean_
 
     def denoise(self, erps: np.ndarray) -> np.ndarray:
-        """Encode then decode: ERPs of single trials or small averages, denoised."""
+        """Encode then decode: ERPs of single trials or small averages, denoised.
+
+        Parameters
+        ----------
+        erps : np.ndarray
+            ``(n, n_inputs, n_times)`` ERPs in microvolts, as :meth:`encode` takes them.
+
+        Returns
+        -------
+        np.ndarray
+            ``(n, n_inputs, n_times_)`` denoised ERPs in microvolts.
+        """
         return self.decode(self.encode(erps))
 
     def predict_proba(self, erps: np.ndarray) -> dict[str, pd.DataFrame]:
-        """Per label, the probability of each value for each ERP (SCAN's decoder on the beta-VAE's code)."""
+        """Per label, the probability of each value for each ERP (SCAN's decoder on the beta-VAE's code).
+
+        Parameters
+        ----------
+        erps : np.ndarray
+            ``(n, n_inputs, n_times)`` ERPs in microvolts, as :meth:`encode` takes them.
+
+        Returns
+        -------
+        dict of str to pd.DataFrame
+            Label -> ``(n, n_values)`` probabilities (rows: the ERPs; columns: the label's values, sorted).
+
+        Raises
+        ------
+        BitboxError
+            The model is not fitted.
+        """
         self._check_fitted()
         torch = _torch()
         with torch.no_grad():
@@ -421,11 +512,35 @@ class EegFactorModel:
         return out
 
     def predict(self, erps: np.ndarray) -> pd.DataFrame:
-        """The most probable value of every label for each ERP."""
+        """The most probable value of every label for each ERP.
+
+        Parameters
+        ----------
+        erps : np.ndarray
+            ``(n, n_inputs, n_times)`` ERPs in microvolts, as :meth:`encode` takes them.
+
+        Returns
+        -------
+        pd.DataFrame
+            One row per ERP, one column per label (see :meth:`predict_proba`).
+        """
         return pd.DataFrame({c: p.idxmax(axis=1) for c, p in self.predict_proba(erps).items()})
 
     def traversal(self, dim: int, values: np.ndarray = np.linspace(-2.5, 2.5, 5)) -> np.ndarray:
-        """ERPs decoded with latent ``dim`` set to each of ``values`` and the others at 0."""
+        """ERPs decoded with latent ``dim`` set to each of ``values`` and the others at 0.
+
+        Parameters
+        ----------
+        dim : int
+            The latent dimension swept (0 to ``latent_dim - 1``).
+        values : np.ndarray
+            Its values, in prior SDs (default five from -2.5 to 2.5).
+
+        Returns
+        -------
+        np.ndarray
+            ``(len(values), n_inputs, n_times_)`` ERPs in microvolts.
+        """
         z = np.zeros((len(values), int(self.latent_dim)), dtype=np.float32)
         z[:, dim] = values
         return self.decode(z)
@@ -434,7 +549,26 @@ class EegFactorModel:
     def save(self, folder: str | Path, *, data_info: dict | None = None) -> Path:
         """Save to ``folder``: ``model.safetensors`` (the four networks' weights, ``mean_`` and
         ``latent_kl_``) and ``model.json`` (format, the SHA-256 of the arrays, parameters, fitted
-        metadata, provenance). Nothing is pickled: :meth:`load` runs no code from the folder."""
+        metadata, provenance). Nothing is pickled: :meth:`load` runs no code from the folder.
+
+        Parameters
+        ----------
+        folder : str | Path
+            The model folder (created when missing); its two files are replaced.
+        data_info : dict | None
+            What the model was trained on, recorded as ``data`` in ``model.json`` (the CLI gives the
+            epochs folder, the labels file, their SHA-256, subjects, channels and conditions).
+
+        Returns
+        -------
+        Path
+            The folder.
+
+        Raises
+        ------
+        BitboxError
+            The model is not fitted.
+        """
         from bitbox.modelfiles import save_model
 
         self._check_fitted()
@@ -455,12 +589,25 @@ class EegFactorModel:
     def load(cls, folder: str | Path) -> "EegFactorModel":
         """Load a model saved with :meth:`save`, without pickle.
 
+        Parameters
+        ----------
+        folder : str | Path
+            A folder written by :meth:`save` (or ``bitbox eegfactors fit``).
+
+        Returns
+        -------
+        EegFactorModel
+            The fitted model, ready to encode, decode and predict.
+
         Raises
         ------
         bitbox.modelfiles.ModelFileError
             When the folder is not a model of this format and version, holds a pickled
             ``model.pt`` from an older Bitbox (refused unopened; the message gives the command
             that retrains it), or an array file's SHA-256 differs from the one recorded.
+        BitboxError
+            ``model.json`` and the arrays do not describe one model (missing or unknown entries, shapes
+            that do not fit).
         """
         from bitbox.modelfiles import load_model
 
@@ -477,6 +624,7 @@ class EegFactorModel:
                                "set and the others zero (inputs never seen in training); run model.fit_scan(dataset) "
                                "to recompute them from the training label vectors (SCAN only).", folder)
             model = cls(**parameters)
+            model.validate_params()
             unknown = set(meta["fitted"]) - set(_FITTED)
             if unknown:  # only the attributes save() writes: a crafted model.json sets nothing else
                 raise KeyError(f"unknown fitted attribute(s) {sorted(unknown)}")
@@ -500,8 +648,10 @@ class EegFactorModel:
         return model
 
     def __repr__(self) -> str:
+        """The parameters that differ from their defaults (:class:`~bitbox.params.ParamsMixin`), and whether it
+        is fitted: ``EegFactorModel(beta=4.0) [not fitted]``."""
         fitted = "fitted" if hasattr(self, "encoder_") else "not fitted"
-        return f"EegFactorModel(latent_dim={self.latent_dim}, beta={self.beta}) [{fitted}]"
+        return f"{super().__repr__()} [{fitted}]"
 
 
 def _separation(mu_value: np.ndarray, sd_value: np.ndarray, mu_rest: np.ndarray, sd_rest: np.ndarray,
@@ -537,7 +687,20 @@ def _retrain_hint(folder: Path) -> str:
 
 
 def active_dims(model: EegFactorModel, threshold: float = 0.05) -> list[int]:
-    """Latent dimensions that carry information (mean KL to the prior above ``threshold``), most first."""
+    """Latent dimensions that carry information (mean KL to the prior above ``threshold``), most first.
+
+    Parameters
+    ----------
+    model : EegFactorModel
+        A fitted model (its ``latent_kl_``: each dimension's mean KL over the training ERPs).
+    threshold : float
+        Smallest mean KL, in nats, of an active dimension (default 0.05).
+
+    Returns
+    -------
+    list of int
+        The active dimensions, largest KL first.
+    """
     kl = np.asarray(model.latent_kl_)
     order = np.argsort(-kl)
     return [int(i) for i in order if kl[i] > threshold]

@@ -48,6 +48,16 @@ def normalize_answer(text: Any) -> str:
 
     Not the benchmark's rule (see :func:`extract_answer`); pass ``normalize=normalize_answer``
     to the metrics to score with it.
+
+    Parameters
+    ----------
+    text : object
+        An answer (converted with ``str``); ``None`` is the empty answer.
+
+    Returns
+    -------
+    str
+        The normalised answer (``""`` for ``None``).
     """
     if text is None:
         return ""
@@ -84,15 +94,22 @@ def extract_answer(text: Any, rule: str = "sft") -> str:
 
     Parameters
     ----------
-    text : the model's response (``None`` is an empty answer)
-    rule : ``"sft"`` (default: the benchmark's generation evaluation of classification datasets),
-        ``"reward"``, ``"judge"`` or ``"none"`` (the text as given)
+    text : object
+        The model's response (converted with ``str``; ``None`` is an empty answer).
+    rule : str
+        ``"sft"`` (default: the benchmark's generation evaluation of classification datasets),
+        ``"reward"``, ``"judge"`` or ``"none"`` (the text as given).
 
     Returns
     -------
     str
         The extracted answer, not lower-cased (``"sft"`` and ``"judge"`` as the benchmark; its
         callers lower-case).
+
+    Raises
+    ------
+    ValueError
+        ``rule`` is not one of :data:`EXTRACT_RULES`.
 
     Examples
     --------
@@ -119,12 +136,21 @@ class LabelRules:
 
     Parameters
     ----------
-    name : the domain (``"sentiment_intensity"``, ``"emotion"``, ``"mental_health_depression"``...)
-    labels : its canonical labels (the global classes), in the label map's order
-    synonyms : ``{answer: canonical label}`` applied after lower-casing
-    boolean : ``(label for a true answer, label for a false answer)`` or empty
-    collapse_spaces : collapse runs of white space (the label map does for mental-health domains)
-    true_words, false_words : the boolean answers
+    name : str
+        The domain (``"sentiment_intensity"``, ``"emotion"``, ``"mental_health_depression"``...).
+    labels : tuple of str
+        Its canonical labels (the global classes), in the label map's order.
+    synonyms : mapping of str to str
+        ``{answer: canonical label}``, looked up with the stripped, lower-cased answer (empty by default).
+    boolean : tuple of str
+        ``(label for a true answer, label for a false answer)``, or empty (default) for a domain
+        without boolean answers.
+    collapse_spaces : bool
+        Collapse runs of white space before the look-up (the label map does for mental-health
+        domains); default False.
+    true_words, false_words : frozenset of str
+        The lower-case answers read as true (default ``true``, ``yes``, ``1``, ``y``, ``t``) and as
+        false (``false``, ``no``, ``0``, ``n``, ``f``) when ``boolean`` is set.
     """
 
     name: str
@@ -138,6 +164,16 @@ class LabelRules:
     def canonical(self, answer: Any) -> str:
         """The domain label for an answer; an unrecognised answer comes back lower-cased (and
         stripped), so it stays a wrong answer.
+
+        Parameters
+        ----------
+        answer : object
+            A gold answer or an extracted prediction (converted with ``str``; ``None`` is ``""``).
+
+        Returns
+        -------
+        str
+            The boolean label, else the synonym's canonical label, else the stripped, lower-cased answer.
 
         Examples
         --------
@@ -168,18 +204,37 @@ def prepare_answers(y_true: Iterable[Any], y_pred: Iterable[Any], *, rules: Labe
 
     Parameters
     ----------
-    y_true, y_pred : gold answers and model responses
-    rules : the dataset's label-map domain (used with ``synonyms=True``)
-    extract : how to read a response (:data:`EXTRACT_RULES`); gold answers are not extracted.
-        Both are then stripped and lower-cased (``sft_trainer.py`` compares
-        ``_extract_answer(prediction).lower() == str(gt).lower()``)
-    synonyms : map gold answers **and** predictions to ``rules``' labels, as the label map reads an
-        answer (``yes`` → ``depression``, ``Strongly positive`` → ``highly positive``). The
-        benchmark's generation evaluation compares the strings (a ``yes`` for DAIC-WOZ, whose
+    y_true : iterable
+        Gold answers, one per sample (``None`` is ``""``).
+    y_pred : iterable
+        The model's responses, in the order of ``y_true``.
+    rules : LabelRules | None
+        The dataset's label-map domain (used with ``synonyms=True`` only).
+    extract : str
+        How to read a response (:data:`EXTRACT_RULES`; default ``"sft"``); gold answers are not
+        extracted. Both are then stripped and lower-cased (``sft_trainer.py`` compares
+        ``_extract_answer(prediction).lower() == str(gt).lower()``).
+    synonyms : bool
+        Map gold answers **and** predictions to ``rules``' labels, as the label map reads an
+        answer (``yes`` → ``depression``, ``Strongly positive`` → ``highly positive``); default False.
+        The benchmark's generation evaluation compares the strings (a ``yes`` for DAIC-WOZ, whose
         answers are ``depression``/``no depression``, is wrong); on the distributed data the
-        gold answers are already the label map's labels
-    normalize : a callable applied to both instead of all of the above (e.g.
-        :func:`normalize_answer`, Bitbox's older convention)
+        gold answers are already the label map's labels.
+    normalize : callable | None
+        A callable applied to both instead of all of the above (e.g. :func:`normalize_answer`,
+        Bitbox's older convention); ``None`` (default) follows the benchmark.
+
+    Returns
+    -------
+    y_true : list of str
+        The gold answers as compared.
+    y_pred : list of str
+        The predictions as compared.
+
+    Raises
+    ------
+    ValueError
+        ``extract`` is not one of :data:`EXTRACT_RULES` (and ``normalize`` is not given).
     """
     if normalize is not None:
         return [normalize(x) for x in y_true], [normalize(x) for x in y_pred]

@@ -30,8 +30,10 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from bitbox import Measurements
 from bitbox.errors import ParameterError
 from bitbox.log import logger
+from bitbox.params import Bool, InstanceOf, Interval, NoneOk, Options, ParamsMixin, PathLike
 
 from ..features import cached_embeddings, run_batch
 from .reader import EXT_FIELDS, HbaFeatureError, HbaFormatError, Media, Sample, iter_samples, read_ext_feats
@@ -73,7 +75,21 @@ def _pool(values: np.ndarray, name: str, stats: Sequence[str], out: dict[str, fl
 
 
 def pool_timeseries(frame: pd.DataFrame, stats: Sequence[str] = POOLINGS["mean_std_quartiles"]) -> dict[str, float]:
-    """``{"<column>.<stat>": value}`` over time for every numeric column but ``time_s`` (NaN-aware)."""
+    """``{"<column>.<stat>": value}`` over time for every numeric column but ``time_s`` (NaN-aware).
+
+    Parameters
+    ----------
+    frame : pd.DataFrame
+        A processor's time series, one row per frame (boolean columns count as 0/1; other
+        non-numeric columns are skipped).
+    stats : sequence of str
+        Among ``mean``, ``std`` (population), ``p25`` and ``p75`` (interpolated percentiles); default all four.
+
+    Returns
+    -------
+    dict of str to float
+        One value per column and statistic, over the column's finite values (NaN when it has none).
+    """
     out: dict[str, float] = {}
     for column in frame.columns:
         if column == "time_s" or not (pd.api.types.is_numeric_dtype(frame[column])
@@ -90,6 +106,20 @@ def pool_frames(frames: Any, prefix: str, stats: Sequence[str] = POOLINGS["mean_
     As the benchmark's ``pool_temporal``: population standard deviation, and quartiles as
     order statistics (the ``max(1, int(q * n))``-th smallest value); unlike it, NaN-aware
     (non-finite values are left out per dimension) and in float64 (it pools in float32).
+
+    Parameters
+    ----------
+    frames : array-like | None
+        ``(frames, dims)`` numbers, or one ``(dims,)`` frame; ``None`` gives ``{}``.
+    prefix : str
+        The feature names' prefix (e.g. ``"ext_video"``).
+    stats : sequence of str
+        Among ``mean``, ``std``, ``p25`` and ``p75``; default all four.
+
+    Returns
+    -------
+    dict of str to float
+        One value per dimension and statistic (NaN for a dimension without a finite value).
     """
     if frames is None:
         return {}
@@ -112,6 +142,20 @@ def ext_features(samples: Sequence[Sample], stats: Sequence[str]) -> tuple[dict[
     """The pooled ``ext_video_feats`` / ``ext_audio_feats`` of each sample (by id), and those that
     could not be read with why (:func:`~bitbox.clinical.hba.reader.read_ext_feats`: missing
     file, unsafe or unreadable file, wrong layout); those samples' features are left missing.
+
+    Parameters
+    ----------
+    samples : sequence of Sample
+        The samples, as :func:`~bitbox.clinical.hba.reader.iter_samples` read them.
+    stats : sequence of str
+        Statistics of :func:`pool_frames` (e.g. ``POOLINGS["mean_std"]``).
+
+    Returns
+    -------
+    features : dict of str to dict
+        Sample id -> ``{"ext_video_<dim>.<stat>" | "ext_audio_<dim>.<stat>": value}`` (empty without features).
+    failures : dict of str to str
+        ``"sample <id> <field>"`` (with the file's name) -> why it could not be read; also logged.
     """
     features: dict[str, dict[str, float]] = {s.id: {} for s in samples}
     failures: dict[str, str] = {}
@@ -133,7 +177,19 @@ def ext_features(samples: Sequence[Sample], stats: Sequence[str]) -> tuple[dict[
 
 
 def sample_text(sample: Sample) -> str:
-    """The words of a sample: its ``texts``, else its prompt without placeholders and answer options."""
+    """The words of a sample: its ``texts``, else its prompt without placeholders and answer options.
+
+    Parameters
+    ----------
+    sample : Sample
+        The sample.
+
+    Returns
+    -------
+    str
+        Its non-blank ``texts``, one per line; else its ``problem`` without ``<audio>``/``<video>``/``<image>``
+        and from "answer with one word from the following:" on, stripped (possibly ``""``).
+    """
     if sample.texts:
         return "\n".join(t for t in sample.texts if t.strip())
     return _OPTIONS.sub("", _PLACEHOLDER.sub("", sample.problem)).strip()
@@ -146,6 +202,27 @@ def extract_descriptors(samples: Sequence[Sample], out_dir: str | Path, *, proce
 
     Media go through ``bitbox.process_folder`` into ``out_dir/<media kind>`` (embedded media
     are written once under ``out_dir/media``), so a second call reuses every result.
+
+    Parameters
+    ----------
+    samples : sequence of Sample
+        The samples; each one's first video and first audio are measured (a medium shared by
+        several samples once).
+    out_dir : str | Path
+        The cache folder of the batches and of embedded media.
+    processors : sequence of str
+        Among ``face``, ``pose`` (videos) and ``speech`` (audios); others are ignored.
+    workers : int
+        Worker processes of the batches (default 1).
+    progress : bool
+        Show progress bars (default True).
+
+    Returns
+    -------
+    features : dict of str to dict
+        Sample id -> ``{"<video|audio>.<processor>.<column>.<stat>": value}`` (empty when nothing was measured).
+    failures : dict
+        Refused media paths and media whose processing failed -> the reason.
     """
     out_dir = Path(out_dir)
     features: dict[str, dict[str, float]] = {s.id: {} for s in samples}
@@ -166,17 +243,17 @@ def extract_descriptors(samples: Sequence[Sample], out_dir: str | Path, *, proce
         failures.update(failed)
         for path, recording_id in ok.items():
             pooled: dict[str, float] = {}
+            measured = Measurements.read(out_dir / kind / recording_id)
             for processor in wanted:
-                table = out_dir / kind / recording_id / f"{processor}.parquet"
-                if table.is_file():
-                    frame = pd.read_parquet(table)
+                if processor in measured:
+                    frame = measured[processor].timeseries
                     pooled.update({f"{kind[:-1]}.{processor}.{k}": v for k, v in pool_timeseries(frame).items()})
             for sample_id in paths[path]:
                 features[sample_id].update(pooled)
     return features, failures
 
 
-class DescriptorBaseline:
+class DescriptorBaseline(ParamsMixin):
     """One classifier per HBA dataset over pooled Bitbox descriptors and text embeddings.
 
     Parameters
@@ -226,16 +303,28 @@ class DescriptorBaseline:
         self.C = C
         self.workers = workers
 
-    def get_params(self) -> dict[str, Any]:
-        """The constructor parameters, as given (they round-trip: ``DescriptorBaseline(**b.get_params())``)."""
-        return {"processors": self.processors, "pooling": self.pooling, "text": self.text,
-                "ext_feats": self.ext_feats, "embedding_model": self.embedding_model, "C": self.C,
-                "workers": self.workers}
+    # get_params / set_params / repr: bitbox.params.ParamsMixin (get_params round-trips:
+    # ``DescriptorBaseline(**b.get_params())``)
+    _parameter_constraints = {
+        "processors": [InstanceOf(list, tuple)],
+        "pooling": [Options(POOLINGS)],
+        "text": [Bool()],
+        "ext_feats": [Bool()],
+        "embedding_model": [PathLike(), NoneOk()],
+        "C": [Interval(float, 0, None, closed="neither")],
+        "workers": [Interval(int, 1, None)],
+    }
 
-    def _validate(self) -> None:
-        if self.pooling not in POOLINGS:
-            raise ParameterError(f"The 'pooling' parameter of DescriptorBaseline must be one of {list(POOLINGS)}. "
-                                 f"Got {self.pooling!r} instead.")
+    def validate_params(self) -> None:
+        """Check the parameters (:class:`~bitbox.params.ParamsMixin`), then that ``processors`` are among
+        face, pose and speech and that something is measured.
+
+        Raises
+        ------
+        ParameterError
+            Naming the parameter and what it must be.
+        """
+        super().validate_params()
         unknown = sorted(set(self.processors) - {p for ps in MEDIA_PROCESSORS.values() for p in ps})
         if unknown:
             raise ParameterError(f"DescriptorBaseline reads media with face, pose and speech only. Got {unknown}.")
@@ -278,13 +367,41 @@ class DescriptorBaseline:
         ``media_root`` and ``allow_outside_paths`` go to :func:`~bitbox.clinical.hba.reader.iter_samples`
         when ``data`` is a path: media outside the data file's folder (or ``media_root``) are
         refused, and listed in ``failures_`` with the reason.
+
+        Parameters
+        ----------
+        data : str | Path | iterable of Sample
+            Training samples: a ``.jsonl`` or ``.parquet`` file or a folder of them, or samples already
+            read. QA samples are left out; answers are normalised (:func:`~bitbox.clinical.hba.tasks.normalize_answer`).
+        cache_dir : str | Path
+            Folder of the descriptor batches and embeddings (reused by later calls).
+        registry : TaskRegistry | None
+            Tells QA datasets from classification ones; ``None`` (default) for the benchmark's.
+        progress : bool
+            Show progress bars (default True).
+        media_root : str | Path | None
+            The folder media must lie in (default: each data file's folder).
+        allow_outside_paths : bool
+            Accept media paths outside that folder (default False): only for data files you trust.
+
+        Returns
+        -------
+        DescriptorBaseline
+            This model, fitted.
+
+        Raises
+        ------
+        ParameterError
+            A parameter is invalid, the data hold no classification sample, or a dataset has no feature.
+        HbaFormatError
+            The data cannot be read, or a sample id appears twice.
         """
         from sklearn.impute import SimpleImputer
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        self._validate()
+        self.validate_params()
         registry = registry or default_registry()
         samples = list(iter_samples(data, media_root=media_root, allow_outside_paths=allow_outside_paths)
                        if isinstance(data, (str, Path)) else data)
@@ -324,6 +441,32 @@ class DescriptorBaseline:
         Media that could not be measured, or whose path was refused (see :meth:`fit`), leave
         their features missing (imputed); they are listed with the reason in
         ``predict_failures_``.
+
+        Parameters
+        ----------
+        data : str | Path | iterable of Sample
+            Samples to predict: a ``.jsonl`` or ``.parquet`` file or a folder of them, or samples already
+            read. Samples of other datasets (QA, or not in training) are skipped and logged.
+        cache_dir : str | Path
+            Folder of the descriptor batches and embeddings (may be the training's).
+        progress : bool
+            Show progress bars (default True).
+        media_root : str | Path | None
+            The folder media must lie in (default: each data file's folder).
+        allow_outside_paths : bool
+            Accept media paths outside that folder (default False): only for data files you trust.
+
+        Returns
+        -------
+        dict of str to str
+            Sample id -> predicted answer (one of its dataset's training classes).
+
+        Raises
+        ------
+        ParameterError
+            The model is not fitted.
+        HbaFormatError
+            The data cannot be read, or a sample id appears twice.
         """
         if not hasattr(self, "models_"):
             raise ParameterError("This DescriptorBaseline is not fitted yet: call fit() or load() first.")
@@ -351,7 +494,26 @@ class DescriptorBaseline:
     def save(self, path: str | Path, *, provenance: dict | None = None) -> Path:
         """``model.safetensors`` (per dataset: imputation medians, scaler mean and scale,
         coefficients and intercepts) and ``config.json`` (format, the arrays' SHA-256, parameters,
-        classes, column names, provenance). Nothing is pickled: :meth:`load` runs no code."""
+        classes, column names, provenance). Nothing is pickled: :meth:`load` runs no code.
+
+        Parameters
+        ----------
+        path : str | Path
+            The model folder (created when missing); its files are replaced.
+        provenance : dict | None
+            Recorded as given in ``config.json`` (the CLI gives the training data's files and SHA-256);
+            ``None`` (default) records an empty dict.
+
+        Returns
+        -------
+        Path
+            The folder.
+
+        Raises
+        ------
+        ParameterError
+            The model is not fitted.
+        """
         from bitbox.modelfiles import save_model
 
         if not hasattr(self, "models_"):
@@ -378,8 +540,21 @@ class DescriptorBaseline:
     def load(cls, path: str | Path) -> "DescriptorBaseline":
         """A model saved by :meth:`save` (arrays + JSON, checked against their SHA-256; no pickle).
 
+        Parameters
+        ----------
+        path : str | Path
+            A folder written by :meth:`save` (or ``bitbox hba baseline train``).
+
+        Returns
+        -------
+        DescriptorBaseline
+            The fitted model, with the ``failures_`` of its training.
+
         Raises
         ------
+        ParameterError
+            ``config.json`` and the arrays do not describe one model (missing entries, shapes that do not fit,
+            invalid parameters).
         bitbox.modelfiles.ModelFileError
             When the folder is not such a model, holds a pickled ``model.joblib`` from an older
             Bitbox (refused unopened; the message gives the command that retrains it), or an
@@ -395,6 +570,7 @@ class DescriptorBaseline:
         try:
             state = arrays[_ARRAYS]
             model = cls(**dict(config["params"]))
+            model.validate_params()
             model.models_, model.columns_, model.classes_, model.n_train_ = {}, {}, {}, {}
             for dataset, entry in config["datasets"].items():
                 model.columns_[dataset] = list(entry["columns"])
@@ -451,8 +627,11 @@ class LinearPipeline:
     mean, scale : ndarray, shape (n_kept,)
         The scaler's statistics.
     coef : ndarray, shape (1 or n_classes, n_kept)
+        The logistic regression's coefficients (one row for two classes).
     intercept : ndarray, shape (1 or n_classes,)
+        Its intercepts.
     classes : sequence of str
+        The class labels, in the order of the regression's classes (its ``classes_``).
     """
 
     _ARRAYS = ("statistics", "mean", "scale", "coef", "intercept")
@@ -468,7 +647,18 @@ class LinearPipeline:
 
     @classmethod
     def from_sklearn(cls, pipeline: Any) -> "LinearPipeline":
-        """From a fitted ``make_pipeline(SimpleImputer, StandardScaler, LogisticRegression)``."""
+        """From a fitted ``make_pipeline(SimpleImputer, StandardScaler, LogisticRegression)``.
+
+        Parameters
+        ----------
+        pipeline : sklearn.pipeline.Pipeline
+            The fitted pipeline: exactly those three steps, in that order.
+
+        Returns
+        -------
+        LinearPipeline
+            The same predictions, from plain arrays (class labels as strings).
+        """
         imputer, scaler, logistic = (step for _, step in pipeline.steps)
         return cls(imputer.statistics_, scaler.mean_, scaler.scale_, logistic.coef_, logistic.intercept_,
                    [str(c) for c in logistic.classes_])
@@ -476,7 +666,29 @@ class LinearPipeline:
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], classes: Sequence[str], *, n_features: int
                     ) -> "LinearPipeline":
-        """From :meth:`arrays` and the class names, checking the shapes agree."""
+        """From :meth:`arrays` and the class names, checking the shapes agree.
+
+        Parameters
+        ----------
+        arrays : dict of str to np.ndarray
+            ``statistics``, ``mean``, ``scale``, ``coef`` and ``intercept``, as :meth:`arrays` gives them.
+        classes : sequence of str
+            The class labels, in the regression's order.
+        n_features : int
+            Input features (the length of ``statistics``).
+
+        Returns
+        -------
+        LinearPipeline
+            The pipeline.
+
+        Raises
+        ------
+        KeyError
+            An array is missing.
+        ValueError
+            The shapes do not fit ``n_features`` and the number of classes.
+        """
         model = cls(*(arrays[name] for name in cls._ARRAYS), classes)
         kept = int(np.isfinite(model.statistics).sum())
         rows = 1 if len(model.classes_) == 2 else len(model.classes_)
@@ -491,7 +703,18 @@ class LinearPipeline:
         return {name: getattr(self, name) for name in self._ARRAYS}
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
-        """Scores as ``LogisticRegression.decision_function`` gives them: ``(n,)`` for two classes, else ``(n, k)``."""
+        """Scores as ``LogisticRegression.decision_function`` gives them: ``(n,)`` for two classes, else ``(n, k)``.
+
+        Parameters
+        ----------
+        X : np.ndarray
+            ``(n, n_features)`` features; NaN is imputed with the training medians. Not modified.
+
+        Returns
+        -------
+        np.ndarray
+            ``(n,)`` scores of the second class for two classes, else ``(n, n_classes)``.
+        """
         X = np.array(X, dtype=np.float64, order="C")  # a copy: the caller's array is not modified
         missing = np.isnan(X)
         if missing.any():
@@ -505,7 +728,18 @@ class LinearPipeline:
         return scores.ravel() if scores.shape[1] == 1 else scores
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """The most probable class of each row."""
+        """The most probable class of each row.
+
+        Parameters
+        ----------
+        X : np.ndarray
+            ``(n, n_features)`` features, as :meth:`decision_function` takes them.
+
+        Returns
+        -------
+        np.ndarray
+            ``(n,)`` class labels.
+        """
         scores = self.decision_function(X)
         indices = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[indices]

@@ -103,7 +103,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    """Add ``bitbox hba`` to the ``bitbox`` command's subparsers."""
+    """Add ``bitbox hba`` (``evaluate``, ``baseline train``, ``baseline predict``) to the ``bitbox`` subparsers.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The subparsers of the ``bitbox`` parser (what ``ArgumentParser.add_subparsers`` returns); each
+        subcommand sets ``func``, the function that runs it and returns the exit status.
+    """
     from .baseline import POOLINGS
 
     group = sub.add_parser("hba", help="Human Behavior Atlas: score any model; the Bitbox descriptor baseline")

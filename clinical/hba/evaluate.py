@@ -23,10 +23,21 @@ _LISTED = 50  # ids listed in metrics.json for missing/extra predictions (all ar
 def read_predictions(path: str | Path) -> dict[str, str]:
     """``{id: prediction}`` from a JSONL file of ``{"id": ..., "prediction": ...}`` lines.
 
+    Parameters
+    ----------
+    path : str | Path
+        The UTF-8 JSONL file; blank lines are skipped. An id is a sample id, or its row index when the
+        data has none (compared as a string); a ``null`` prediction is an empty answer.
+
+    Returns
+    -------
+    dict of str to str
+        Sample id -> prediction, in the file's order.
+
     Raises
     ------
     HbaFormatError
-        For invalid JSON, a line without ``id`` or ``prediction``, or an id given twice.
+        For an unreadable file, invalid JSON, a line without ``id`` or ``prediction``, or an id given twice.
     """
     path = Path(path)
     out: dict[str, str] = {}
@@ -54,7 +65,24 @@ def read_predictions(path: str | Path) -> dict[str, str]:
 
 
 def load_judge(spec: str) -> Callable[[str, str, str], float]:
-    """A judge from ``"package.module:function"`` (a callable ``(problem, answer, prediction) -> score``)."""
+    """A judge from ``"package.module:function"`` (a callable ``(problem, answer, prediction) -> score``).
+
+    Parameters
+    ----------
+    spec : str
+        ``MODULE:FUNCTION``: an importable module (on ``sys.path``) and the name of a callable in it.
+        Importing the module runs its code: name only modules you trust.
+
+    Returns
+    -------
+    Judge
+        The callable, scoring in [0, 1] (see :class:`~bitbox.clinical.hba.metrics.Judge`).
+
+    Raises
+    ------
+    ParameterError
+        ``spec`` is not ``MODULE:FUNCTION``, the module or the name cannot be loaded, or it is not callable.
+    """
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise ParameterError(f"--judge expects MODULE:FUNCTION (e.g. my_judges.local_llm:judge). Got {spec!r}.")
@@ -90,6 +118,31 @@ def evaluate_predictions(data: str | Path | Iterable[Sample], predictions: Mappi
     ``missing_predictions``; predictions whose id is not in the data are counted in
     ``extra_predictions`` and ignored. Neither is silently dropped.
 
+    Parameters
+    ----------
+    data : str | Path | iterable of Sample
+        HBA samples: a ``.jsonl`` or ``.parquet`` file or a folder of them (read with
+        :func:`~bitbox.clinical.hba.reader.iter_samples`), or samples already read.
+    predictions : mapping of str to str
+        Sample id -> the model's response (e.g. from :func:`read_predictions`).
+    registry : TaskRegistry | None
+        How each dataset is scored; ``None`` (default) for the 16 datasets of
+        :func:`~bitbox.clinical.hba.tasks.default_registry`.
+    judge : Judge | None
+        Scores QA answers (``judged_accuracy``); ``None`` (default): QA gets ``exact_match`` only.
+    media_root : str | Path | None
+        The folder media must lie in when ``data`` is a path (default: each data file's folder).
+    allow_outside_paths : bool
+        Accept media paths outside that folder (default False): only for data files you trust.
+    average : str
+        Classes of the macro averages: ``"gold"`` (default, as the benchmark) or ``"gold_and_predicted"``.
+    extract : str
+        How the answer is read from a response (:data:`~bitbox.clinical.hba.answers.EXTRACT_RULES`;
+        default ``"sft"``).
+    synonyms : bool
+        Map gold and predicted answers through the label map's synonyms (default False, as the
+        benchmark); applied to the datasets that have a label domain.
+
     Returns
     -------
     dict
@@ -98,6 +151,14 @@ def evaluate_predictions(data: str | Path | Iterable[Sample], predictions: Mappi
         Classification datasets have the metrics of
         :func:`~bitbox.clinical.hba.metrics.classification_metrics` (plus ``sentiment`` or
         ``emotion`` metrics by domain); QA datasets ``exact_match`` (and ``judged_accuracy``).
+
+    Raises
+    ------
+    HbaFormatError
+        A sample id appears twice in the data, the data cannot be read, or a sentiment dataset has a gold
+        answer off its scale.
+    ValueError
+        ``average`` or ``extract`` is unknown, or the judge scores outside [0, 1].
     """
     registry = registry or default_registry()
     samples = (iter_samples(data, media_root=media_root, allow_outside_paths=allow_outside_paths)

@@ -59,7 +59,27 @@ class Judge(Protocol):
 
 
 def confusion_matrix(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> np.ndarray:
-    """Counts ``[i, j]`` of gold ``labels[i]`` predicted as ``labels[j]``."""
+    """Counts ``[i, j]`` of gold ``labels[i]`` predicted as ``labels[j]``.
+
+    Parameters
+    ----------
+    y_true : sequence of str
+        Gold answers, as compared (e.g. from :func:`~bitbox.clinical.hba.answers.prepare_answers`).
+    y_pred : sequence of str
+        Predictions, in the order of ``y_true``.
+    labels : sequence of str
+        The rows' and columns' labels, in order; every gold answer and prediction must be one of them.
+
+    Returns
+    -------
+    np.ndarray
+        ``(len(labels), len(labels))`` int64 counts.
+
+    Raises
+    ------
+    KeyError
+        A gold answer or prediction is not in ``labels``.
+    """
     index = {label: k for k, label in enumerate(labels)}
     matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
     for t, p in zip(y_true, y_pred):
@@ -110,12 +130,20 @@ def classification_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], *, labe
 
     Parameters
     ----------
-    y_true, y_pred : gold answers and model responses
-    label_set : the dataset's valid labels, for ``n_invalid`` (default: ``task.labels``)
-    task : the dataset's registry entry (its labels, and its label-map rules for ``synonyms``)
-    average : ``"gold"`` (the benchmark: macro over the gold classes) or ``"gold_and_predicted"``
-    extract, synonyms, normalize : how answers are read
-        (:func:`~bitbox.clinical.hba.answers.prepare_answers`)
+    y_true : sequence
+        Gold answers, one per sample.
+    y_pred : sequence
+        The model's responses, in the order of ``y_true``.
+    label_set : sequence of str
+        The dataset's valid labels, for ``n_invalid`` (default: ``task.labels``).
+    task : TaskInfo | None
+        The dataset's registry entry (its labels, and its label-map rules for ``synonyms``).
+    average : str
+        ``"gold"`` (default; the benchmark: macro over the gold classes) or ``"gold_and_predicted"``
+        (:data:`AVERAGES`).
+    extract, synonyms, normalize : str, bool, callable | None
+        How answers are read (:func:`~bitbox.clinical.hba.answers.prepare_answers`; defaults
+        ``"sft"``, False, None).
 
     Returns
     -------
@@ -124,7 +152,14 @@ def classification_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], *, labe
         ``per_class_f1`` (the averaged classes that are valid labels), ``n_invalid`` (predictions
         outside ``label_set`` ∪ gold), ``n_empty`` (no answer: missing or empty predictions, wrong
         but neither invalid nor a class of their own), ``confusion_matrix`` (gold ∪ predicted
-        answers, ``""`` for no answer), ``average``.
+        answers, ``""`` for no answer), ``average``. Only ``n``, ``accuracy`` (NaN) and ``average``
+        when there are no samples.
+
+    Raises
+    ------
+    ValueError
+        ``y_true`` and ``y_pred`` differ in length, ``average`` is unknown, or ``synonyms=True``
+        without a ``task`` that has label-map rules (and no ``normalize``).
 
     Examples
     --------
@@ -204,14 +239,20 @@ def sentiment_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], levels: Sequ
 
     Parameters
     ----------
-    y_true, y_pred : gold answers and model responses
-    levels : the dataset's levels (``chsimsv2``'s 5, ``meld_senti``'s 3...): answers are placed on
+    y_true : sequence
+        Gold answers, one per sample; each must be on the scale.
+    y_pred : sequence
+        The model's responses, in the order of ``y_true``.
+    levels : sequence of str | None
+        The dataset's levels (``chsimsv2``'s 5, ``meld_senti``'s 3...): answers are placed on
         the benchmark's 7-point scale whatever they are; 7 levels of your own (most negative
-        first) define a scale of their own
-    task : the dataset's registry entry (its label-map rules for ``synonyms``; default: the
-        benchmark's ``sentiment_intensity`` rules)
-    extract, synonyms, normalize : how answers are read
-        (:func:`~bitbox.clinical.hba.answers.prepare_answers`)
+        first) define a scale of their own. ``None`` (default): the benchmark's scale.
+    task : TaskInfo | None
+        The dataset's registry entry (its label-map rules for ``synonyms``; default: the
+        benchmark's ``sentiment_intensity`` rules).
+    extract, synonyms, normalize : str, bool, callable | None
+        How answers are read (:func:`~bitbox.clinical.hba.answers.prepare_answers`; defaults
+        ``"sft"``, False, None).
 
     Returns
     -------
@@ -223,7 +264,8 @@ def sentiment_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], levels: Sequ
     Raises
     ------
     ValueError
-        When a gold answer is not on the scale.
+        When a gold answer is not on the scale, or ``levels`` are neither among the benchmark's
+        seven nor seven distinct levels.
     """
     rules = task.rules if task is not None and task.rules is not None else \
         default_registry().label_rules("sentiment_intensity")
@@ -257,6 +299,25 @@ def emotion_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], *, task: TaskI
     A ratio with a zero denominator is 0, as the benchmark's: a class that is every gold answer
     (N = 0) has WA = TP/P / 2. ``synonyms=True`` reads answers with ``task``'s label-map rules
     (default: the benchmark's ``emotion`` synonyms).
+
+    Parameters
+    ----------
+    y_true : sequence
+        Gold answers, one per sample.
+    y_pred : sequence
+        The model's responses, in the order of ``y_true``.
+    task : TaskInfo | None
+        The dataset's registry entry (its label-map rules for ``synonyms``); ``None`` (default) uses the
+        benchmark's ``emotion`` rules.
+    extract, synonyms, normalize : str, bool, callable | None
+        How answers are read (:func:`~bitbox.clinical.hba.answers.prepare_answers`; defaults
+        ``"sft"``, False, None).
+
+    Returns
+    -------
+    dict
+        ``mean_weighted_accuracy`` (NaN without samples) and ``per_class_weighted_accuracy``
+        (gold class -> WA_c).
     """
     rules = task.rules if task is not None and task.rules is not None else default_registry().label_rules("emotion")
     true_raw, pred_raw = prepare_answers(y_true, y_pred, rules=rules, extract=extract, synonyms=synonyms,
@@ -282,6 +343,34 @@ def qa_metrics(problems: Sequence[str], answers: Sequence[Any], predictions: Seq
     The judge gets the problem, the gold answer lower-cased and the prediction read by
     ``extract`` (default ``"judge"``: the ``\\boxed{...}`` content, else the stripped response),
     as ``llm_judge_eval.py`` passes them.
+
+    Parameters
+    ----------
+    problems : sequence of str
+        The questions, one per sample (only the judge reads them).
+    answers : sequence
+        Gold answers, in the order of ``problems``.
+    predictions : sequence
+        The model's responses, in the same order.
+    judge : Judge | None
+        Scores ``judge(problem, answer, prediction)`` in [0, 1]; ``None`` (default) gives no
+        ``judged_accuracy``.
+    extract : str
+        How the prediction is read from a response (:data:`~bitbox.clinical.hba.answers.EXTRACT_RULES`).
+    normalize : callable
+        Applied to the gold answer and the extracted prediction before the exact match (default
+        :func:`~bitbox.clinical.hba.answers.normalize_answer`).
+
+    Returns
+    -------
+    dict
+        ``n``, ``exact_match`` (the fraction matching; NaN without samples) and, with a judge,
+        ``judged_accuracy`` (its mean score).
+
+    Raises
+    ------
+    ValueError
+        The judge returned a score outside [0, 1], or ``extract`` is unknown.
     """
     extracted = [extract_answer(p, extract) for p in predictions]
     exact = [normalize(a) == normalize(p) for a, p in zip(answers, extracted)]

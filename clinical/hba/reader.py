@@ -55,7 +55,17 @@ class HbaFeatureError(HbaFormatError):
 
 @dataclass(frozen=True)
 class Media:
-    """One media item: a file on disk, or bytes embedded in the data file."""
+    """One media item: a file on disk, or bytes embedded in the data file.
+
+    Parameters
+    ----------
+    path : Path | None
+        The file on disk (already checked by the reader's :class:`MediaPolicy`); ``None`` for embedded bytes.
+    data : bytes | None
+        The embedded file's bytes; ``None`` for a file on disk.
+    name : str
+        The path as the data file gives it (for embedded bytes, only a name: its suffix tells the format).
+    """
 
     path: Path | None = None
     data: bytes | None = None
@@ -63,9 +73,11 @@ class Media:
 
     @property
     def suffix(self) -> str:
+        """The lower-case extension of ``name`` (else of the file's name), e.g. ``".mp4"``; ``""`` when none."""
         return Path(self.name or (self.path.name if self.path else "")).suffix.lower()
 
     def sha256(self) -> str:
+        """The SHA-256 (hex) of the media's bytes: the embedded ones, or the file's content (read from disk)."""
         if self.data is not None:
             return hashlib.sha256(self.data).hexdigest()
         from bitbox.recording import sha256_file
@@ -73,7 +85,20 @@ class Media:
         return sha256_file(self.path)
 
     def materialize(self, folder: str | Path) -> Path:
-        """A path to the media: the file itself, or the embedded bytes written once under ``folder``."""
+        """A path to the media: the file itself, or the embedded bytes written once under ``folder``.
+
+        Parameters
+        ----------
+        folder : str | Path
+            Where embedded bytes are written, as ``<first 24 hex digits of their SHA-256><suffix>``
+            (``.bin`` without a suffix), atomically; a file already there is reused, and the folder is
+            created when missing. Unused for a file on disk.
+
+        Returns
+        -------
+        Path
+            The file on disk, or the written copy of the embedded bytes.
+        """
         if self.data is None:
             return self.path
         target = Path(folder) / f"{self.sha256()[:24]}{self.suffix or '.bin'}"
@@ -87,7 +112,38 @@ class Media:
 
 @dataclass
 class Sample:
-    """One benchmark sample (see the module docstring); ``index`` is its row over all files read."""
+    """One benchmark sample (see the module docstring); ``index`` is its row over all files read.
+
+    Parameters
+    ----------
+    index : int
+        The sample's row, counted over all files read (from 0).
+    id : str
+        The row's ``id``, else ``str(index)``.
+    problem : str
+        The prompt, with ``<audio>``/``<video>`` placeholders (a participant's words: never logged).
+    answer : str
+        The gold answer, as text.
+    dataset : str
+        The dataset's name (stripped), as the task registry knows it.
+    task : str | None
+        The row's ``task`` (``..._cls`` or ``..._qa``), or ``None``.
+    class_label : object
+        The row's ``class_label`` as given, or ``None``.
+    modality_signature : str | None
+        The row's ``modality_signature`` (the modalities the sample uses, as the benchmark names them), or ``None``.
+    images, videos, audios : list of Media
+        The media items whose paths were accepted (refused ones are in ``refused_media``).
+    texts : list of str
+        The row's ``texts`` (a single string is one text).
+    ext_video_feats, ext_audio_feats : Media | list | None
+        The benchmark's pre-extracted OpenPose / openSMILE features: a ``.pt`` file (or its bytes), the
+        numbers inline, or ``None``; read with :func:`read_ext_feats`.
+    source : str
+        Where the sample was read: ``"<data file name> row <n> (line <m>)"``.
+    refused_media : dict of str to str
+        ``"sample <id> <field>[<k>] <path>"`` -> why the reader's :class:`MediaPolicy` refused that path.
+    """
 
     index: int
     id: str
@@ -115,7 +171,23 @@ class Sample:
 
 
 def data_files(path: str | Path) -> list[Path]:
-    """The data files of a path: the file itself, or a folder's ``*.jsonl``/``*.json``/``*.parquet`` (sorted)."""
+    """The data files of a path: the file itself, or a folder's ``*.jsonl``/``*.json``/``*.parquet`` (sorted).
+
+    Parameters
+    ----------
+    path : str | Path
+        A data file (``.jsonl``, ``.json`` or ``.parquet``) or a folder holding some (not searched recursively).
+
+    Returns
+    -------
+    list of Path
+        The data files, sorted by name.
+
+    Raises
+    ------
+    HbaFormatError
+        The path does not exist, is a file of another extension, or is a folder without data files.
+    """
     path = Path(path)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in _SUFFIXES and p.is_file())
@@ -179,6 +251,20 @@ class MediaPolicy:
 
         Relative paths are relative to ``folder`` (the data file's); the path must resolve
         (following symbolic links) inside the root.
+
+        Parameters
+        ----------
+        item : str
+            The media path as the data file gives it.
+        folder : Path
+            The data file's folder: the base of a relative path, and the root without ``media_root``.
+
+        Returns
+        -------
+        path : Path
+            The media's path (``folder / item`` for a relative one), not resolved.
+        reason : str | None
+            ``None`` when accepted; else why it was refused, with what to do about it.
         """
         raw = Path(item)
         path = raw if raw.is_absolute() else folder / raw
@@ -329,7 +415,9 @@ def read_ext_feats(sample: Sample, name: str) -> np.ndarray | None:
     Parameters
     ----------
     sample : Sample
+        The sample, as :func:`iter_samples` read it.
     name : {"ext_video_feats", "ext_audio_feats"}
+        The field to read.
 
     Returns
     -------
@@ -342,6 +430,8 @@ def read_ext_feats(sample: Sample, name: str) -> np.ndarray | None:
     HbaFeatureError
         The file does not exist (the message names the sample, the field and the resolved
         path), cannot be loaded safely, or holds something else than the layouts above.
+    ValueError
+        ``name`` is not one of :data:`EXT_FIELDS`.
     """
     if name not in EXT_FIELDS:
         raise ValueError(f"name must be one of {EXT_FIELDS}, got {name!r}")
@@ -487,11 +577,16 @@ def iter_samples(path: str | Path | Sequence[str | Path], *, media_root: str | P
     allow_outside_paths : bool
         Read media from anywhere: only for data files you trust.
 
+    Yields
+    ------
+    Sample
+        One per row, in file order (the files of a folder sorted by name).
+
     Raises
     ------
     HbaFormatError
         For a missing or unreadable file, invalid JSON, or a row without a required field,
-        naming the file, the row (and line) and the field.
+        naming the file, the row (and line) and the field; also when ``media_root`` is not a folder.
     """
     paths = [path] if isinstance(path, (str, Path)) else list(path)
     files = [f for p in paths for f in data_files(p)]

@@ -33,7 +33,19 @@ def _extra(row: Mapping[str, Any]) -> str:
 
 
 def results_markdown(metrics: Mapping[str, Any]) -> str:
-    """The per-dataset results as a markdown table (for docs and terminals)."""
+    """The per-dataset results as a markdown table (for docs and terminals).
+
+    Parameters
+    ----------
+    metrics : mapping
+        What :func:`~bitbox.clinical.hba.evaluate_predictions` returns (only its ``datasets`` are used).
+
+    Returns
+    -------
+    str
+        A markdown table: dataset, group, n, accuracy (QA: judged accuracy, else exact match), macro and
+        weighted F1, the task's own metrics and the missing predictions; ``–`` for a missing value.
+    """
     lines = ["| dataset | group | n | accuracy | macro F1 | weighted F1 | task metrics | missing |",
              "|---|---|---|---|---|---|---|---|"]
     for name, row in metrics["datasets"].items():
@@ -74,7 +86,23 @@ def _scoring(metrics: Mapping[str, Any]) -> str:
 
 def write_report(path: str | Path, metrics: Mapping[str, Any], *, title: str = "Human Behavior Atlas evaluation"
                  ) -> Path:
-    """A self-contained HTML page of :func:`~bitbox.clinical.hba.evaluate_predictions`'s result."""
+    """A self-contained HTML page of :func:`~bitbox.clinical.hba.evaluate_predictions`'s result.
+
+    Parameters
+    ----------
+    path : str | Path
+        The HTML file to write (atomically; replaced when it exists).
+    metrics : mapping
+        What :func:`~bitbox.clinical.hba.evaluate_predictions` returns: the per-dataset and per-group
+        tables, the scoring options and the missing and extra predictions are shown, with a bar plot.
+    title : str
+        The page's title and heading (default ``"Human Behavior Atlas evaluation"``).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     from bitbox.io import write_text
     from bitbox.report import html_page, png_data
 

@@ -32,7 +32,32 @@ SENTIMENT_LEVELS = ("highly negative", "negative", "weakly negative", "neutral",
 
 @dataclass(frozen=True)
 class TaskInfo:
-    """What the registry knows about one dataset."""
+    """What the registry knows about one dataset.
+
+    Parameters
+    ----------
+    dataset : str
+        The dataset's name in the samples (``"mosei_senti"``, ``"daicwoz"``...).
+    domain : str
+        Its domain (``"sentiment"``, ``"emotion"``, ``"mental_health"``, ``"sarcasm"``, ``"humour"``,
+        ``"qa"``; ``"other"`` for an unregistered classification dataset).
+    group : str
+        Its behavior group (one of :data:`GROUPS`, or ``"other"`` when unregistered).
+    task : str
+        ``"cls"`` (classification) or ``"qa"`` (free-form answers).
+    labels : tuple of str
+        The valid answers, as the label map reads them (empty for QA and unregistered datasets).
+    metrics : tuple of str
+        The metric families that score it: ``"classification"``, ``"sentiment"``, ``"emotion"``, ``"qa"``.
+    registered : bool
+        Whether the registry lists the dataset (default True); an unregistered one is scored by its
+        sample's task.
+    label_domain : str | None
+        The label-map domain (``"sentiment_intensity"``, ``"mental_health_depression"``...) whose
+        synonyms and boolean answers apply; ``None`` (default) for none.
+    rules : LabelRules | None
+        That domain's rules (``None`` without a label domain); not compared between entries.
+    """
 
     dataset: str
     domain: str
@@ -47,10 +72,22 @@ class TaskInfo:
 
     @property
     def is_qa(self) -> bool:
+        """Whether the dataset is scored as free-form QA (``task == "qa"``) rather than classification."""
         return self.task == "qa"
 
     def canonical(self, answer: Any) -> str:
-        """A gold answer as the label map reads it (synonyms, boolean answers; lower-cased)."""
+        """A gold answer as the label map reads it (synonyms, boolean answers; lower-cased).
+
+        Parameters
+        ----------
+        answer : object
+            The answer (converted with ``str``; ``None`` is ``""``).
+
+        Returns
+        -------
+        str
+            The domain's canonical label, else the stripped, lower-cased answer (always so without ``rules``).
+        """
         if self.rules is not None:
             return self.rules.canonical(answer)
         return ("" if answer is None else str(answer)).strip().lower()
@@ -73,7 +110,24 @@ class TaskRegistry:
 
     @classmethod
     def from_file(cls, path: str | Path) -> "TaskRegistry":
-        """Read a registry JSON file."""
+        """Read a registry JSON file.
+
+        Parameters
+        ----------
+        path : str | Path
+            A UTF-8 JSON file of the shape of ``clinical/hba/data/tasks.json`` (see the class's ``data``).
+
+        Returns
+        -------
+        TaskRegistry
+            The registry of the file.
+
+        Raises
+        ------
+        ParameterError
+            The file cannot be read or is not JSON, lacks a ``groups``, ``domains`` or ``datasets`` object,
+            or a dataset names a label domain that ``label_domains`` does not define.
+        """
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
@@ -90,7 +144,24 @@ class TaskRegistry:
         return cls(data)
 
     def label_rules(self, label_domain: str) -> LabelRules:
-        """The :class:`~bitbox.clinical.hba.answers.LabelRules` of a label-map domain."""
+        """The :class:`~bitbox.clinical.hba.answers.LabelRules` of a label-map domain.
+
+        Parameters
+        ----------
+        label_domain : str
+            A key of the registry's ``label_domains`` (``"sentiment_intensity"``, ``"emotion"``...).
+
+        Returns
+        -------
+        LabelRules
+            Its labels, synonyms, boolean answers (with the registry's ``boolean_answers`` words) and
+            space collapsing.
+
+        Raises
+        ------
+        ParameterError
+            The registry has no such label domain.
+        """
         domains = self.data.get("label_domains", {})
         if label_domain not in domains:
             raise ParameterError(f"The HBA registry has no label domain '{label_domain}' "
@@ -99,15 +170,32 @@ class TaskRegistry:
 
     @property
     def datasets(self) -> tuple[str, ...]:
+        """Names of the registered datasets, in the file's order."""
         return tuple(self.data["datasets"])
 
     @property
     def groups(self) -> tuple[str, ...]:
+        """Names of the registry's behavior groups, in the file's order."""
         return tuple(self.data["groups"])
 
     def get(self, dataset: str, task: str | None = None) -> TaskInfo:
         """The dataset's entry; an unregistered dataset is scored by its sample's ``task`` suffix
-        (``_qa``: QA, otherwise classification) in the group ``other``."""
+        (``_qa``: QA, otherwise classification) in the group ``other``.
+
+        Parameters
+        ----------
+        dataset : str
+            The dataset's name.
+        task : str | None
+            The sample's ``task`` field (e.g. ``"my_set_qa"``), used only when the dataset is not
+            registered; ``None`` (default) scores an unregistered dataset as classification.
+
+        Returns
+        -------
+        TaskInfo
+            The entry, its labels read through its label-map rules; ``registered=False`` (no labels,
+            no rules) for an unregistered dataset.
+        """
         entry = self.data["datasets"].get(dataset)
         if entry is None:
             is_qa = bool(task) and str(task).endswith("_qa")

@@ -31,9 +31,12 @@ class LexiconTagger:
     Parameters
     ----------
     level : {"category", "label"}
+        Tag with the top-level category (default) or the fine label of the training spans.
     min_precision : float
-        Smallest share of a term's training occurrences that were annotated.
+        Smallest share of a term's training occurrences that were annotated (default 0.5).
     hierarchy : LabelHierarchy | None
+        The labels and their categories; ``None`` (default) for the paper's 48 labels and 12 categories
+        (:func:`~bitbox.processors.narrative_format.default_hierarchy`).
 
     Attributes
     ----------
@@ -48,7 +51,24 @@ class LexiconTagger:
         self.hierarchy = hierarchy
 
     def fit(self, narratives: Sequence[Narrative]) -> "LexiconTagger":
-        """Learn the lexicon from annotated narratives."""
+        """Learn the lexicon from annotated narratives.
+
+        Parameters
+        ----------
+        narratives : sequence of Narrative
+            The training narratives with their annotated spans; a term's occurrences are counted,
+            case-insensitively and as whole words, over all of their texts.
+
+        Returns
+        -------
+        LexiconTagger
+            This tagger, with ``lexicon_`` set.
+
+        Raises
+        ------
+        ParameterError
+            ``level`` is not one of ``"category"``, ``"label"``, or a span's label is not in the hierarchy.
+        """
         if self.level not in LEVELS:
             raise ParameterError(f"level must be one of {LEVELS}. Got {self.level!r} instead.")
         hierarchy = self.hierarchy or default_hierarchy()
@@ -69,7 +89,24 @@ class LexiconTagger:
         return self
 
     def predict(self, narratives: Sequence[Narrative | str]) -> list[Narrative]:
-        """Narratives with the lexicon's spans (same content and names)."""
+        """Narratives with the lexicon's spans (same content and names).
+
+        Parameters
+        ----------
+        narratives : sequence of (Narrative | str)
+            Texts to tag: narratives (their own spans are ignored) or plain strings (unnamed).
+
+        Returns
+        -------
+        list of Narrative
+            One per input, in order: each case-insensitive, whole-word occurrence of a lexicon term
+            tagged with its label; of overlapping matches of one label, the longest is kept.
+
+        Raises
+        ------
+        ParameterError
+            The tagger is not fitted.
+        """
         if not hasattr(self, "lexicon_"):
             raise ParameterError("This LexiconTagger is not fitted yet: call fit() first.")
         out = []

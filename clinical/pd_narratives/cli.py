@@ -98,7 +98,14 @@ def _cmd_upgrade(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    """Add ``bitbox narratives`` to the ``bitbox`` command's subparsers."""
+    """Add ``bitbox narratives`` (``train``, ``evaluate``, ``predict``, ``upgrade-model``) to the ``bitbox`` subparsers.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The subparsers of the ``bitbox`` parser (what ``ArgumentParser.add_subparsers`` returns); each
+        subcommand sets ``func``, the function that runs it and returns the exit status.
+    """
     group = sub.add_parser("narratives", help="cognitive span categories in narratives (Khanna, Bhatt et al. 2025)")
     commands = group.add_subparsers(dest="narratives_command", required=True)
 

@@ -43,11 +43,19 @@ def split_narratives(narratives: Sequence[Narrative], *, fractions: Sequence[flo
         Summing to 1; the counts are rounded (at least one validation and one test file
         when there are three files or more).
     seed : int
+        Seed of the tie-breaking and of the pick within each stratum (default 42): the same files and
+        seed give the same split.
 
     Returns
     -------
     dict
         ``{name: part}``.
+
+    Raises
+    ------
+    ParameterError
+        The names are missing or not distinct, ``fractions`` are not three non-negative numbers summing
+        to 1, there are fewer than 3 narratives, or too few to leave any for training.
     """
     names = [n.name for n in narratives]
     if len(set(names)) != len(names) or not all(names):

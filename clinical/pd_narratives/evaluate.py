@@ -62,8 +62,18 @@ def _words(term: str, lenient: str) -> set[str]:
 def word_overlap(a: str, b: str, lenient: str = "paper") -> float:
     """``|A ∩ B| / max(|A|, |B|)`` over the word sets of two terms (0 when neither has a word).
 
-    ``lenient="paper"``: words split at whitespace, case-sensitive (the notebook's);
-    ``"one-to-one"``: lower-cased ``\\w+`` words.
+    Parameters
+    ----------
+    a, b : str
+        The two terms.
+    lenient : {"paper", "one-to-one"}
+        ``"paper"`` (default): words split at whitespace, case-sensitive (the notebook's);
+        ``"one-to-one"``: lower-cased ``\\w+`` words.
+
+    Returns
+    -------
+    float
+        The overlap in [0, 1]; a lenient match needs more than 0.5.
     """
     wa, wb = _words(a, lenient), _words(b, lenient)
     if not wa and not wb:
@@ -88,6 +98,32 @@ def sentence_terms(narrative: Narrative, *, hierarchy: LabelHierarchy | None = N
 
     ``strip=True``: terms without surrounding whitespace, empty ones left out; ``strip=False``:
     terms as written (the notebook's gold), spans with ``begin == end`` left out.
+
+    Parameters
+    ----------
+    narrative : Narrative
+        The annotated text; its sentences are those of
+        :func:`~bitbox.processors.narrative_format.split_sentences`.
+    hierarchy : LabelHierarchy | None
+        The labels and their categories; ``None`` (default) for the paper's.
+    level : {"category", "label"}
+        Pair each term with its label's top-level category (default) or with the label itself.
+    on_unknown : {"error", "drop"}
+        A label outside the hierarchy raises (default) or is left out.
+    dropped : list | None
+        When given, ``(narrative name, label)`` is appended for each span left out by ``on_unknown="drop"``.
+    strip : bool
+        Strip surrounding whitespace from the terms (default True).
+
+    Returns
+    -------
+    list of set of (str, str)
+        One set of ``(term, category or label)`` per sentence, in order.
+
+    Raises
+    ------
+    AnnotationError
+        A span's label is not in the hierarchy and ``on_unknown="error"``.
     """
     hierarchy = hierarchy or default_hierarchy()
     out = []
@@ -224,6 +260,8 @@ def evaluate_spans(gold: Sequence[Narrative] | Mapping[str, Narrative],
         predictions counts as predicted empty and is listed in ``missing_predictions``.
     level : {"category", "label"}
         Score top-level categories (as the paper) or the fine labels.
+    hierarchy : LabelHierarchy | None
+        The labels and their categories; ``None`` (default) for the paper's 48 labels and 12 categories.
     on_unknown : {"error", "drop"}
         A predicted label outside the hierarchy raises (default) or is left out and counted
         (the notebook leaves such predictions out silently).
@@ -243,6 +281,15 @@ def evaluate_spans(gold: Sequence[Narrative] | Mapping[str, Narrative],
         ``precision``, ``recall``, ``f1`` (micro and per category also ``tp``, ``fp``, ``fn`` and
         ``support``, the number of gold pairs). ``duplicate_sentences``: sentences whose text
         repeats an earlier one (scored once under ``lenient="paper"``).
+
+    Raises
+    ------
+    ParameterError
+        ``on_unknown``, ``lenient`` or ``macro`` is not one of its choices, or a sequence of gold
+        narratives repeats a name.
+    AnnotationError
+        A predicted narrative's content differs from its gold file's, per-sentence predictions hold
+        another number of sentences than the gold file, or a label is unknown with ``on_unknown="error"``.
     """
     hierarchy = hierarchy or default_hierarchy()
     _check_choice("on_unknown", on_unknown, ("error", "drop"))
@@ -303,7 +350,18 @@ def evaluate_spans(gold: Sequence[Narrative] | Mapping[str, Narrative],
 @dataclass
 class LlmSentence:
     """One parsed LLM answer: the sentence text, its ``(start, end, term, label)`` annotations, and
-    how many annotations were unreadable (left out, as the notebook leaves them out)."""
+    how many annotations were unreadable (left out, as the notebook leaves them out).
+
+    Parameters
+    ----------
+    text : str
+        The sentence as the answer's ``text =`` gives it (``""`` when the block has none).
+    annotations : list of (int, int, str, str)
+        ``(start, end, term, label)`` of each readable annotation, character offsets as the model wrote
+        them; identical ones are kept once and those with ``start == end`` dropped.
+    unparsed : int
+        Annotations in the block that could not be read (default 0).
+    """
 
     text: str
     annotations: list[tuple[int, int, str, str]]
@@ -351,7 +409,9 @@ def _parse_block(block: str) -> LlmSentence:
 
 
 def parse_llm_output(output: str) -> list[LlmSentence]:
-    """Parse answers in the paper's format, one block per sentence, as the notebook (cell 4)::
+    """Parse answers in the paper's format, one block per sentence, as the notebook (cell 4).
+
+    A block reads::
 
         ( text ="I made breakfast." annotations = { Annotation(start=2, end=16, term="made breakfast",
           label="action"), ... } )
@@ -363,6 +423,17 @@ def parse_llm_output(output: str) -> list[LlmSentence]:
     AnnotationStart = 2, AnnotationEnd = 16, Term = "made breakfast", Label = "action", }``,
     is read too, field by field as the notebook reads it. Single quotes are accepted besides
     double ones (the notebook reads double quotes only).
+
+    Parameters
+    ----------
+    output : str
+        The model's answers: blocks starting ``( text =``; a text without any block but with
+        annotations is read as one block.
+
+    Returns
+    -------
+    list of LlmSentence
+        One per block, in order (empty when the output holds no block).
     """
     starts = [m.start() for m in re.finditer(r"\(\s*text\s*=", output)]
     if not starts and ("Annotation(" in output or "Annotation =" in output):
@@ -381,6 +452,23 @@ def read_llm_predictions(path: str | Path, gold: Narrative) -> list[set[tuple[st
     Each block is put on the gold sentence with the same text (whitespace aside); sentences
     without a block have no predictions; a block whose text matches no sentence is an error.
     Unreadable annotations are left out (as the notebook does) and their number is logged.
+
+    Parameters
+    ----------
+    path : str | Path
+        The UTF-8 text file of the model's answers (see :func:`parse_llm_output`).
+    gold : Narrative
+        The gold narrative the answers are for; its sentences are the alignment's targets.
+
+    Returns
+    -------
+    list of set of (str, str)
+        Per gold sentence, the predicted ``(term, label)`` pairs (labels as written, not checked here).
+
+    Raises
+    ------
+    AnnotationError
+        A block's text matches no sentence of ``gold``.
     """
     path = Path(path)
     blocks = parse_llm_output(path.read_text(encoding="utf-8"))
@@ -408,7 +496,26 @@ def read_predictions(folder: str | Path, gold: Iterable[Narrative]) -> dict[str,
     """Predictions for the gold narratives from a folder: ``NAME.json`` (annotation JSON) or
     ``NAME.txt`` (LLM answers), matched to the gold files by name. Files without a gold
     partner are returned too (they become ``extra_predictions``); labels are checked by
-    :func:`evaluate_spans`."""
+    :func:`evaluate_spans`.
+
+    Parameters
+    ----------
+    folder : str | Path
+        The folder of predictions (not searched recursively; other files are ignored).
+    gold : iterable of Narrative
+        The gold narratives, named after their file stems; a ``.txt`` file is aligned to its namesake.
+
+    Returns
+    -------
+    dict of str to object
+        File stem -> a :class:`~bitbox.processors.narrative_format.Narrative` (from ``.json``) or per-sentence
+        sets of ``(term, label)`` (from ``.txt``; an empty list when no gold narrative has that name).
+
+    Raises
+    ------
+    AnnotationError
+        ``folder`` is not a folder, an annotation JSON is malformed, or an LLM block matches no gold sentence.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise AnnotationError(folder, "is not a folder", "Give the folder of predicted annotation files")

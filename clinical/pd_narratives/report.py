@@ -68,6 +68,24 @@ def write_report(path: str | Path, evaluations: Mapping[str, Any], *, title: str
 
     ``names`` picks which keys of ``evaluations`` are systems (default: all whose value has
     ``strict`` and ``lenient``); with a single evaluation dict, pass it as ``{"predictions": result}``.
+
+    Parameters
+    ----------
+    path : str | Path
+        The HTML file to write (atomically; replaced when it exists).
+    evaluations : mapping
+        System name -> :func:`~bitbox.clinical.pd_narratives.evaluate.evaluate_spans` result; other keys
+        (e.g. the ``split`` of a training run's metrics) are ignored.
+    title : str
+        The page's title and heading (default ``"Span evaluation"``).
+    names : sequence of str | None
+        The systems to show, in column order; ``None`` (default) for every evaluation result in
+        ``evaluations``.
+
+    Returns
+    -------
+    Path
+        ``path``.
     """
     from bitbox.io import write_text
     from bitbox.report import html_page, png_data

@@ -20,7 +20,19 @@ __all__ = ["TrainingRun", "train_and_evaluate", "write_training_outputs", "predi
 
 @dataclass
 class TrainingRun:
-    """A trained model, the file split and the test-set scores of the model and the lexicon baseline."""
+    """A trained model, the file split and the test-set scores of the model and the lexicon baseline.
+
+    Parameters
+    ----------
+    model : SpanCategorizer
+        The fitted span model.
+    split : dict of str to str
+        File stem -> ``"train"``, ``"validation"`` or ``"test"``.
+    metrics : dict
+        ``model`` and ``lexicon_baseline`` (:func:`~bitbox.clinical.pd_narratives.evaluate.evaluate_spans`
+        results on the test files), ``split`` (part -> file stems), ``n_spans`` (part -> annotated spans),
+        ``best_epoch``, ``validation_f1`` and ``unreachable_training_spans``; empty by default.
+    """
 
     model: SpanCategorizer
     split: dict[str, str]
@@ -39,6 +51,8 @@ def train_and_evaluate(corpus: str | Path | Sequence[Narrative], *, model: SpanC
     Parameters
     ----------
     corpus : folder or sequence of Narrative
+        The annotated narratives: a folder of annotation JSON files (read with ``hierarchy``'s labels), or
+        narratives already read. Each needs a distinct name (its file stem) and there must be at least 3.
     model : SpanCategorizer | None
         An unfitted model with the wanted parameters (default parameters otherwise).
     hierarchy : str | None
@@ -47,6 +61,18 @@ def train_and_evaluate(corpus: str | Path | Sequence[Narrative], *, model: SpanC
         Seed of the file split.
     progress : bool
         Show a progress bar over epochs.
+
+    Returns
+    -------
+    TrainingRun
+        The fitted model, the split and the test-set scores.
+
+    Raises
+    ------
+    ParameterError
+        The corpus is too small to split, or its names are not distinct.
+    AnnotationError
+        An annotation file in the folder is malformed or uses a label outside the hierarchy.
     """
     from tqdm.auto import tqdm
 
@@ -84,7 +110,21 @@ def train_and_evaluate(corpus: str | Path | Sequence[Narrative], *, model: SpanC
 
 
 def write_training_outputs(run: TrainingRun, out: str | Path) -> Path:
-    """The model folder plus ``metrics.json`` (test scores), ``splits.csv`` and ``report.html``."""
+    """The model folder plus ``metrics.json`` (test scores), ``splits.csv`` and ``report.html``.
+
+    Parameters
+    ----------
+    run : TrainingRun
+        What :func:`train_and_evaluate` returned.
+    out : str | Path
+        The folder to write (created when missing): the model's files
+        (:meth:`~bitbox.processors.span_model.SpanCategorizer.save`) and the three files beside them.
+
+    Returns
+    -------
+    Path
+        ``out``, a folder :class:`~bitbox.processors.span_model.SpanCategorizer` can load.
+    """
     from .report import write_report
 
     out = Path(out)
@@ -98,7 +138,24 @@ def write_training_outputs(run: TrainingRun, out: str | Path) -> Path:
 
 
 def predict_files(inputs: Sequence[str | Path], out: str | Path, *, model: SpanCategorizer) -> list[Path]:
-    """Annotate text or annotation-JSON files; write ``OUT/<stem>.json`` (annotation JSON) for each."""
+    """Annotate text or annotation-JSON files; write ``OUT/<stem>.json`` (annotation JSON) for each.
+
+    Parameters
+    ----------
+    inputs : sequence of str | Path
+        The files to annotate, read as the ``narrative`` processor reads them
+        (:func:`~bitbox.processors.narrative.narrative_text`: a ``.txt`` as written, an annotation JSON's
+        ``content``, a transcript's utterances one per line).
+    out : str | Path
+        The output folder (created when missing); a file of the same name is replaced.
+    model : SpanCategorizer
+        A fitted span model.
+
+    Returns
+    -------
+    list of Path
+        The annotation files written, in the order of ``inputs``.
+    """
     from bitbox.processors.narrative import narrative_text
     from bitbox.recording import Recording
 

@@ -51,7 +51,20 @@ def _rms(x: np.ndarray) -> float:
 
 
 def apply_gain(samples: np.ndarray, gain_db: float) -> np.ndarray:
-    """``samples`` times ``10 ** (gain_db / 20)``."""
+    """``samples`` times ``10 ** (gain_db / 20)``.
+
+    Parameters
+    ----------
+    samples : np.ndarray
+        Audio samples (any shape).
+    gain_db : float
+        The gain in decibels (negative attenuates).
+
+    Returns
+    -------
+    np.ndarray
+        The scaled samples, float64.
+    """
     return np.asarray(samples, dtype=np.float64) * 10.0 ** (float(gain_db) / 20.0)
 
 
@@ -61,6 +74,22 @@ def colored_noise(n_samples: int, sr: int, f_decay: float, rng: np.random.Genera
     As torch_audiomentations: one second of Gaussian noise is shaped in the frequency
     domain (the bins mapped linearly onto [1, sqrt(sr / 2)]), normalised to unit RMS and
     repeated to ``n_samples``.
+
+    Parameters
+    ----------
+    n_samples : int
+        Length of the noise in samples.
+    sr : int
+        Sample rate in Hz: the length of the shaped period (one second).
+    f_decay : float
+        Exponent of the spectral decay (negative values tilt the noise towards high frequencies).
+    rng : np.random.Generator
+        The source of the Gaussian noise.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n_samples,)`` float64 noise of unit RMS (over each one-second period).
     """
     white = rng.standard_normal(int(sr))
     spectrum = np.fft.rfft(white)
@@ -72,7 +101,26 @@ def colored_noise(n_samples: int, sr: int, f_decay: float, rng: np.random.Genera
 
 def add_colored_noise(samples: np.ndarray, sr: int, snr_db: float, f_decay: float,
                       rng: np.random.Generator) -> np.ndarray:
-    """Add :func:`colored_noise` with RMS ``rms(samples) / 10 ** (snr_db / 20)``."""
+    """Add :func:`colored_noise` with RMS ``rms(samples) / 10 ** (snr_db / 20)``.
+
+    Parameters
+    ----------
+    samples : np.ndarray
+        Mono audio samples.
+    sr : int
+        Their sample rate in Hz.
+    snr_db : float
+        Signal-to-noise ratio in decibels, relative to the RMS of ``samples`` (silence gets no noise).
+    f_decay : float
+        Spectral decay of the noise (0: white, 1: pink, 2: brown).
+    rng : np.random.Generator
+        The source of the noise.
+
+    Returns
+    -------
+    np.ndarray
+        The noisy samples, float64, of the input's length.
+    """
     x = np.asarray(samples, dtype=np.float64)
     return x + _rms(x) / 10.0 ** (float(snr_db) / 20.0) * colored_noise(len(x), sr, f_decay, rng)
 
@@ -82,6 +130,20 @@ def room_impulse_response(sr: int, rt60_s: float, rng: np.random.Generator) -> n
 
     ``rt60_s`` seconds long, normalised to unit energy (so that convolving white noise keeps
     its level on average; the level is the ``gain`` transform's business).
+
+    Parameters
+    ----------
+    sr : int
+        Sample rate in Hz.
+    rt60_s : float
+        Reverberation time in seconds: the time the response takes to decay by 60 dB, and its length.
+    rng : np.random.Generator
+        The source of the noise.
+
+    Returns
+    -------
+    np.ndarray
+        ``(max(round(rt60_s * sr), 1),)`` float64 impulse response of unit energy.
     """
     n = max(int(round(float(rt60_s) * sr)), 1)
     t = np.arange(n) / sr
@@ -91,7 +153,20 @@ def room_impulse_response(sr: int, rt60_s: float, rng: np.random.Generator) -> n
 
 
 def apply_impulse_response(samples: np.ndarray, ir: np.ndarray) -> np.ndarray:
-    """Full convolution with ``ir``, cut to the input's length (torch_audiomentations' default)."""
+    """Full convolution with ``ir``, cut to the input's length (torch_audiomentations' default).
+
+    Parameters
+    ----------
+    samples : np.ndarray
+        Mono audio samples.
+    ir : np.ndarray
+        The impulse response (e.g. :func:`room_impulse_response`), at the samples' rate.
+
+    Returns
+    -------
+    np.ndarray
+        The reverberant samples, float64, of the input's length (no delay compensation).
+    """
     from scipy.signal import fftconvolve
 
     x = np.asarray(samples, dtype=np.float64)
@@ -108,9 +183,23 @@ def splice_out(samples: np.ndarray, sr: int, rng: np.random.Generator, *, n_inte
     half, plus the first half of the window times the second half), so the signal loses
     ``L / 2`` samples; at the end zeros pad it back to its length.
 
+    Parameters
+    ----------
+    samples : np.ndarray
+        Mono audio samples.
+    sr : int
+        Their sample rate in Hz.
+    rng : np.random.Generator
+        The source of the lengths and starts.
+    n_intervals : int
+        Segments spliced out (default 8).
+    max_width_ms : float
+        Upper bound (exclusive) of a segment's length in milliseconds (default 400).
+
     Returns
     -------
     samples : np.ndarray
+        The spliced samples, float64, of the input's length.
     lengths : list of int
         The (even) ``L`` of each interval; ``sum(lengths) // 2`` zeros end the output.
     """
@@ -136,7 +225,25 @@ def augment(samples: np.ndarray, sr: int, rng: np.random.Generator,
             settings: dict[str, dict[str, Any]] | None = None) -> tuple[np.ndarray, list[str]]:
     """The original's Compose: the four transforms in a random order, each with its probability.
 
-    Returns the augmented samples and the names of the transforms applied, in order.
+    Parameters
+    ----------
+    samples : np.ndarray
+        Mono audio samples.
+    sr : int
+        Their sample rate in Hz.
+    rng : np.random.Generator
+        The source of every draw (order, which transforms, their settings).
+    settings : dict | None
+        Per transform (``"gain"``, ``"colored_noise"``, ``"impulse_response"``, ``"splice_out"``), settings
+        replacing those of :data:`AUGMENTATIONS` (e.g. ``{"gain": {"p": 1.0}}``); ``None`` (default)
+        keeps them all.
+
+    Returns
+    -------
+    samples : np.ndarray
+        The augmented samples, float64, of the input's length.
+    applied : list of str
+        The names of the transforms applied, in order.
     """
     s = {k: {**v, **(settings or {}).get(k, {})} for k, v in AUGMENTATIONS.items()}
     steps: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -165,6 +272,29 @@ def augmented_window_features(samples: np.ndarray, starts_s, *, window_s: float,
     Each window (``window_s`` from each start) is augmented on its own, as the original
     augments each 5-s training clip, then measured: eGeMAPSv02 functionals (when
     ``egemaps``) and the means of MFCCs 1..``n_mfcc`` over the window.
+
+    Parameters
+    ----------
+    samples : np.ndarray
+        The recording's mono samples at 16 kHz.
+    starts_s : iterable of float
+        Start of each window in seconds (e.g. ``voice_windows.window_starts``).
+    window_s : float
+        Window length in seconds (a window is cut short at the end of ``samples``).
+    egemaps : bool
+        Also compute the eGeMAPSv02 functionals (needs opensmile).
+    rng : np.random.Generator
+        The source of the augmentations' draws.
+    n_mfcc : int
+        MFCCs kept, after the 0th (default 40).
+    n_mels : int
+        Mel bands of the MFCC (default 128).
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per window: ``egemaps_<feature>`` columns (when ``egemaps``), then ``mfcc_1_mean`` ...
+        ``mfcc_<n_mfcc>_mean``.
     """
     from bitbox.processors.voice_windows import SAMPLE_RATE, mfcc
 
@@ -200,6 +330,7 @@ def augmented_features(recordings: dict[str, str], sets, *, n_copies: int, windo
     sets : sequence of str
         Among ``("egemaps", "mfcc")``.
     n_copies : int
+        Augmented copies of every window (0 gives none).
     window_s, stride_s : float
         The windows of the feature extraction.
     seed : int
@@ -209,7 +340,13 @@ def augmented_features(recordings: dict[str, str], sets, *, n_copies: int, windo
     Returns
     -------
     dict
-        Per set, rows ``recording_key``, ``copy`` (1..n_copies) and the set's columns.
+        Per set, rows ``recording_key``, ``copy`` (1..n_copies) and the set's columns; empty when
+        there is no set, no copy or no recording.
+
+    Raises
+    ------
+    ParameterError
+        ``n_copies`` is negative.
     """
     import zlib
 

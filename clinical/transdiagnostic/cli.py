@@ -56,7 +56,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    """Add ``bitbox transdx`` to the ``bitbox`` command's subparsers."""
+    """Add ``bitbox transdx`` (``evaluate``) to the ``bitbox`` command's subparsers.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The subparsers of the ``bitbox`` parser (what ``ArgumentParser.add_subparsers`` returns); each
+        subcommand sets ``func``, the function that runs it and returns the exit status.
+    """
     from .features import FEATURE_SETS
     from .models import MODELS
 

@@ -56,6 +56,7 @@ class Cohort:
         One row per participant (index ``participant_id``): ``diagnosis``, ``study``,
         ``gender``, ``matched_control_id`` (missing values as ``None``) and ``has_text``.
     control_label : str
+        The ``diagnosis`` value of control participants (default ``"control"``).
     source : pathlib.Path | None
         The manifest file.
     """
@@ -77,7 +78,19 @@ class Cohort:
 
     def has(self, column: str) -> bool:
         """Whether the manifest gave ``column`` (``study``, ``gender``, ``matched_control_id``) for everyone
-        it applies to."""
+        it applies to.
+
+        Parameters
+        ----------
+        column : str
+            A column of :attr:`participants`. ``matched_control_id`` applies to the patients only (False
+            when there are none); any other column to every participant.
+
+        Returns
+        -------
+        bool
+            True when no participant it applies to lacks a value (False for a column the cohort lacks).
+        """
         if column == "matched_control_id":
             patients = self.participants[self.participants["diagnosis"] != self.control_label]
             return bool(len(patients)) and patients[column].notna().all()
@@ -88,6 +101,16 @@ class Cohort:
 
         Every recording of a participant keeps the participant's (new) label; matched
         controls and studies are dropped, as they would no longer mean anything.
+
+        Parameters
+        ----------
+        seed : int
+            Seed of the permutation (default 0).
+
+        Returns
+        -------
+        Cohort
+            A new cohort: same participants, recordings and class counts; this one is unchanged.
         """
         rng = np.random.default_rng(seed)
         participants = self.participants.copy()
@@ -134,6 +157,8 @@ def read_manifest(path: str | Path, *, control_label: str = "control") -> Cohort
     Returns
     -------
     Cohort
+        The validated cohort: absolute recording and transcript paths, one row per participant, and a
+        ``recording_key`` (``<participant_id>/<file stem>``, ``#2`` ... for repeats) per recording.
 
     Raises
     ------

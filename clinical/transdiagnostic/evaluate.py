@@ -65,6 +65,7 @@ class Evaluation:
     splits : pandas.DataFrame
         ``split``, ``participant_id``, ``part`` (train/validation/test).
     protocol : str
+        The protocol used: ``"paper"`` or ``"cv"``.
     protocol_note : str
         Which protocol and why.
     task_notes : dict
@@ -91,7 +92,22 @@ def participant_scores(proba: np.ndarray, recording_keys, participant_of: dict[s
                        classes) -> pd.DataFrame:
     """Mean of sample scores per recording, then mean of recording scores per participant.
 
-    Returns a participants x classes table (participants in order of first appearance).
+    Parameters
+    ----------
+    proba : np.ndarray
+        ``(n_samples, n_classes)`` class scores, one row per sample (window or recording).
+    recording_keys : array-like of str
+        The recording each sample belongs to, one per row of ``proba``.
+    participant_of : dict of str to str
+        ``recording_key`` -> ``participant_id``; every key of ``recording_keys`` must be in it.
+    classes : sequence of str
+        The classes, in the order of ``proba``'s columns.
+
+    Returns
+    -------
+    pd.DataFrame
+        Participants x classes (index ``participant_id``, in order of first appearance), each recording
+        weighing the same whatever its number of samples.
     """
     proba = np.asarray(proba, dtype=float)
 
@@ -137,6 +153,7 @@ def classification_scores(y_true, proba: pd.DataFrame, classes, *, positive: str
     n_boot : int
         Bootstrap resamples (participants drawn with replacement).
     seed : int
+        Seed of the bootstrap resampling (default 0).
 
     Returns
     -------
@@ -146,6 +163,11 @@ def classification_scores(y_true, proba: pd.DataFrame, classes, *, positive: str
         diagnosis's score; multiclass: one-vs-rest macro average), ``n_participants``,
         ``chance_macro_f1`` (1 / number of classes: guessing at the class frequencies), and
         for binary tasks ``f1`` (of the diagnosis); ``*_ci`` intervals beside each figure.
+
+    Raises
+    ------
+    ValueError
+        A true label is not among ``classes``.
     """
     classes = list(classes)
     n = len(classes)
@@ -210,6 +232,22 @@ def selection_score(y_true, proba: pd.DataFrame, classes, positive: str | None) 
     diagnosis) for binary tasks and ``'f1_macro'`` for the multiclass one. Rows of ``proba``
     are participants; the prediction is the arg-max class (the first on ties); the macro
     average is over all the task's classes.
+
+    Parameters
+    ----------
+    y_true : array-like of str
+        True class per participant, in the order of ``proba``'s rows.
+    proba : pandas.DataFrame
+        Scores per participant (rows) and class (columns; a class missing from them scores 0).
+    classes : sequence of str
+        Every class of the task; each true label must be one of them.
+    positive : str | None
+        The diagnosis of a binary task (its F1 is returned), or ``None`` for the macro F1.
+
+    Returns
+    -------
+    float
+        The F1 in [0, 1].
     """
     classes = list(classes)
     true = np.array([classes.index(v) for v in np.asarray(y_true).astype(str)])
@@ -330,6 +368,8 @@ def evaluate(cohort: Cohort, features: Features, *, protocol: str = "auto", mode
     Parameters
     ----------
     cohort : Cohort
+        The participants, their diagnoses and recordings (from
+        :func:`~bitbox.clinical.transdiagnostic.read_manifest`); it decides the tasks and splits.
     features : Features
         From :func:`~bitbox.clinical.transdiagnostic.extract_features`.
     protocol : {"auto", "paper", "cv"}
@@ -362,6 +402,16 @@ def evaluate(cohort: Cohort, features: Features, *, protocol: str = "auto", mode
     Returns
     -------
     Evaluation
+        The metrics per task and model, the test participants' predictions, the splits, and what
+        selection, fusion and training did.
+
+    Raises
+    ------
+    ParameterError
+        An unknown model (or none), no feature table, or an unknown ``protocol``.
+    ManifestError
+        The cohort does not allow the protocol or its splits and tasks (too few participants per class
+        or cell, no controls in a diagnosis's study; see :mod:`~bitbox.clinical.transdiagnostic.protocol`).
     """
     from tqdm.auto import tqdm
 

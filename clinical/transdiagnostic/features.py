@@ -30,10 +30,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bitbox import ProcessorResult
 from bitbox.errors import ParameterError
 from bitbox.io import write_text
 from bitbox.log import logger
-from bitbox.recording import EXTENSIONS
+from bitbox.processors.kinds import TEXT
 
 from ..features import cached_embeddings, run_batch
 from .cohort import Cohort
@@ -79,7 +80,18 @@ class Features:
 
     @staticmethod
     def modality(name: str) -> str:
-        """``"voice"`` or ``"text"``."""
+        """``"voice"`` or ``"text"``: the modality of a feature set.
+
+        Parameters
+        ----------
+        name : str
+            A feature set (:data:`FEATURE_SETS`); anything not in :data:`VOICE_SETS` is text.
+
+        Returns
+        -------
+        str
+            ``"voice"`` for ``egemaps``, ``mfcc`` and ``speech``; ``"text"`` otherwise.
+        """
         return "voice" if name in VOICE_SETS else "text"
 
     def __repr__(self) -> str:
@@ -104,6 +116,8 @@ def extract_features(cohort: Cohort, out_dir: str | Path, *, feature_sets=FEATUR
     Parameters
     ----------
     cohort : Cohort
+        The recordings to measure (from :func:`~bitbox.clinical.transdiagnostic.read_manifest`), with
+        their transcript files or inline transcripts.
     out_dir : str | Path
         Output folder; the per-recording results are kept in ``out_dir/features``.
     feature_sets : sequence of str
@@ -120,18 +134,29 @@ def extract_features(cohort: Cohort, out_dir: str | Path, *, feature_sets=FEATUR
     asr_model : str | None
         Whisper (CTranslate2) folder for recordings without a transcript (``None``: the
         packaged tiny.en).
-    workers, scheduler :
-        As in :func:`bitbox.process_folder`.
+    workers : int
+        Worker processes, as in :func:`bitbox.process_folder` (default 1). Text features use one
+        process unless recordings must be transcribed (or ``scheduler`` is given).
+    scheduler : str | None
+        A Dask scheduler (``"local"`` or an address), as in :func:`bitbox.process_folder`; ``None``
+        (default) for the local process pool.
     progress : bool
         Progress bars.
 
     Returns
     -------
     Features
+        The tables of the feature sets that have any recording, and the recordings left out of a
+        modality (failed, too short, too few words) with the reason.
+
+    Raises
+    ------
+    ParameterError
+        An unknown feature set, or none.
     """
     from bitbox.processors.language import LanguageProcessor
     from bitbox.processors.speech import SpeechProcessor
-    from bitbox.processors.transcript import read_transcript
+    from bitbox.processors.text.transcript import read_transcript
     from bitbox.processors.voice_windows import VoiceWindowsProcessor
 
     sets = _check_sets(feature_sets)
@@ -169,7 +194,7 @@ def extract_features(cohort: Cohort, out_dir: str | Path, *, feature_sets=FEATUR
                 values = {k.split(".", 1)[1]: row[k] for k in _measure_columns(summary, "speech")}
                 speech_rows.append({"recording_key": key, **values})
             if {"egemaps", "mfcc"} & set(voice):
-                frame = pd.read_parquet(root / "voice" / done[path] / "voice_windows.parquet")
+                frame = ProcessorResult.read(root / "voice" / done[path], "voice_windows").timeseries
                 frame.insert(0, "recording_key", key)
                 windows.append(frame.drop(columns=["time_s", "end_s"]))
         if windows:
@@ -200,7 +225,7 @@ def extract_features(cohort: Cohort, out_dir: str | Path, *, feature_sets=FEATUR
         language = LanguageProcessor(embedding_model=embedding_model, asr_model=asr_model)
         # Reading transcripts takes milliseconds each: worker processes (each loading the sentence encoder) only
         # pay off when recordings must be transcribed, or on a Dask cluster.
-        transcribing = any(Path(p).suffix.lower() not in EXTENSIONS["text"] for p in inputs.values())
+        transcribing = any(Path(p).suffix.lower() not in TEXT.extensions for p in inputs.values())
         done, summary, failed = run_batch(list(inputs.values()), root / "text", [language],
                                            workers=workers if transcribing or scheduler else 1,
                                            scheduler=scheduler, progress=progress)
@@ -215,11 +240,11 @@ def extract_features(cohort: Cohort, out_dir: str | Path, *, feature_sets=FEATUR
                 continue
             descriptives.append({"recording_key": key, **{k.split(".", 1)[1]: row[k]
                                                           for k in _measure_columns(summary, "language")}})
-            if Path(path).suffix.lower() in EXTENSIONS["text"]:
+            if Path(path).suffix.lower() in TEXT.extensions:
                 utterances = [u.text for u in read_transcript(path).utterances]
             else:  # transcribed: the utterances are in the time series
-                utterances = pd.read_parquet(root / "text" / done[path] / "language.parquet",
-                                             columns=["utterance_text"])["utterance_text"].astype(str).tolist()
+                result = ProcessorResult.read(root / "text" / done[path], "language")
+                utterances = result.timeseries["utterance_text"].astype(str).tolist()
             texts[key] = "\n".join(u.replace("\n", " ") for u in utterances)
         if "descriptives" in text and descriptives:
             tables["descriptives"] = pd.DataFrame(descriptives)

@@ -113,7 +113,29 @@ class MLPHead(ClassifierMixin, BaseEstimator):
         return torch.as_tensor(np.asarray(X, dtype=np.float32))
 
     def fit(self, X, y, X_val=None, y_val=None) -> "MLPHead":
-        """Train; with ``X_val``/``y_val``, keep the weights of the lowest validation loss."""
+        """Train; with ``X_val``/``y_val``, keep the weights of the lowest validation loss.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix, shape (n_samples, n_features)
+            Training samples (converted to float32).
+        y : array-like, shape (n_samples,)
+            Their labels; the sorted distinct labels become ``classes_``.
+        X_val : array-like or sparse matrix | None
+            Validation samples (default ``None``: the last epoch's weights are kept).
+        y_val : array-like | None
+            Their labels; validation samples of a label not seen in training are ignored.
+
+        Returns
+        -------
+        MLPHead
+            This classifier, fitted.
+
+        Raises
+        ------
+        ParameterError
+            ``class_weight`` is neither ``"balanced"`` nor ``None``.
+        """
         import torch
 
         if self.class_weight not in ("balanced", None):
@@ -165,17 +187,64 @@ class MLPHead(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (softmax of the network's output).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix, shape (n_samples, n_features)
+            Samples with the training's features.
+
+        Returns
+        -------
+        np.ndarray
+            ``(n_samples, n_classes)`` float64 probabilities, columns in the order of ``classes_``.
+        """
         import torch
 
         with torch.inference_mode():
             return torch.softmax(self.module_(self._tensor(X)), dim=1).numpy().astype(np.float64)
 
     def predict(self, X) -> np.ndarray:
+        """The most probable class of each sample.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix, shape (n_samples, n_features)
+            Samples with the training's features.
+
+        Returns
+        -------
+        np.ndarray
+            ``(n_samples,)`` labels of ``classes_`` (the first on ties).
+        """
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
 def make_pipeline(model: str, *, text: bool, random_state: int = 0, mlp_params: dict | None = None):
-    """The scikit-learn pipeline of ``model`` for a numeric feature set, or for texts (``text=True``)."""
+    """The scikit-learn pipeline of ``model`` for a numeric feature set, or for texts (``text=True``).
+
+    Parameters
+    ----------
+    model : {"logreg", "xgboost", "mlp"}
+        The classifier (see the module docstring).
+    text : bool
+        Texts in: a TF-IDF vectoriser (sublinear tf, 1000 words) first; otherwise median imputation.
+        Both are followed by standardisation, except for ``xgboost``.
+    random_state : int
+        Seed of XGBoost and of the MLP (default 0).
+    mlp_params : dict | None
+        Parameters of :class:`MLPHead` (besides ``random_state``); ``None`` (default) for its defaults.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        The unfitted pipeline; its last step is named ``model``.
+
+    Raises
+    ------
+    ParameterError
+        ``model`` is not one of :data:`MODELS`.
+    """
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
@@ -210,6 +279,27 @@ def candidate_params(model: str, *, text: bool, n_iter: int, random_state: int =
     :data:`XGB_PARAM_DISTRIBUTIONS` (seeded by ``random_state``), the sampler of the
     original's ``RandomizedSearchCV``. On texts every setting is tried with each vocabulary
     size of :data:`TFIDF_VOCABULARIES`.
+
+    Parameters
+    ----------
+    model : {"logreg", "xgboost", "mlp"}
+        The classifier: ``logreg`` tries C in (0.01, 0.1, 1); ``mlp`` only its own parameters.
+    text : bool
+        Whether the pipeline is a text one (each setting is then tried with each vocabulary size).
+    n_iter : int
+        Draws of XGBoost's settings (at least 1; unused by the other models).
+    random_state : int
+        Seed of the sampler (default 0).
+
+    Returns
+    -------
+    list of dict
+        Pipeline parameters (``model__<name>``, ``tfidf__max_features``), one dict per candidate.
+
+    Raises
+    ------
+    ParameterError
+        ``model`` is unknown, or ``n_iter`` is below 1 for ``xgboost``.
     """
     from sklearn.model_selection import ParameterSampler
 
@@ -241,6 +331,16 @@ def select_model(model: str, *, text: bool, X_train, y_train, X_val, score: Call
 
     Parameters
     ----------
+    model : {"logreg", "xgboost", "mlp"}
+        The classifier (see :func:`make_pipeline`).
+    text : bool
+        Whether the samples are texts (a TF-IDF pipeline) or numeric features.
+    X_train : array-like
+        Training samples (a feature table, or a sequence of texts).
+    y_train : array-like
+        Their labels.
+    X_val : array-like | None
+        Validation samples, scored by ``score``; without any, the first candidate is kept (score 0).
     score : callable
         ``score(pipeline, proba_val) -> float`` (higher is better), e.g. the participant-level
         F1 of the diagnosis (binary tasks) or macro F1 (multiclass) of the validation
@@ -248,6 +348,12 @@ def select_model(model: str, *, text: bool, X_train, y_train, X_val, score: Call
     y_val : array-like | None
         Labels of the validation samples: XGBoost's early stopping and the MLP's best
         checkpoint watch their loss.
+    n_iter : int
+        XGBoost configurations drawn (default 1000, the original's).
+    random_state : int
+        Seed of the models and of the search (default 0).
+    mlp_params : dict | None
+        Parameters of :class:`MLPHead`; ``None`` (default) for its defaults.
     extra_train : (X, y) | None
         More training samples (augmented copies) for the ``mlp`` only.
 

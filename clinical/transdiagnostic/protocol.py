@@ -31,7 +31,19 @@ __all__ = ["Split", "Task", "paper_split", "grouped_cv_splits", "make_splits", "
 
 @dataclass(frozen=True)
 class Split:
-    """Participants for training, model selection (validation) and testing."""
+    """Participants for training, model selection (validation) and testing.
+
+    Parameters
+    ----------
+    name : str
+        The split's name (``"paper split"``, ``"fold 1/5"`` ...).
+    train : tuple of str
+        ``participant_id`` of the training participants.
+    validation : tuple of str
+        Those of the participants that choose the hyper-parameters and the fused models.
+    test : tuple of str
+        Those of the held-out participants the metrics are computed on.
+    """
 
     name: str
     train: tuple[str, ...]
@@ -46,7 +58,21 @@ class Split:
 
 @dataclass(frozen=True)
 class Task:
-    """One classification task: its participants and their labels."""
+    """One classification task: its participants and their labels.
+
+    Parameters
+    ----------
+    name : str
+        ``"multiclass"`` or ``"<diagnosis>_vs_control"``.
+    classes : tuple of str
+        The task's classes, the control label first.
+    labels : pandas.Series
+        ``participant_id`` -> class, for the task's participants only.
+    positive : str | None
+        The diagnosis of a binary task; ``None`` (default) for the multiclass task.
+    controls : str
+        How the controls were chosen, in words (default ``""``).
+    """
 
     name: str
     classes: tuple[str, ...]
@@ -56,7 +82,29 @@ class Task:
 
 
 def choose_protocol(cohort: Cohort, protocol: str = "auto") -> tuple[str, str]:
-    """The protocol to use and why (``"auto"``: the paper's when the manifest allows it)."""
+    """The protocol to use and why (``"auto"``: the paper's when the manifest allows it).
+
+    Parameters
+    ----------
+    cohort : Cohort
+        The cohort; the paper's protocol needs its ``gender`` and ``matched_control_id`` for every patient.
+    protocol : {"auto", "paper", "cv"}
+        The protocol asked for (default ``"auto"``).
+
+    Returns
+    -------
+    protocol : str
+        ``"paper"`` or ``"cv"``.
+    note : str
+        Which protocol and why, in words.
+
+    Raises
+    ------
+    ParameterError
+        ``protocol`` is not one of the three.
+    ManifestError
+        ``"paper"`` was asked for and the manifest lacks ``gender`` or ``matched_control_id`` for a patient.
+    """
     if protocol not in ("auto", "paper", "cv"):
         raise ParameterError(f"protocol must be 'auto', 'paper' or 'cv'; got {protocol!r}.")
     missing = [c for c in ("gender", "matched_control_id") if not cohort.has(c)]
@@ -79,6 +127,20 @@ def paper_split(cohort: Cohort, *, n_per_cell: int = 3, seed: int = 42) -> Split
     ``n_per_cell`` to the validation set, each with their matched control. A control
     matched to two patients follows the first one drawn, and the other patient is then
     skipped. Everyone else is in the training set.
+
+    Parameters
+    ----------
+    cohort : Cohort
+        The cohort, with ``gender`` and ``matched_control_id``.
+    n_per_cell : int
+        Patients per diagnosis x gender in the test set, and again in the validation set (default 3).
+    seed : int
+        Seed of the shuffle (default 42, the paper's).
+
+    Returns
+    -------
+    Split
+        The one split ``"paper split"``.
 
     Raises
     ------
@@ -122,11 +184,28 @@ def grouped_cv_splits(cohort: Cohort, *, n_folds: int = 5, validation_fraction: 
                       ) -> list[Split]:
     """Stratified K-fold over participants, with a stratified validation part of each training set.
 
+    Parameters
+    ----------
+    cohort : Cohort
+        The cohort; folds are stratified by diagnosis, and by study too when every participant has one.
+    n_folds : int
+        Folds (default 5; at least 2).
+    validation_fraction : float
+        Share of each stratum of a fold's training participants held out for validation (default 0.2;
+        at least one participant of a stratum of two or more, and at least one left to train).
+    seed : int
+        Seed of the folds and of the validation draws (default 42).
+
+    Returns
+    -------
+    list of Split
+        One split per fold, named ``"fold k/n_folds"``; every participant is tested exactly once.
+
     Raises
     ------
     ManifestError
         When a class has fewer participants than the protocol needs (``n_folds``, and at
-        least 2 in every training set for the validation part).
+        least 2 in every training set for the validation part), or ``n_folds`` is below 2.
     """
     from sklearn.model_selection import StratifiedKFold
 
@@ -162,14 +241,56 @@ def grouped_cv_splits(cohort: Cohort, *, n_folds: int = 5, validation_fraction: 
 
 def make_splits(cohort: Cohort, protocol: str, *, n_folds: int = 5, n_per_cell: int = 3, seed: int = 42
                 ) -> list[Split]:
-    """The splits of ``protocol`` (``"paper"`` or ``"cv"``; see :func:`choose_protocol`)."""
+    """The splits of ``protocol`` (``"paper"`` or ``"cv"``; see :func:`choose_protocol`).
+
+    Parameters
+    ----------
+    cohort : Cohort
+        The cohort to split.
+    protocol : str
+        ``"paper"`` for :func:`paper_split`; anything else for :func:`grouped_cv_splits`.
+    n_folds : int
+        Folds of the cross-validation (default 5; unused by the paper's protocol).
+    n_per_cell : int
+        Patients per diagnosis x gender of the paper's test and validation sets (default 3; unused by
+        the cross-validation).
+    seed : int
+        Seed of the splits (default 42).
+
+    Returns
+    -------
+    list of Split
+        The paper's one split, or one per fold.
+
+    Raises
+    ------
+    ManifestError
+        The cohort has too few participants for the protocol.
+    """
     if protocol == "paper":
         return [paper_split(cohort, n_per_cell=n_per_cell, seed=seed)]
     return grouped_cv_splits(cohort, n_folds=n_folds, seed=seed)
 
 
 def tasks(cohort: Cohort) -> list[Task]:
-    """``multiclass`` (with two diagnoses or more) and ``<diagnosis>_vs_control`` for each diagnosis."""
+    """``multiclass`` (with two diagnoses or more) and ``<diagnosis>_vs_control`` for each diagnosis.
+
+    Parameters
+    ----------
+    cohort : Cohort
+        The cohort. With a ``study`` for every participant, a binary task's controls are those of its
+        diagnosis's studies; otherwise all controls.
+
+    Returns
+    -------
+    list of Task
+        ``multiclass`` first (when there is one), then the binary tasks in the order of the diagnoses.
+
+    Raises
+    ------
+    ManifestError
+        No control shares a study with a diagnosis's patients.
+    """
     p = cohort.participants
     control = cohort.control_label
     out = []

@@ -101,7 +101,25 @@ def _confusion_figure(task: str, model: str, scores: dict):
 
 
 def write_report(path: str | Path, cohort: Cohort, features: Features, result: Evaluation) -> Path:
-    """The HTML report (self-contained: the plots are embedded)."""
+    """The HTML report (self-contained: the plots are embedded).
+
+    Parameters
+    ----------
+    path : str | Path
+        The HTML file to write (atomically; replaced when it exists).
+    cohort : Cohort
+        The cohort evaluated: its class counts and which manifest columns it lacks are shown.
+    features : Features
+        Its feature tables: the recordings per feature set and those left out are shown.
+    result : Evaluation
+        What :func:`~bitbox.clinical.transdiagnostic.evaluate` returned: the metrics, confusion matrices
+        and protocol notes are shown.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     from bitbox.io import write_text
     from bitbox.report import html_page, png_data
 
@@ -210,7 +228,26 @@ def write_report(path: str | Path, cohort: Cohort, features: Features, result: E
 
 def write_outputs(out_dir: str | Path, cohort: Cohort, features: Features, result: Evaluation, *,
                   settings: dict | None = None) -> Path:
-    """Write metrics.json, run.json, predictions.csv, splits.csv and report.html into ``out_dir``."""
+    """Write metrics.json, run.json, predictions.csv, splits.csv and report.html into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : str | Path
+        The output folder (created when missing); files of the same names are replaced.
+    cohort : Cohort
+        The cohort evaluated (its manifest's path and SHA-256 go into ``run.json``).
+    features : Features
+        Its feature tables (recordings and rows per set, and the recordings left out, go into ``run.json``).
+    result : Evaluation
+        What :func:`~bitbox.clinical.transdiagnostic.evaluate` returned.
+    settings : dict | None
+        The run's settings, recorded as given in ``run.json`` (default ``None``: an empty dict).
+
+    Returns
+    -------
+    Path
+        ``out_dir``.
+    """
     from bitbox import __version__
     from bitbox.io import atomic_path, write_json
     from bitbox.processor import package_versions

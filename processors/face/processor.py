@@ -28,9 +28,10 @@ import pandas as pd
 
 from bitbox import analysis
 from bitbox.log import logger
-from bitbox.params import Bool, Box, Interval, NoneOk, Options
-from bitbox.processor import Processor, ProgressCallback, RowSummaries, join_notes
-from bitbox.recording import CROPS, Recording, analysed_frames, no_video_reason
+from bitbox.params import Bool, Interval, NoneOk, Options
+from bitbox.processor import Processor, ProgressCallback, QualityColumns, RowSummaries, join_notes
+from bitbox.processors.video import CROPS, Box, analysed_frames, no_video_reason
+from bitbox.recording import Recording
 
 from . import blendshapes as bs
 from . import geometry as geo
@@ -205,6 +206,10 @@ class FaceProcessor(Processor):
     name = "face"
     version = "2.0.0"
     input_kinds = ("video",)
+    default_for = ("video",)
+    qc = QualityColumns(quality="quality", reason="qc_reason", detected_fraction=("face_detected_fraction",))
+    dyad_measures = ("head_yaw_rel", "head_pitch_rel", "head_roll_rel", "mouth_open", "lip_corner_pull", "brow_raise")
+    dyad_preference = 10
     dependencies = ("mediapipe", "opencv-contrib-python", "scipy")
     measures = tuple(MEASURES)
     row_key = "person"
@@ -266,6 +271,38 @@ class FaceProcessor(Processor):
     def skip_reason(self, recording: Recording) -> str | None:
         """An audio-only file (e.g. a phone's .mp4 with sound only) has no face to see."""
         return no_video_reason(recording)
+
+    @classmethod
+    def report_frames(cls, result, recording: Recording, *, n_frames: int = 4) -> list[np.ndarray]:
+        """Up to ``n_frames`` frames with a face, evenly spread, with the landmarks drawn as green dots (RGB).
+
+        Frames are decoded as the processor saw them (upright, in presentation order); a result without
+        ``landmarks`` (``store_landmarks=False``) gives none.
+        """
+        import cv2
+
+        frame = result.timeseries
+        if frame is None or "landmarks" not in frame.columns or "frame" not in frame.columns:
+            return []
+        detected = frame.index[frame.get("face_detected", pd.Series(1, index=frame.index)) == 1]
+        if len(detected) == 0:
+            return []
+        rows = detected[np.linspace(0, len(detected) - 1, min(n_frames, len(detected))).astype(int)]
+        wanted = {int(frame.at[row, "frame"]): row for row in rows}
+        images = []
+        for decoded in recording.iter_frames():
+            if decoded.index > max(wanted):
+                break
+            if decoded.index not in wanted:
+                continue
+            rgb = np.ascontiguousarray(decoded.rgb)
+            points = np.asarray(frame.at[wanted[decoded.index], "landmarks"], dtype=float).reshape(-1, 3)
+            radius = max(1, int(round(max(rgb.shape[:2]) / 400)))
+            for x, y in points[:, :2]:
+                if np.isfinite(x) and np.isfinite(y):
+                    cv2.circle(rgb, (int(round(x)), int(round(y))), radius, (80, 220, 80), -1, cv2.LINE_AA)
+            images.append(rgb)
+        return images
 
     def companion_files(self, recording: Recording) -> dict:
         """The blendshape model: its SHA-256 goes into the provenance (a changed model recomputes)."""

@@ -2,9 +2,9 @@
 
 Each speaker's own speech (their segments, minus the time anyone else speaks) is joined into one
 sound with 0.1 s of silence between the pieces, and measured as the ``speech`` processor measures a
-recording: Praat's two-pass autocorrelation pitch (:func:`bitbox.processors.speech.two_pass_pitch`,
+recording: Praat's two-pass autocorrelation pitch (:func:`bitbox.processors.voice.two_pass_pitch`,
 floor and ceiling from the speaker's own voice) and de Jong & Wempe's syllable nuclei on Praat's
-intensity contour (:func:`bitbox.processors.speech.syllable_nuclei`). Pieces shorter than
+intensity contour (:func:`bitbox.processors.voice.syllable_nuclei`). Pieces shorter than
 ``min_piece_s`` are left out (too short for pitch).
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bitbox.processors.speech import syllable_nuclei, two_pass_pitch
+from bitbox.processors.voice import syllable_nuclei, two_pass_pitch
 
 __all__ = ["own_speech", "speaker_voice_summary", "VOICE_KEYS"]
 

@@ -36,7 +36,7 @@ from bitbox.audio import resample
 from bitbox.errors import MeasurementError
 from bitbox.log import logger
 from bitbox.processors.rttm import label_by_first_speech
-from bitbox.processors.speech import _frame_levels, refine_segments, speech_segments, vad_probabilities
+from bitbox.processors.voice import frame_levels, refine_segments, speech_segments, vad_probabilities
 
 from .cluster import cluster_speakers, unit_centroids
 from .encoder import FRAME_S, SAMPLE_RATE, SpeakerEncoder, mel_frames
@@ -82,7 +82,7 @@ def speech_regions(samples16: np.ndarray, *, vad_threshold: float = 0.5,
     """Speech regions (start_s, end_s) of 16 kHz audio: Silero VAD, edges refined on the level."""
     probs = vad_probabilities(samples16, SAMPLE_RATE)
     raw = speech_segments(probs, threshold=vad_threshold, min_speech_s=min_speech_s)
-    levels = _frame_levels(samples16, SAMPLE_RATE, 0.01)
+    levels = frame_levels(samples16, SAMPLE_RATE, 0.01)
     return [(float(a), float(b)) for a, b in refine_segments(raw, levels, 0.01)]
 
 

@@ -50,6 +50,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from bitbox.audio import resample
+from bitbox.cache import Cache
 from bitbox.errors import ParameterError
 from bitbox.log import logger
 from bitbox.modelfiles import ModelFileError
@@ -326,8 +327,8 @@ def _network(state: Mapping[str, Any]):
 
 
 # ---------------------------------------------------------------------------- encoder
-_CACHE: dict[tuple[str, str], "SpeakerEncoder"] = {}
-_CACHE_LOCK = threading.Lock()
+#: Loaded encoders per weights file (resolved path, size and modification time); ``bitbox.clear_caches()`` frees them.
+_CACHE: Cache["SpeakerEncoder"] = Cache("speaker encoders")
 
 
 class SpeakerEncoder:
@@ -363,17 +364,16 @@ class SpeakerEncoder:
         located, source = locate_model(path)
         stat = located.stat()
         key = (str(located.resolve()), f"{stat.st_size}:{stat.st_mtime_ns}")
-        with _CACHE_LOCK:
-            cached = _CACHE.get(key)
-            if cached is None:
-                sha = MODEL_SHA256 if source == "bitbox package data" else None
-                cached = cls(located, source=source, sha256=sha)
-                if source == "resemblyzer package" and cached.sha256 != MODEL_SHA256:
-                    logger.info("speaker encoder: %s is not resemblyzer 0.1.4's pretrained.pt (SHA-256 %s)",
-                                located, cached.sha256)
-                _CACHE[key] = cached
-                logger.debug("speaker encoder loaded from %s (%s)", located, source)
-        return cached
+
+        def load() -> "SpeakerEncoder":
+            encoder = cls(located, source=source, sha256=MODEL_SHA256 if source == "bitbox package data" else None)
+            if source == "resemblyzer package" and encoder.sha256 != MODEL_SHA256:
+                logger.info("speaker encoder: %s is not resemblyzer 0.1.4's pretrained.pt (SHA-256 %s)",
+                            located, encoder.sha256)
+            logger.debug("speaker encoder loaded from %s (%s)", located, source)
+            return encoder
+
+        return _CACHE.get_or_create(key, load)  # thread-safe: one load per file, however many threads ask
 
     def embed(self, mel: np.ndarray, *, starts: np.ndarray, lengths: np.ndarray | int,
               batch_size: int = 64, n_threads: int | None = 1) -> np.ndarray:

@@ -9,14 +9,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bitbox.audio import check_audio, no_audio_reason, read_audio
+from bitbox.audio import read_audio
+from bitbox.processors.audio_quality import check_audio, no_audio_reason
 from bitbox.errors import MeasurementError, ParameterError, RecordingError
 from bitbox.log import logger
-from bitbox.params import Interval, NoneOk, Options
+from bitbox.params import Interval, NoneOk, Options, PathLike, StrMatching
 from bitbox.measurements import ProcessorResult
 from bitbox.processor import Processor, ProgressCallback, TimeSeriesSink, join_notes
 from bitbox.processors.rttm import find_rttm, format_rttm, label_by_first_speech, label_order, read_rttm
-from bitbox.recording import EXTENSIONS, Recording
+from bitbox.processors.kinds import AUDIO, VIDEO
+from bitbox.recording import Recording
 
 from .acoustics import own_speech, speaker_voice_summary
 from .catalog import CONVERSATION_KEYS, MEASURES, PER_SPEAKER
@@ -33,7 +35,7 @@ SOURCES = ("auto", "rttm", "diarize")
 TARGET_RULES = ("first", "longest")
 _LABEL = re.compile(r"S[1-9]\d*")
 #: A target with one of these suffixes (or a path separator) is a voice file, not a speaker's name.
-_MEDIA_SUFFIXES = EXTENSIONS["audio"] | EXTENSIONS["video"]
+_MEDIA_SUFFIXES = AUDIO.extensions | VIDEO.extensions
 _VOICE_WINDOW_S = 1.5
 
 
@@ -100,6 +102,9 @@ class SpeakersProcessor(Processor):
         "step_s": [Interval(float, 0.05, 2.0)],
         "min_pause_s": [Interval(float, 0, 5)],
         "backchannel_max_s": [Interval(float, 0.1, 5)],
+        "target": [StrMatching(r"(?s).+", "'first', 'longest', a speaker label such as 'S2', a speaker's name"),
+                   PathLike(), NoneOk()],
+        "encoder_model": [PathLike(), NoneOk()],
     }
 
     def __init__(self, *, source: str = "auto", n_speakers: int | None = None, min_speakers: int = 1,

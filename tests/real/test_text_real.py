@@ -18,7 +18,7 @@ import pytest
 from bitbox import split_notes
 from bitbox.errors import RecordingError
 from bitbox.processors.language import LanguageProcessor
-from bitbox.processors.transcript import read_transcript
+from bitbox.processors.text.transcript import read_transcript
 from tools.faults import text as faults
 
 #: The re-encodings tested against the UTF-8 original, with the encoding each must be recorded as.

