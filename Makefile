@@ -81,6 +81,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/real_files.py
 	$(BIN)/python benchmarks/model_files.py
 	$(BIN)/python benchmarks/analyses.py
+	$(BIN)/python benchmarks/discovery.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) build *.egg-info

@@ -45,7 +45,7 @@ def _read_av(path: Path) -> tuple[np.ndarray, int]:
     with container:
         if not container.streams.audio:
             raise RecordingError(path, "has no audio track",
-                                 "Speech measures need sound: use a recording with an audio track")
+                                 "Use a recording with an audio track")
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="fltp")
         chunks: list[np.ndarray] = []

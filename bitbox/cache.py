@@ -107,7 +107,21 @@ class Cache(Generic[V]):
                     del self._pending[key]
 
     def get(self, key: Hashable, default: V | None = None) -> V | None:
-        """The value of ``key`` when cached, else ``default`` (nothing is made)."""
+        """The value of ``key`` when cached, else ``default`` (nothing is made).
+
+        Parameters
+        ----------
+        key : hashable
+            What identifies the value, as given to :meth:`get_or_create`.
+        default : object, optional
+            What to return when ``key`` is not cached (``None`` unless given).
+
+        Returns
+        -------
+        object
+            The cached value, or ``default``. Looking a value up does not count as a use (its
+            place in the least-recently-used order is kept).
+        """
         with self._lock:
             return self._items.get(key, default)
 

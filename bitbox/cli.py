@@ -99,12 +99,15 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _list_kinds() -> None:
     """The installed recording kinds (:mod:`bitbox.kinds`), their extensions and default processor."""
     from . import kinds
-    from .registry import processor_classes
+    from .registry import default_conflicts, processor_classes
 
     classes = processor_classes()
+    conflicts = default_conflicts()
     print("\nrecording kinds:")
     for name, kind in kinds.available_kinds().items():
-        default = ", ".join(n for n, cls in classes.items() if name in cls.default_for) or "none"
+        claims = conflicts.get(name)
+        default = (f"{claims[0]} (also claimed by {', '.join(claims[1:])}: name one with -p)" if claims else
+                   ", ".join(n for n, cls in classes.items() if name in cls.default_for) or "none")
         sniffs = " (content checked)" if kind.can_open is not None else ""
         print(f"  {name:8s} {' '.join(sorted(kind.extensions))}{sniffs}  default: {default}  {kind.description}")
     for name, reason in kinds.broken_kinds().items():
@@ -155,11 +158,29 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
 COMMAND_GROUP = "bitbox.commands"
 
 
+class _Duplicate:
+    """A command group name that several installed packages claim: loading it says so."""
+
+    def __init__(self, name: str, values: list[str]) -> None:
+        self.name, self.values = name, values
+
+    def load(self):
+        raise RuntimeError(f"the command name {self.name!r} is registered more than once ({'; '.join(self.values)}); "
+                           "uninstall one of these packages")
+
+
 def command_entry_points() -> dict[str, Any]:
-    """The installed command groups (``bitbox.commands`` entry points), by name."""
+    """The installed command groups (``bitbox.commands`` entry points), by name (a name two packages claim
+    is reported as broken, never one silently taking the other's place)."""
     from importlib.metadata import entry_points
 
-    return {ep.name: ep for ep in sorted(entry_points(group=COMMAND_GROUP), key=lambda ep: ep.name)}
+    found: dict[str, list[Any]] = {}
+    for ep in sorted(entry_points(group=COMMAND_GROUP), key=lambda ep: ep.name):
+        eps = found.setdefault(ep.name, [])
+        if all(other.value != ep.value for other in eps):  # the same package seen twice on sys.path
+            eps.append(ep)
+    return {name: eps[0] if len(eps) == 1 else _Duplicate(name, [ep.value for ep in eps])
+            for name, eps in found.items()}
 
 
 def _add_command_groups(sub: Any, only: set[str] | None) -> dict[str, str]:
@@ -202,8 +223,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     run.add_argument("inputs", nargs="+", help="recordings and/or folders (searched recursively)")
     run.add_argument("-o", "--output", required=True, help="output folder")
     run.add_argument("-p", "--processors", default=None,
-                     help="comma-separated processor names (default: each recording's kind's default processor: "
-                          "face for video, speech for audio, eeg for EEG, language for text; see `bitbox list`)")
+                     help="comma-separated processor names (default: the default processor of each recording's kind, "
+                          "as `bitbox list` shows under 'recording kinds')")
     run.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
     run.add_argument("--scheduler", default=None, metavar="local|ADDRESS",
                      help="run on Dask: 'local' starts a LocalCluster of --workers processes; an address such as "
@@ -226,7 +247,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="write HTML pages with plots for a results folder")
     rep.add_argument("output", help="results folder written by `bitbox run`")
     rep.add_argument("--show-faces", action="store_true",
-                     help="include video frames with landmarks drawn (off by default: privacy)")
+                     help="include frames of the recordings with the results drawn, where a processor draws them "
+                          "(e.g. face landmarks; off by default: privacy)")
     rep.add_argument("--wait", action="store_true",
                      help="when a bitbox run is writing to OUT, wait for it to finish (default: stop at once with "
                           "exit code 2)")
@@ -242,7 +264,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                          "the recording must have been processed with every person measured)")
     dy.add_argument("--split-by", default="person", metavar="COLUMN",
                     help="with --persons: the time-series column holding the ids (default: person)")
-    dy.add_argument("-p", "--processor", default=None, help="whose measures to compare (default: pose, else face)")
+    dy.add_argument("-p", "--processor", default=None, help="whose measures to compare (default: of the processors both have, the one "
+                    "that declares default dyad measures with the highest preference)")
     dy.add_argument("--measures", default=None, help="comma-separated measures (default: movement measures)")
     dy.add_argument("--offset", type=float, default=0.0, help="B's clock minus A's, in seconds (default 0)")
     dy.add_argument("--window", type=float, default=0.5, help="correlation window in seconds (default 0.5)")

@@ -66,6 +66,18 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
     On error the temporary file is removed and ``path`` is left untouched. The new file
     gets the usual permissions (``0o666`` less the umask).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to write. Its folder is created (with its parents) when missing; an existing
+        file is replaced only once the ``with`` block has ended without an exception.
+
+    Yields
+    ------
+    Path
+        An empty temporary file in the same folder (``.<name>.<8 random characters>.tmp``) for
+        the caller to write; it is synced to disk, then renamed to ``path``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,6 +113,19 @@ def display_path(path: str | Path, *, controls: bool = True) -> str:
     surrogates as ``\udNNN``, control characters as ``\xNN`` (:func:`escape_controls`; not with
     ``controls=False``, e.g. for a whole HTML page). Other text is returned unchanged.
 
+    Parameters
+    ----------
+    path : str or Path
+        The path or text to show (``str()`` of it is used).
+    controls : bool, default True
+        Whether control characters (C0, DEL and C1: newlines, tabs, terminal escape sequences) are
+        escaped too; ``False`` only escapes what cannot be written as UTF-8.
+
+    Returns
+    -------
+    str
+        The text, printable and valid UTF-8.
+
     Examples
     --------
     >>> display_path(os.fsdecode(b"M\xfcller.wav"))
@@ -115,7 +140,27 @@ def display_path(path: str | Path, *, controls: bool = True) -> str:
 
 
 def jsonable(value: Any) -> Any:
-    """Turn numpy scalars into Python ones and non-finite floats into ``None`` (valid JSON)."""
+    """Turn numpy scalars into Python ones and non-finite floats into ``None`` (valid JSON).
+
+    Parameters
+    ----------
+    value : object
+        A value to write as JSON: dicts, lists and tuples are converted item by item (recursively;
+        dict keys become ``str``), a numpy scalar or an array of one element becomes the Python
+        scalar (``.item()``). Other values are returned as they are.
+
+    Returns
+    -------
+    object
+        ``value`` with dicts, lists and tuples copied (tuples as lists), NaN and infinities as
+        ``None``.
+
+    Raises
+    ------
+    ValueError
+        For a numpy array of more than one element (``.item()`` cannot make it a scalar; pass
+        ``array.tolist()``).
+    """
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -128,24 +173,74 @@ def jsonable(value: Any) -> Any:
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:
-    """Write bytes atomically."""
+    """Write bytes atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to write (replaced when it exists; its folder is created when missing).
+    data : bytes
+        The file's complete content.
+    """
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
 
 
 def write_text(path: str | Path, text: str) -> None:
-    """Write text atomically (UTF-8)."""
+    """Write text atomically (UTF-8).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to write (replaced when it exists; its folder is created when missing).
+    text : str
+        The file's complete content, encoded as UTF-8 (newlines are written as they are).
+    """
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 
 def write_json(path: str | Path, data: Any) -> None:
-    """Write JSON atomically; NaN and infinities are written as ``null``."""
+    """Write JSON atomically; NaN and infinities are written as ``null``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to write (replaced when it exists; its folder is created when missing).
+    data : object
+        What to write: made JSON-ready by :func:`jsonable`, then written indented by two spaces,
+        keys in their given order, with a final newline.
+
+    Raises
+    ------
+    TypeError
+        When ``data`` holds a value JSON cannot represent (e.g. a ``Path`` or a ``set``).
+    ValueError
+        When it holds a numpy array of more than one element (see :func:`jsonable`).
+    """
     write_text(path, json.dumps(jsonable(data), indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
 def read_json(path: str | Path) -> Any:
-    """Read a JSON file written by :func:`write_json`."""
+    """Read a JSON file written by :func:`write_json`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The JSON file (UTF-8).
+
+    Returns
+    -------
+    object
+        The parsed content (``null`` read as ``None``).
+
+    Raises
+    ------
+    OSError
+        When the file cannot be read (e.g. ``FileNotFoundError``).
+    json.JSONDecodeError
+        When it is not valid JSON.
+    """
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
 
@@ -167,6 +262,20 @@ def safe_name(text: str, *, fallback: str = "recording", max_bytes: int = MAX_NA
     A name longer than ``max_bytes`` (UTF-8) is cut and ends with ``_`` plus a CRC32 of the
     whole text, so that long names that differ only at the end stay distinct. Names that are
     already safe are returned unchanged.
+
+    Parameters
+    ----------
+    text : str
+        The id to turn into a name (``str()`` of it is used).
+    fallback : str, default "recording"
+        The name used when nothing but blanks would be left.
+    max_bytes : int, default MAX_NAME_BYTES
+        The longest name, in UTF-8 bytes (:data:`MAX_NAME_BYTES`, 120); a longer one is cut and tagged.
+
+    Returns
+    -------
+    str
+        One path component: no separator, control character or leading dot.
 
     Examples
     --------

@@ -11,7 +11,7 @@ True
 - :func:`atomic_path`: a context manager yielding the temporary path to write (``with
   atomic_path(out) as tmp: figure.savefig(tmp, format="png")``);
 - :func:`write_bytes`, :func:`write_text`, :func:`write_json`, :func:`read_json`;
-- :func:`jsonable`: numpy scalars and arrays, paths and NaN made JSON-ready;
+- :func:`jsonable`: numpy scalars (and one-element arrays) and NaN made JSON-ready;
 - :func:`safe_name`: a file-name-safe version of an id;
 - :func:`display_path`: a path as printable text (file-name bytes that are not UTF-8 escaped), for messages.
 """

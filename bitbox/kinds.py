@@ -24,6 +24,8 @@ frozenset({'.csv'})
 from __future__ import annotations
 
 import functools
+import os
+import stat
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -59,9 +61,10 @@ class Kind:
         <bitbox.Recording.iter_frames>`, :meth:`Recording.load_audio <bitbox.Recording.load_audio>`);
         empty for files a processor reads itself (EEG, text, CSV).
     can_open : callable or None
-        ``can_open(path) -> bool``: whether a file with one of the extensions is such a recording
-        (e.g. a CSV whose header has gaze columns). ``None``: every file with the extension is.
-        It must not raise for a file of another kind and should read little (a header).
+        ``can_open(path) -> bool``: whether a regular file with one of the extensions is such a
+        recording (e.g. a CSV whose header has gaze columns). ``None``: every file with the extension
+        is. It should read little (a header); an exception counts as "no". Give a module-level
+        function (not a lambda or a closure), so that recordings can be sent to worker processes.
     """
 
     name: str
@@ -85,11 +88,32 @@ class Kind:
         object.__setattr__(self, "streams", frozenset(self.streams))
 
     def accepts(self, path: str | Path) -> bool:
-        """Whether ``path`` is a recording of this kind: its extension, then :attr:`can_open`."""
+        """Whether ``path`` is a recording of this kind: its extension, then :attr:`can_open`.
+
+        Only a regular file is sniffed: a FIFO, a device or a socket (or a file that went away) is
+        judged by its extension alone, so that it is never opened here (reading a FIFO blocks) and
+        :class:`~bitbox.Recording` refuses it with the reason.
+
+        Parameters
+        ----------
+        path : str or Path
+            The file; its extension is compared case-insensitively with :attr:`extensions`.
+
+        Returns
+        -------
+        bool
+            True when the extension is one of the kind's and :attr:`can_open` (when set) accepts a
+            regular file; False otherwise, also when :attr:`can_open` raises (logged at debug level).
+        """
         path = Path(path)
         if path.suffix.lower() not in self.extensions:
             return False
         if self.can_open is None:
+            return True
+        try:
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                return True
+        except OSError:
             return True
         try:
             return bool(self.can_open(path))
@@ -151,6 +175,16 @@ def broken_kinds() -> dict[str, str]:
 def get_kind(name: str) -> Kind:
     """The kind registered as ``name``.
 
+    Parameters
+    ----------
+    name : str
+        The kind's name (its entry-point name in the ``bitbox.kinds`` group, e.g. ``"video"``).
+
+    Returns
+    -------
+    Kind
+        The installed kind.
+
     Raises
     ------
     PluginError
@@ -165,7 +199,23 @@ def get_kind(name: str) -> Kind:
 
 
 def extensions(kinds: str | Iterable[str] | None = None) -> frozenset[str]:
-    """The file extensions of ``kinds`` (a name or several; ``None``: every installed kind)."""
+    """The file extensions of ``kinds`` (a name or several; ``None``: every installed kind).
+
+    Parameters
+    ----------
+    kinds : str, iterable of str or None, default None
+        One kind's name, several names, or ``None`` for every installed (not broken) kind.
+
+    Returns
+    -------
+    frozenset of str
+        The extensions, lower case with the dot (``".edf"``).
+
+    Raises
+    ------
+    PluginError
+        When a name is not an installed kind, or a broken one (:func:`get_kind`).
+    """
     if kinds is None:
         names = list(available_kinds())
     else:

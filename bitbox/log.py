@@ -8,6 +8,8 @@ import logging
 import re
 from typing import Any, Callable, Iterator, TypeVar
 
+__all__ = ["logger", "set_log_level", "use_log_level", "verbose", "escape_controls"]
+
 logger = logging.getLogger("bitbox")
 logger.addHandler(logging.NullHandler())
 

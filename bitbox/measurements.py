@@ -36,7 +36,7 @@ from .errors import BitboxError, ParameterError
 from .fileio import atomic_path, read_json, write_json
 
 __all__ = ["ProcessorResult", "Measurements", "MemorySink", "ParquetSink", "FORMAT_VERSION", "split_measurements",
-           "rows_from_json", "write_result", "streamed_table", "ExtraOutputs"]
+           "default_plot_measures", "rows_from_json", "write_result", "streamed_table", "ExtraOutputs"]
 
 FORMAT_VERSION = 1
 _PROVENANCE_KEY = b"bitbox.provenance"
@@ -53,6 +53,18 @@ def rows_from_json(data: Mapping) -> dict:
 
     They are stored as a list of ``{"key": part id, "summary": {...}}`` (JSON object keys are
     always text; the list keeps integer ids integers), in part order.
+
+    Parameters
+    ----------
+    data : Mapping
+        The parsed content of a ``<processor>.json`` (its ``"rows"`` entry is read; missing or
+        empty: no parts).
+
+    Returns
+    -------
+    dict
+        Part id -> summary (measure name -> value), in the stored order; ``null`` values (JSON's
+        NaN, see :func:`bitbox.io.write_json`) are read back as NaN.
     """
     rows = data.get("rows") or []
     return {item["key"]: _nan_for_none(item.get("summary", {})) for item in rows}
@@ -348,9 +360,24 @@ class MemorySink:
         self._chunks: list[pd.DataFrame] = []
 
     def append(self, chunk: pd.DataFrame) -> None:
+        """Keep one chunk of the time series (not copied).
+
+        Parameters
+        ----------
+        chunk : pandas.DataFrame
+            Consecutive rows of the time series (``time_s`` and the processor's columns).
+        """
         self._chunks.append(chunk)
 
     def result(self) -> pd.DataFrame:
+        """The chunks appended so far as one table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The chunks concatenated in order, with a fresh ``0..n-1`` index; a table with one empty
+            float64 ``time_s`` column when nothing was appended.
+        """
         if not self._chunks:
             return pd.DataFrame({"time_s": pd.Series([], dtype="float64")})
         if len(self._chunks) == 1:
@@ -363,6 +390,20 @@ class ParquetSink:
 
     Memory stays bounded by the chunk size, whatever the recording's length. The
     provenance is stored in the file's schema metadata so the file explains itself.
+
+    Parameters
+    ----------
+    path : str or Path
+        The parquet file to write (created by the first :meth:`append`, or by :meth:`close`).
+    provenance : Mapping or None, default None
+        What the outputs depend on, stored as JSON under the schema metadata key
+        ``bitbox.provenance``; the run-only keys (``started_utc``, ``finished_utc``, ``n_rows``)
+        are left out. ``None``: an empty mapping.
+
+    Attributes
+    ----------
+    n_rows : int
+        Rows appended so far.
     """
 
     def __init__(self, path: str | Path, provenance: Mapping | None = None) -> None:
@@ -379,6 +420,21 @@ class ParquetSink:
         return {_PROVENANCE_KEY: json.dumps(stable, sort_keys=True, default=str).encode()}
 
     def append(self, chunk: pd.DataFrame) -> None:
+        """Write one chunk as a row group (zstd-compressed); the first chunk fixes the file's schema.
+
+        Parameters
+        ----------
+        chunk : pandas.DataFrame
+            Consecutive rows of the time series; its index is not stored. Every chunk after the
+            first has the first one's columns, with values convertible to its types.
+
+        Raises
+        ------
+        KeyError
+            When a later chunk lacks a column of the first one.
+        pyarrow.ArrowInvalid
+            When a later chunk's values cannot be converted to the first one's types.
+        """
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -396,6 +452,15 @@ class ParquetSink:
         self.n_rows += len(chunk)
 
     def close(self, empty_like: pd.DataFrame | None = None) -> None:
+        """Finish the file (call it once, after the last :meth:`append`).
+
+        Parameters
+        ----------
+        empty_like : pandas.DataFrame or None, default None
+            Written as the only chunk when nothing was appended, so that the file still has a
+            schema (give an empty frame with the time series' columns); ``None``: a table with one
+            empty float64 ``time_s`` column. Ignored once a chunk was appended.
+        """
         if self._writer is None:
             self.append(empty_like if empty_like is not None else
                         pd.DataFrame({"time_s": pd.Series([], dtype="float64")}))
@@ -405,6 +470,31 @@ class ParquetSink:
 #: Finds the installed processor class of a name (``None`` when there is none). The data layer knows no
 #: registry: :mod:`bitbox.registry` installs its lookup here when it is imported (:func:`use_processor_lookup`).
 _processor_lookup: Callable[[str], type | None] = lambda name: None
+
+
+def default_plot_measures(processor: str, frame: pd.DataFrame, *, limit: int = 6) -> list[str]:
+    """The measures plotted over time when none are named, by :meth:`Measurements.plot` and the report alike:
+    the processor's :attr:`~bitbox.Processor.plot_measures` that ``frame`` has as numeric columns, else its
+    first ``limit`` numeric columns (``time_s`` aside).
+
+    Parameters
+    ----------
+    processor : str
+        The processor's name (its class is found through the registry).
+    frame : pandas.DataFrame
+        Its time series.
+    limit : int
+        At most this many columns when the processor names none.
+
+    Returns
+    -------
+    list of str
+        Column names of ``frame``.
+    """
+    cls = _processor_lookup(processor)
+    numeric = [c for c in frame.columns if c != "time_s" and pd.api.types.is_numeric_dtype(frame[c])]
+    named = [m for m in (cls.plot_measures if cls is not None else ()) if m in numeric]
+    return named or numeric[:limit]
 
 
 def use_processor_lookup(lookup: Callable[[str], type | None]) -> None:
@@ -637,9 +727,7 @@ class Measurements(Mapping[str, ProcessorResult]):
             figure = cls.plot_result(result) if cls is not None and ax is None else None
             if figure is not None:
                 return figure
-            measures = list(cls.plot_measures) if cls is not None else []
-            measures = measures or [c for c in frame.columns
-                                    if c != "time_s" and pd.api.types.is_numeric_dtype(frame[c])][:4]
+            measures = default_plot_measures(processor, frame)
         measures = [m.split(".", 1)[1] if m.startswith(f"{processor}.") else m for m in measures]
         missing = [m for m in measures if m not in frame.columns]
         if missing:

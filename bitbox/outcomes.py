@@ -50,22 +50,26 @@ _DEFAULT_KINDS = "_bitbox_default_for"
 
 
 def run_as_default_for(processor, kinds) -> None:
-    """Make ``processor`` apply only to recordings of ``kinds``, those it is the default processor of,
-    in a batch run without named processors (e.g. ``speech`` on the audio files of a folder, not on
-    the sound of its videos, which ``face`` measures). Not a parameter: not in the provenance."""
+    """Make ``processor`` run only on recordings of ``kinds``, those it is the default processor of, in a
+    batch run without named processors (e.g. ``speech`` on the audio files of a folder, not on the sound
+    of its videos, which ``face`` measures). Not a parameter: not in the provenance. On the other
+    recordings it is not run at all (:func:`runs_on`): no outcome, so a result an earlier run of it
+    stored for such a recording stays in the tables."""
     setattr(processor, _DEFAULT_KINDS, tuple(kinds))
 
 
+def runs_on(processor, kind: str | None) -> bool:
+    """Whether a batch runs ``processor`` on a recording of ``kind``: always, unless the run made it the
+    default of other kinds only (:func:`run_as_default_for`)."""
+    default_for = getattr(processor, _DEFAULT_KINDS, None)
+    return default_for is None or kind in default_for
+
+
 def not_applicable_reason(processor, recording) -> str | None:
-    """Why ``processor`` does not apply to ``recording`` (a kind it does not read, a kind it is not run
-    on as the default (:func:`run_as_default_for`), or its own ``skip_reason``: e.g. no sound track), or
-    ``None`` when it applies."""
+    """Why ``processor`` does not apply to ``recording`` (a kind it does not read, or its own
+    ``skip_reason``: e.g. no sound track), or ``None`` when it applies."""
     if recording.kind not in processor.input_kinds:
         return f"reads {', '.join(processor.input_kinds)} recordings, not {recording.kind}"
-    default_for = getattr(processor, _DEFAULT_KINDS, None)
-    if default_for is not None and recording.kind not in default_for:
-        return (f"runs by default on {', '.join(default_for)} recordings only; name it (processors=[...], "
-                f"`bitbox run -p`) to run it on {recording.kind} recordings too")
     return processor.skip_reason(recording)
 
 

@@ -48,7 +48,18 @@ class Constraint(Protocol):
     """What ``_parameter_constraints`` holds: an object that accepts values and describes what it accepts."""
 
     def accepts(self, value: Any) -> bool:
-        """Whether ``value`` satisfies the constraint."""
+        """Whether ``value`` satisfies the constraint.
+
+        Parameters
+        ----------
+        value : object
+            The parameter's value, as the user set it.
+
+        Returns
+        -------
+        bool
+            True when it is allowed; it must not raise for a value of any type.
+        """
 
     def describe(self) -> str:
         """The accepted values in words (completes "must be ..." in an error message)."""
@@ -82,7 +93,20 @@ class Interval:
     description: str | None = None
 
     def accepts(self, value: Any) -> bool:
-        """Whether ``value`` is a number of the type inside the interval (never a bool or NaN)."""
+        """Whether ``value`` is a number of the type inside the interval (never a bool or NaN).
+
+        Parameters
+        ----------
+        value : object
+            The value to check: for ``int``, any :class:`numbers.Integral` (numpy integers too); for
+            ``float``, any :class:`numbers.Real` (integers too).
+
+        Returns
+        -------
+        bool
+            True when it is of the type, not NaN, and within the bounds (``closed`` says which bounds
+            belong to the interval).
+        """
         if isinstance(value, bool):
             return False
         if self.type is int:
@@ -116,6 +140,11 @@ class Interval:
 class Options:
     """One of a fixed set of values (of the same type: ``1`` is not ``True``, ``"1"`` is not ``1``).
 
+    Parameters
+    ----------
+    values : iterable
+        The allowed values (stored as a tuple, in this order, which the error message keeps).
+
     Examples
     --------
     >>> Options(("mean", "max")).accepts("max"), Options(("mean", "max")).describe()
@@ -128,7 +157,18 @@ class Options:
         object.__setattr__(self, "values", tuple(values))
 
     def accepts(self, value: Any) -> bool:
-        """Whether ``value`` is one of the options, of the same type."""
+        """Whether ``value`` is one of the options, of the same type.
+
+        Parameters
+        ----------
+        value : object
+            The value to check.
+
+        Returns
+        -------
+        bool
+            True when it equals one of :attr:`values` and has exactly that value's type.
+        """
         return any(value == v and type(value) is type(v) for v in self.values)
 
     def describe(self) -> str:
@@ -141,7 +181,18 @@ class Bool:
     """``True`` or ``False`` (not ``0`` or ``1``)."""
 
     def accepts(self, value: Any) -> bool:
-        """Whether ``value`` is a bool."""
+        """Whether ``value`` is a bool.
+
+        Parameters
+        ----------
+        value : object
+            The value to check.
+
+        Returns
+        -------
+        bool
+            True for ``True`` and ``False`` only (``isinstance(value, bool)``: not ``0``, ``1`` or a numpy bool).
+        """
         return isinstance(value, bool)
 
     def describe(self) -> str:
@@ -154,7 +205,18 @@ class NoneOk:
     """``None`` is allowed (combine it with another constraint: ``[PathLike(), NoneOk()]``)."""
 
     def accepts(self, value: Any) -> bool:
-        """Whether ``value`` is ``None``."""
+        """Whether ``value`` is ``None``.
+
+        Parameters
+        ----------
+        value : object
+            The value to check.
+
+        Returns
+        -------
+        bool
+            True only for ``None``.
+        """
         return value is None
 
     def describe(self) -> str:
@@ -165,6 +227,16 @@ class NoneOk:
 @dataclass(frozen=True)
 class InstanceOf:
     """An instance of one of ``types`` (``isinstance``; a bool is an ``int`` only if ``bool`` is listed).
+
+    Parameters
+    ----------
+    *types : type
+        One or more classes the value may be an instance of.
+
+    Raises
+    ------
+    TypeError
+        When no type is given, or one of them is not a class.
 
     Examples
     --------
@@ -182,7 +254,18 @@ class InstanceOf:
         object.__setattr__(self, "types", tuple(types))
 
     def accepts(self, value: Any) -> bool:
-        """Whether ``value`` is an instance of one of the types."""
+        """Whether ``value`` is an instance of one of the types.
+
+        Parameters
+        ----------
+        value : object
+            The value to check.
+
+        Returns
+        -------
+        bool
+            True when ``isinstance(value, types)``; a bool only when ``bool`` (or ``object``) is one of them.
+        """
         if isinstance(value, bool) and bool not in self.types and object not in self.types:
             return False
         return isinstance(value, self.types)
@@ -207,7 +290,18 @@ class PathLike:
     """
 
     def accepts(self, value: Any) -> bool:
-        """Whether ``value`` is a non-empty str or an os.PathLike."""
+        """Whether ``value`` is a non-empty str or an os.PathLike.
+
+        Parameters
+        ----------
+        value : object
+            The value to check (the path is not looked up on disk).
+
+        Returns
+        -------
+        bool
+            True for a non-empty ``str`` or an :class:`os.PathLike`; False for ``""``, bytes and anything else.
+        """
         if isinstance(value, str):
             return value != ""
         return isinstance(value, os.PathLike)
@@ -222,7 +316,18 @@ class Callable:
     """A callable (a function, a class, an object with ``__call__``)."""
 
     def accepts(self, value: Any) -> bool:
-        """Whether ``value`` is callable."""
+        """Whether ``value`` is callable.
+
+        Parameters
+        ----------
+        value : object
+            The value to check.
+
+        Returns
+        -------
+        bool
+            True when ``callable(value)``.
+        """
         return callable(value)
 
     def describe(self) -> str:
@@ -255,7 +360,18 @@ class StrMatching:
         re.compile(self.pattern)  # a bad pattern fails when the class is defined, not when a value is checked
 
     def accepts(self, value: Any) -> bool:
-        """Whether ``value`` is a str matching the pattern in full."""
+        """Whether ``value`` is a str matching the pattern in full.
+
+        Parameters
+        ----------
+        value : object
+            The value to check.
+
+        Returns
+        -------
+        bool
+            True for a ``str`` that :func:`re.fullmatch` matches with :attr:`pattern`; False for any other type.
+        """
         return isinstance(value, str) and re.fullmatch(self.pattern, value) is not None
 
     def describe(self) -> str:
@@ -304,7 +420,7 @@ def _same(value: Any, default: Any) -> bool:
 
 
 class ParamsMixin:
-    """scikit-learn's parameter rules for Bitbox's processors and models (see the module docstring).
+    """Parameters by scikit-learn's rules, for Bitbox's processors and models (see the module docstring).
 
     A class using it lists its parameters in ``__init__`` (keyword-only, with defaults, each
     stored unchanged under its own name) and their constraints in ``_parameter_constraints``;
@@ -367,9 +483,20 @@ class ParamsMixin:
     def set_params(self: _Self, **params: Any) -> _Self:
         """Set parameters by name (none is set when one name is unknown).
 
+        The values are stored as they are; they are checked by :meth:`validate_params`, when the
+        object is used.
+
+        Parameters
+        ----------
+        **params : object
+            ``name=value`` for each parameter to change; a name is one of ``__init__``'s parameters
+            (:meth:`get_params` lists them).
+
         Returns
         -------
-        self
+        ParamsMixin
+            This object itself (``self``, of its own class), so that calls chain:
+            ``obj.set_params(window=9).validate_params()``.
 
         Raises
         ------

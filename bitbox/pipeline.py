@@ -5,7 +5,8 @@ import traceback
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .errors import BitboxError, MeasurementError, ParameterError
+from .errors import BitboxError, MeasurementError, ParameterError, ProcessorNotFoundError
+from .fileio import display_path
 from .outcomes import internal_error, not_applicable_reason
 from .log import logger, verbose
 from .measurements import Measurements
@@ -105,7 +106,10 @@ def process(path: str | Path | Recording, processors: str | Sequence[str | Proce
     recording = path if isinstance(path, Recording) else Recording(path)
     recording.clear_upstream()  # results of an earlier call on the same Recording never leak into this one
     if processors is None:
-        processors = default_processors(recording.kind)
+        try:
+            processors = default_processors(recording.kind)
+        except ProcessorNotFoundError as err:
+            raise ProcessorNotFoundError(f"{display_path(recording.path)}: {err}") from None
     instances = resolve_processors(processors, params)
     if len(instances) == 1:  # one processor: its error is the call's error
         logger.info("%s: running %r", recording.path.name, instances[0])

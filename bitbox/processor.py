@@ -188,6 +188,19 @@ _CORE_PACKAGES = ("bitbox", "numpy", "pandas", "pyarrow", "scipy")
 def run_order(processors: Sequence["Processor"]) -> list["Processor"]:
     """The processors in the order given, except that each runs after those it :attr:`~Processor.uses`.
 
+    Parameters
+    ----------
+    processors : sequence of Processor
+        The processors to run on one recording, in the order asked for. A name in
+        :attr:`~Processor.uses` that is not among them (or the processor's own) does not constrain
+        the order.
+
+    Returns
+    -------
+    list of Processor
+        The same processors (the objects themselves), each after those it uses; otherwise in the
+        given order.
+
     Raises
     ------
     ParameterError
@@ -213,7 +226,20 @@ class TimeSeriesSink(Protocol):
 
 
 def package_versions(names: tuple[str, ...] = ()) -> dict[str, str]:
-    """Installed versions of Bitbox's core packages and of ``names`` (sorted, for provenance)."""
+    """Installed versions of Bitbox's core packages and of ``names`` (sorted, for provenance).
+
+    Parameters
+    ----------
+    names : tuple of str, default ()
+        Distribution names to add to the core ones (``bitbox``, ``numpy``, ``pandas``, ``pyarrow``,
+        ``scipy``), e.g. a processor's :attr:`~Processor.dependencies`.
+
+    Returns
+    -------
+    dict of str to str
+        Package name -> version, ``"python"`` -> the interpreter's version, and ``"not installed"``
+        for a package that is missing; sorted by name.
+    """
     versions = {"python": platform.python_version()}
     for name in (*_CORE_PACKAGES, *names):
         try:

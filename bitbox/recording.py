@@ -30,7 +30,20 @@ _CHUNK = 1 << 20
 
 
 def kind_of(path: str | Path) -> str | None:
-    """Return the recording kind of a path (an installed :class:`~bitbox.kinds.Kind` accepts it), or ``None``."""
+    """Return the recording kind of a path (an installed :class:`~bitbox.kinds.Kind` accepts it), or ``None``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file: its extension, then its content for a kind that sniffs it (a FIFO, a device or
+        a socket is judged by its extension alone, never opened).
+
+    Returns
+    -------
+    str or None
+        The kind's name (``"video"``, ``"audio"``, ``"eeg"``, ``"text"`` or a plugin's), as
+        :func:`bitbox.kinds.kind_of` chooses among all installed kinds; ``None`` when none accepts it.
+    """
     return kinds.kind_of(path)
 
 
@@ -43,6 +56,17 @@ def special_file_reason(mode: int) -> str | None:
 
     Such files are refused without being opened: opening a FIFO for reading blocks until
     someone writes to it, and a device can be read for ever.
+
+    Parameters
+    ----------
+    mode : int
+        The file's ``st_mode``, from :func:`os.stat` (or ``os.fstat`` of an opened file).
+
+    Returns
+    -------
+    str or None
+        The reason, worded to follow the file's name in a message (``"is a named pipe (FIFO), not
+        a regular file; ..."``); ``None`` for a regular file, a folder or a link.
     """
     for test, what in _SPECIAL:
         if test(mode):
@@ -76,7 +100,25 @@ def _open_regular(path: str | Path):
 
 def sha256_file(path: str | Path) -> str:
     """SHA-256 of a file's bytes, read in 1 MiB chunks (a FIFO, a device or a socket is refused
-    with a :class:`~bitbox.errors.RecordingError`, never opened)."""
+    with a :class:`~bitbox.errors.RecordingError`, never opened).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (symbolic links are followed).
+
+    Returns
+    -------
+    str
+        The digest as 64 lower-case hexadecimal characters.
+
+    Raises
+    ------
+    RecordingError
+        When the file is a named pipe (FIFO), a device or a socket.
+    OSError
+        When it does not exist or cannot be read (e.g. ``FileNotFoundError``, ``PermissionError``).
+    """
     digest = hashlib.sha256()
     with _open_regular(path) as handle:
         for block in iter(lambda: handle.read(_CHUNK), b""):
@@ -205,7 +247,21 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class Frame:
-    """One decoded video frame: its index, its time in seconds and its RGB pixels (H x W x 3, uint8)."""
+    """One decoded video frame: its index, its time in seconds and its RGB pixels (H x W x 3, uint8).
+
+    Yielded by :meth:`Recording.iter_frames`.
+
+    Attributes
+    ----------
+    index : int
+        The frame's position in the video, from 0 (frames skipped with ``step`` are counted).
+    time_s : float
+        Seconds from the first frame: ``index / fps`` at a constant frame rate, else from the
+        presentation timestamps (see :meth:`Recording.iter_frames`).
+    rgb : numpy.ndarray
+        The pixels, shape (height, width, 3), dtype uint8, in RGB order, turned upright as the file's
+        display matrix asks (:attr:`VideoInfo.rotation_deg`, :attr:`VideoInfo.mirrored`).
+    """
 
     index: int
     time_s: float
@@ -245,11 +301,15 @@ class Recording:
         if kind is None:
             kind = kinds.kind_of(self.path)
             if kind is None:
-                claimed = sorted(k for k, spec in installed.items() if self.path.suffix.lower() in spec.extensions)
+                claimed = [spec for spec in installed.values() if self.path.suffix.lower() in spec.extensions]
                 if claimed:
-                    raise RecordingError(self.path, f"is not a {' or '.join(claimed)} recording although its extension "
-                                         f"is {self.path.suffix!r} (its content does not look like one)",
-                                         "Check that this is the right file, or give kind= explicitly")
+                    names = " or ".join(f"{spec.name} recording ({spec.description})" for spec in claimed)
+                    raise RecordingError(self.path, f"is not a {names} although its extension is "
+                                         f"{self.path.suffix!r}: its content does not look like one",
+                                         "Check that this is the right file and that it is a complete export")
+                if not installed:
+                    raise RecordingError(self.path, "no recording kinds are installed (bitbox.kinds entry points)",
+                                         "Reinstall Bitbox (pip install bitbox, or pip install -e . in a checkout)")
                 known = ", ".join(sorted(kinds.extensions()))
                 raise RecordingError(
                     self.path, f"the extension {self.path.suffix or '(none)'!r} is not a known recording type",
@@ -264,6 +324,16 @@ class Recording:
         self._video_info: VideoInfo | None = None
         self._upstream: dict[str, Any] = {}
         self._upstream_failures: dict[str, str] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the kind travels by name: its content sniffer (a plugin's function) need not be picklable
+        state = dict(self.__dict__)
+        state["kind_info"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.kind_info = kinds.get_kind(self.kind)
 
     @property
     def upstream(self) -> Mapping[str, Any]:

@@ -22,7 +22,7 @@ from .errors import PluginError, ProcessorNotFoundError
 from .log import logger
 
 __all__ = ["available_processors", "get_processor_class", "make_processor", "refresh", "broken_plugins",
-           "default_processors", "processor_classes", "ENTRY_POINT_GROUP"]
+           "default_processors", "default_conflicts", "processor_classes", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "bitbox.processors"
 
@@ -57,6 +57,7 @@ def refresh() -> None:
 
     _entry_points.cache_clear()
     _load.cache_clear()
+    _defaults.cache_clear()
     kinds.refresh()
 
 
@@ -161,27 +162,63 @@ def processor_classes() -> dict[str, type]:
     return classes
 
 
+@functools.lru_cache(maxsize=1)
+def _defaults() -> dict[str, tuple[str, ...]]:
+    """``{kind: (chosen, *also claiming)}``: the processors declaring themselves the default of each kind
+    (:attr:`Processor.default_for <bitbox.Processor.default_for>`), a built-in one first, then by name."""
+    claims: dict[str, list[str]] = {}
+    classes = processor_classes()
+    for name, cls in classes.items():
+        for kind in cls.default_for:
+            claims.setdefault(kind, []).append(name)
+    table = {}
+    for kind, names in sorted(claims.items()):
+        names.sort(key=lambda n: (not classes[n].__module__.startswith("bitbox.processors."), n))
+        if len(names) > 1:
+            logger.warning("several processors say they are the default for %s recordings: %s; %r runs when none "
+                           "is named (name the processors to choose)", kind, ", ".join(names), names[0])
+        table[kind] = tuple(names)
+    return table
+
+
+def default_conflicts() -> dict[str, tuple[str, ...]]:
+    """Kinds that several installed processors claim as their default: ``{kind: (chosen, *others)}``."""
+    return {kind: names for kind, names in _defaults().items() if len(names) > 1}
+
+
 def default_processors(kind: str) -> tuple[str, ...]:
     """The processor run on a recording of ``kind`` when none is named: the one declaring it in
-    :attr:`Processor.default_for <bitbox.Processor.default_for>`.
+    :attr:`Processor.default_for <bitbox.Processor.default_for>` (when several do, a built-in one,
+    then the first by name; logged, and listed by ``bitbox list``).
+
+    Parameters
+    ----------
+    kind : str
+        A recording kind's name (:mod:`bitbox.kinds`, e.g. ``"video"`` or ``"eeg"``).
+
+    Returns
+    -------
+    tuple of str
+        The name of the one default processor, as a one-element tuple.
 
     Raises
     ------
     ProcessorNotFoundError
-        When no installed processor is the default for ``kind`` (those that read it are listed).
+        When no installed processor is the default for ``kind``: those that read it are listed, and
+        the processors that are installed but cannot be loaded, with the reason.
     """
+    table = _defaults()
+    if kind in table:
+        return table[kind][:1]
     classes = processor_classes()
-    defaults = sorted(name for name, cls in classes.items() if kind in cls.default_for)
-    if len(defaults) > 1:
-        logger.warning("several processors say they are the default for %s recordings: %s; running %r (name the "
-                       "processors to choose)", kind, ", ".join(defaults), defaults[0])
-    if not defaults:
-        readers = sorted(name for name, cls in classes.items() if kind in cls.input_kinds)
-        raise ProcessorNotFoundError(
-            f"No processor is the default for {kind} recordings; name the processors to run"
-            + (f" (those that read {kind}: {', '.join(readers)})." if readers else
-               f" (none of the installed processors reads {kind}; see `bitbox list`)."))
-    return (defaults[0],)
+    readers = sorted(name for name, cls in classes.items() if kind in cls.input_kinds)
+    broken = broken_plugins()
+    message = (f"No processor is the default for {kind} recordings; name the processors to run"
+               + (f" (those that read {kind}: {', '.join(readers)})." if readers else
+                  f" (none of the installed processors reads {kind}; see `bitbox list`)."))
+    if broken:
+        message += " Installed but broken: " + "; ".join(f"{name}: {reason}" for name, reason in broken.items())
+    raise ProcessorNotFoundError(message)
 
 
 def _lookup(name: str) -> type | None:

@@ -27,7 +27,7 @@ import pandas as pd
 from .errors import BitboxError
 from .fileio import confined, display_path, out_lock, write_text
 from .log import logger, verbose
-from .measurements import Measurements, ProcessorResult
+from .measurements import Measurements, ProcessorResult, default_plot_measures
 from .processor import split_notes
 from .recording import Recording
 
@@ -54,13 +54,42 @@ td.reason ul { margin: 0.2em 0; padding-left: 1.2em; } tr.rec td { border-bottom
 
 
 def html_page(title: str, body: str, *, css: str = "") -> str:
-    """A self-contained HTML page in Bitbox's report style (``css`` adds rules)."""
+    """A self-contained HTML page in Bitbox's report style (``css`` adds rules).
+
+    Parameters
+    ----------
+    title : str
+        The page's ``<title>`` (plain text: it is HTML-escaped here).
+    body : str
+        The content of ``<body>``, as HTML (inserted as it is: escape any text in it).
+    css : str, default ""
+        Style rules added after Bitbox's own (so they can override them).
+
+    Returns
+    -------
+    str
+        The whole page (UTF-8 declared, no external resources), ending with a newline.
+    """
     return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{_CSS}{css}</style></head><body>\n{body}\n</body></html>\n")
 
 
 def png_data(fig, dpi: int = 90) -> str:
-    """A matplotlib figure as base64 PNG data for an ``<img src='data:image/png;base64,...'>`` (closes it)."""
+    """A matplotlib figure as base64 PNG data for an ``<img src='data:image/png;base64,...'>`` (closes it).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure; it is saved cropped to its content (``bbox_inches="tight"``) and then closed
+        (``plt.close``), so it cannot be drawn again.
+    dpi : int, default 90
+        Resolution of the PNG, in dots per inch.
+
+    Returns
+    -------
+    str
+        The PNG's bytes, base64-encoded as ASCII text (without the ``data:`` prefix).
+    """
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
@@ -79,17 +108,6 @@ def _fmt(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return html.escape(str(value))
-
-
-def _measures_to_plot(processor: str, frame: pd.DataFrame) -> list[str]:
-    from .registry import get_processor_class
-
-    try:
-        names = list(get_processor_class(processor).plot_measures)
-    except BitboxError:
-        names = []
-    numeric = [c for c in frame.columns if c != "time_s" and pd.api.types.is_numeric_dtype(frame[c])]
-    return [n for n in names if n in numeric] or numeric[:6]
 
 
 def _processor_figure(result: ProcessorResult):
@@ -114,7 +132,7 @@ def _timeseries_figure(result: ProcessorResult, title: str):
 
     frame = result.timeseries
     key = result.row_key if result.row_key in frame.columns else ""
-    names = [n for n in _measures_to_plot(result.processor, frame.drop(columns=[key]) if key else frame)]
+    names = [n for n in default_plot_measures(result.processor, frame.drop(columns=[key]) if key else frame)]
     fig, axes = plt.subplots(len(names), 1, figsize=(10, 1.5 * len(names) + 0.8), sharex=True, squeeze=False)
     t = frame["time_s"].to_numpy()
     low = None
@@ -231,7 +249,7 @@ def _recording_page(folder: Path, show_faces: bool, row: dict | None = None) -> 
         own = _processor_figure(result) if len(frame) else None
         if own is not None:  # the processor's own picture (e.g. who spoke when), as Measurements.plot draws it
             parts.append("<h3>Overview</h3>" + _img(png_data(own), f"{processor}: overview"))
-        elif len(frame) and _measures_to_plot(processor, frame.drop(columns=["time_s"])):
+        elif len(frame) and default_plot_measures(processor, frame.drop(columns=["time_s"])):
             parts.append("<h3>Over time</h3>" + _img(png_data(_timeseries_figure(result, f"{m.recording_id}: "
                                                                                           f"{processor}")),
                                                      f"{processor} measures over time"))

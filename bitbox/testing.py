@@ -151,6 +151,8 @@ def check_processor_class(processor: type | Processor) -> None:
     Parameters
     ----------
     processor : Processor subclass or instance
+        The processor to check; for an instance, its class is checked (its parameter values
+        play no part).
 
     Raises
     ------
@@ -175,15 +177,22 @@ def check_processor(processor: type | Processor, recording: str | Path, **params
     Parameters
     ----------
     processor : Processor subclass or instance
+        The processor to check. Its class is checked; the run uses a new object of the class, with
+        an instance's parameter values when an instance is given (the instance itself is not run).
     recording : path
         A small recording of a kind the processor reads.
     **params
-        Parameters for the run (e.g. to make it faster).
+        Parameters for the run (e.g. to make it faster); they override an instance's values.
 
     Returns
     -------
     ProcessorResult
         The result of the run, for further checks.
+
+    Raises
+    ------
+    AssertionError
+        Saying which rule was broken.
     """
     cls = processor if isinstance(processor, type) else type(processor)
     _check_class(cls)

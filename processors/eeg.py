@@ -48,7 +48,7 @@ from bitbox.processor import Processor, ProgressCallback, join_notes
 from bitbox.recording import Recording
 
 __all__ = ["EegProcessor", "read_raw", "check_complete", "units_note", "spectral_summary", "band_powers", "BANDS",
-           "COMPONENTS", "UNITS", "condition_name"]
+           "COMPONENTS", "UNITS", "condition_name", "annotation_events", "RECORDING_MARKERS"]
 
 #: Frequency bands (Hz), half-open [low, high).
 BANDS: dict[str, tuple[float, float]] = {"delta": (1.0, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0),

@@ -38,11 +38,12 @@ from bitbox.params import Bool, Interval
 from bitbox.processor import Processor, ProgressCallback, join_notes
 from bitbox.recording import Recording
 
-__all__ = ["VoiceWindowsProcessor", "mfcc", "window_starts", "voice_windows_summary"]
+__all__ = ["VoiceWindowsProcessor", "mfcc", "window_starts", "voice_windows_summary", "SAMPLE_RATE"]
 
 _EYBEN = "Eyben et al. (2016), the Geneva minimalistic acoustic parameter set (eGeMAPS), IEEE TAC 7:190"
 _HANSEN = "Hansen et al. (2023), transdiagnostic speech and text classification (5-s windows, 1-s stride)"
 _DAVIS = "Davis & Mermelstein (1980), mel-frequency cepstral coefficients; Slaney (1998) mel scale"
+#: The rate (Hz) the windows' features are computed at: recordings are resampled to it.
 SAMPLE_RATE = 16000
 
 _MEASURES = [

@@ -82,8 +82,9 @@ def test_without_processors_each_kind_gets_its_default(tmp_path, talking_head, l
     part of it (language's companion), not a recording; a default never measures another kind."""
     folder = tmp_path / "mixed"
     folder.mkdir()
-    shutil.copy(talking_head, folder / "talking_head.mp4")
     wav, transcript = next(iter(librivox.values()))
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(talking_head), "-i", str(wav), "-c:v", "copy", "-c:a", "aac",
+                    "-shortest", str(folder / "talking_head.mp4")], check=True, timeout=60)  # a video with sound
     shutil.copy(wav, folder / "reader.wav")
     (folder / "reader.txt").write_text(transcript)  # the clip's transcript: not a recording of its own
     (folder / "story.txt").write_text("We walked to the river in the morning. Then we sat down and talked. " * 3)
@@ -93,13 +94,22 @@ def test_without_processors_each_kind_gets_its_default(tmp_path, talking_head, l
     manifest = pd.read_csv(out / "manifest.csv", keep_default_na=False).set_index("recording_id")
     assert sorted(manifest.index) == ["reader", "story", "talking_head"]
     ran = {rid: {p: manifest.loc[rid, f"{p}.status"] for p in ("face", "speech", "language")} for rid in manifest.index}
-    assert ran == {"talking_head": {"face": "ok", "speech": "not_applicable", "language": "not_applicable"},
-                   "reader": {"face": "not_applicable", "speech": "ok", "language": "not_applicable"},
-                   "story": {"face": "not_applicable", "speech": "not_applicable", "language": "ok"}}
-    assert manifest.loc["talking_head", "speech.error"].startswith("runs by default on audio recordings only")
+    # a default runs on its own kind only: the others are not run on it at all (no status, no columns)
+    assert ran == {"talking_head": {"face": "ok", "speech": "", "language": ""},
+                   "reader": {"face": "", "speech": "ok", "language": ""},
+                   "story": {"face": "", "speech": "", "language": "ok"}}
+    assert manifest.loc["reader", "processors"] == "speech"
     summary = pd.read_csv(out / "summary.csv").set_index("recording_id")
     assert summary.loc["story", "language.word_count"] == 42
     assert summary.loc["reader", "speech.speaking_time_s"] > 1
+    # a parameter of a default processor whose kind is absent is valid; a rerun reuses everything and keeps
+    # what an earlier named run stored (speech on the video, which a default run does not run)
+    assert bitbox_cli("run", str(folder / "talking_head.mp4"), "-o", str(out), "-p", "speech", "-q").returncode == 0
+    again = bitbox_cli("run", str(folder), "-o", str(out), "--set", "face.frame_step=6", "--set", "eeg.l_freq=1", "-q")
+    assert again.returncode == 0, again.stderr
+    assert "3 already done" in again.stdout and "0 processed" in again.stdout
+    summary = pd.read_csv(out / "summary.csv").set_index("recording_id")
+    assert summary.loc["talking_head", "speech.status"] == "ok" and summary.loc["talking_head", "face.status"] == "ok"
 
 
 def test_a_missing_input_is_a_usage_error_before_anything_runs(tmp_path, batch_inputs):

@@ -51,7 +51,18 @@ def test_clinical_code_uses_only_public_names():
             if module.startswith("bitbox") and not module.startswith("bitbox.clinical"):
                 bad.extend(f"{where} imports the private {module}.{name}" for name in names
                            if name.startswith("_") and not name.startswith("__"))  # __version__ is public
+                public = _public_names(module)
+                bad.extend(f"{where} imports {module}.{name}, which is not in that module's __all__" for name in names
+                           if public is not None and not name.startswith("_") and name not in public)
     assert not bad, bad
+
+
+def _public_names(module: str) -> set[str] | None:
+    """The ``__all__`` of a module (``None`` for a package without one: its submodules are imported)."""
+    import importlib
+
+    names = getattr(importlib.import_module(module), "__all__", None)
+    return set(names) if names is not None else None
 
 
 @pytest.mark.parametrize("contract", sorted(CONTRACTS))

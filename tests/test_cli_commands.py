@@ -38,3 +38,16 @@ def test_a_broken_group_is_reported_and_the_rest_work(monkeypatch, capsys):
     assert cli.main(["list"]) == cli.EXIT_OK
     assert "command 'bitbox broken'  BROKEN: ImportError" in capsys.readouterr().out
     assert cli.main(["catalog", "--format", "csv"]) == cli.EXIT_OK
+
+
+def test_a_command_name_two_packages_claim_is_reported(monkeypatch, capsys):
+    from importlib import metadata
+
+    eps = [metadata.EntryPoint(name="dup", value=f"{pkg}.cli:register", group=cli.COMMAND_GROUP)
+           for pkg in ("pkg_one", "pkg_two")]
+    monkeypatch.setattr(metadata, "entry_points", lambda group=None: eps if group == cli.COMMAND_GROUP else [])
+    groups = cli.command_entry_points()
+    assert list(groups) == ["dup"]
+    assert cli.main(["dup"]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "'dup' is registered more than once (pkg_one.cli:register; pkg_two.cli:register)" in err

@@ -72,6 +72,11 @@ def _with_members(path: str, obj: object) -> list[tuple[str, object]]:
     return names
 
 
+#: Public modules of the core whose ``__all__`` is checked besides ``bitbox.__all__``.
+TOOLKIT = ("bitbox.kinds", "bitbox.io", "bitbox.provenance", "bitbox.params", "bitbox.cache", "bitbox.processor",
+           "bitbox.registry", "bitbox.measurements", "bitbox.recording", "bitbox.report", "bitbox.testing")
+
+
 def public_names() -> dict[str, object]:
     """Dotted name -> object (or ``(class, member name)``) of every name checked."""
     names: list[tuple[str, object]] = []
@@ -83,6 +88,12 @@ def public_names() -> dict[str, object]:
         obj = getattr(bitbox.analysis, name)
         if inspect.isfunction(obj) or inspect.isclass(obj):
             names += _with_members(f"bitbox.analysis.{name}", obj)
+    for module_name in TOOLKIT:  # the public modules plugins and clinical code build on
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isfunction(obj) or inspect.isclass(obj):
+                names += _with_members(f"{obj.__module__}.{obj.__qualname__}", obj)
     for name in available_processors():
         cls = get_processor_class(name)
         if cls.__module__.startswith("bitbox.processors."):  # built-ins, not plugins installed beside them

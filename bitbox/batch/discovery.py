@@ -84,17 +84,25 @@ def discover(inputs: Iterable[str | Path], kinds: Iterable[str], exclude: Path |
         path = Path(item)
         if path.is_dir():
             root = path
-            candidates = sorted(p for p in root.rglob("*") if p.suffix.lower() in suffixes and _is_candidate(p)
-                                and not (exclude is not None and exclude in p.resolve().parents)
-                                and (not p.is_file() or _kinds.kind_of(p, kinds) is not None))
+            named = sorted(p for p in root.rglob("*") if p.suffix.lower() in suffixes and _is_candidate(p)
+                           and not (exclude is not None and exclude in p.resolve().parents))
+            kind = {p: _kinds.kind_of(p, kinds) for p in named}
+            candidates = [p for p in named if kind[p] is not None]
+            refused = [p for p in named if kind[p] is None and not _is_hidden(p, root)]
+            if refused:  # a kind that reads the content said no: named, never skipped in silence
+                shown = ", ".join(display_path(p) for p in refused[:3]) + (", ..." if len(refused) > 3 else "")
+                logger.info("%d file(s) with a recording's extension are not recordings by their content (e.g. a "
+                            "CSV that is not an eye-tracker export) and were left out: %s", len(refused), shown)
             files = [p for p in candidates if not _is_hidden(p, root)]
             _log_hidden([p for p in candidates if _is_hidden(p, root)])
             if not files:
+                content = (f"; {len(refused)} file(s) with those extensions are not recordings by their content, "
+                           f"e.g. {display_path(refused[0].name)}" if refused else "")
                 problems.append((Job(not_reserved(safe_name(path.name or path.resolve().name, fallback="inputs")),
                                      str(path)),
                                  f"no recordings found in this folder (searched recursively for "
-                                 f"{', '.join(sorted(suffixes))})"))
-            files = _without_companions(files, kinds, companions or {})
+                                 f"{', '.join(sorted(suffixes))}{content})"))
+            files = _without_companions(files, kind, companions or {})
             for file in files:
                 found.append((str(file.relative_to(root).with_suffix("")).replace(os.sep, "__"), file))
         else:
@@ -119,16 +127,16 @@ def _log_hidden(hidden: list[Path]) -> None:
         logger.info("%d macOS '._' companion file(s) skipped (not recordings)", len(forks))
 
 
-def _without_companions(files: list[Path], kinds: list[str], companions: dict[str, Iterable[str]]) -> list[Path]:
+def _without_companions(files: list[Path], kind: dict[Path, str | None],
+                        companions: dict[str, Iterable[str]]) -> list[Path]:
     """Drop the files that are companions of a recording beside them (same stem; see :func:`discover`).
 
     Such a file (e.g. a transcript) is read by the processors of that recording, not processed as a
-    recording of its own.
+    recording of its own. ``kind`` gives each file's kind.
     """
-    kind = {p: _kinds.kind_of(p, kinds) for p in files}
-    stems: dict[str, set[Path]] = {}
-    for path, k in kind.items():
-        stems.setdefault(k, set()).add(path.with_suffix(""))
+    stems: dict[str | None, set[Path]] = {}
+    for path in files:
+        stems.setdefault(kind[path], set()).add(path.with_suffix(""))
     kept = []
     for path in files:
         owners = companions.get(kind[path], ())

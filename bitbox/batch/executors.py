@@ -19,7 +19,7 @@ from ..errors import ParameterError
 from ..fileio import scratch_root, scratch_scope
 from ..log import logger
 from ..processor import Processor
-from .jobs import Job, ManifestRow, crashed_row, remove_partial, run_job, timed_out_row
+from .jobs import Job, ManifestRow, crashed_row, processors_for, remove_partial, run_job, timed_out_row
 
 __all__ = ["run_serial", "run_isolated", "run_dask"]
 
@@ -314,9 +314,10 @@ def run_dask(jobs: Sequence[Job], processors: Sequence[Processor], out_dir: Path
                 row = future.result()
             except Exception as err:  # KilledWorker after repeated worker deaths, or a lost scheduler
                 remove_partial(out_dir / job.recording_id)
-                row = ManifestRow.failed(job, [p.name for p in processors], "the Dask workers processing this "
-                                         f"recording died every time it was tried ({type(err).__name__}), e.g. a "
-                                         "crash in native code; the other recordings are not affected")
+                row = ManifestRow.failed(job, [p.name for p in processors_for(job, processors)],
+                                         f"the Dask workers processing this recording died every time it was tried "
+                                         f"({type(err).__name__}), e.g. a crash in native code; the other recordings "
+                                         "are not affected")
             yield row
     finally:
         cluster = client.cluster if scheduler == "local" else None

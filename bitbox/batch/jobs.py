@@ -16,14 +16,15 @@ from typing import Any, Callable, Sequence
 
 from ..errors import BitboxError
 from ..fileio import OutsideOutputError, confined, is_atomic_leftover, jsonable, read_json, utc_now
+from ..kinds import kind_of
 from ..log import logger
 from ..measurements import ProcessorResult, rows_from_json, streamed_table, write_result
 from ..outcomes import (FAILED, MANIFEST_COLUMNS, NOT_APPLICABLE, OK, internal_error, not_applicable_reason,
-                        recording_status)
+                        recording_status, runs_on)
 from ..processor import Processor, ProgressCallback, run_order
 from ..recording import Recording, sha256_file
 
-__all__ = ["Job", "ManifestRow", "run_job", "crashed_row", "timed_out_row", "remove_partial", "is_inside"]
+__all__ = ["Job", "ManifestRow", "run_job", "processors_for", "crashed_row", "timed_out_row", "remove_partial", "is_inside"]
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,14 @@ def _run_processor(processor: Processor, recording: Recording, folder: Path, ove
 
 
 # ---------------------------------------------------------------------------- one recording
+def processors_for(job: Job, processors: Sequence[Processor]) -> list[Processor]:
+    """The run's processors that run on ``job``: all of them, except in a run of the default processors,
+    where each runs on its own kinds only (:func:`bitbox.outcomes.runs_on`; a file of no known kind gets
+    them all, each failing with the reason)."""
+    kind = kind_of(job.path)
+    return [p for p in processors if runs_on(p, kind)] or list(processors)
+
+
 def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, overwrite: bool = False,
             progress: ProgressCallback | None = None) -> ManifestRow:
     """Process one recording into ``out_dir/<recording_id>/``; never raises for a bad recording.
@@ -235,6 +244,7 @@ def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, over
     """
     started = time.perf_counter()
     out_dir = Path(out_dir).absolute()
+    processors = processors_for(job, processors)
     names = [p.name for p in processors]
     row = ManifestRow(job.recording_id, job.path, processors=",".join(names))
     folder = out_dir / job.recording_id
@@ -345,7 +355,7 @@ def crashed_row(job: Job, processors: Sequence[Processor], exitcode: int | None,
     """
     remove_partial(out_dir / job.recording_id)
     how = f"killed by signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"exit code {exitcode}"
-    return ManifestRow.failed(job, [p.name for p in processors],
+    return ManifestRow.failed(job, [p.name for p in processors_for(job, processors)],
                               f"the worker process processing this recording died ({how}), e.g. a crash in native "
                               "code; the other recordings are not affected")
 
@@ -370,6 +380,6 @@ def timed_out_row(job: Job, processors: Sequence[Processor], out_dir: Path, time
         Every processor failed with the reason.
     """
     remove_partial(out_dir / job.recording_id)
-    return ManifestRow.failed(job, [p.name for p in processors],
+    return ManifestRow.failed(job, [p.name for p in processors_for(job, processors)],
                               f"timed out after {timeout_s:g} s (the per-recording timeout); the worker was stopped. "
                               "Raise --timeout for long recordings")

@@ -243,7 +243,10 @@ def _by_default(inputs: list, out_dir: Path, params: dict[str, Any]
     jobs, problems = discover(inputs, sorted(defaults), exclude=out_dir, companions=_companions(classes))
     present = sorted({kind_of(job.path) for job in jobs} & set(defaults))
     names = list(dict.fromkeys(defaults[kind] for kind in (present or sorted(defaults))))
-    instances = resolve_processors(names, params)
+    # parameters are checked against every default processor (`--set face.frame_step=2` is valid for a folder
+    # without videos), then only those of the kinds found run
+    everyone = resolve_processors(list(dict.fromkeys(defaults[kind] for kind in sorted(defaults))), params)
+    instances = [p for p in everyone if p.name in names]
     plan = {p.name: [kind for kind, name in defaults.items() if name == p.name] for p in instances}
     for processor in instances:
         run_as_default_for(processor, plan[processor.name])

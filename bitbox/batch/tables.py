@@ -284,7 +284,9 @@ class Tables:
         row = row.map_text(display_path)
         rid = row.recording_id
         new = {"recording_id": rid, "path": row.path, "status": row.status, "error": row.reason, **row.summary}
-        merged = merge_row(self.summary.get(rid), new, self.names)
+        # the columns of the processors run on this recording are replaced; the others' stay (a run of the
+        # default processors runs each on its own kind only)
+        merged = merge_row(self.summary.get(rid), new, row.processors.split(",") if row.processors else self.names)
         self.summary[rid] = merged
         self._merge_parts(rid, {str(k): _shown(v) for k, v in row.rows.items()}, set(row.split))
         entry = row.manifest()

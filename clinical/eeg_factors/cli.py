@@ -37,7 +37,7 @@ def _load(args: argparse.Namespace):
 
 
 def _data_info(args: argparse.Namespace, dataset) -> dict[str, Any]:
-    from bitbox.recording import sha256_file
+    from bitbox.provenance import sha256_file
 
     files = sorted(Path(args.epochs_dir).glob("*-epo.fif"))
     return {"epochs_dir": str(args.epochs_dir), "labels": str(args.labels), "labels_sha256": sha256_file(args.labels),

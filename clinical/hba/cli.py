@@ -63,7 +63,7 @@ def _media_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from bitbox.recording import sha256_file
+    from bitbox.provenance import sha256_file
 
     from .baseline import DescriptorBaseline
     from .reader import data_files

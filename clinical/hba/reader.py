@@ -80,7 +80,7 @@ class Media:
         """The SHA-256 (hex) of the media's bytes: the embedded ones, or the file's content (read from disk)."""
         if self.data is not None:
             return hashlib.sha256(self.data).hexdigest()
-        from bitbox.recording import sha256_file
+        from bitbox.provenance import sha256_file
 
         return sha256_file(self.path)
 

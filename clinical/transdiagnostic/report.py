@@ -250,8 +250,7 @@ def write_outputs(out_dir: str | Path, cohort: Cohort, features: Features, resul
     """
     from bitbox import __version__
     from bitbox.io import atomic_path, write_json
-    from bitbox.processor import package_versions
-    from bitbox.recording import sha256_file
+    from bitbox.provenance import package_versions, sha256_file
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
