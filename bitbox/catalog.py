@@ -190,7 +190,7 @@ class Catalog:
         lines: list[str] = []
         for processor in self.processors():
             lines += [f"## `{processor}`", ""]
-            for kind, title in (("timeseries", "Time series (one row per frame)"),
+            for kind, title in (("timeseries", "Time series (one row per time step)"),
                                 ("summary", "Summary (one value per recording)")):
                 rows = [m for m in self._measures if m.processor == processor and m.kind == kind]
                 if not rows:

@@ -104,12 +104,14 @@ def _list_kinds() -> None:
     classes = processor_classes()
     conflicts = default_conflicts()
     print("\nrecording kinds:")
-    for name, kind in kinds.available_kinds().items():
+    installed = kinds.available_kinds()
+    width = max((len(name) for name in installed), default=8)
+    for name, kind in installed.items():
         claims = conflicts.get(name)
         default = (f"{claims[0]} (also claimed by {', '.join(claims[1:])}: name one with -p)" if claims else
                    ", ".join(n for n, cls in classes.items() if name in cls.default_for) or "none")
         sniffs = " (content checked)" if kind.can_open is not None else ""
-        print(f"  {name:8s} {' '.join(sorted(kind.extensions))}{sniffs}  default: {default}  {kind.description}")
+        print(f"  {name:{width}s} {' '.join(sorted(kind.extensions))}{sniffs}  default: {default}  {kind.description}")
     for name, reason in kinds.broken_kinds().items():
         print(f"  {name}  BROKEN: {reason}")
 

@@ -1,7 +1,6 @@
 """Run several processors on one recording: :func:`process`."""
 from __future__ import annotations
 
-import traceback
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -136,8 +135,8 @@ def process(path: str | Path | Recording, processors: str | Sequence[str | Proce
         except Exception as err:  # a bug in one processor must not cost the others' results
             failures[processor.name] = internal_error(err)
             recording.add_upstream_failure(processor.name, f"failed: {failures[processor.name]}")
-            logger.error("%s: %s failed with an internal error:\n%s", recording.path.name, processor.name,
-                         traceback.format_exc())
+            logger.error("%s: %s failed with an internal error", recording.path.name, processor.name,
+                         exc_info=True)
     if not results:
         raise MeasurementError(recording.path, "no processor could measure it: " + "; ".join(
             f"{name}: {reason}" for name, reason in {**failures, **not_applied}.items()))

@@ -9,7 +9,6 @@ whose worker died or was stopped (:func:`crashed_row`, :func:`timed_out_row`).
 from __future__ import annotations
 
 import time
-import traceback
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -201,7 +200,7 @@ def _run_processor(processor: Processor, recording: Recording, folder: Path, ove
         logger.warning("%s: %s failed: %s", label, processor.name, reason)
     except Exception as err:  # an unexpected bug must not cost the other processors; keep its trace in the log
         reason = internal_error(err)
-        logger.error("%s: %s failed with an internal error:\n%s", label, processor.name, traceback.format_exc())
+        logger.error("%s: %s failed with an internal error", label, processor.name, exc_info=True)
     for stale in (f"{processor.name}.json", f"{processor.name}.parquet", *processor.extra_outputs):
         (folder / stale).unlink(missing_ok=True)  # no stale result beside a failure
     return FAILED, reason, {}, {}, False
@@ -263,7 +262,7 @@ def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, over
         logger.warning("%s failed: %s", job.recording_id, reason)
     except Exception as err:  # a bug: recorded, and the batch goes on
         outcomes = {name: (FAILED, internal_error(err)) for name in names}
-        logger.error("%s failed with an internal error:\n%s", job.recording_id, traceback.format_exc())
+        logger.error("%s failed with an internal error", job.recording_id, exc_info=True)
     else:
         used = {name for p in processors for name in p.uses}
         for processor in run_order(processors):

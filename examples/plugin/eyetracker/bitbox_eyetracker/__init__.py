@@ -319,7 +319,7 @@ class EyeTrackerProcessor(Processor):
         sink.append(pd.DataFrame({"time_s": t, "gaze_x": x, "gaze_y": y, "velocity": velocity, "event": event}))
         durations, amplitudes, peaks = _events(t, x, y, velocity, event)
         dt = _interval(t)
-        return {"sampling_rate_hz": 1 / dt, "valid_fraction": float(valid.mean()),
+        return {"sampling_rate_hz": round(1 / dt, 6), "valid_fraction": float(valid.mean()),
                 "fixation_count": len(durations), "fixation_rate_per_s": len(durations) / (t[-1] + dt),
                 "fixation_duration_mean_ms": _mean(durations, 1000), "saccade_count": len(amplitudes),
                 "saccade_amplitude_mean_deg": _mean(amplitudes), "saccade_peak_velocity_mean_deg_s": _mean(peaks),
@@ -353,18 +353,23 @@ class EyeTrackerProcessor(Processor):
 
     @classmethod
     def plot_result(cls, result):
-        """The scanpath (gaze positions, fixations in blue, saccades in orange) and gaze over time."""
+        """The scanpath (gaze positions: fixations in blue, saccades in orange; one degree as long on both
+        axes, y downwards as on a screen) and gaze over time."""
         import matplotlib.pyplot as plt
 
         ts = result.timeseries
         fig, (path_ax, time_ax) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1, 2]})
-        colors = {"fixation": "#1f5f9f", "saccade": "#e07b00", "short": "#999999", "unknown": "#cccccc"}
-        for name, color in colors.items():
+        # the samples without a class first, so that fixations and saccades are drawn over them
+        styles = {"unknown": ("#cccccc", 2), "short": ("#999999", 3), "fixation": ("#1f5f9f", 6),
+                  "saccade": ("#e07b00", 6)}
+        for name, (color, size) in styles.items():
             rows = ts["event"] == name
-            path_ax.scatter(ts.loc[rows, "gaze_x"], ts.loc[rows, "gaze_y"], s=3, color=color, label=name)
-        path_ax.set(xlabel="gaze x [deg]", ylabel="gaze y [deg]", title="scanpath")
+            if rows.any():
+                path_ax.scatter(ts.loc[rows, "gaze_x"], ts.loc[rows, "gaze_y"], s=size, color=color, label=name)
+        path_ax.set(xlabel="gaze x [deg]", ylabel="gaze y [deg] (down, as on a screen)", title="scanpath")
+        path_ax.set_aspect("equal", adjustable="datalim")
         path_ax.invert_yaxis()
-        path_ax.legend(fontsize=7, markerscale=3)
+        path_ax.legend(fontsize=7, markerscale=2)
         for column, color in (("gaze_x", "#1f5f9f"), ("gaze_y", "#2ca02c")):
             time_ax.plot(ts["time_s"], ts[column], lw=0.8, color=color, label=column)
         lost = (ts["event"] == "lost").to_numpy()
