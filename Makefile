@@ -65,7 +65,7 @@ face-model: $(STAMP)
 # so that it sees processors/ and clinical/ as the bitbox.processors and bitbox.clinical they are installed as.
 test: $(STAMP) system-deps real-data speaker-model
 	$(BIN)/python tools/lint_imports.py --no-cache --no-logo
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
 
 docs: $(STAMP)
 	$(BIN)/python docs/generate_catalog.py

@@ -90,9 +90,9 @@ class Kind:
     def accepts(self, path: str | Path) -> bool:
         """Whether ``path`` is a recording of this kind: its extension, then :attr:`can_open`.
 
-        Only a regular file is sniffed: a FIFO, a device or a socket (or a file that went away) is
-        judged by its extension alone, so that it is never opened here (reading a FIFO blocks) and
-        :class:`~bitbox.Recording` refuses it with the reason.
+        Only a regular, readable file is sniffed: a FIFO, a device, a socket, a file that cannot be
+        read or went away is judged by its extension alone, so that it is never opened here (reading a
+        FIFO blocks) and :class:`~bitbox.Recording` refuses it with the reason.
 
         Parameters
         ----------
@@ -111,8 +111,8 @@ class Kind:
         if self.can_open is None:
             return True
         try:
-            if not stat.S_ISREG(os.stat(path).st_mode):
-                return True
+            if not stat.S_ISREG(os.stat(path).st_mode) or not os.access(path, os.R_OK):
+                return True  # judged by its extension: Recording then says what is wrong with it
         except OSError:
             return True
         try:

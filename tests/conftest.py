@@ -168,12 +168,33 @@ def render_in_chromium(page: Path, tmp_path: Path, *, height: int = 1600) -> np.
     return (matplotlib.image.imread(shot)[..., :3] * 255).astype(int)
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """Print the speakers tests' diarization figures (DER, talk time and latency errors) after the run."""
+#: The speakers tests' figures gathered from the pytest-xdist workers (``make test`` runs two).
+_WORKER_REPORT: list[str] = []
+
+
+def _speakers_report() -> list[str]:
     import sys
 
     module = sys.modules.get("tests.test_speakers")
-    lines = getattr(module, "REPORT", None)
+    return list(getattr(module, "REPORT", None) or [])
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In a pytest-xdist worker: hand the speakers figures to the controller, which prints them."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["speakers_report"] = _speakers_report()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """In the pytest-xdist controller: collect a worker's speakers figures."""
+    _WORKER_REPORT.extend(getattr(node, "workeroutput", {}).get("speakers_report", []))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Print the speakers tests' diarization figures (DER, talk time and latency errors) after the run."""
+    lines = _speakers_report() + _WORKER_REPORT
     if lines:
         terminalreporter.section("speaker diarization on dialogues with known turns")
         for line in lines:
