@@ -9,6 +9,7 @@
     bitbox dyad A B [--offset S]   coordination and imitation between two recordings
     bitbox dyad A --persons P Q    ... between two people of one recording (A's person column)
     bitbox catalog [--format md]   the measure catalog (markdown or csv)
+    bitbox export OUT [--to spss,stata,csv] [-o DIR] [--timeseries]   results for SPSS, Stata, R, Excel
 
 and the command groups installed in the ``bitbox.commands`` entry-point group (each a
 ``register(subparsers)`` function adding one group of the entry point's name): Bitbox's clinical
@@ -142,6 +143,16 @@ def _cmd_dyad(args: argparse.Namespace) -> int:
         with atomic_path(args.output) as tmp:
             table.to_csv(tmp, index=False)
         print(f"Written: {args.output}")
+    return EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import export
+
+    written = export(args.output, to=args.to, dest=args.dest, timeseries=args.timeseries, landmarks=args.landmarks)
+    for fmt, paths in written.items():
+        shown = paths if len(paths) <= 3 else [*paths[:2], f"... {len(paths)} files"]
+        print(f"{fmt}: " + ", ".join(str(p) for p in shown))
     return EXIT_OK
 
 
@@ -283,6 +294,16 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     cat = sub.add_parser("catalog", help="print the measure catalog")
     cat.add_argument("--format", choices=("md", "csv"), default="md")
     cat.set_defaults(func=_cmd_catalog)
+
+    exp = sub.add_parser("export", help="write a results folder as SPSS (.sav), Stata (.dta) and CSV files")
+    exp.add_argument("output", help="results folder written by `bitbox run`")
+    exp.add_argument("--to", default="spss,stata,csv", help="formats, comma-separated (default: spss,stata,csv)")
+    exp.add_argument("-o", "--dest", default=None, help="export folder (default: OUTPUT/export)")
+    exp.add_argument("--timeseries", action="store_true",
+                     help="also write every time series as CSV (timeseries/<recording_id>/<processor>.csv)")
+    exp.add_argument("--landmarks", choices=("drop", "expand"), default="drop",
+                     help="array columns of the time series (face landmarks): left out, or one column per value")
+    exp.set_defaults(func=_cmd_export)
 
     wanted = _named_command(argv)  # import only the group named; none for a built-in command; all for -h or a typo
     only = set() if wanted in sub.choices else {wanted} if wanted in command_entry_points() else None

@@ -73,8 +73,9 @@ def _with_members(path: str, obj: object) -> list[tuple[str, object]]:
 
 
 #: Public modules of the core whose ``__all__`` is checked besides ``bitbox.__all__``.
-TOOLKIT = ("bitbox.kinds", "bitbox.io", "bitbox.provenance", "bitbox.params", "bitbox.cache", "bitbox.processor",
-           "bitbox.registry", "bitbox.measurements", "bitbox.recording", "bitbox.report", "bitbox.testing")
+TOOLKIT = ("bitbox.kinds", "bitbox.io", "bitbox.provenance", "bitbox.export", "bitbox.params", "bitbox.cache",
+           "bitbox.processor", "bitbox.registry", "bitbox.measurements", "bitbox.recording", "bitbox.report",
+           "bitbox.testing")
 
 
 def public_names() -> dict[str, object]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..export import EXPORT_DIR
 from ..fileio import LOCK_FILE
 from ..outcomes import MANIFEST_FILE, SUMMARY_FILE
 from ..report import INDEX_PAGE, REPORT_DIR
@@ -16,7 +17,7 @@ CODEBOOK_FILE = "codebook.csv"
 #: Names the batch and the report write in OUT or in OUT/report/ (``<id>.html``), compared
 #: case-insensitively (macOS and Windows file systems ignore case): no recording gets them as id.
 RESERVED_IDS = frozenset(name.casefold() for name in (MANIFEST_FILE, SUMMARY_FILE, CODEBOOK_FILE, REPORT_DIR,
-                                                      Path(INDEX_PAGE).stem, LOCK_FILE, SCRATCH_DIR))
+                                                      EXPORT_DIR, Path(INDEX_PAGE).stem, LOCK_FILE, SCRATCH_DIR))
 
 
 def not_reserved(rid: str) -> str:
