@@ -421,3 +421,16 @@ def test_set_values_take_json_and_python_spellings():
                         "face.face_model=None", "face.person_name=all"]) == {
         "face.blendshapes": False, "face.tracking": True, "face.roi": "10,20,300,200", "face.person": 2,
         "face.face_model": None, "face.person_name": "all"}
+
+
+def test_a_script_without_the_main_guard_is_told_what_to_do(tmp_path):
+    """Worker processes are spawned and import the script again: process_folder() at a script's top level,
+    not under `if __name__ == "__main__":`, is stopped in each worker with the remedy (not a lock error)."""
+    (tmp_path / "in").mkdir()
+    for name in ("a", "b"):
+        (tmp_path / "in" / f"{name}.txt").write_text("We walked to the river. Then we talked.\n")
+    script = tmp_path / "noguard.py"
+    script.write_text("import bitbox\nbitbox.process_folder('in', 'out', ['language'], workers=2, progress=False)\n")
+    run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert "Put the call under `if __name__ == \"__main__\":`" in run.stderr, run.stderr[-3000:]
+    assert str(script) in run.stderr and "is being written by another bitbox run" not in run.stderr

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import multiprocessing
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,6 +211,29 @@ def _result(out_dir: Path, tables: Tables, instances: Sequence[Processor]) -> Ba
     return result
 
 
+def _refuse_unguarded_script() -> None:
+    """Refuse a call made while a worker process starts by importing the user's script again.
+
+    Worker processes are spawned: each imports the script that started the batch (as ``__mp_main__``). A
+    script calling :func:`process_folder` at its top level, not under ``if __name__ == "__main__":``,
+    would start another batch in every worker; it is stopped here with the remedy.
+    """
+    # multiprocessing's own test (spawn.py sets it while the child imports the main module), or the script
+    # itself on the call stack under the name spawn gives it
+    importing = getattr(multiprocessing.current_process(), "_inheriting", False)
+    frame = sys._getframe(1)
+    while frame is not None and not importing:
+        importing = frame.f_globals.get("__name__") == "__mp_main__"
+        frame = frame.f_back
+    main = sys.modules.get("__mp_main__") or sys.modules.get("__main__")
+    if importing:
+        raise ParameterError(
+            f"process_folder() was called while a worker process was starting: the worker imports your script "
+            f"({getattr(main, '__file__', 'the main module')}) again, and the script calls process_folder() at its "
+            "top level. Put the call under `if __name__ == \"__main__\":` (needed with workers > 1, timeout_s "
+            "or scheduler='local'), as multiprocessing requires.")
+
+
 def _check_processors(instances: Sequence[Processor]) -> None:
     """Usage errors refused before anything runs: processors that use each other in a cycle, invalid
     parameters, processors splitting recordings by different keys."""
@@ -279,7 +304,9 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
         ``not_applicable`` with that reason (``speech`` does not measure the sound of the videos).
     workers : int
         Worker processes (1 = run in this process). With more than one, every recording runs
-        in its own process, so a crash in native code fails that recording only.
+        in its own process, so a crash in native code fails that recording only. The workers are
+        spawned and import the calling script again: in a script, call this under
+        ``if __name__ == "__main__":``.
     overwrite : bool
         Recompute even when up-to-date outputs exist.
     timeout_s : float | None
@@ -329,6 +356,7 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
     if scheduler is not None and not (isinstance(scheduler, str) and scheduler.strip()):
         raise ParameterError(f"The 'scheduler' parameter must be 'local', a Dask scheduler address or None. "
                              f"Got {scheduler!r} instead.")
+    _refuse_unguarded_script()
     out_dir = Path(out_dir).absolute()  # workers elsewhere (Dask) and confined() need it absolute
     if processors is None:
         instances, jobs, problems = _by_default(inputs, out_dir, params)
