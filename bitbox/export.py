@@ -136,11 +136,14 @@ def _read_tables(out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _for_stats(summary: pd.DataFrame, names: dict[str, str], fmt: str) -> pd.DataFrame:
-    """The summary with the format's names; text columns as text (empty, not NaN), Stata's long texts cut."""
+    """The summary with the format's names: yes/no columns as 1/0, text columns as text (empty, not NaN),
+    Stata's long texts cut."""
     table = summary.rename(columns=names).copy()
     for column in table.columns:
         values = table[column]
-        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        if pd.api.types.is_bool_dtype(values):
+            table[column] = values.astype("int8")
+        elif not pd.api.types.is_numeric_dtype(values):
             text = values.astype("object").where(values.notna(), "").astype(str)
             if fmt == "stata" and (text.str.len() > _STATA_STR).any():
                 logger.warning("%s: texts longer than %d characters are cut in the Stata file (summary.csv has "

@@ -30,6 +30,7 @@ class Counts(Processor):
         Measure("value_mean", "s", "Mean of the values.", "summary", (0, 1000)),
         Measure(r"value_ch_.+", "s", "The value of one channel.", "summary", (0, 1000), pattern=True),
         Measure("n_lines", "1", "Lines read.", "summary", (0, 1e6), dtype="int"),
+        Measure("flag", "", "Whether there are two lines or more.", "summary", dtype="bool"),
         Measure("notes", "", "Why a value is missing.", "summary", dtype="str"),
     )
 
@@ -41,8 +42,8 @@ class Counts(Processor):
         values = [float(v) for _, v in lines]
         sink.append(pd.DataFrame({"time_s": np.arange(len(lines), dtype=float), "value": values,
                                   "points": [[v, v + 1, v + 2] for v in values]}))
-        summary = {"value_mean": float(np.mean(values)), "n_lines": len(lines), "notes": "no channel 2" if
-                   len(lines) < 2 else ""}
+        summary = {"value_mean": float(np.mean(values)), "n_lines": len(lines), "flag": len(lines) >= 2,
+                   "notes": "no channel 2" if len(lines) < 2 else ""}
         summary.update({f"value_ch_Channel {i + 1}": v for i, v in enumerate(values[:2])})
         return summary
 
@@ -85,6 +86,7 @@ def test_spss_and_stata_files_read_back_with_labels_and_the_same_values(results)
             "counts.value_ch_Channel 1: The value of one channel. [s]"
         assert all(len(label) <= (80 if fmt == "stata" else 256) for label in meta.column_names_to_labels.values()
                    if label)
+        assert table[names["counts.flag"]].tolist() == [1, 0]  # yes/no as 1/0
         notes = dict(zip(table[names["recording_id"]], table[names["counts.notes"]]))
         assert notes == {"a": "", "b": "no channel 2"}  # the reason for b's missing channel 2 travels with it
     assert math.isnan(summary.set_index("recording_id").loc["b", "counts.value_ch_Channel 2"])
