@@ -149,6 +149,26 @@ def librivox() -> dict[str, tuple[Path, str]]:
     return out
 
 
+def install_distribution(source: Path, target: Path) -> Path:
+    """Install the package at ``source`` (e.g. an example plugin) as a real distribution into the private folder
+    ``target`` (``pip install --target``, no dependencies, no build isolation: offline); returns ``target``."""
+    import sys
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--disable-pip-version-check", "--target", str(target), str(source)],
+                   check=True, capture_output=True, text=True, timeout=300)
+    return target
+
+
+def bitbox_with(site: Path, *args: str) -> subprocess.CompletedProcess:
+    """``python -m bitbox ARGS`` with the distributions installed in ``site`` on the path (a plugin)."""
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-m", "bitbox", *args], capture_output=True, text=True, env=env,
+                          timeout=600)
+
+
 # ---------------------------------------------------------------------------- rendering HTML
 def render_in_chromium(page: Path, tmp_path: Path, *, height: int = 1600) -> np.ndarray | None:
     """Screenshot ``page`` in headless Chromium: RGB pixels (0-255), or None where Chromium is not installed."""

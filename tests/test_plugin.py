@@ -1,8 +1,6 @@
 """The worked third-party plugin in examples/plugin: installed, discovered, run, conformant."""
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,17 +12,13 @@ import bitbox
 from bitbox import registry
 from bitbox.testing import check_processor
 
-from .conftest import REPO
+from .conftest import REPO, bitbox_with, install_distribution
 
 
 @pytest.fixture(scope="module")
 def plugin_site(tmp_path_factory) -> Path:
     """The example plugin installed (as a real distribution) into a private folder."""
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--disable-pip-version-check", "--target", str(target), str(REPO / "examples" / "plugin")],
-                   check=True, capture_output=True, text=True, timeout=300)
-    return target
+    return install_distribution(REPO / "examples" / "plugin", tmp_path_factory.mktemp("site"))
 
 
 @pytest.fixture
@@ -38,19 +32,15 @@ def plugin_on_path(plugin_site):
     registry.refresh()
 
 
-def _cli(site: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "bitbox", *args], capture_output=True, text=True, env=env,
-                          timeout=600)
 
 
 def test_plugin_appears_in_the_cli_and_runs_beside_face(plugin_site, tmp_path, talking_head):
-    listed = _cli(plugin_site, "list")
+    listed = bitbox_with(plugin_site, "list")
     assert listed.returncode == 0
     assert any(line.startswith("luminance 1.0.0") for line in listed.stdout.splitlines())
-    catalog = _cli(plugin_site, "catalog")
+    catalog = bitbox_with(plugin_site, "catalog")
     assert "## `luminance`" in catalog.stdout and "`frame_change`" in catalog.stdout
-    proc = _cli(plugin_site, "run", str(talking_head), "-o", str(tmp_path), "-p", "face,luminance",
+    proc = bitbox_with(plugin_site, "run", str(talking_head), "-o", str(tmp_path), "-p", "face,luminance",
                 "--set", "face.frame_step=6", "-q")
     assert proc.returncode == 0, proc.stderr
     summary = pd.read_csv(tmp_path / "summary.csv")

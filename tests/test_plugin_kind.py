@@ -9,8 +9,6 @@ files written by its ``simulate()`` and then edited.
 """
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -23,18 +21,14 @@ from bitbox import kinds, registry
 from bitbox.errors import MeasurementError, RecordingError
 from bitbox.testing import check_processor
 
-from .conftest import REPO
+from .conftest import REPO, bitbox_with, install_distribution
 
 PLUGIN = REPO / "examples" / "plugin" / "eyetracker"
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    target = tmp_path_factory.mktemp("eyesite")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--disable-pip-version-check", "--target", str(target), str(PLUGIN)],
-                   check=True, capture_output=True, text=True, timeout=300)
-    return target
+    return install_distribution(PLUGIN, tmp_path_factory.mktemp("eyesite"))
 
 
 @pytest.fixture
@@ -69,10 +63,6 @@ def folder(tmp_path_factory, site) -> tuple[Path, dict]:
     return root, truth
 
 
-def _cli(site: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "bitbox", *args], capture_output=True, text=True, env=env,
-                          timeout=600)
 
 
 def test_the_kind_sniffs_the_header(installed, folder):
@@ -115,15 +105,15 @@ def test_the_plugin_passes_the_conformance_check(installed, folder):
 
 def test_listed_catalogued_run_by_default_and_reported(site, folder, tmp_path):
     root, truth = folder
-    listed = _cli(site, "list")
+    listed = bitbox_with(site, "list")
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
     assert any(line.startswith("eyetracker 1.1.0  (gaze;") for line in lines)
     assert any(line.split()[:3] == ["gaze", ".csv", ".tsv"] and "default: eyetracker" in line for line in lines)
-    catalog = _cli(site, "catalog")
+    catalog = bitbox_with(site, "catalog")
     assert "## `eyetracker`" in catalog.stdout and "`saccade_amplitude_mean_deg`" in catalog.stdout
     out = tmp_path / "out"
-    run = _cli(site, "run", str(root), "-o", str(out), "-p", "eyetracker", "-q")
+    run = bitbox_with(site, "run", str(root), "-o", str(out), "-p", "eyetracker", "-q")
     assert run.returncode == 1, run.stderr  # backwards.csv fails, with its reason; the others are measured
     manifest = pd.read_csv(out / "manifest.csv").set_index("recording_id")
     assert sorted(manifest.index) == ["backwards", "reading", "search"]  # scores.csv is not a recording
@@ -131,7 +121,7 @@ def test_listed_catalogued_run_by_default_and_reported(site, folder, tmp_path):
     assert "does not increase" in manifest.loc["backwards", "reason"]
     summary = pd.read_csv(out / "summary.csv").set_index("recording_id")
     assert summary.loc["reading", "eyetracker.fixation_count"] == truth["n_fixations"]
-    report = _cli(site, "report", str(out))
+    report = bitbox_with(site, "report", str(out))
     assert report.returncode == 0, report.stderr
     index = (out / "report" / "index.html").read_text()
     assert "<th>eyetracker.valid_fraction</th>" in index  # the declared QC column
