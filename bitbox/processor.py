@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import abc
 import datetime as _dt
+import functools
 import platform
 from dataclasses import dataclass
 from importlib import metadata
@@ -242,11 +243,19 @@ def package_versions(names: tuple[str, ...] = ()) -> dict[str, str]:
     """
     versions = {"python": platform.python_version()}
     for name in (*_CORE_PACKAGES, *names):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
+        versions[name] = _installed_version(name)
     return dict(sorted(versions.items()))
+
+
+@functools.lru_cache(maxsize=None)
+def _installed_version(name: str) -> str:
+    """A distribution's version, read once per process: every output of a run states the same versions, and a
+    run whose user cannot read the environment's metadata later (a batch run under another user id, a
+    sandbox) still has them."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def _utc_now() -> str:
