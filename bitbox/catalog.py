@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
@@ -20,7 +21,12 @@ import pandas as pd
 
 from .errors import CatalogError
 
-__all__ = ["Measure", "Catalog", "validate_timeseries", "validate_summary"]
+__all__ = ["Measure", "Catalog", "validate_timeseries", "validate_summary", "SAFE_COLUMN", "safe_key",
+           "summary_columns", "labels_text"]
+
+#: What every column name of ``summary.csv`` (``<processor>.<measure>``) matches: a letter, then letters,
+#: digits, underscores and dots, so that SPSS, Stata, R and Excel take it as it is.
+SAFE_COLUMN = re.compile(r"[A-Za-z][A-Za-z0-9_.]*")
 
 _KINDS = ("timeseries", "summary")
 _DTYPES = ("float", "int", "bool", "str", "array")
@@ -54,6 +60,10 @@ class Measure:
         Name of the processor that produces it (filled in by the processor base class).
     evidence : str
         How the measure was validated against known truth, with the figures.
+    value_labels : mapping or tuple of (value, label) pairs
+        What each code of a coded measure means (e.g. ``{0: "closed", 1: "open"}``); stored as a tuple of
+        pairs. Empty: :meth:`labels` gives ``0 = no, 1 = yes`` to a ``bool`` measure and to an ``int`` one
+        ranging over [0, 1] (an indicator), nothing to the others.
     """
 
     name: str
@@ -66,6 +76,7 @@ class Measure:
     pattern: bool = False
     processor: str = ""
     evidence: str = ""
+    value_labels: tuple[tuple[object, str], ...] = ()
     _regex: re.Pattern | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -79,6 +90,26 @@ class Measure:
                 raise ValueError(f"Measure {self.name!r}: valid_range {self.valid_range} has low > high.")
         if self.pattern:
             object.__setattr__(self, "_regex", re.compile(self.name))
+        labels = self.value_labels
+        pairs = tuple(labels.items()) if isinstance(labels, Mapping) else tuple(tuple(p) for p in labels)
+        if any(len(p) != 2 or not isinstance(p[1], str) for p in pairs):
+            raise ValueError(f"Measure {self.name!r}: value_labels must map codes to text labels. Got {labels!r}.")
+        object.__setattr__(self, "value_labels", pairs)
+
+    def labels(self) -> dict:
+        """What each code of this measure means (``{}`` when it is not coded).
+
+        Returns
+        -------
+        dict
+            :attr:`value_labels`, or ``{0: "no", 1: "yes"}`` for an indicator (a ``bool`` measure, or an
+            ``int`` one whose valid range is [0, 1]).
+        """
+        if self.value_labels:
+            return dict(self.value_labels)
+        if self.dtype == "bool" or (self.dtype == "int" and self.valid_range == (0, 1)):
+            return {0: "no", 1: "yes"}
+        return {}
 
     def matches(self, name: str) -> bool:
         """Whether a column or summary key is this measure.
@@ -119,7 +150,7 @@ class Measure:
                 "valid_min": None if self.valid_range is None else self.valid_range[0],
                 "valid_max": None if self.valid_range is None else self.valid_range[1],
                 "description": self.description, "reference": self.reference, "evidence": self.evidence,
-                "pattern": self.pattern}
+                "pattern": self.pattern, "value_labels": {str(k): v for k, v in self.labels().items()}}
 
 
 class Catalog:
@@ -182,8 +213,8 @@ class Catalog:
                            + (f" of processor {processor!r}" if processor else "") + ".")
 
     def to_frame(self) -> pd.DataFrame:
-        """The catalog as a table, one row per measure."""
-        return pd.DataFrame([m.to_dict() for m in self._measures])
+        """The catalog as a table, one row per measure (value labels as text: ``0 = no; 1 = yes``)."""
+        return pd.DataFrame([{**m.to_dict(), "value_labels": labels_text(m.labels())} for m in self._measures])
 
     def to_markdown(self) -> str:
         """The catalog as Markdown, one section per processor (used to generate the docs)."""
@@ -204,6 +235,85 @@ class Catalog:
                     lines.append(f"| {name} | {m.unit} | {valid} | {desc} | {m.reference} |")
                 lines.append("")
         return "\n".join(lines)
+
+
+def safe_key(key: str) -> str:
+    """A summary key as a safe column name (:data:`SAFE_COLUMN`): ``key`` itself when it is one.
+
+    Otherwise accents are dropped (``Müller`` -> ``Muller``), every run of other characters (spaces,
+    ``-``, ``+``, ``/``, ``:``) becomes one ``_``, underscores at the ends go, and a name not starting with a
+    letter gets ``m_`` in front: ``rel_power_delta_ch_Channel 1`` -> ``rel_power_delta_ch_Channel_1``,
+    ``abs_power_alpha_uv2_ch_EEG Fpz-Cz`` -> ``abs_power_alpha_uv2_ch_EEG_Fpz_Cz``.
+
+    Parameters
+    ----------
+    key : str
+        A summary key as a processor wrote it (e.g. with a channel's or condition's name in it).
+
+    Returns
+    -------
+    str
+        The safe name.
+    """
+    if SAFE_COLUMN.fullmatch(key):
+        return key
+    text = unicodedata.normalize("NFKD", key).encode("ascii", "ignore").decode("ascii")
+    text = re.sub(r"[^A-Za-z0-9_.]+", "_", text).strip("_.")
+    return text if text[:1].isalpha() else f"m_{text}"
+
+
+def summary_columns(processor: str, summary: Mapping[str, object]) -> tuple[dict[str, object], dict[str, str]]:
+    """A processor's summary as ``summary.csv`` columns: ``<processor>.<safe key>`` (:func:`safe_key`).
+
+    A key that is already safe keeps its name; renamed keys that would take a name already taken get
+    ``_2``, ``_3``... in the order of ``summary``, so the same summary always gives the same columns.
+
+    Parameters
+    ----------
+    processor : str
+        The processor's name.
+    summary : mapping
+        Its summary, ``{key: value}``.
+
+    Returns
+    -------
+    columns : dict
+        ``{"<processor>.<safe key>": value}``, in the order of ``summary``.
+    originals : dict
+        ``{column: "<processor>.<key>"}`` for the keys that were renamed (``{}`` when none was).
+    """
+    taken = {key for key in summary if SAFE_COLUMN.fullmatch(key)}  # safe keys keep their names
+    columns: dict[str, object] = {}
+    originals: dict[str, str] = {}
+    for key, value in summary.items():
+        if key in taken:
+            columns[f"{processor}.{key}"] = value
+            continue
+        safe = name = safe_key(key)
+        n = 1
+        while name in taken:
+            n += 1
+            name = f"{safe}_{n}"
+        taken.add(name)
+        columns[f"{processor}.{name}"] = value
+        originals[f"{processor}.{name}"] = f"{processor}.{key}"
+    return columns, originals
+
+
+def labels_text(labels: Mapping) -> str:
+    """Value labels as one line of text, ``0 = no; 1 = yes`` (``""`` for none).
+
+    Parameters
+    ----------
+    labels : mapping
+        ``{code: label}``.
+
+    Returns
+    -------
+    str
+        The pairs, ``; ``-separated.
+    """
+    return "; ".join(f"{code} = {label}" for code, label in labels.items())
 
 
 def _fmt(value: float) -> str:

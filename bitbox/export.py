@@ -3,9 +3,11 @@
 :func:`export` turns a batch's output folder into files statistics packages open:
 
 - ``summary.sav`` (SPSS, with :mod:`pyreadstat`) and ``summary.dta`` (Stata 15): one row per row of
-  ``summary.csv``, each variable labelled with its description and unit from ``codebook.csv``;
-- ``summary.csv`` and ``codebook.csv``, as the batch wrote them (the exact column names);
-- ``variables.csv``: every column with the name it has in each format, its label and unit (names that
+  ``summary.csv``, each variable labelled with its description and unit from ``codebook.csv``, the codes of
+  numeric coded columns (yes/no as 1/0) with their value labels;
+- ``summary.csv``, ``codebook.csv`` and ``codebook.json``, as the batch wrote them (the exact column names,
+  the time series' columns, why each empty cell is empty);
+- ``variables.csv``: every column with the name it has in each format, its label, unit and value labels (names that
   SPSS or Stata refuse are made valid: ``face.blink_rate_per_min`` is ``face_blink_rate_per_min`` in
   Stata, whose names allow no dot and at most 32 characters);
 - with ``timeseries=True``, ``timeseries/<recording_id>/<processor>.csv`` for every time series, an
@@ -23,6 +25,7 @@ Examples
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -132,7 +135,33 @@ def _read_tables(out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     summary = pd.read_csv(summary_path, dtype={"recording_id": str, "path": str})
     codebook = (pd.read_csv(codebook_path, dtype=str, keep_default_na=False) if codebook_path.is_file()
                 else pd.DataFrame(columns=["column", "processor", "unit", "dtype", "description"]))
-    return summary, codebook
+    if "table" in codebook.columns:  # the time series' rows are not summary.csv's
+        codebook = codebook[codebook["table"] == "summary.csv"]
+    return summary, codebook.drop_duplicates("column")
+
+
+def _value_labels(codebook: pd.DataFrame, summary: pd.DataFrame, names: dict[str, str]) -> dict[str, dict]:
+    """SPSS/Stata value labels of the numeric columns whose codes the codebook labels (``0 = no; 1 = yes``)."""
+    if "value_labels" not in codebook.columns:
+        return {}
+    out: dict[str, dict] = {}
+    for column, text in zip(codebook["column"], codebook["value_labels"]):
+        if not text or column not in summary.columns:
+            continue
+        values = summary[column]
+        if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
+            continue  # text codes (e.g. status) are written as the text itself
+        pairs = {}
+        for item in str(text).split("; "):
+            code, _, label = item.partition(" = ")
+            try:
+                pairs[int(code)] = label
+            except ValueError:
+                pairs = {}
+                break
+        if pairs:
+            out[names[column]] = pairs
+    return out
 
 
 def _for_stats(summary: pd.DataFrame, names: dict[str, str], fmt: str) -> pd.DataFrame:
@@ -160,12 +189,14 @@ def _write_stats(summary: pd.DataFrame, codebook: pd.DataFrame, dest: Path, fmt:
     labels = _labels(codebook, list(summary.columns), fmt)
     table = _for_stats(summary, names, fmt)
     column_labels = {names[c]: labels[c] for c in summary.columns}
+    value_labels = _value_labels(codebook, summary, names)
     path = dest / ("summary.sav" if fmt == "spss" else "summary.dta")
     with atomic_path(path) as tmp:
         if fmt == "spss":
-            pyreadstat.write_sav(table, str(tmp), column_labels=column_labels)
+            pyreadstat.write_sav(table, str(tmp), column_labels=column_labels, variable_value_labels=value_labels)
         else:
-            pyreadstat.write_dta(table, str(tmp), column_labels=column_labels, version=15)
+            pyreadstat.write_dta(table, str(tmp), column_labels=column_labels, variable_value_labels=value_labels,
+                                 version=15)
     return path
 
 
@@ -180,6 +211,8 @@ def _variables(summary: pd.DataFrame, codebook: pd.DataFrame) -> pd.DataFrame:
         "processor": [rows.at[c, "processor"] if c in rows.index else "" for c in summary.columns],
         "unit": [rows.at[c, "unit"] if c in rows.index else "" for c in summary.columns],
         "description": [rows.at[c, "description"] if c in rows.index else "" for c in summary.columns],
+        "value_labels": [rows.at[c, "value_labels"] if c in rows.index and "value_labels" in rows.columns else ""
+                         for c in summary.columns],
     })
 
 
@@ -269,10 +302,14 @@ def export(out_dir: str | Path, to: str | Sequence[str] = FORMATS, *, dest: str 
     for fmt in formats:
         if fmt == "csv":
             paths = []
-            for name, table in (("summary.csv", summary), ("codebook.csv", codebook)):
-                with atomic_path(dest / name) as tmp:
-                    table.to_csv(tmp, index=False)
-                paths.append(dest / name)
+            with atomic_path(dest / "summary.csv") as tmp:
+                summary.to_csv(tmp, index=False)
+            paths.append(dest / "summary.csv")
+            for name in ("codebook.csv", "codebook.json"):  # as the batch wrote them
+                if (out_dir / name).is_file():
+                    with atomic_path(dest / name) as tmp:
+                        shutil.copyfile(out_dir / name, tmp)
+                    paths.append(dest / name)
             written["csv"] = paths
         else:
             written[fmt] = [_write_stats(summary, codebook, dest, fmt)]

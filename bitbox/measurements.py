@@ -32,6 +32,7 @@ from typing import Callable, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .catalog import summary_columns
 from .errors import BitboxError, ParameterError
 from .fileio import atomic_path, read_json, write_json
 
@@ -583,8 +584,10 @@ class Measurements(Mapping[str, ProcessorResult]):
 
     def summary_row(self) -> pd.Series:
         """One row of per-recording values, named ``<processor>.<measure>`` (each processor's main
-        summary: for one that splits the recording into parts, e.g. people, the part it follows)."""
-        values = {f"{p}.{k}": v for p, r in self._results.items() for k, v in r.summary.items()}
+        summary: for one that splits the recording into parts, e.g. people, the part it follows), as
+        ``summary.csv`` names them: keys that are not safe column names (a channel name with a space)
+        renamed by :func:`bitbox.catalog.summary_columns`."""
+        values = {c: v for p, r in self._results.items() for c, v in summary_columns(p, r.summary)[0].items()}
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values.values())
         # text measures (notes, a list of bad channels) keep the row an object Series
         return pd.Series(values, name=self.recording_id, dtype="float64" if numeric and values else object)
@@ -629,7 +632,7 @@ class Measurements(Mapping[str, ProcessorResult]):
                 row[key] = part
             for p, r in self._results.items():
                 summary = r.rows.get(part, {}) if p in split else r.summary
-                row.update({f"{p}.{k}": v for k, v in summary.items()})
+                row.update(summary_columns(p, summary)[0])
             table.append(row)
         return pd.DataFrame(table)
 

@@ -77,23 +77,28 @@ def test_spss_and_stata_files_read_back_with_labels_and_the_same_values(results)
         table, meta = reader(str(written[fmt][0]))
         names = variable_names(summary.columns, fmt)
         assert list(table.columns) == [names[c] for c in summary.columns]
-        for column in ("counts.value_mean", "counts.n_lines", "counts.value_ch_Channel 2"):
+        for column in ("counts.value_mean", "counts.n_lines", "counts.value_ch_Channel_2"):
             back = table[names[column]].to_numpy(dtype=float)
             assert np.allclose(back, summary[column].to_numpy(dtype=float), equal_nan=True), (fmt, column)
         label = meta.column_names_to_labels[names["counts.value_mean"]]
         assert label == "counts.value_mean: Mean of the values. [s]"
-        assert meta.column_names_to_labels[names["counts.value_ch_Channel 1"]] == \
-            "counts.value_ch_Channel 1: The value of one channel. [s]"
+        assert meta.column_names_to_labels[names["counts.value_ch_Channel_1"]] == \
+            "counts.value_ch_Channel_1: The value of one channel. [s]"
         assert all(len(label) <= (80 if fmt == "stata" else 256) for label in meta.column_names_to_labels.values()
                    if label)
-        assert table[names["counts.flag"]].tolist() == [1, 0]  # yes/no as 1/0
+        assert table[names["counts.flag"]].tolist() == [1, 0]  # yes/no as 1/0, with their value labels
+        assert meta.variable_value_labels[names["counts.flag"]] == {0: "no", 1: "yes"}
+        assert names["counts.value_mean"] not in meta.variable_value_labels
         notes = dict(zip(table[names["recording_id"]], table[names["counts.notes"]]))
         assert notes == {"a": "", "b": "no channel 2"}  # the reason for b's missing channel 2 travels with it
-    assert math.isnan(summary.set_index("recording_id").loc["b", "counts.value_ch_Channel 2"])
+    assert math.isnan(summary.set_index("recording_id").loc["b", "counts.value_ch_Channel_2"])
     variables = pd.read_csv(written["variables"][0], keep_default_na=False).set_index("column")
-    assert variables.loc["counts.value_ch_Channel 1", "stata_name"] == "counts_value_ch_Channel_1"
+    assert variables.loc["counts.value_ch_Channel_1", "stata_name"] == "counts_value_ch_Channel_1"
+    assert variables.loc["counts.flag", "value_labels"] == "0 = no; 1 = yes"
     assert variables.loc["counts.value_mean", "unit"] == "s"
     assert pd.read_csv(written["csv"][0]).equals(summary)
+    assert [p.name for p in written["csv"]] == ["summary.csv", "codebook.csv", "codebook.json"]
+    assert (written["csv"][2]).read_bytes() == (results / "codebook.json").read_bytes()
 
 
 def test_time_series_as_csv_with_arrays_dropped_or_expanded(results, tmp_path):

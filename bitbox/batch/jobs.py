@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from ..catalog import summary_columns
 from ..errors import BitboxError
 from ..fileio import OutsideOutputError, confined, is_atomic_leftover, jsonable, read_json, utc_now
 from ..kinds import kind_of
@@ -73,6 +74,9 @@ class ManifestRow:
         that split the recording (``{}`` when none does).
     split : list of str
         Those processors' names.
+    originals : dict
+        ``{column: "<processor>.<key>"}``: the summary keys renamed into safe column names
+        (:func:`bitbox.catalog.summary_columns`, e.g. a channel name with a space), as the processor wrote them.
     """
 
     recording_id: str
@@ -87,6 +91,7 @@ class ManifestRow:
     summary: dict[str, Any] = field(default_factory=dict)
     rows: dict[Any, dict[str, Any]] = field(default_factory=dict)
     split: list[str] = field(default_factory=list)
+    originals: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def failed(cls, job: Job, names: Sequence[str], reason: str, *, outcomes: bool = True) -> "ManifestRow":
@@ -276,11 +281,15 @@ def run_job(job: Job, processors: Sequence[Processor], out_dir: str | Path, over
             outcomes[processor.name] = (status, reason)
             if was_reused:
                 reused.append(processor.name)
-            row.summary.update({f"{processor.name}.{k}": v for k, v in summary.items()})
+            columns, renamed = summary_columns(processor.name, summary)
+            row.summary.update(columns)
+            row.originals.update(renamed)
             if rows:
                 row.split.append(processor.name)
             for key, part in rows.items():
-                row.rows.setdefault(key, {}).update({f"{processor.name}.{k}": v for k, v in part.items()})
+                columns, renamed = summary_columns(processor.name, part)
+                row.rows.setdefault(key, {}).update(columns)
+                row.originals.update(renamed)
     for name, (status, reason) in outcomes.items():
         row.summary[f"{name}.status"] = status
         row.summary[f"{name}.error"] = reason

@@ -25,7 +25,7 @@ from ..outcomes import (FIXED_SUMMARY_COLUMNS, MANIFEST_COLUMNS, MANIFEST_FILE, 
 from ..processor import Processor
 from .discovery import path_tag
 from .jobs import Job, ManifestRow
-from .layout import CODEBOOK_FILE
+from .codebook import catalogs_of, codebook_rows, missing_reasons, stored_originals, timeseries_columns, write_codebook
 
 __all__ = ["Tables", "row_key", "stored_row_key", "text_measures", "key_column"]
 
@@ -221,6 +221,9 @@ class Tables:
         self.folded = {rid.casefold(): rid for rid in [*self.summary, *self.manifest]}
         #: this run's outcome per recording: (status, whether every processor that worked was reused)
         self.this_run: dict[str, tuple[str, bool]] = {}
+        #: {column: "<processor>.<key>"}: the names processors gave the columns renamed into safe names
+        self.originals: dict[str, str] = stored_originals(out_dir)
+        self._schemas: dict = {}  # the time series files' columns, read once (timeseries_columns)
 
     def _read_parts(self, key: str) -> None:
         """The parts of the recordings in a summary.csv with a key column.
@@ -283,6 +286,7 @@ class Tables:
         # Text as it can be written (a file name that is not UTF-8 shows its bytes as \xNN).
         row = row.map_text(display_path)
         rid = row.recording_id
+        self.originals.update(row.originals)
         new = {"recording_id": rid, "path": row.path, "status": row.status, "error": row.reason, **row.summary}
         # the columns of the processors run on this recording are replaced; the others' stay (a run of the
         # default processors runs each on its own kind only)
@@ -342,7 +346,17 @@ class Tables:
             _write_keyed_tables(self.out_dir, self.manifest, self.summary, rows, done, layout, self.key)
         else:
             write_tables(self.out_dir, self.manifest, self.summary, order, layout)
-        _write_codebook(self.out_dir, layout, self.key, self.processors)
+        self._write_codebook(rows, layout)
+
+    def _write_codebook(self, rows: list[dict[str, Any]], layout: list[str]) -> None:
+        """codebook.csv and codebook.json: every column of summary.csv and of the time series written, and why
+        each empty summary cell is empty."""
+        names = list(dict.fromkeys(c.split(".", 1)[0] for c in layout if "." in c))
+        series = timeseries_columns(self.out_dir, self.summary, names, self._schemas)
+        entries = codebook_rows(layout, self.key, self.processors, timeseries=series, originals=self.originals)
+        catalogs = catalogs_of(names, self.processors)
+        missing = missing_reasons(rows, layout, self.key, catalogs, self.originals)
+        write_codebook(self.out_dir, entries, missing, self.key)
 
 
 def _write_keyed_tables(out_dir: Path, manifest_rows: dict[str, dict], summary_rows: dict[str, dict],
@@ -358,64 +372,6 @@ def _write_keyed_tables(out_dir: Path, manifest_rows: dict[str, dict], summary_r
     for name, frame in ((MANIFEST_FILE, manifest), (SUMMARY_FILE, table)):
         with atomic_path(out_dir / name) as tmp:
             frame.to_csv(tmp, index=False)
-
-
-#: codebook.csv's text for the recording-level columns of summary.csv
-_FIXED_CODEBOOK = {
-    "recording_id": "The recording's id, unique within OUT: its path relative to the input folder, made a safe "
-                    "folder name. Its results are in OUT/<recording_id>/.",
-    "path": "The recording's path as given to the run.",
-    "status": "The recording: ok (no processor failed), partial (some processors failed, some worked), failed "
-              "(none worked).",
-    "error": "Why processors failed, each named with its reason (empty when none failed).",
-}
-
-
-def _codebook(columns: Sequence[str], key: str, processors: Sequence[Processor]) -> pd.DataFrame:
-    """One row per column of summary.csv (the fixed ones, the key column, then ``columns``):
-    ``column``, ``processor``, ``unit``, ``dtype``, ``description``, from the processors' catalogs
-    (this run's instances, then the installed processors)."""
-    from ..registry import get_processor_class
-
-    names = list(dict.fromkeys(c.split(".", 1)[0] for c in columns if "." in c))
-    measures: dict[str, list] = {p.name: list(p.catalog_measures()) for p in processors}
-    for name in names:
-        if name not in measures:
-            try:
-                measures[name] = list(get_processor_class(name).catalog_measures())
-            except BitboxError:  # a processor of an earlier run that is no longer installed
-                measures[name] = []
-    table = [{"column": c, "processor": "", "unit": "", "dtype": "str", "description": _FIXED_CODEBOOK[c]}
-             for c in FIXED_SUMMARY_COLUMNS]
-    if key:
-        declaring = _declaring(key, names, processors)
-        text = next((cls.row_key_description for cls in declaring.values() if cls.row_key_description), "")
-        table.insert(1, {"column": key, "processor": ",".join(declaring), "unit": "", "dtype": "int or str",
-                         "description": (text or f"The id of the part of the recording ({key}) the row describes.")
-                         + " summary.csv has one row per recording and part; this is empty on the one row of a "
-                         "recording that is not split. The columns of processors that do not split the recording "
-                         "repeat its values on each of its rows."})
-    for column in columns:
-        name, measure_name = column.split(".", 1)
-        if measure_name == "status":
-            entry = ("", "str", f"The {name} processor on this recording: ok, failed, or not_applicable (e.g. "
-                                "a stream it reads is absent).")
-        elif measure_name == "error":
-            entry = ("", "str", f"Why the {name} processor failed or did not apply (empty when it worked).")
-        else:
-            measure = next((m for m in measures.get(name, []) if m.kind == "summary" and m.matches(measure_name)),
-                           None)
-            entry = ((measure.unit, measure.dtype, measure.description) if measure is not None
-                     else ("", "", f"Not in the catalog of the installed {name!r} processor."))
-        table.append({"column": column, "processor": name, "unit": entry[0], "dtype": entry[1],
-                      "description": entry[2]})
-    return pd.DataFrame(table, columns=["column", "processor", "unit", "dtype", "description"])
-
-
-def _write_codebook(out_dir: Path, columns: Sequence[str], key: str, processors: Sequence[Processor]) -> None:
-    """``OUT/codebook.csv``: what each column of summary.csv holds (atomically)."""
-    with atomic_path(out_dir / CODEBOOK_FILE) as tmp:
-        _codebook(columns, key, processors).to_csv(tmp, index=False)
 
 
 def key_column(values: pd.Series) -> pd.Series:
