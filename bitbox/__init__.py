@@ -14,6 +14,7 @@ from .offline import enforce_offline as _enforce_offline
 
 _enforce_offline()
 
+from . import examples
 from .batch import process_folder
 from .cache import clear_all as clear_caches
 from .catalog import Catalog, Measure
@@ -22,10 +23,10 @@ from .errors import (BitboxError, CatalogError, MeasurementError, NoRecordingsEr
                      PluginError, ProcessorNotFoundError, RecordingError)
 from .inventory import catalog
 from .log import logger, set_log_level
-from .measurements import Measurements, ProcessorResult
+from .measurements import Curve, Measurements, ProcessorResult
 from .pipeline import process
 from .report import write_report
-from .processor import Processor, RowSummaries, join_notes, split_notes
+from .processor import Processor, QualityColumns, RowSummaries, Summary, join_notes, split_notes
 from .recording import Recording
 from .registry import available_processors, get_processor_class, make_processor
 
@@ -35,9 +36,10 @@ except _metadata.PackageNotFoundError:  # running from a source tree without ins
     __version__ = "0+unknown"
 
 __all__ = [
-    "__version__", "process", "process_folder", "Recording", "Measurements", "ProcessorResult", "Processor",
-    "RowSummaries", "Measure", "Catalog", "catalog", "available_processors", "get_processor_class", "make_processor",
+    "__version__", "process", "process_folder", "Recording", "Measurements", "ProcessorResult", "Curve", "Processor",
+    "Summary", "RowSummaries", "QualityColumns", "Measure", "Catalog", "catalog", "available_processors",
+    "get_processor_class", "make_processor",
     "write_report", "dyad", "set_log_level", "logger", "BitboxError", "RecordingError", "NoRecordingsError", "MeasurementError",
     "ParameterError", "ProcessorNotFoundError", "PluginError", "CatalogError", "join_notes", "split_notes",
-    "clear_caches",
+    "clear_caches", "examples",
 ]

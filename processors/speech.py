@@ -49,7 +49,8 @@ from bitbox.catalog import Measure
 from bitbox.errors import MeasurementError, ParameterError
 from bitbox.log import logger
 from bitbox.params import Bool, Interval, NoneOk
-from bitbox.processor import Processor, ProgressCallback, join_notes
+from bitbox.events import events_frame, events_from_mask
+from bitbox.processor import Processor, ProgressCallback, QualityColumns, join_notes
 from bitbox.processors.voice import (VAD_HOP_S, frame_levels, merge_short_gaps, refine_segments, speech_segments,
                                      syllable_nuclei, two_pass_pitch, vad_probabilities)
 from bitbox.recording import Recording
@@ -490,6 +491,7 @@ class SpeechProcessor(Processor):
     version = "1.1.0"
     input_kinds = ("audio", "video")
     default_for = ("audio",)
+    qc = QualityColumns(measures=("clipped_fraction", "hum_db", "f0_octave_jump_rate"))
     dependencies = ("praat-parselmouth", "silero-vad", "onnxruntime", "soundfile", "av", "opensmile")
     measures = tuple(_MEASURES)
     plot_measures = ("speech_active", "f0_hz", "intensity_db")
@@ -530,6 +532,34 @@ class SpeechProcessor(Processor):
         self.n_mfcc = n_mfcc
         self.egemaps = egemaps
         self.max_clipped_fraction = max_clipped_fraction
+
+    @classmethod
+    def report_events(cls, result) -> pd.DataFrame:
+        """The pauses: the runs of frames outside speech (``speech_active`` 0) between the first and the last
+        speech frame (label ``"pause"``, text its duration), as ``pause_count`` counts them; to one frame step.
+
+        Parameters
+        ----------
+        result : ProcessorResult
+            A speech result (read back from disk or not).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The events (see :meth:`bitbox.Processor.report_events`).
+        """
+        frame = result.timeseries
+        if frame is None or "speech_active" not in frame.columns or frame.empty:
+            return events_frame()
+        active = frame["speech_active"].to_numpy(dtype=float, na_value=0.0) == 1
+        inside = np.flatnonzero(active)
+        if len(inside) < 2:
+            return events_frame()
+        first, last = inside[0], inside[-1]
+        times = frame["time_s"].to_numpy(dtype=float)
+        pauses = events_from_mask(times[first:last + 1], ~active[first:last + 1], "pause")
+        pauses["text"] = [f"pause of {d:.2f} s" for d in pauses["duration_s"]]
+        return pauses
 
     def validate_params(self) -> None:
         super().validate_params()

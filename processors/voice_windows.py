@@ -35,7 +35,7 @@ from bitbox.processors.audio_quality import check_audio, no_audio_reason
 from bitbox.catalog import Measure
 from bitbox.errors import ParameterError
 from bitbox.params import Bool, Interval
-from bitbox.processor import Processor, ProgressCallback, join_notes
+from bitbox.processor import Processor, ProgressCallback, QualityColumns, join_notes
 from bitbox.recording import Recording
 
 __all__ = ["VoiceWindowsProcessor", "mfcc", "window_starts", "voice_windows_summary", "SAMPLE_RATE"]
@@ -189,6 +189,7 @@ class VoiceWindowsProcessor(Processor):
     dependencies = ("opensmile", "soundfile", "av", "scipy")
     measures = tuple(_MEASURES)
     plot_measures = ("mfcc_1_mean", "mfcc_2_mean")
+    qc = QualityColumns(measures=("window_count",))
     _parameter_constraints = {
         "window_s": [Interval(float, 0.5, 600)],
         "stride_s": [Interval(float, 0.01, 600)],

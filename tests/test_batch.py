@@ -257,7 +257,7 @@ def test_numeric_recording_ids_stay_text(tmp_path):
     assert result.manifest["recording_id"].tolist() == ["001", "1002"]
     assert (tmp_path / "out" / "001" / "language.json").is_file()
     bitbox.write_report(tmp_path / "out")
-    assert "<a href='001.html'>001</a>" in (tmp_path / "out" / "report" / "index.html").read_text()
+    assert "<a href='recordings/001.html'>001</a>" in (tmp_path / "out" / "report" / "index.html").read_text()
 
 
 def test_list_and_catalog_commands():

@@ -72,7 +72,8 @@ def _codebook(out):
 
 
 def _reasons(data):
-    return {(m["recording_id"], col): why for m in data["missing"] for col, why in m["reasons"].items()}
+    return {(m["recording_id"], col): r["reason"] for m in data["missing"] for r in m["reasons"]
+            for col in r["columns"]}
 
 
 def test_safe_names_keep_safe_keys_and_tell_collisions_apart():
@@ -80,8 +81,13 @@ def test_safe_names_keep_safe_keys_and_tell_collisions_apart():
     assert safe_key("abs_power_alpha_uv2_ch_EEG Fpz-Cz") == "abs_power_alpha_uv2_ch_EEG_Fpz_Cz"
     assert safe_key("Müller ") == "Muller" and safe_key("1st") == "m_1st" and safe_key("a.b") == "a.b"
     columns, originals = summary_columns("eeg", {"x y": 1, "x_y": 2, "x-y": 3})
-    assert columns == {"eeg.x_y_2": 1, "eeg.x_y": 2, "eeg.x_y_3": 3}  # the safe key keeps its name
-    assert originals == {"eeg.x_y_2": "eeg.x y", "eeg.x_y_3": "eeg.x-y"}
+    assert list(columns.values()) == [1, 2, 3] and "eeg.x_y" in columns  # the safe key keeps its name
+    assert sorted(originals.values()) == ["eeg.x y", "eeg.x-y"] and all(re.fullmatch(r"eeg\.x_y_[0-9a-f]{6}", c)
+                                                                      for c in originals)
+    again, _ = summary_columns("eeg", {"x-y": 3, "x y": 1, "x_y": 2})  # the same original, the same column
+    assert {v: c for c, v in again.items()} == {v: c for c, v in columns.items()}
+    alpha, beta = summary_columns("eeg", {"ch_α": 1, "ch_β": 2})[0]  # no ASCII letter left: told apart
+    assert alpha != beta and alpha.startswith("eeg.ch")
 
 
 def test_codebook_describes_every_column_renames_and_codes(tmp_path):
@@ -111,15 +117,17 @@ def test_codebook_describes_every_column_renames_and_codes(tmp_path):
     assert state["value_labels"] == {"0": "rest", "1": "task", "2": "break"} and state["valid_max"] == 2
     reasons = _reasons(data)
     assert reasons[("b", "channels.value_mean")] == "value_mean is NaN: no positive value - record longer"
-    assert "lacks" in reasons[("b", "channels.value_ch_EEG_Pz_ref")]  # b has no such channel
+    assert "other recordings have and this one does not" in reasons[("b", "channels.value_ch_EEG_Pz_ref")]
     assert reasons[("a", "fails.*")].startswith("fails failed: ") and "has nothing" in reasons[("a", "fails.*")]
     assert ("a", "channels.value_mean") not in reasons
-    # every empty cell has its reason
+    # every empty cell of the channels processor has its own reason; the failed processor's, its error
     for row in summary.to_dict("records"):
         for column, value in row.items():
-            if column.split(".", 1)[0] in ("channels", "fails") and not column.endswith(("status", "error", "notes")) \
+            name = column.split(".", 1)[0]
+            if name in ("channels", "fails") and not column.endswith(("status", "error", "notes")) \
                     and isinstance(value, float) and math.isnan(value):
-                assert (row["recording_id"], column) in reasons or (row["recording_id"], "fails.*") in reasons
+                key = (row["recording_id"], column if name == "channels" else "fails.*")
+                assert key in reasons, key
 
 
 def test_a_later_run_keeps_the_original_names(tmp_path):
@@ -136,16 +144,19 @@ def test_a_later_run_keeps_the_original_names(tmp_path):
 
 
 def test_a_mixed_face_speech_eeg_batch_is_fully_described(tmp_path, talking_head):
-    """A real video (face), a LibriVox-style reading (speech) and EEG whose channel names hold spaces."""
+    """A real video (face), a read story (speech, speakers) and EEG whose channel names hold spaces, with a flat
+    electrode and every epoch rejected: every empty cell's reason is the processor's own, none is a guess."""
     folder = tmp_path / "in"
     folder.mkdir()
     shutil.copy(talking_head, folder / "talking_head.mp4")
     shutil.copy(talking_head.parent / "spoken_story.flac", folder / "spoken_story.flac")
     raw = simulate_raw(duration_s=60, n_events=20, seed=3)
     raw.rename_channels({"Fz": "EEG Fz", "Pz": "EEG Pz-ref"})
+    raw._data[raw.ch_names.index("Cz")] = 0.0  # a flat electrode: marked bad and, not interpolated, dropped
     raw.save(folder / "eeg_raw.fif", verbose="error")
     out = tmp_path / "out"
-    bitbox.process_folder(folder, out, ["face", "speech", "eeg"], progress=False, frame_step=10)
+    bitbox.process_folder(folder, out, ["face", "speech", "speakers", "eeg"], progress=False, frame_step=10,
+                          interpolate_bads=False, reject_uv=20.0)
     summary = pd.read_csv(out / "summary.csv")
     assert all(SAFE_COLUMN.fullmatch(c) for c in summary.columns)
     table, data = _codebook(out)
@@ -176,3 +187,26 @@ def test_a_mixed_face_speech_eeg_batch_is_fully_described(tmp_path, talking_head
                 assert why and FALLBACK not in why, (rid, column)
     assert n_empty > 100  # face and EEG columns of the audio file, speech on the silent video, short-clip scales
     assert re.search(r"speech not applicable: .*no audio", reasons[("talking_head", "speech.*")])
+    assert "marked bad and dropped" in reasons[("eeg_raw", "eeg.rel_power_alpha_ch_Cz")]  # not "lacks"
+    eeg_notes = summary.set_index("recording_id").loc["eeg_raw", "eeg.notes"]
+    assert "erp_target_* are NaN: condition 'target' has no epoch left" in eeg_notes  # all rejected
+    assert "no target speaker was chosen" in reasons[("spoken_story", "speakers.target_talk_time_s")]
+    assert not any("does not" in why for (rid, _), why in reasons.items() if rid == "eeg_raw")
+
+
+def test_an_out_of_unsafe_names_is_renamed_on_the_next_run(tmp_path):
+    """summary.csv written before names were made safe: its columns are renamed, none kept twice."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text("EEG Fz 12\n")
+    out = tmp_path / "out"
+    bitbox.process_folder(folder, out, [Channels()], progress=False)
+    old = pd.read_csv(out / "summary.csv").rename(columns={"channels.value_ch_EEG_Fz": "channels.value_ch_EEG Fz"})
+    old.to_csv(out / "summary.csv", index=False)
+    (out / "codebook.json").unlink()
+    bitbox.process_folder(folder, out, [Channels()], progress=False)  # reused
+    summary = pd.read_csv(out / "summary.csv")
+    assert all(SAFE_COLUMN.fullmatch(c) for c in summary.columns)
+    assert summary["channels.value_ch_EEG_Fz"].tolist() == [12.0]
+    rows = pd.read_csv(out / "codebook.csv", keep_default_na=False).set_index("column")
+    assert rows.loc["channels.value_ch_EEG_Fz", "original"] == "channels.value_ch_EEG Fz"

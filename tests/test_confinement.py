@@ -518,7 +518,8 @@ def test_a_relative_out_gets_its_report_in_out_report(tmp_path, talking_head, mo
     bitbox.process_folder("in", "out3", [ScratchProbe()], progress=False)
     index = bitbox.write_report("out3")
     assert index == tmp_path / "out3" / "report" / "index.html" and index.is_file()
-    assert sorted(p.name for p in (tmp_path / "out3" / "report").iterdir()) == ["a.html", "index.html"]
+    assert sorted(p.name for p in (tmp_path / "out3" / "report").iterdir()) == ["assets", "index.html", "recordings"]
+    assert sorted(p.name for p in (tmp_path / "out3" / "report" / "recordings").iterdir()) == ["a.html"]
     assert not (tmp_path / "out3" / "out3").exists()
 
 
@@ -532,9 +533,10 @@ def test_bitbox_run_and_report_with_relative_paths(tmp_path, talking_head, monke
     printed = capsys.readouterr().out
     assert f"Results: {tmp_path / 'out' / 'summary.csv'}" in printed
     assert f"Report: {tmp_path / 'out' / 'report' / 'index.html'}" in printed
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".bitbox.lock", "codebook.csv", "manifest.csv",
-                                                                     "report", "summary.csv", "talk"]
-    assert sorted(p.name for p in (tmp_path / "out" / "report").iterdir()) == ["index.html", "talk.html"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".bitbox.lock", "codebook.csv", "codebook.json",
+                                                                     "manifest.csv", "report", "summary.csv", "talk"]
+    assert sorted(p.name for p in (tmp_path / "out" / "report").iterdir()) == ["assets", "index.html", "recordings"]
+    assert sorted(p.name for p in (tmp_path / "out" / "report" / "recordings").iterdir()) == ["talk.html"]
 
 
 # ---------------------------------------------------------------------------- names that are not UTF-8
@@ -569,7 +571,7 @@ def test_a_file_name_that_is_not_utf8_is_processed(tmp_path, talking_head):
     again = bitbox.process_folder(inputs, out, [ScratchProbe()], progress=False)  # the same file, reused
     assert again.manifest["recording_id"].tolist() == ["M_ller"] and again.counts["already_done"] == 1
     index = bitbox.write_report(out)
-    assert "M\\xfcller.mp4" in (index.parent / "M_ller.html").read_text(encoding="utf-8")
+    assert "M\\xfcller.mp4" in (index.parent / "recordings" / "M_ller.html").read_text(encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------- ids that are OUT's own names
@@ -588,7 +590,8 @@ def test_recordings_named_like_outs_own_files_get_their_own_id(tmp_path, talking
     assert (out / "manifest.csv").is_file() and (out / "summary.csv").is_file()
     index = bitbox.write_report(out)
     assert index.read_text().count("<h1>Bitbox report</h1>") == 1  # the cohort page, not a recording's
-    assert sorted(p.name for p in index.parent.iterdir()) == sorted(["index.html", *(f"{i}.html" for i in ids)])
+    assert sorted(p.name for p in index.parent.iterdir()) == ["assets", "index.html", "recordings"]
+    assert sorted(p.name for p in (index.parent / "recordings").iterdir()) == sorted(f"{i}.html" for i in ids)
 
 
 # ---------------------------------------------------------------------------- scratch per task

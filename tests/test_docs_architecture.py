@@ -38,7 +38,7 @@ def test_every_processor_declaration_is_documented_for_plugin_authors():
                 if not name.startswith("_") and not callable(value)
                 and not isinstance(value, (property, classmethod, staticmethod))]
     hooks = [name for name, value in vars(Processor).items()
-             if isinstance(value, classmethod) and name in ("plot_result", "report_frames")]
+             if isinstance(value, classmethod) and name in ("plot_result", "report_frames", "report_events")]
     assert {"default_for", "companions", "qc", "dyad_measures", "dyad_preference"} <= set(declared)
     missing = [name for name in (*declared, *hooks) if f"`{name}" not in ADDING and f"    {name} = " not in ADDING]
     assert not missing, f"docs/adding-a-processor.md does not mention {missing}"

@@ -404,3 +404,20 @@ def test_confidence_is_aggregated_by_duration():
     same = RecognitionConfidence.from_segments([_Seg(2, 2, -0.5, 1.0, 0.2), _Seg(3, 3, -0.7, 1.2, 0.8)])
     assert same.avg_logprob == pytest.approx(-0.6) and same.no_speech_prob == pytest.approx(0.5)  # no durations
     assert same.note() == "" and RecognitionConfidence.from_segments([]) is None
+
+
+def test_a_metadata_json_beside_a_recording_is_not_its_transcript(tmp_path):
+    """A BIDS sidecar (an object without segments or words) is skipped; a Whisper-style JSON is the transcript."""
+    from bitbox.processors.text.transcript import find_transcript
+
+    video = tmp_path / "sub-01_task-play_beh.mp4"
+    video.write_bytes(b"")
+    sidecar = video.with_suffix(".json")
+    sidecar.write_text(json.dumps({"TaskName": "play", "SamplingFrequency": 30}))
+    assert find_transcript(video) is None
+    video.with_suffix(".txt").write_text("Hello there.\n")
+    assert find_transcript(video) == video.with_suffix(".txt")
+    sidecar.write_text(json.dumps({"segments": [{"start": 0.0, "end": 1.0, "text": "Hello there."}]}))
+    assert find_transcript(video) == sidecar
+    sidecar.write_text("{not json")  # a broken transcript is still found, and its reader says what is wrong
+    assert find_transcript(video) == sidecar

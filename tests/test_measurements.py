@@ -5,6 +5,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -108,3 +109,41 @@ def test_verbose_true_shows_messages_without_set_log_level(tmp_path, capsys, mon
     path.write_text("I went to the market. Then I came home and slept.")
     bitbox.process(path, ["language"], verbose=True)
     assert "[bitbox]" in capsys.readouterr().err
+
+
+def test_plot_draws_every_processor_on_one_time_axis_and_names_own_figures(monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import bitbox.measurements as measurements
+    from bitbox import Processor
+
+    class Drawn(Processor):  # a processor drawing a figure of its own (as speakers and narrative do)
+        name = "drawn"
+
+        @classmethod
+        def plot_result(cls, result):
+            return plt.figure()
+
+    other = ProcessorResult("other", pd.DataFrame({"time_s": [0.0, 0.05, 0.1], "x": [1.0, 2.0, 3.0]}), {})
+    drawn = ProcessorResult("drawn", pd.DataFrame({"time_s": [0.0], "y": [1.0]}), {})
+    monkeypatch.setattr(measurements, "_processor_lookup", {"drawn": Drawn}.get)
+    m = Measurements([_result(), other, drawn], recording_id="r")
+    fig = m.plot()
+    labels = [a.get_ylabel().split("\n")[0] for a in fig.axes]
+    assert labels == ["toy.speed", "toy.flag", "other.x"]  # every processor's measures, one shared time axis
+    assert fig.axes[0].get_shared_x_axes().joined(fig.axes[0], fig.axes[2])
+    assert "r — toy, other" in fig._suptitle.get_text()
+    assert any("m.plot(processor='drawn')" in t.get_text() for t in fig.texts)  # said, and how to draw it
+    assert m.plot(processor="drawn") is not fig and len(m.plot(processor="other").axes) == 1
+    mixed = m.plot(["toy.speed", "x"])  # a bare name is found in the processor that has it
+    assert [a.get_ylabel().split("\n")[0] for a in mixed.axes] == ["toy.speed", "other.x"]
+    for wrong, message in ((["face"], "not a column of any time series"), (["face.head_yaw"], "no processor 'face'")):
+        with pytest.raises(KeyError, match=message):
+            m.plot(wrong)
+    failed = Measurements([_result()], recording_id="r", failures={"speech": "boom"})
+    with pytest.raises(KeyError, match="'speech' processor has no result on r \\(failed\\)"):
+        failed.plot(["speech.f0_hz"])
+    plt.close("all")

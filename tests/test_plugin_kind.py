@@ -124,8 +124,8 @@ def test_listed_catalogued_run_by_default_and_reported(site, folder, tmp_path):
     report = bitbox_with(site, "report", str(out))
     assert report.returncode == 0, report.stderr
     index = (out / "report" / "index.html").read_text()
-    assert "<th>eyetracker.valid_fraction</th>" in index  # the declared QC column
-    page = (out / "report" / "reading.html").read_text()
+    assert "<th data-column='eyetracker.valid_fraction'>" in index  # the declared QC column
+    page = (out / "report" / "recordings" / "reading.html").read_text()
     assert "<h3>Overview</h3>" in page and "fixation_count" in page  # the plugin's own figure and its summary
 
 

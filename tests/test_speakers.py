@@ -109,7 +109,8 @@ def test_overlaps_interruptions_and_backchannels_are_reported_as_found(results, 
 def test_one_speaker_gives_one_speaker_and_a_note(results):
     summary = results["monologue"].summary
     assert summary["n_speakers"] == 1 and summary["switch_count"] == 0 and math.isnan(summary["latency_median_s"])
-    assert "one speaker: there is no turn-taking" in summary["notes"] and "set n_speakers" in summary["notes"]
+    assert "are NaN: one speaker, so there is no turn-taking" in summary["notes"] and "set n_speakers" in summary["notes"]
+    assert "latency_median_s" in summary["notes"].split(" are NaN: one speaker")[0]  # named, for the codebook
     assert (results["monologue"].timeseries["turn_type"].isin(["first", "continuation"])).all()
 
 

@@ -12,6 +12,7 @@ or the recording has no such member of a measure family (a channel, condition or
 from __future__ import annotations
 
 import fnmatch
+import functools
 import math
 import re
 from importlib import metadata
@@ -28,8 +29,8 @@ from ..outcomes import FIXED_SUMMARY_COLUMNS, OK
 from ..processor import Processor, split_notes
 from .layout import CODEBOOK_FILE, CODEBOOK_JSON
 
-__all__ = ["CODEBOOK_COLUMNS", "catalogs_of", "codebook_rows", "missing_reasons", "write_codebook", "stored_originals",
-           "timeseries_columns"]
+__all__ = ["CODEBOOK_COLUMNS", "catalogs_of", "codebook_rows", "declaring_processors", "missing_reasons",
+           "write_codebook", "stored_originals", "timeseries_columns"]
 
 #: The fields of a codebook row, in codebook.csv's column order.
 CODEBOOK_COLUMNS = ("column", "table", "processor", "measure", "original", "unit", "dtype", "description",
@@ -79,12 +80,47 @@ def catalogs_of(names: Iterable[str], processors: Sequence[Processor]) -> dict[s
     return measures
 
 
+def declaring_processors(key: str, names: Iterable[str], processors: Sequence[Processor]) -> dict[str, type]:
+    """The processor classes among ``names`` (this run's instances first, then the installed ones) that
+    split recordings by ``key``.
+
+    Parameters
+    ----------
+    key : str
+        summary.csv's key column (e.g. ``"person"``).
+    names : iterable of str
+        Processor names (e.g. of summary.csv's columns).
+    processors : sequence of Processor
+        This run's processors.
+
+    Returns
+    -------
+    dict
+        ``{name: processor class}``.
+    """
+    from ..registry import get_processor_class
+
+    found: dict[str, type] = {p.name: type(p) for p in processors if p.row_key == key}
+    for name in names:
+        if name in found:
+            continue
+        try:
+            cls = get_processor_class(name)
+        except BitboxError:  # a processor of an earlier run that is no longer installed
+            continue
+        if cls.row_key == key:
+            found[name] = cls
+    return found
+
+
 def _row(column: str, table: str, processor: str = "", source: Measure | None = None, **fields: Any) -> dict:
     """One codebook row; the catalog measure ``source`` fills what ``fields`` do not give."""
-    row = {field: "" for field in CODEBOOK_COLUMNS}
-    row.update(column=column, table=table, processor=processor)
+    row: dict[str, Any] = {field: "" for field in CODEBOOK_COLUMNS}
+    row.update(column=column, table=table, processor=processor, valid_min=None, valid_max=None)
     if source is not None:
         low, high = source.valid_range if source.valid_range is not None else (None, None)
+        low = None if low is None or math.isinf(low) else low  # unbounded: empty in the CSV, null in the JSON
+        high = None if high is None or math.isinf(high) else high
         row.update(measure=source.name, unit=source.unit, dtype=source.dtype, description=source.description,
                    valid_min=low, valid_max=high, value_labels=source.labels(), reference=source.reference,
                    evidence=source.evidence)
@@ -128,7 +164,7 @@ def _summary_rows(columns: Sequence[str], key: str, key_text: tuple[str, str], c
 
 
 def timeseries_columns(out_dir: Path, recording_ids: Iterable[str], names: Iterable[str],
-                       cache: dict | None = None) -> dict[str, list[str]]:
+                       cache: dict | None = None, fresh: Iterable[str] | None = None) -> dict[str, list[str]]:
     """The columns of the processors' time series in OUT, per processor, in first-seen order.
 
     Parameters
@@ -141,6 +177,10 @@ def timeseries_columns(out_dir: Path, recording_ids: Iterable[str], names: Itera
         The processors.
     cache : dict or None
         ``{path: ((mtime_ns, size), columns)}`` kept between calls, so each file is read once.
+    fresh : iterable of str or None
+        The recordings whose files may have changed since the last call (this run's); the others' files,
+        once in ``cache``, are not looked at again (no ``stat`` per file and write on a network share).
+        ``None``: all.
 
     Returns
     -------
@@ -150,14 +190,20 @@ def timeseries_columns(out_dir: Path, recording_ids: Iterable[str], names: Itera
     import pyarrow.parquet as pq
 
     cache = {} if cache is None else cache
+    fresh = None if fresh is None else set(fresh)
     found: dict[str, dict[str, None]] = {}
     names = list(names)
     for rid in recording_ids:
         for name in names:
             path = out_dir / rid / f"{name}.parquet"
+            if fresh is not None and rid not in fresh and path in cache:
+                if cache[path][1]:
+                    found.setdefault(name, {}).update(dict.fromkeys(cache[path][1]))
+                continue
             try:
                 stat = path.stat()
-            except OSError:
+            except OSError:  # no time series (not run, not applicable, failed): remembered too
+                cache[path] = (None, [])
                 continue
             stamp = (stat.st_mtime_ns, stat.st_size)
             entry = cache.get(path)
@@ -210,14 +256,12 @@ def codebook_rows(columns: Sequence[str], key: str, processors: Sequence[Process
     list of dict
         Rows with the fields :data:`CODEBOOK_COLUMNS` (``value_labels`` a dict).
     """
-    from .tables import _declaring
-
     timeseries = timeseries or {}
     names = list(dict.fromkeys([*(c.split(".", 1)[0] for c in columns if "." in c), *timeseries]))
     catalogs = catalogs_of(names, processors)
     key_text = ("", "")
     if key:
-        declaring = _declaring(key, names, processors)
+        declaring = declaring_processors(key, names, processors)
         key_text = (",".join(declaring),
                     next((cls.row_key_description for cls in declaring.values() if cls.row_key_description), ""))
     return [*_summary_rows(columns, key, key_text, catalogs, originals or {}),
@@ -227,17 +271,26 @@ def codebook_rows(columns: Sequence[str], key: str, processors: Sequence[Process
 _NAN_NOTE = re.compile(r"^(?P<names>.+?) (?:is|are) NaN\b:?\s*(?P<why>.*)$", re.S)
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed_note(note: str) -> tuple[str, ...]:
+    """The measure names (``*`` wildcards kept) a ``"<names> is/are NaN: <why>"`` note is about (``()``: not one)."""
+    match = _NAN_NOTE.match(note)
+    return tuple(n.strip() for n in re.split(r",\s*|\s+and\s+", match["names"])) if match else ()
+
+
+@functools.lru_cache(maxsize=65536)
+def _mention(names: tuple[str, ...]) -> re.Pattern:
+    return re.compile(r"(?<![A-Za-z0-9_])(" + "|".join(map(re.escape, names)) + r")(?![A-Za-z0-9_])")
+
+
 def _note_reason(measure: str, original: str, notes: Sequence[str]) -> str:
     """The note that says why ``measure`` is NaN: one of the ``"<names> is/are NaN: <why>"`` notes naming it
     (``*`` in a name matches anything), else a note naming it anywhere; ``""`` when none does."""
-    wanted = [m for m in (measure, original) if m]
+    wanted = tuple(m for m in (measure, original) if m)
     for note in notes:
-        match = _NAN_NOTE.match(note)
-        if match and any(fnmatch.fnmatchcase(m, name.strip()) for name in re.split(r",\s*|\s+and\s+",
-                                                                                       match["names"])
-                         for m in wanted):
+        if any(fnmatch.fnmatchcase(m, name) for name in _parsed_note(note) for m in wanted):
             return note
-    pattern = re.compile(r"(?<![A-Za-z0-9_])(" + "|".join(map(re.escape, wanted)) + r")(?![A-Za-z0-9_])")
+    pattern = _mention(wanted)
     return next((note for note in notes if pattern.search(note)), "")
 
 
@@ -271,8 +324,8 @@ def missing_reasons(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], k
     Returns
     -------
     list of dict
-        ``{"recording_id": ..., key: part (when keyed), "reasons": {column or "<processor>.*": reason}}``
-        for the rows with empty cells.
+        ``{"recording_id": ..., key: part (when keyed), "reasons": [{"reason": text, "columns": [column or
+        "<processor>.*", ...]}, ...]}`` for the rows with empty cells.
     """
     by_processor: dict[str, list[str]] = {}
     for column in columns:
@@ -302,16 +355,20 @@ def missing_reasons(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], k
                 if not why:
                     measure = next((m for m in catalogs.get(name, []) if m.kind == "summary"
                                     and (m.matches(measure_name) or (original and m.matches(original)))), None)
-                    why = (f"{name} gave no {measure_name} for this recording: a member of the {measure.name!r} "
-                           "family that this recording lacks (e.g. a channel, condition, speaker or person of "
-                           "other recordings)" if measure is not None and measure.pattern else
+                    why = (measure.nan_reason if measure is not None and measure.nan_reason else
+                           f"{name} gave no {measure_name} for this recording and no note about it: a member of "
+                           f"the {measure.name!r} family (per channel, condition, speaker or person) that other "
+                           "recordings have and this one does not" if measure is not None and measure.pattern else
                            f"{name} gave no value and no note for {measure_name} on this recording")
                 reasons[column] = why
         if reasons:
             entry: dict[str, Any] = {"recording_id": row.get("recording_id", "")}
             if key:
                 entry[key] = row.get(key, "")
-            entry["reasons"] = reasons
+            grouped: dict[str, list[str]] = {}
+            for column, why in reasons.items():  # one entry per reason: notes often explain many columns
+                grouped.setdefault(why, []).append(column)
+            entry["reasons"] = [{"reason": why, "columns": columns} for why, columns in grouped.items()]
             out.append(entry)
     return out
 
@@ -339,6 +396,13 @@ def stored_originals(out_dir: Path) -> dict[str, str]:
             and r.get("table") == _SUMMARY}
 
 
+def _number(value: Any) -> str:
+    """A bound as codebook.csv writes it: ``0``, ``0.5``, ``""`` for none."""
+    if value is None or value == "":
+        return ""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
 def _version() -> str:
     try:
         return metadata.version("bitbox")
@@ -360,8 +424,8 @@ def write_codebook(out_dir: Path, rows: list[dict], missing: list[dict], key: st
     key : str
         summary.csv's key column (``""``: none).
     """
-    table = pd.DataFrame([{**r, "value_labels": labels_text(r["value_labels"])} for r in rows],
-                         columns=list(CODEBOOK_COLUMNS))
+    table = pd.DataFrame([{**r, "value_labels": labels_text(r["value_labels"]), "valid_min": _number(r["valid_min"]),
+                           "valid_max": _number(r["valid_max"])} for r in rows], columns=list(CODEBOOK_COLUMNS))
     with atomic_path(out_dir / CODEBOOK_FILE) as tmp:
         table.to_csv(tmp, index=False)
     write_json(out_dir / CODEBOOK_JSON, {

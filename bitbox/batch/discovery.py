@@ -4,7 +4,9 @@ Folders are searched recursively in sorted order; hidden files (a name, or a fol
 starting with ``.``) are skipped and said so; a file that accompanies a recording beside it (a
 companion, e.g. its transcript) is not a recording of its own; ids are safe folder names, unique
 within the batch (compared case-insensitively), none of OUT's own names
-(:data:`~bitbox.batch.RESERVED_IDS`).
+(:data:`~bitbox.batch.RESERVED_IDS`). A BIDS root (a folder with ``dataset_description.json``) is
+searched by BIDS's rules (:mod:`bitbox.batch.bids`): its BIDS-named data files under ``sub-*/``, never its
+sidecars nor ``derivatives/``, ``sourcedata/`` or ``code/``, with the BIDS basenames as ids.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from .. import kinds as _kinds
 from ..errors import NoRecordingsError
 from ..fileio import display_path, safe_name
 from ..log import logger
+from .bids import bids_basename, bids_recordings, bids_root
 from .jobs import Job
 from .layout import not_reserved
 
@@ -42,6 +45,10 @@ def discover(inputs: Iterable[str | Path], kinds: Iterable[str], exclude: Path |
     is a companion: ``companions`` maps a kind to the kinds of the recordings its files accompany
     (:attr:`Processor.companions <bitbox.Processor.companions>`), e.g. ``{"text": ["audio", "video"]}``:
     ``talk.txt`` beside ``talk.wav`` is that recording's transcript, not a recording.
+
+    A folder that is a BIDS root, or lies inside one's ``sub-<label>/`` folders, is searched by BIDS's
+    rules (:func:`bitbox.batch.bids.bids_recordings`): only BIDS-named files under ``sub-*/`` that are
+    not metadata (``.json``, ``.tsv``), each with its BIDS basename as id.
 
     Parameters
     ----------
@@ -86,6 +93,9 @@ def discover(inputs: Iterable[str | Path], kinds: Iterable[str], exclude: Path |
             root = path
             named = sorted(p for p in root.rglob("*") if p.suffix.lower() in suffixes and _is_candidate(p)
                            and not (exclude is not None and exclude in p.resolve().parents))
+            bids = bids_root(root)
+            if bids is not None:  # BIDS: data files by their entities, never sidecars, derivatives/ ...
+                named = bids_recordings(bids, root, named)
             kind = {p: _kinds.kind_of(p, kinds) for p in named}
             candidates = [p for p in named if kind[p] is not None]
             refused = [p for p in named if kind[p] is None and not _is_hidden(p, root)]
@@ -104,7 +114,8 @@ def discover(inputs: Iterable[str | Path], kinds: Iterable[str], exclude: Path |
                                  f"{', '.join(sorted(suffixes))}{content})"))
             files = _without_companions(files, kind, companions or {})
             for file in files:
-                found.append((str(file.relative_to(root).with_suffix("")).replace(os.sep, "__"), file))
+                found.append((bids_basename(file) if bids is not None else
+                              str(file.relative_to(root).with_suffix("")).replace(os.sep, "__"), file))
         else:
             # A file named explicitly is always attempted, so a wrong type gets a clear error.
             found.append((path.stem, path))

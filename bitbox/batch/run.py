@@ -27,6 +27,7 @@ from ..outcomes import FAILED, MANIFEST_FILE, OK, PARTIAL, SUMMARY_FILE, run_as_
 from ..pipeline import resolve_processors
 from ..processor import Processor, run_order
 from ..registry import default_processors, get_processor_class
+from .bids import check_derivative_target, write_derivative_description
 from .discovery import discover
 from .executors import run_dask, run_isolated, run_serial
 from .jobs import Job, ManifestRow, is_inside
@@ -284,7 +285,7 @@ def _by_default(inputs: list, out_dir: Path, params: dict[str, Any]
 def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Path,
                    processors: str | Sequence[str | Processor] | None = None, *, workers: int = 1,
                    overwrite: bool = False, timeout_s: float | None = None, scheduler: str | None = None,
-                   progress: bool = True, wait: bool = False,
+                   progress: bool = True, wait: bool = False, bids_derivative: bool = False,
                    verbose: bool | str | int | None = None, **params: Any) -> BatchResult:
     """Process every recording under ``inputs`` into ``out_dir``; resumable, failure-tolerant.
 
@@ -323,6 +324,11 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
     wait : bool
         When another run is writing to ``out_dir``: wait for it to finish (logged) instead of
         raising :class:`~bitbox.errors.ParameterError` at once.
+    bids_derivative : bool
+        Make ``out_dir`` a BIDS derivative dataset of the inputs' BIDS dataset(s): its
+        ``dataset_description.json`` (``DatasetType`` "derivative", ``GeneratedBy`` Bitbox, ``SourceDatasets``)
+        is written atomically; per-recording folders stay ``out_dir/<recording_id>/``, the ids being the BIDS
+        basenames (docs/bids.md). E.g. ``process_folder(root, root / "derivatives" / "bitbox", bids_derivative=True)``.
     verbose : bool | str | int | None
         Log level for this call.
     **params
@@ -343,7 +349,8 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
         For invalid parameters; when two processors split recordings by different keys, or by a
         key other than the one of ``out_dir``'s summary.csv; when ``out_dir`` is a file or not
         writable; when another run is writing to ``out_dir`` (and ``wait`` is False); the message
-        names that run's PID, host, start time and command.
+        names that run's PID, host, start time and command; with ``bids_derivative``, when no input is
+        part of a BIDS dataset or ``out_dir`` holds another dataset's ``dataset_description.json``.
     """
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
@@ -358,6 +365,7 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
                              f"Got {scheduler!r} instead.")
     _refuse_unguarded_script()
     out_dir = Path(out_dir).absolute()  # workers elsewhere (Dask) and confined() need it absolute
+    bids_sources = check_derivative_target(out_dir, inputs) if bids_derivative else []
     if processors is None:
         instances, jobs, problems = _by_default(inputs, out_dir, params)
     else:
@@ -377,6 +385,8 @@ def process_folder(inputs: str | Path | Iterable[str | Path], out_dir: str | Pat
     # Nothing in OUT is touched (leftovers, tables, results) before the lock is held.
     with out_lock(out_dir, wait=wait):
         _clean_leftovers(out_dir)
+        if bids_derivative:
+            write_derivative_description(out_dir, bids_sources)
         scratch = _make_scratch(out_dir)
         try:
             with scratch_scope(scratch):  # this thread's; workers and tasks are given it explicitly

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
+from ..catalog import SAFE_COLUMN, summary_columns
 from ..errors import BitboxError, ParameterError
 from ..fileio import atomic_path, display_path
 from ..log import logger
@@ -25,7 +26,8 @@ from ..outcomes import (FIXED_SUMMARY_COLUMNS, MANIFEST_COLUMNS, MANIFEST_FILE, 
 from ..processor import Processor
 from .discovery import path_tag
 from .jobs import Job, ManifestRow
-from .codebook import catalogs_of, codebook_rows, missing_reasons, stored_originals, timeseries_columns, write_codebook
+from .codebook import (catalogs_of, codebook_rows, declaring_processors, missing_reasons, stored_originals,
+                       timeseries_columns, write_codebook)
 
 __all__ = ["Tables", "row_key", "stored_row_key", "text_measures", "key_column"]
 
@@ -155,24 +157,6 @@ def stored_row_key(out_dir: Path) -> str:
     return header[1] if len(header) > 1 and header[0] == "recording_id" and header[1] != "path" else ""
 
 
-def _declaring(key: str, names: Iterable[str], processors: Sequence[Processor]) -> dict[str, type]:
-    """The processor classes among ``names`` (this run's instances first, then the installed
-    ones) that split recordings by ``key``."""
-    from ..registry import get_processor_class
-
-    found: dict[str, type] = {p.name: type(p) for p in processors if p.row_key == key}
-    for name in names:
-        if name in found:
-            continue
-        try:
-            cls = get_processor_class(name)
-        except BitboxError:  # a processor of an earlier run that is no longer installed
-            continue
-        if cls.row_key == key:
-            found[name] = cls
-    return found
-
-
 class Tables:
     """The summary.csv and manifest.csv of one OUT: the rows already there, merged with this run's.
 
@@ -215,15 +199,38 @@ class Tables:
         self.owners: dict[str, set[str]] = {}
         if stored:
             self._read_parts(stored)
-        self.columns = list(dict.fromkeys([*(c for c in old_columns if c != stored), *_summary_columns(processors)]))
+        #: {column: "<processor>.<key>"}: the names processors gave the columns renamed into safe names
+        self.originals: dict[str, str] = stored_originals(out_dir)
+        old_columns = self._safe_stored_columns([c for c in old_columns if c != stored])
+        self.columns = list(dict.fromkeys([*old_columns, *_summary_columns(processors)]))
         #: the ids OUT holds, by their case-folded form (ids that differ only in case share a folder on
         #: case-insensitive file systems: macOS, Windows, SMB shares, exFAT drives)
         self.folded = {rid.casefold(): rid for rid in [*self.summary, *self.manifest]}
         #: this run's outcome per recording: (status, whether every processor that worked was reused)
         self.this_run: dict[str, tuple[str, bool]] = {}
-        #: {column: "<processor>.<key>"}: the names processors gave the columns renamed into safe names
-        self.originals: dict[str, str] = stored_originals(out_dir)
         self._schemas: dict = {}  # the time series files' columns, read once (timeseries_columns)
+
+    def _safe_stored_columns(self, columns: list[str]) -> list[str]:
+        """``columns`` of a summary.csv written before column names were made safe (``eeg.rel_power_delta_ch_EEG
+        Fz``), renamed as :func:`~bitbox.catalog.summary_columns` names them now, in the stored rows too."""
+        renamed: dict[str, str] = {}
+        for column in columns:
+            if "." in column and column not in FIXED_SUMMARY_COLUMNS and not SAFE_COLUMN.fullmatch(column):
+                name, key = column.split(".", 1)
+                renamed[column] = next(iter(summary_columns(name, {key: None})[0]))
+        if not renamed:
+            return columns
+        logger.info("%s: %d columns of summary.csv renamed into safe column names (e.g. %r -> %r)", self.out_dir,
+                    len(renamed), *next(iter(renamed.items())))
+        for column, new in renamed.items():
+            self.originals.setdefault(new, column)
+
+        def rename(row: dict[str, Any]) -> dict[str, Any]:
+            return {renamed.get(c, c): v for c, v in row.items()}
+
+        self.summary = {rid: rename(row) for rid, row in self.summary.items()}
+        self.parts = {rid: {part: rename(row) for part, row in parts.items()} for rid, parts in self.parts.items()}
+        return list(dict.fromkeys(renamed.get(c, c) for c in columns))
 
     def _read_parts(self, key: str) -> None:
         """The parts of the recordings in a summary.csv with a key column.
@@ -236,7 +243,7 @@ class Tables:
         frame[text] = frame[text].astype("object").fillna("")
         frame[key] = frame[key].fillna("")
         names = {c.split(".", 1)[0] for c in frame.columns if "." in c}
-        declared = set(_declaring(key, names, self.processors))
+        declared = set(declaring_processors(key, names, self.processors))
         for rid, group in frame.groupby("recording_id", sort=False):
             records = [{k: v for k, v in r.items() if not (isinstance(v, float) and math.isnan(v))}
                        for r in group.to_dict("records")]
@@ -352,7 +359,7 @@ class Tables:
         """codebook.csv and codebook.json: every column of summary.csv and of the time series written, and why
         each empty summary cell is empty."""
         names = list(dict.fromkeys(c.split(".", 1)[0] for c in layout if "." in c))
-        series = timeseries_columns(self.out_dir, self.summary, names, self._schemas)
+        series = timeseries_columns(self.out_dir, sorted(self.summary), names, self._schemas, fresh=self.this_run)
         entries = codebook_rows(layout, self.key, self.processors, timeseries=series, originals=self.originals)
         catalogs = catalogs_of(names, self.processors)
         missing = missing_reasons(rows, layout, self.key, catalogs, self.originals)

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from bitbox import analysis
+from bitbox.events import concat_events, events_frame, events_from_mask
 from bitbox.log import logger
 from bitbox.params import Bool, Interval, NoneOk, Options
 from bitbox.processor import Processor, ProgressCallback, QualityColumns, RowSummaries, join_notes
@@ -207,7 +208,8 @@ class FaceProcessor(Processor):
     version = "2.0.0"
     input_kinds = ("video",)
     default_for = ("video",)
-    qc = QualityColumns(quality="quality", reason="qc_reason", detected_fraction=("face_detected_fraction",))
+    qc = QualityColumns(quality="quality", reason="qc_reason", detected_fraction=("face_detected_fraction",),
+                        measures=("quality_mean",))
     dyad_measures = ("head_yaw_rel", "head_pitch_rel", "head_roll_rel", "mouth_open", "lip_corner_pull", "brow_raise")
     dyad_preference = 10
     dependencies = ("mediapipe", "opencv-contrib-python", "scipy")
@@ -271,6 +273,33 @@ class FaceProcessor(Processor):
     def skip_reason(self, recording: Recording) -> str | None:
         """An audio-only file (e.g. a phone's .mp4 with sound only) has no face to see."""
         return no_video_reason(recording)
+
+    @classmethod
+    def report_events(cls, result) -> pd.DataFrame:
+        """The blinks of the time series' ``blink`` column: one event per run of blinking frames (label
+        ``"blink"``, lasting its frames times the frame step, as ``blink_duration_mean_s`` counts them); with
+        several people (``person="all"``) each person's, with the person as text.
+
+        Parameters
+        ----------
+        result : ProcessorResult
+            A face result (read back from disk or not).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The events (see :meth:`bitbox.Processor.report_events`).
+        """
+        frame = result.timeseries
+        if frame is None or "blink" not in frame.columns or frame.empty:
+            return events_frame()
+        if "person" not in frame.columns:
+            return events_from_mask(frame["time_s"], frame["blink"], "blink")
+        people = frame["person"].astype(str)
+        several = people.nunique() > 1
+        return concat_events([events_from_mask(rows["time_s"], rows["blink"], "blink",
+                                               f"person {person}" if several else "")
+                              for person, rows in frame.groupby(people, sort=False)])
 
     @classmethod
     def report_frames(cls, result, recording: Recording, *, n_frames: int = 4) -> list[np.ndarray]:

@@ -93,14 +93,18 @@ def _measures() -> list[Measure]:
         Measure("target_speaker", "", "The speaker chosen by the target parameter (e.g. the patient), '' when none.",
                 "summary", dtype="str"),
         Measure("target_similarity", "1", "Cosine similarity of the target voice sample to the chosen speaker's "
-                "voice (NaN unless target is a voice file).", "summary", (-1, 1), reference=_WAN),
+                "voice (NaN unless target is a voice file).", "summary", (-1, 1), reference=_WAN,
+                nan_reason="NaN unless the target is given as a voice sample of the patient (target=<file>): "
+                           "nothing to fix"),
         Measure("notes", "", "What to know about this result (' | '-joined).", "summary", dtype="str"),
     ]
     for name, unit, text, bounds, reference in PER_SPEAKER:
         out.append(Measure(rf"S\d+_{name}", unit, f"Per speaker (S1, S2, ...): {text}", "summary", _range(bounds),
                            reference=reference, pattern=True, evidence=_EVIDENCE))
         out.append(Measure(f"target_{name}", unit, f"The target speaker's {name} (see target_speaker).", "summary",
-                           _range(bounds), reference=reference))
+                           _range(bounds), reference=reference,
+                           nan_reason="NaN when no target speaker was chosen: set target ('first', 'longest', "
+                                      "'S<n>', a name of the reference RTTM, or a voice sample of the patient)"))
     return out
 
 

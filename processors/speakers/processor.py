@@ -15,7 +15,8 @@ from bitbox.errors import MeasurementError, ParameterError, RecordingError
 from bitbox.log import logger
 from bitbox.params import Interval, NoneOk, Options, PathLike, StrMatching
 from bitbox.measurements import ProcessorResult
-from bitbox.processor import Processor, ProgressCallback, TimeSeriesSink, join_notes
+from bitbox.events import events_frame
+from bitbox.processor import Processor, ProgressCallback, QualityColumns, TimeSeriesSink, join_notes
 from bitbox.processors.rttm import find_rttm, format_rttm, label_by_first_speech, label_order, read_rttm
 from bitbox.processors.kinds import AUDIO, VIDEO
 from bitbox.recording import Recording
@@ -82,12 +83,13 @@ class SpeakersProcessor(Processor):
     """
 
     name = "speakers"
-    version = "1.0.0"
+    version = "1.1.0"
     input_kinds = ("audio", "video")
     dependencies = ("torch", "librosa", "silero-vad", "onnxruntime", "praat-parselmouth", "scikit-learn", "scipy",
                     "soundfile", "av")
     measures = MEASURES
     plot_measures = ("speaker",)
+    qc = QualityColumns(measures=("n_speakers", "overlap_fraction"))
     extra_outputs = ("speakers.rttm",)
     part_columns = r"S[1-9]\d*|target"
     part_name = "speaker"
@@ -186,6 +188,38 @@ class SpeakersProcessor(Processor):
                                  "speaker": table["speaker"].map(lambda label: names.get(label, label))})
         stem = Path(result.provenance.get("input_path", "recording")).stem or "recording"
         return {"speakers.rttm": format_rttm(segments, file_id=stem)}
+
+    @classmethod
+    def report_events(cls, result: ProcessorResult) -> pd.DataFrame:
+        """The floor turns (label ``"speaker turn"``: a speaker's first start to last end before another takes
+        the floor, text the speaker, with their name from a reference RTTM), and the back-channels and
+        overlapping speech that do not take the floor (labels ``"backchannel"``, ``"overlap"``).
+
+        Parameters
+        ----------
+        result : ProcessorResult
+            A speakers result (read back from disk or not).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The events (see :meth:`bitbox.Processor.report_events`).
+        """
+        table = result.timeseries
+        needed = {"time_s", "end_s", "speaker", "turn", "turn_type"}
+        if table is None or table.empty or not needed <= set(table.columns):
+            return events_frame()
+        names = speaker_names(result.summary)
+
+        def who(label: str) -> str:
+            return f"{label} ({names[label]})" if label in names else label
+
+        turns = floor_turns(table.rename(columns={"time_s": "start_s"}))
+        aside = table[table["turn_type"].isin(["backchannel", "overlap"])]
+        return events_frame([*(t.start_s for t in turns), *aside["time_s"]],
+                            [*(t.duration_s for t in turns), *(aside["end_s"] - aside["time_s"])],
+                            ["speaker turn"] * len(turns) + aside["turn_type"].astype(str).tolist(),
+                            [*(who(t.speaker) for t in turns), *(who(str(s)) for s in aside["speaker"])])
 
     @classmethod
     def plot_result(cls, result: ProcessorResult):
@@ -289,9 +323,12 @@ class SpeakersProcessor(Processor):
             notes.append("gap_median_s is NaN: every change of speaker overlapped the previous speaker (no silent "
                          "gap between speakers)")
         if len(speakers) == 1:
-            advice = "" if reference is not None or self.n_speakers == 1 else "; if more people speak, set n_speakers"
-            notes.append("one speaker: there is no turn-taking to measure (switches, latencies and overlaps are "
-                         f"empty){advice}")
+            advice = ("nothing to fix" if reference is not None or self.n_speakers == 1 else
+                      "if more people speak, set n_speakers")
+            empty = [k for k, v in summary.items() if isinstance(v, float) and math.isnan(v)
+                     and not k.startswith(("target_", f"{speakers[0]}_"))]
+            notes.append(f"{', '.join(empty) or 'the turn-taking measures'} {'is' if len(empty) == 1 else 'are'} NaN: "
+                         f"one speaker, so there is no turn-taking to measure - {advice}")
         summary["notes"] = join_notes(notes)
         for key, value in summary.items():  # times to the microsecond: no float noise from sums of segments
             if key.endswith("_s") and isinstance(value, float) and math.isfinite(value):
@@ -345,8 +382,8 @@ class SpeakersProcessor(Processor):
             if rule in per_speaker or rule in by_name:  # a label first, else a name in the reference RTTM
                 return (rule if rule in per_speaker else by_name[rule]), math.nan
             known = ", ".join(f"{label} ({names[label]})" if label in names else label for label in speakers)
-            notes.append(f"target {rule} was not found: {len(speakers)} speaker(s): {known}; the target_* measures "
-                         "are NaN")
+            notes.append(f"target_* are NaN: target {rule} was not found: {len(speakers)} speaker(s): {known} - "
+                         "choose one of them")
             return "", math.nan
         # A voice sample of the target.
         encoder = encoder or SpeakerEncoder.from_path(self.encoder_model)

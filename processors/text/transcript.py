@@ -404,12 +404,33 @@ def read_transcript(path: str | Path) -> Transcript:
     return transcript
 
 
+def _other_json(path: Path) -> bool:
+    """Whether a ``.json`` file is plainly something else than a transcript: an object with neither
+    ``segments`` nor ``words`` (e.g. a BIDS sidecar of a video, ``sub-01_task-play_beh.json``). A file that
+    does not parse is not ruled out: reading it as the transcript says what is wrong with it."""
+    try:
+        if path.stat().st_size > 1_000_000:
+            return False
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and not ({"segments", "words"} & set(data))
+
+
 def find_transcript(recording_path: str | Path) -> Path | None:
-    """The transcript beside a recording (same folder and stem; ``.json``, ``.srt``, ``.txt``)."""
+    """The transcript beside a recording (same folder and stem; ``.json``, ``.srt``, ``.txt``).
+
+    A ``.json`` file that holds an object with neither ``segments`` nor ``words`` (metadata, such as a BIDS
+    sidecar) is not the recording's transcript; the next suffix is tried.
+    """
     path = Path(recording_path)
     for suffix in TRANSCRIPT_SUFFIXES:
         candidate = path.with_suffix(suffix)
         if candidate != path and candidate.is_file():
+            if suffix == ".json" and _other_json(candidate):
+                logger.info("%s: %s is not a transcript (no segments or words); not read as one", path.name,
+                            candidate.name)
+                continue
             return candidate
     return None
 
