@@ -249,6 +249,15 @@ def test_cohort_page_has_failures_qc_and_labelled_distributions(cohort):
     assert "Distributions of the summary measures" in index
 
 
+def test_cohort_page_draws_small_families_and_leaves_channels_to_the_pages(results):
+    """Per-condition ERP measures (a family of few columns) are distributions; per-channel powers are not."""
+    bitbox.write_report(results)
+    figure = _figures((results / "report" / "index.html").read_text())["cohort-eeg"]
+    names = {t["name"] for t in figure["data"]}
+    assert {"erp_target_p3_peak_latency_ms", "erp_standard_p3_peak_latency_ms", "alpha_peak_hz"} <= names
+    assert not any("_ch_" in name for name in names)
+
+
 def test_cohort_page_has_qc_columns_for_every_modality(results):
     bitbox.write_report(results)
     index = (results / "report" / "index.html").read_text()

@@ -89,8 +89,15 @@ def _row_keys(summary: pd.DataFrame) -> set[str]:
     return {getattr(processor_class(n), "row_key", "") for n in names} - {""}
 
 
+#: A family of summary columns (e.g. one ERP latency per condition) is drawn on the cohort page when it has at most
+#: this many columns; larger ones (per-channel band powers) are on the recording pages.
+FAMILY_LIMIT = 12
+
+
 def summary_measures(summary: pd.DataFrame) -> dict[str, list[str]]:
-    """Numeric, catalogued (non-pattern) summary columns with data, grouped by processor.
+    """Numeric, catalogued summary columns with data, grouped by processor: every plain measure, and the
+    members of a measure family (per condition, speaker...) when the family has at most
+    :data:`FAMILY_LIMIT` columns with data (per-channel families are left to the recording pages).
 
     Parameters
     ----------
@@ -104,14 +111,28 @@ def summary_measures(summary: pd.DataFrame) -> dict[str, list[str]]:
     """
     from ..inventory import catalog
 
-    known = {(m.processor, m.name) for m in catalog() if m.kind == "summary" and not m.pattern}
-    groups: dict[str, list[str]] = {}
+    measures = [m for m in catalog() if m.kind == "summary" and m.dtype in ("float", "int", "bool")]
+    known = {(m.processor, m.name) for m in measures if not m.pattern}
+    families: dict[tuple[str, str], list[str]] = {}
+    plain: list[tuple[str, str]] = []
     for column in summary.columns:
         if "." not in column:
             continue
         processor, measure = column.split(".", 1)
-        values = pd.to_numeric(summary[column], errors="coerce")
-        if (processor, measure) in known and np.isfinite(values).any():
+        if not np.isfinite(pd.to_numeric(summary[column], errors="coerce")).any():
+            continue
+        if (processor, measure) in known:
+            plain.append((processor, measure))
+            continue
+        family = next((m.name for m in measures if m.pattern and m.processor == processor and m.matches(measure)),
+                      None)
+        if family is not None:
+            families.setdefault((processor, family), []).append(measure)
+            plain.append((processor, measure))
+    shown = {(p, m) for (p, _), members in families.items() if len(members) <= FAMILY_LIMIT for m in members}
+    groups: dict[str, list[str]] = {}
+    for processor, measure in plain:
+        if (processor, measure) in known or (processor, measure) in shown:
             groups.setdefault(processor, []).append(measure)
     return groups
 
