@@ -64,7 +64,7 @@ def _valid(name: str, fmt: str) -> str:
     text = text.rstrip(".")
     if text.upper() in _RESERVED["spss"] and fmt == "spss" or text in _RESERVED["stata"] and fmt == "stata":
         text += "_"
-    return text[: _LIMITS[fmt][0]]
+    return text
 
 
 def variable_names(columns: Iterable[str], fmt: str) -> dict[str, str]:
@@ -81,8 +81,10 @@ def variable_names(columns: Iterable[str], fmt: str) -> dict[str, str]:
     -------
     dict of str to str
         A name per column, in order: characters the format refuses become ``_``, a name that does not start
-        with a letter gets ``v_`` in front, reserved words get ``_`` after them, and a name cut to the
-        format's length or equal to an earlier one (case-insensitively) ends in ``_2``, ``_3`` ...
+        with a letter gets ``v_`` in front, reserved words get ``_`` after them, a name cut to the format's
+        length ends in ``__1``, ``__2`` ... (two underscores: not to be read as part of a channel's name) and
+        one equal to an earlier name (case-insensitively) in ``__2``, ``__3`` ...; ``variables.csv`` and the
+        variable labels give the column.
 
     Examples
     --------
@@ -99,11 +101,13 @@ def variable_names(columns: Iterable[str], fmt: str) -> dict[str, str]:
     taken: set[str] = set()
     names: dict[str, str] = {}
     for column in columns:
-        name, n = _valid(column, fmt), 1
+        full = _valid(column, fmt)
+        cut = len(full) > limit  # a cut name is marked: "..._ch_sine_1" would read as the channel "sine 1"
+        name, n = (full[: limit - 3] + "__1", 1) if cut else (full, 1)
         while name.lower() in taken:
             n += 1
-            suffix = f"_{n}"
-            name = _valid(column, fmt)[: limit - len(suffix)] + suffix
+            suffix = f"__{n}"
+            name = full[: limit - len(suffix)] + suffix
         taken.add(name.lower())
         names[column] = name
     return names
