@@ -162,12 +162,9 @@ def _read_description(root: Path) -> dict:
 
 
 def _bitbox_version() -> str:
-    from importlib import metadata
+    from ..processor import package_versions  # read once per process, as the outputs' provenance states it
 
-    try:
-        return metadata.version("bitbox")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
+    return package_versions()["bitbox"]
 
 
 def derivative_description(sources: Iterable[str | Path]) -> dict:

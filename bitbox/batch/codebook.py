@@ -15,7 +15,6 @@ import fnmatch
 import functools
 import math
 import re
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -26,7 +25,7 @@ from ..errors import BitboxError
 from ..fileio import atomic_path, read_json, write_json
 from ..log import logger
 from ..outcomes import FIXED_SUMMARY_COLUMNS, OK
-from ..processor import Processor, split_notes
+from ..processor import Processor, package_versions, split_notes
 from .layout import CODEBOOK_FILE, CODEBOOK_JSON
 
 __all__ = ["CODEBOOK_COLUMNS", "catalogs_of", "codebook_rows", "declaring_processors", "missing_reasons",
@@ -404,10 +403,9 @@ def _number(value: Any) -> str:
 
 
 def _version() -> str:
-    try:
-        return metadata.version("bitbox")
-    except metadata.PackageNotFoundError:  # running from a source tree without installing
-        return "0+unknown"
+    """Bitbox's version as the outputs' provenance states it (read once per process: a batch run under a user
+    who cannot read the environment's metadata still has it)."""
+    return package_versions()["bitbox"]
 
 
 def write_codebook(out_dir: Path, rows: list[dict], missing: list[dict], key: str) -> None:
