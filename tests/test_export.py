@@ -63,7 +63,8 @@ def test_names_are_valid_and_unique_in_every_format():
     stata = variable_names(["face.blink rate", "1st", "_all", *long], "stata")
     assert list(stata.values())[:3] == ["face_blink_rate", "v_1st", "v__all"]
     assert all(re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,31}", name) for name in stata.values())
-    assert len(set(stata.values())) == len(stata) and stata[long[0]].endswith("__1") and stata[long[1]].endswith("__2")  # cut names marked
+    assert len(set(stata.values())) == len(stata)
+    assert stata[long[0]].endswith("__1") and stata[long[1]].endswith("__2")  # cut names are marked
     spss = variable_names(["face.blink_rate", "with", "a."], "spss")
     assert spss == {"face.blink_rate": "face.blink_rate", "with": "with_", "a.": "a"}
     with pytest.raises(ParameterError, match="must be one of spss, stata, csv"):
