@@ -8,20 +8,26 @@ WAV, FLAC, OGG/Vorbis and MP3 are read with libsndfile (``soundfile``); other au
 formats (Opus, M4A/AAC) and the audio track of video files are decoded with FFmpeg's
 libraries (``av``, PyAV). Both ship inside their wheels: nothing is installed on the system.
 
+Long recordings are read block by block (:func:`audio_blocks`): memory then stays flat with the
+recording's length, and every block comes with context on both sides so that analyses with windows
+give the same values at block edges as on the whole file.
+
 What the audio processors refuse or repair (too short, silent, clipped, mains hum) is theirs:
 :mod:`bitbox.processors.audio_quality`.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
 from .errors import RecordingError
 
-__all__ = ["read_audio", "resample"]
+__all__ = ["read_audio", "resample", "AudioBlock", "audio_blocks", "resample_block"]
 
 _SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".mp3"}
 
@@ -219,3 +225,253 @@ def resample(samples: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
         return samples
     ratio = Fraction(int(target_sr), int(sr))
     return resample_poly(samples, ratio.numerator, ratio.denominator, axis=-1).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------- blocks
+#: Samples decoded at a time by libsndfile while streaming.
+_CHUNK = 65536
+
+
+@dataclass(frozen=True)
+class AudioBlock:
+    """One block of a recording's audio, with context on both sides (see :func:`audio_blocks`).
+
+    Attributes
+    ----------
+    samples : np.ndarray of float32
+        Mono samples from file sample ``offset`` on: the context before the block, the block, the
+        context after it (less context at the file's start and end).
+    sr : int
+        Sample rate (Hz).
+    offset : int
+        File index of ``samples[0]``.
+    start, stop : int
+        File indices of the block's own samples, ``[start, stop)``: blocks tile the file.
+    last : bool
+        Whether this is the file's last block.
+    """
+
+    samples: np.ndarray
+    sr: int
+    offset: int
+    start: int
+    stop: int
+    last: bool
+
+    @property
+    def core(self) -> np.ndarray:
+        """The block's own samples (no context)."""
+        return self.samples[self.start - self.offset:self.stop - self.offset]
+
+    @property
+    def start_s(self) -> float:
+        """Time of the block's first own sample (s)."""
+        return self.start / self.sr
+
+    @property
+    def stop_s(self) -> float:
+        """Time just after the block's last own sample (s)."""
+        return self.stop / self.sr
+
+    def context(self, margin: int) -> "AudioBlock":
+        """The same block with at most ``margin`` samples of context on each side."""
+        lo = max(self.offset, self.start - int(margin))
+        hi = min(self.offset + len(self.samples), self.stop + int(margin))
+        return AudioBlock(self.samples[lo - self.offset:hi - self.offset], self.sr, lo, self.start, self.stop,
+                          self.last)
+
+
+def _soundfile_chunks(path: Path) -> tuple[Iterator[np.ndarray], int, int]:
+    """(channels x n) float32 chunks from libsndfile, the sample rate and the number of channels."""
+    import soundfile as sf
+
+    handle = sf.SoundFile(str(path))
+    sr, channels = int(handle.samplerate), int(handle.channels)
+
+    def chunks() -> Iterator[np.ndarray]:
+        with handle:
+            while True:
+                data = handle.read(_CHUNK, dtype="float32", always_2d=True)
+                if not len(data):
+                    return
+                yield data.T
+
+    return chunks(), sr, channels
+
+
+def _av_chunks(path: Path) -> tuple[Iterator[np.ndarray], int, int]:
+    """(channels x n) float32 chunks of the first audio stream decoded by FFmpeg, the rate and channels."""
+    import av
+
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as err:
+        raise RecordingError(path, f"cannot be opened for decoding ({err})",
+                             "Check that the file plays in a media player; it may be truncated or corrupt") from None
+    if not container.streams.audio:
+        container.close()
+        raise RecordingError(path, "has no audio track", "Use a recording with an audio track")
+    stream = container.streams.audio[0]
+    sr = int(stream.rate or stream.codec_context.sample_rate)
+    channels = int(stream.codec_context.channels or 1)
+
+    def chunks() -> Iterator[np.ndarray]:
+        resampler = av.AudioResampler(format="fltp")
+        decoded = 0
+        with container:
+            try:
+                for frame in container.decode(stream):
+                    for out in resampler.resample(frame):
+                        decoded += out.samples
+                        yield out.to_ndarray().astype(np.float32, copy=False)
+                for out in resampler.resample(None):
+                    yield out.to_ndarray().astype(np.float32, copy=False)
+            except av.error.FFmpegError as err:
+                if not decoded:
+                    raise RecordingError(path, f"its audio cannot be decoded ({err})",
+                                         "The file is probably corrupt or truncated") from None
+                from .log import logger
+
+                logger.warning("%s: audio decoding stopped early (%s); using the first %.1f s", path.name, err,
+                               decoded / float(sr))
+
+    return chunks(), sr, channels
+
+
+def _open_chunks(path: Path) -> tuple[Iterator[np.ndarray], int, int]:
+    """Chunks from libsndfile where it reads the file, else from FFmpeg (as :func:`read_audio`)."""
+    if path.suffix.lower() in _SOUNDFILE_SUFFIXES:
+        try:
+            return _soundfile_chunks(path)
+        except Exception:  # libsndfile refuses it: let FFmpeg try before giving up
+            pass
+    try:
+        return _av_chunks(path)
+    except RecordingError:
+        raise
+    except Exception as err:
+        raise RecordingError(path, f"cannot be decoded as audio ({type(err).__name__}: {err})",
+                             "Check that the file plays; convert it to WAV (e.g. `ffmpeg -i IN -ac 1 OUT.wav`)"
+                             ) from None
+
+
+def _mix_choice(path: Path) -> int | None:
+    """``None`` to average the channels, or the loudest channel's index when averaging cancels them
+    (as :func:`read_audio` decides; one decoding pass, only for files with several channels)."""
+    chunks, _, channels = _open_chunks(path)
+    if channels < 2:
+        for _ in chunks:  # noqa: B007 - close the file
+            break
+        return None
+    power, mixed = np.zeros(channels), 0.0
+    for chunk in chunks:
+        power[:len(chunk)] += np.sum(np.square(chunk, dtype=np.float64), axis=1)
+        mixed += float(np.sum(np.square(chunk.mean(axis=0), dtype=np.float64)))
+    if power.max() > 0 and math.sqrt(mixed) < 0.1 * math.sqrt(power.max()):
+        from .log import logger
+
+        loudest = int(np.argmax(power))
+        logger.warning("%s: the channels cancel out when averaged (one is wired with inverted polarity); using "
+                       "channel %d alone", path.name, loudest + 1)
+        return loudest
+    return None
+
+
+def _mono_chunks(path: Path) -> tuple[Iterator[np.ndarray], int]:
+    """Mono float32 chunks (mixed as :func:`read_audio` mixes), checked for NaN, and the sample rate;
+    after the last chunk, the file is refused when it holds clearly less audio than it declares."""
+    channel = _mix_choice(path)
+    chunks, sr, _ = _open_chunks(path)
+
+    def mono() -> Iterator[np.ndarray]:
+        total = 0
+        for chunk in chunks:
+            x = chunk.mean(axis=0) if channel is None else chunk[min(channel, len(chunk) - 1)]
+            if not np.isfinite(x).all():
+                raise RecordingError(path, "holds NaN or infinite samples", "Export the audio again")
+            total += len(x)
+            yield np.ascontiguousarray(x, dtype=np.float32)
+        if not total:
+            raise RecordingError(path, "holds no audio samples", "The file is probably truncated")
+        _check_complete(path, total, sr)
+
+    return mono(), sr
+
+
+def audio_blocks(path: str | Path, *, block_s: float | None = 60.0, margin_s: float = 1.0,
+                 align: int = 1) -> Iterator[AudioBlock]:
+    """Decode a recording's audio (mono, native rate) block by block, each block with context.
+
+    Decoding streams (libsndfile, or FFmpeg for other formats and video tracks), so memory holds one
+    block and its context whatever the recording's length. The mix-down, the checks for NaN samples
+    and for truncation are those of :func:`read_audio` (a multi-channel file is decoded once more
+    first to choose the mix-down; a truncated file raises after its last block).
+
+    Parameters
+    ----------
+    path : str | Path
+        The recording (audio, or video with an audio track).
+    block_s : float | None
+        Length of a block (s); ``None`` gives the whole file as one block.
+    margin_s : float
+        Context on each side of a block (s; less at the file's start and end).
+    align : int
+        Block lengths and margins are multiples of this many samples (so that a polyphase
+        resampler with this down factor sees the same sample phases in every block:
+        :func:`resample_block`).
+
+    Yields
+    ------
+    AudioBlock
+        The blocks, in order; together their own samples are the whole file.
+
+    Raises
+    ------
+    RecordingError
+        When the file cannot be decoded, holds no samples, NaN samples, or less audio than its
+        header declares.
+    """
+    path = Path(path)
+    chunks, sr = _mono_chunks(path)
+    align = max(1, int(align))
+    margin = int(math.ceil(margin_s * sr / align)) * align
+    block = None if block_s is None else max(align, int(round(block_s * sr / align)) * align)
+    buffer, offset, start = np.empty(0, dtype=np.float32), 0, 0  # buffer[0] is file sample `offset`
+    exhausted = False
+    while True:
+        need = None if block is None else start + block + margin
+        while not exhausted and (need is None or offset + len(buffer) < need):
+            try:
+                buffer = np.concatenate([buffer, next(chunks)])
+            except StopIteration:
+                exhausted = True
+        end = offset + len(buffer)
+        stop = end if block is None else min(start + block, end)
+        if stop <= start:
+            return
+        last = exhausted and stop >= end
+        lo = max(offset, start - margin)
+        yield AudioBlock(buffer[lo - offset:min(end, stop + margin) - offset].copy(), sr, lo, start, stop, last)
+        if last:
+            return
+        start = stop
+        keep = max(offset, start - margin)
+        buffer, offset = buffer[keep - offset:], keep
+
+
+def resample_block(block: AudioBlock, target_sr: int) -> np.ndarray:
+    """A block's own samples at ``target_sr``: its samples with their context resampled
+    (:func:`resample`), the context then cut off.
+
+    Blocks whose offsets are multiples of the resampler's down factor (``align`` in
+    :func:`audio_blocks`) give, joined, the whole file's resampled samples up to the filter's
+    reach into the context (none with a context of a few hundred samples).
+    """
+    if int(target_sr) == block.sr:
+        return block.core
+    ratio = Fraction(int(target_sr), block.sr)
+    out = resample(block.samples, block.sr, int(target_sr))
+    first = (block.start - block.offset) * ratio.numerator // ratio.denominator
+    count = (block.stop * ratio.numerator + ratio.denominator - 1) // ratio.denominator \
+        - (block.start * ratio.numerator + ratio.denominator - 1) // ratio.denominator
+    return out[first:first + count]

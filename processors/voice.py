@@ -18,7 +18,7 @@ import numpy as np
 from bitbox.audio import resample
 from bitbox.cache import Cache
 
-__all__ = ["VAD_HOP_S", "vad_probabilities", "speech_segments", "frame_levels", "refine_segments",
+__all__ = ["VAD_HOP_S", "VadStream", "vad_probabilities", "speech_segments", "frame_levels", "refine_segments",
            "merge_short_gaps", "syllable_nuclei", "two_pass_pitch"]
 
 #: Silero VAD's hop: one probability per 512 samples at 16 kHz (s).
@@ -57,6 +57,47 @@ def _vad_session():
     return _VAD_SESSION.get_or_create("silero_vad.onnx", _load_vad_session)
 
 
+class VadStream:
+    """Silero VAD over audio fed in pieces: the network's state and the partial window carry from one
+    piece to the next, so any split of the audio gives the probabilities of the whole at once.
+
+    Feed 16-kHz mono samples with :meth:`feed` (a block's own samples, in order; resample blocks with
+    :func:`bitbox.audio.resample_block`), then call :meth:`finish` for the probabilities.
+    """
+
+    def __init__(self) -> None:
+        self._session = _vad_session()
+        self._state = np.zeros((2, 1, 128), dtype=np.float32)
+        self._context = np.zeros((1, 64), dtype=np.float32)
+        self._rate = np.array(_VAD_SR, dtype=np.int64)
+        self._pending = np.empty(0, dtype=np.float32)
+        self._probs: list[np.ndarray] = []
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        n = len(x) // 512
+        probs = np.empty(n, dtype=np.float32)
+        for i in range(n):
+            chunk = np.concatenate([self._context, x[None, i * 512:(i + 1) * 512]], axis=1)
+            out, self._state = self._session.run(None, {"input": chunk, "state": self._state, "sr": self._rate})
+            probs[i] = out[0, 0]
+            self._context = chunk[:, -64:]
+        return probs
+
+    def feed(self, samples16k: np.ndarray) -> None:
+        """Add the next samples (16 kHz, mono)."""
+        x = np.concatenate([self._pending, np.asarray(samples16k, dtype=np.float32)])
+        whole = len(x) // 512 * 512
+        self._probs.append(self._run(x[:whole]))
+        self._pending = x[whole:]
+
+    def finish(self) -> np.ndarray:
+        """The probabilities of every 32-ms window (the last, partial window padded with silence)."""
+        if len(self._pending):
+            self._probs.append(self._run(np.pad(self._pending, (0, 512 - len(self._pending)))))
+            self._pending = np.empty(0, dtype=np.float32)
+        return np.concatenate(self._probs) if self._probs else np.empty(0, dtype=np.float32)
+
+
 def vad_probabilities(samples: np.ndarray, sr: int) -> np.ndarray:
     """Silero VAD speech probability for every 32-ms window (512 samples at 16 kHz).
 
@@ -70,24 +111,12 @@ def vad_probabilities(samples: np.ndarray, sr: int) -> np.ndarray:
     Returns
     -------
     np.ndarray
-        One probability per window; window ``i`` starts at ``i * VAD_HOP_S`` seconds.
+        One probability per window; window ``i`` starts at ``i * VAD_HOP_S`` seconds. The same as
+        a :class:`VadStream` fed the audio in pieces.
     """
-    x = resample(np.asarray(samples, dtype=np.float32), sr, _VAD_SR)
-    session = _vad_session()
-    n = int(math.ceil(len(x) / 512))
-    state = np.zeros((2, 1, 128), dtype=np.float32)
-    context = np.zeros((1, 64), dtype=np.float32)
-    rate = np.array(_VAD_SR, dtype=np.int64)
-    probs = np.empty(n, dtype=np.float32)
-    for i in range(n):
-        window = x[i * 512:(i + 1) * 512]
-        if len(window) < 512:  # the last, partial window is padded with silence
-            window = np.pad(window, (0, 512 - len(window)))
-        chunk = np.concatenate([context, window[None, :]], axis=1)
-        out, state = session.run(None, {"input": chunk, "state": state, "sr": rate})
-        probs[i] = out[0, 0]
-        context = chunk[:, -64:]
-    return probs
+    stream = VadStream()
+    stream.feed(resample(np.asarray(samples, dtype=np.float32), sr, _VAD_SR))
+    return stream.finish()
 
 
 def speech_segments(probs: np.ndarray, *, threshold: float = 0.5, hop_s: float = VAD_HOP_S,
