@@ -27,7 +27,7 @@ import numpy as np
 
 from .errors import RecordingError
 
-__all__ = ["read_audio", "resample", "AudioBlock", "audio_blocks", "resample_block"]
+__all__ = ["read_audio", "resample", "AudioBlock", "audio_blocks", "resample_block", "audio_rate"]
 
 _SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".mp3"}
 
@@ -398,6 +398,40 @@ def _mono_chunks(path: Path) -> tuple[Iterator[np.ndarray], int]:
     return mono(), sr
 
 
+def audio_rate(path: str | Path) -> tuple[int, float | None]:
+    """The native sample rate (Hz) of a recording's audio and the duration its header declares (s;
+    ``None`` when it declares none), without decoding it.
+
+    Raises
+    ------
+    RecordingError
+        When the file cannot be opened as audio or has no audio track.
+    """
+    path = Path(path)
+    if path.suffix.lower() in _SOUNDFILE_SUFFIXES:
+        try:
+            import soundfile as sf
+
+            info = sf.info(str(path))
+            return int(info.samplerate), (info.frames / info.samplerate if info.frames > 0 else None)
+        except Exception:  # libsndfile refuses it: FFmpeg may read it
+            pass
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise RecordingError(path, "has no audio track", "Use a recording with an audio track")
+            stream = container.streams.audio[0]
+            sr = int(stream.rate or stream.codec_context.sample_rate)
+    except RecordingError:
+        raise
+    except Exception as err:
+        raise RecordingError(path, f"cannot be opened for decoding ({err})",
+                             "Check that the file plays in a media player; it may be truncated or corrupt") from None
+    return sr, _declared_duration(path)
+
+
 def audio_blocks(path: str | Path, *, block_s: float | None = 60.0, margin_s: float = 1.0,
                  align: int = 1) -> Iterator[AudioBlock]:
     """Decode a recording's audio (mono, native rate) block by block, each block with context.
@@ -436,27 +470,35 @@ def audio_blocks(path: str | Path, *, block_s: float | None = 60.0, margin_s: fl
     align = max(1, int(align))
     margin = int(math.ceil(margin_s * sr / align)) * align
     block = None if block_s is None else max(align, int(round(block_s * sr / align)) * align)
-    buffer, offset, start = np.empty(0, dtype=np.float32), 0, 0  # buffer[0] is file sample `offset`
+    # Decoded pieces not yet given out, from file sample `offset` on; joined once per block (joining them
+    # chunk by chunk would reallocate a block-sized buffer 15 times a second of audio).
+    pieces: list[np.ndarray] = []
+    held, offset, start = 0, 0, 0
     exhausted = False
     while True:
         need = None if block is None else start + block + margin
-        while not exhausted and (need is None or offset + len(buffer) < need):
+        while not exhausted and (need is None or offset + held < need):
             try:
-                buffer = np.concatenate([buffer, next(chunks)])
+                piece = next(chunks)
             except StopIteration:
                 exhausted = True
+                break
+            pieces.append(piece)
+            held += len(piece)
+        buffer = np.concatenate(pieces) if len(pieces) != 1 else pieces[0]
         end = offset + len(buffer)
         stop = end if block is None else min(start + block, end)
         if stop <= start:
             return
         last = exhausted and stop >= end
         lo = max(offset, start - margin)
-        yield AudioBlock(buffer[lo - offset:min(end, stop + margin) - offset].copy(), sr, lo, start, stop, last)
+        yield AudioBlock(buffer[lo - offset:min(end, stop + margin) - offset], sr, lo, start, stop, last)
         if last:
             return
         start = stop
         keep = max(offset, start - margin)
-        buffer, offset = buffer[keep - offset:], keep
+        pieces = [buffer[keep - offset:]]
+        held, offset = len(pieces[0]), keep
 
 
 def resample_block(block: AudioBlock, target_sr: int) -> np.ndarray:

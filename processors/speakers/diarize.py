@@ -22,27 +22,38 @@
    with their normalised sum (the voice mixture); where the mixture matches better than either
    voice alone by ``overlap_margin``, both speakers are marked as speaking.
 6. Segments are labelled ``S1``, ``S2``, ... in order of first speech.
+
+Long recordings: :func:`diarize_blocks` runs the method in passes over the audio read block by block
+(:func:`scan_audio` for the voice activity and level, :func:`embed_windows` for the embeddings, once
+more for the windows around changes of speaker), keeping only per-frame values and the windows'
+float32 embeddings; :func:`diarize` is the same on samples in memory (one block).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
 
-from bitbox.audio import resample
+from bitbox.audio import AudioBlock, resample
 from bitbox.errors import MeasurementError
 from bitbox.log import logger
 from bitbox.processors.rttm import label_by_first_speech
-from bitbox.processors.voice import frame_levels, refine_segments, speech_segments, vad_probabilities
+from bitbox.processors.voice import VadStream, frame_levels, refine_segments, speech_segments, vad_probabilities
 
 from .cluster import cluster_speakers, unit_centroids
-from .encoder import FRAME_S, SAMPLE_RATE, SpeakerEncoder, mel_frames
+from .encoder import EMBEDDING_SIZE, FRAME_S, HOP, N_FFT, SAMPLE_RATE, TARGET_DBFS, SpeakerEncoder, _hann, \
+    mel_filterbank
 from .turns import merge_same_speaker
 
-__all__ = ["Diarization", "diarize", "speech_regions", "TICK_S"]
+__all__ = ["Diarization", "diarize", "diarize_blocks", "scan_audio", "AudioScan", "embed_windows", "speech_regions",
+           "TICK_S"]
+
+#: A zero-argument callable giving the recording's blocks and each block's own samples at 16 kHz, once per
+#: pass (e.g. ``lambda: bitbox.processors.voice.audio_blocks_16k(path)``).
+Blocks = Callable[[], Iterable[tuple[AudioBlock, np.ndarray]]]
 
 #: Resolution of the resegmentation (s).
 TICK_S = 0.1
@@ -121,12 +132,235 @@ def _viterbi(scores: np.ndarray, penalty: float) -> np.ndarray:
     return path
 
 
+# ---------------------------------------------------------------------------- streaming
+class _Frames:
+    """400-sample frames every 160 samples of 16-kHz audio fed in order, frame ``t`` centred on sample
+    ``160 t`` (zero padding before the first and after the last sample): the frames of
+    :func:`~.encoder.mel_frames` and of :func:`bitbox.processors.voice.frame_levels` at 10 ms, ``1 + n // 160`` of
+    them for ``n`` samples. Only the samples of frames still to come are kept."""
+
+    def __init__(self) -> None:
+        self.buffer = np.empty(0, dtype=np.float32)
+        self.offset = 0  # sample index of buffer[0]
+        self.next = 0  # the next frame
+        self.total = 0  # samples fed
+
+    def feed(self, samples: np.ndarray, *, last: bool) -> tuple[int, np.ndarray]:
+        """Add samples; return the index of the first new frame and the samples of the new frames (frame ``i``
+        of them is ``segment[160 i : 160 i + 400]``)."""
+        half = N_FFT // 2
+        self.buffer = np.concatenate([self.buffer, np.asarray(samples, dtype=np.float32)])
+        self.total += len(samples)
+        if last:
+            count = 1 + self.total // HOP
+        else:
+            count = (self.total - half) // HOP + 1 if self.total >= half else 0
+        first = self.next
+        if count <= first:
+            return first, np.zeros(0, dtype=np.float32)
+        lo, hi = first * HOP - half, (count - 1) * HOP + half
+        segment = np.zeros(hi - lo, dtype=np.float32)
+        a, b = max(lo, 0), min(hi, self.total)
+        segment[a - lo:b - lo] = self.buffer[a - self.offset:b - self.offset]
+        self.next = count
+        keep = min(max(0, count * HOP - half), self.total)
+        self.buffer, self.offset = self.buffer[keep - self.offset:], keep
+        return first, segment
+
+
+def _framed(segment: np.ndarray) -> np.ndarray:
+    """The frames of a :meth:`_Frames.feed` segment, ``(k, 400)`` (a view)."""
+    if len(segment) < N_FFT:
+        return np.zeros((0, N_FFT), dtype=np.float32)
+    return np.lib.stride_tricks.sliding_window_view(segment, N_FFT)[::HOP]
+
+
+def _levels(segment: np.ndarray) -> np.ndarray:
+    """Short-time levels (dB) of the 25-ms frames of a segment, as :func:`bitbox.processors.voice.frame_levels`
+    computes them (from a cumulative sum of the squared samples, 2048 frames at a time)."""
+    count = 1 + (len(segment) - N_FFT) // HOP if len(segment) >= N_FFT else 0
+    out = np.empty(count)
+    for first in range(0, count, 2048):
+        last = min(count, first + 2048)
+        part = segment[first * HOP:(last - 1) * HOP + N_FFT].astype(np.float64)
+        power = np.concatenate([[0.0], np.cumsum(np.square(part, out=part), out=part)])
+        starts = np.arange(last - first) * HOP
+        out[first:last] = 10 * np.log10((power[starts + N_FFT] - power[starts]) / N_FFT + 1e-12)
+    return out
+
+
+def _mel(segment: np.ndarray) -> np.ndarray:
+    """The encoder's power mel frames of a segment's 400-sample frames (as :func:`~.encoder.mel_frames`),
+    ``(k, 40)`` float32, computed 1024 frames at a time."""
+    frames = _framed(segment)
+    window, weights = _hann(N_FFT), mel_filterbank().astype(np.float64)
+    out = np.empty((len(frames), weights.shape[0]), dtype=np.float32)
+    for start in range(0, len(frames), 1024):
+        block = frames[start:start + 1024] * window
+        out[start:start + len(block)] = (np.abs(np.fft.rfft(block, axis=1)) ** 2) @ weights.T
+    return out
+
+
+@dataclass
+class AudioScan:
+    """What the first pass over a recording keeps (:func:`scan_audio`): all small, per 10 or 32 ms.
+
+    Attributes
+    ----------
+    sr : int
+        The native sample rate.
+    n_native, n16 : int
+        Samples at the native rate and at 16 kHz.
+    peak : float
+        Largest magnitude of a native sample.
+    clipped : int
+        Native samples at or beyond :data:`~bitbox.processors.audio_quality.CLIP_LEVEL` of full scale.
+    sum_squares : float
+        Sum of the squared 16-kHz samples (the speaker encoder's level normalisation).
+    probs : np.ndarray of float32
+        Silero speech probabilities per 32 ms (empty when the scan ran without VAD).
+    levels : np.ndarray
+        Short-time levels (dB) per 10 ms (empty without VAD).
+    """
+
+    sr: int = SAMPLE_RATE
+    n_native: int = 0
+    n16: int = 0
+    peak: float = 0.0
+    clipped: int = 0
+    sum_squares: float = 0.0
+    probs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    levels: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def gain(self) -> float:
+        """The factor :func:`~.encoder.normalize_volume` raises the 16-kHz audio by (1: none)."""
+        rms = math.sqrt(self.sum_squares / self.n16) if self.n16 else 0.0
+        if rms <= 0.0 or not math.isfinite(rms):
+            return 1.0
+        change_db = TARGET_DBFS - 20.0 * math.log10(rms)
+        return 10.0 ** (change_db / 20.0) if change_db > 0.0 else 1.0
+
+    @property
+    def n_frames(self) -> int:
+        """Mel frames of the recording (every 10 ms)."""
+        return 1 + self.n16 // HOP
+
+
+def scan_audio(blocks: Blocks, *, vad: bool = True) -> AudioScan:
+    """The first pass over a recording: level, clipping, duration, and (``vad``) the VAD probabilities and
+    short-time levels that give the speech regions.
+
+    Parameters
+    ----------
+    blocks : callable
+        The recording's blocks (:data:`Blocks`).
+    vad : bool
+        Run the voice-activity detector and the level frames too.
+
+    Returns
+    -------
+    AudioScan
+    """
+    from bitbox.processors.audio_quality import CLIP_LEVEL
+
+    scan = AudioScan()
+    stream = VadStream() if vad else None
+    frames, levels = _Frames(), []
+    for block, x16 in blocks():
+        core = block.core
+        scan.sr = block.sr
+        scan.n_native += len(core)
+        if core.size:
+            magnitude = np.abs(core)
+            scan.peak = max(scan.peak, float(magnitude.max()))
+            scan.clipped += int(np.count_nonzero(magnitude >= CLIP_LEVEL))
+        scan.n16 += len(x16)
+        scan.sum_squares += float(np.sum(np.square(x16, dtype=np.float64)))
+        if stream is not None:
+            stream.feed(x16)
+            levels.append(_levels(frames.feed(x16, last=block.last)[1]))
+    if stream is not None:
+        scan.probs = stream.finish()
+        scan.levels = np.concatenate(levels) if levels else np.zeros(0)
+    return scan
+
+
+def embed_windows(blocks: Blocks, encoder: SpeakerEncoder, starts: np.ndarray, lengths: np.ndarray | int, *,
+                  gain: float = 1.0) -> np.ndarray:
+    """Speaker embeddings of windows of mel frames, computed block by block (one pass over the audio).
+
+    The same as ``encoder.embed(mel_frames(samples16), starts=starts, lengths=lengths)`` on the whole
+    recording (the level normalisation given as ``gain``, :attr:`AudioScan.gain`), but only the mel frames
+    of windows still to come are kept: a window that straddles a block edge is embedded once its
+    last frame is in.
+
+    Parameters
+    ----------
+    blocks : callable
+        The recording's blocks (:data:`Blocks`).
+    encoder : SpeakerEncoder
+        The network.
+    starts : np.ndarray
+        First mel frame of each window.
+    lengths : np.ndarray or int
+        Frames in each window.
+    gain : float
+        Factor the 16-kHz samples are multiplied by first (as float32, as :func:`~.encoder.normalize_volume`).
+
+    Returns
+    -------
+    np.ndarray
+        ``(len(starts), 256)`` float32, row ``i`` for window ``i``.
+    """
+    starts = np.asarray(starts, dtype=np.int64)
+    lengths = np.broadcast_to(np.asarray(lengths, dtype=np.int64), starts.shape)
+    out = np.zeros((len(starts), EMBEDDING_SIZE), dtype=np.float32)
+    if not len(starts):
+        return out
+    order = np.argsort(starts + lengths, kind="stable")  # windows in the order their last frame comes
+    ends = (starts + lengths)[order]
+    keep_from = np.minimum.accumulate(starts[order][::-1])[::-1]  # the earliest frame any later window needs
+    frames = _Frames()
+    mel, mel_at, i = np.zeros((0, 40), dtype=np.float32), 0, 0
+    factor = np.float32(gain)
+    for block, x16 in blocks():
+        if gain != 1.0:
+            x16 = (np.asarray(x16, dtype=np.float32) * factor).astype(np.float32)
+        mel = np.concatenate([mel, _mel(frames.feed(x16, last=block.last)[1])])
+        available = mel_at + len(mel)
+        j = int(np.searchsorted(ends, available, side="right"))
+        if j > i:
+            chosen = order[i:j]
+            out[chosen] = encoder.embed(mel, starts=starts[chosen] - mel_at, lengths=lengths[chosen])
+            i = j
+        keep = min(int(keep_from[i]) if i < len(order) else available, available)
+        mel, mel_at = mel[keep - mel_at:], keep
+    if i < len(order):
+        raise MeasurementError("<audio>", f"{len(order) - i} speaker-embedding windows lie beyond the audio's "
+                               f"{mel_at + len(mel)} mel frames", "Report this as a bug")
+    return out
+
+
+def _memory_blocks(samples: np.ndarray, sr: int) -> Blocks:
+    """In-memory audio as one block (:data:`Blocks`), resampled to 16 kHz once."""
+    x = np.asarray(samples, dtype=np.float32)
+    x16 = resample(x, sr, SAMPLE_RATE) if sr != SAMPLE_RATE else x
+    block = AudioBlock(x, int(sr), 0, 0, len(x), True)
+
+    def blocks():
+        yield block, x16
+
+    return blocks
+
+
 def diarize(samples: np.ndarray, sr: int, *, encoder: SpeakerEncoder, n_speakers: int | None = None,
             min_speakers: int = 1, max_speakers: int = 8, vad_threshold: float = 0.5, min_speech_s: float = 0.2,
             window_s: float = 1.5, step_s: float = 0.25, min_cluster_s: float = 1.0, change_penalty: float = 1.0,
             overlap_window_s: float = 0.8, overlap_margin: float = 0.02, min_pause_s: float = 0.25,
             progress=None, path: str = "<audio>") -> Diarization:
-    """Diarize one recording (see the module docstring for the method).
+    """Diarize one recording held in memory (see the module docstring for the method; :func:`diarize_blocks`
+    for a recording read block by block).
 
     Parameters
     ----------
@@ -159,27 +393,51 @@ def diarize(samples: np.ndarray, sr: int, *, encoder: SpeakerEncoder, n_speakers
     -------
     Diarization
     """
-    x = resample(np.asarray(samples, dtype=np.float32), sr, SAMPLE_RATE) if sr != SAMPLE_RATE else \
-        np.asarray(samples, dtype=np.float32)
-    duration = len(x) / SAMPLE_RATE
-    regions = speech_regions(x, vad_threshold=vad_threshold, min_speech_s=min_speech_s)
+    return diarize_blocks(_memory_blocks(samples, sr), encoder=encoder, n_speakers=n_speakers,
+                          min_speakers=min_speakers, max_speakers=max_speakers, vad_threshold=vad_threshold,
+                          min_speech_s=min_speech_s, window_s=window_s, step_s=step_s, min_cluster_s=min_cluster_s,
+                          change_penalty=change_penalty, overlap_window_s=overlap_window_s,
+                          overlap_margin=overlap_margin, min_pause_s=min_pause_s, progress=progress, path=path)
+
+
+def diarize_blocks(blocks: Blocks, *, encoder: SpeakerEncoder, scan: AudioScan | None = None,
+                   n_speakers: int | None = None, min_speakers: int = 1, max_speakers: int = 8,
+                   vad_threshold: float = 0.5, min_speech_s: float = 0.2, window_s: float = 1.5, step_s: float = 0.25,
+                   min_cluster_s: float = 1.0, change_penalty: float = 1.0, overlap_window_s: float = 0.8,
+                   overlap_margin: float = 0.02, min_pause_s: float = 0.25, progress=None,
+                   path: str = "<audio>") -> Diarization:
+    """Diarize one recording read block by block: memory stays flat with its length.
+
+    Up to three passes over the audio: the voice-activity detector and the level (:func:`scan_audio`; skipped
+    when ``scan`` is given), the embeddings of the windows in speech (:func:`embed_windows`), and the
+    embeddings around changes of speaker (overlapped speech). Only per-frame values (VAD probabilities,
+    levels) and the windows' embeddings are kept, never the audio. The parameters are those of :func:`diarize`.
+
+    Returns
+    -------
+    Diarization
+    """
+    scan = scan if scan is not None and len(scan.levels) else scan_audio(blocks)
+    duration = scan.n16 / SAMPLE_RATE
+    raw = speech_segments(scan.probs, threshold=vad_threshold, min_speech_s=min_speech_s)
+    regions = [(float(a), float(b)) for a, b in refine_segments(raw, scan.levels, 0.01)]
     empty = pd.DataFrame({"start_s": pd.Series(dtype=float), "end_s": pd.Series(dtype=float),
                           "speaker": pd.Series(dtype=str)})
     if not regions:
         return Diarization(empty, 0, np.zeros((0, 256)), regions, "no speech")
-    mel = mel_frames(x, sr=SAMPLE_RATE)
-    starts, lengths, owner = _windows(regions, len(mel), window_s=window_s, step_s=step_s)
-    embeddings = encoder.embed(mel, starts=starts, lengths=lengths).astype(np.float64)
-    if progress is not None:
-        progress(1, 3)
-    reliable = lengths * FRAME_S >= min_cluster_s - 1e-9
-    if reliable.sum() < max(2, n_speakers or 0):
-        reliable = np.ones(len(starts), dtype=bool)
+    n_frames = scan.n_frames
+    starts, lengths, owner = _windows(regions, n_frames, window_s=window_s, step_s=step_s)
     if n_speakers is not None and len(starts) < n_speakers:
         speech = sum(b - a for a, b in regions)
         raise MeasurementError(path, f"has too little speech to tell {n_speakers} speakers apart ({speech:.1f} s in "
                                f"{len(regions)} region(s), {len(starts)} embedding window(s))",
                                "Check the recording, or lower n_speakers (None estimates it)")
+    embeddings = embed_windows(blocks, encoder, starts, lengths, gain=scan.gain)  # float32: 1 kB per window
+    if progress is not None:
+        progress(1, 3)
+    reliable = lengths * FRAME_S >= min_cluster_s - 1e-9
+    if reliable.sum() < max(2, n_speakers or 0):
+        reliable = np.ones(len(starts), dtype=bool)
     notes: list[str] = []
     lowest, highest = (n_speakers, n_speakers) if n_speakers is not None else (min_speakers, max_speakers)
     centroids, how, short_notes = _speaker_centroids(embeddings, lengths * FRAME_S, reliable, lowest, highest)
@@ -190,7 +448,9 @@ def diarize(samples: np.ndarray, sr: int, *, encoder: SpeakerEncoder, n_speakers
     if n_speakers is not None:
         how = f"n_speakers={n_speakers} given; {how}"
     k = len(centroids)
-    similarity = embeddings @ centroids.T  # (windows, speakers)
+    similarity = np.concatenate([embeddings[i:i + 4096].astype(np.float64) @ centroids.T
+                                 for i in range(0, len(embeddings), 4096)])  # (windows, speakers)
+    del embeddings
 
     rows = []
     for r, (a, b) in enumerate(regions):
@@ -218,8 +478,8 @@ def diarize(samples: np.ndarray, sr: int, *, encoder: SpeakerEncoder, n_speakers
     if progress is not None:
         progress(2, 3)
     if k > 1:
-        segments = _mark_overlaps(segments, regions, mel, encoder, centroids, window_s=overlap_window_s,
-                                  margin=overlap_margin)
+        segments = _mark_overlaps(segments, blocks, n_frames, encoder, centroids, gain=scan.gain,
+                                  window_s=overlap_window_s, margin=overlap_margin)
     segments["speaker"] = segments["speaker"].map(lambda j: f"spk{int(j)}")
     segments[["start_s", "end_s"]] = segments[["start_s", "end_s"]].round(3)  # milliseconds, as in RTTM
     segments = merge_same_speaker(segments, min_pause_s=min_pause_s)
@@ -318,26 +578,31 @@ def _short_turn_speakers(embeddings: np.ndarray, durations: np.ndarray, centroid
     return (np.vstack([centroids, *new]) if new else centroids), notes
 
 
-def _mark_overlaps(segments: pd.DataFrame, regions: list[tuple[float, float]], mel: np.ndarray,
-                   encoder: SpeakerEncoder, centroids: np.ndarray, *, window_s: float, margin: float
-                   ) -> pd.DataFrame:
-    """Extend both speakers over the overlapped speech found around changes of speaker inside a region."""
+def _mark_overlaps(segments: pd.DataFrame, blocks: Blocks, n_frames: int, encoder: SpeakerEncoder,
+                   centroids: np.ndarray, *, gain: float, window_s: float, margin: float) -> pd.DataFrame:
+    """Extend both speakers over the overlapped speech found around changes of speaker inside a region (the
+    windows around every change embedded in one pass over the audio)."""
     rows = [tuple(r) for r in segments.itertuples(index=False)]
     changes = [i for i in range(1, len(rows)) if rows[i][0] == rows[i - 1][1] and rows[i][2] != rows[i - 1][2]]
     if not changes:
         return segments
     half = window_s / 2
-    extra = []
+    length = int(round(window_s / FRAME_S))
+    plans = []
     for i in changes:
-        t0, a_lab, b_lab = rows[i][0], rows[i - 1][2], rows[i][2]
+        t0 = rows[i][0]
         lo, hi = max(rows[i - 1][0], t0 - 1.5), min(rows[i][1], t0 + 1.5)
         centres = np.arange(lo + half, hi - half + 1e-9, TICK_S)
-        if len(centres) == 0:
-            continue
-        first = np.clip(np.round((centres - half) / FRAME_S).astype(np.int64), 0, len(mel) - 1)
-        length = int(round(window_s / FRAME_S))
-        first = np.minimum(first, len(mel) - length)
-        emb = encoder.embed(mel, starts=first, lengths=length).astype(np.float64)
+        first = np.clip(np.round((centres - half) / FRAME_S).astype(np.int64), 0, n_frames - 1)
+        plans.append((i, centres, np.minimum(first, n_frames - length)))
+    plans = [p for p in plans if len(p[1])]
+    if not plans:
+        return segments
+    everything = embed_windows(blocks, encoder, np.concatenate([p[2] for p in plans]), length, gain=gain)
+    cuts = np.cumsum([len(p[1]) for p in plans])[:-1]
+    extra = []
+    for (i, centres, _), emb in zip(plans, np.split(everything.astype(np.float64), cuts)):
+        t0, a_lab, b_lab = rows[i][0], rows[i - 1][2], rows[i][2]
         mix = centroids[a_lab] + centroids[b_lab]
         mix /= max(np.linalg.norm(mix), 1e-12)
         single = np.maximum(emb @ centroids[a_lab], emb @ centroids[b_lab])

