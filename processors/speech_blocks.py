@@ -46,6 +46,8 @@ _VAD_SR = 16000
 #: Speech segments are padded by this much (s) for the analyses that only matter inside speech (formants,
 #: MFCC): far more than their windows (50 and 15 ms).
 PART_PAD_S = 0.2
+#: Voiced stretches are padded by this much (s) for the formant analysis (its window: 50 ms).
+FORMANT_PAD_S = 0.06
 
 
 def align_for(sr: int, rates: tuple[int, ...]) -> int:
@@ -415,17 +417,20 @@ class FrameAnalysis:
         """Keywords of :func:`aligned_sound` that give a block the recording's peak."""
         return block_peak(block, self.n_samples, self.peak)
 
-    def _parts(self, rate: float, offset: int, length: int) -> list[tuple[int, int]]:
-        """Sample ranges ``[lo, hi)`` (at ``rate``, within ``offset .. offset + length``) of the speech
-        segments padded by ``PART_PAD_S``, overlapping ones joined: the formant and MFCC analyses run on
-        these alone (their values are only used inside speech), the same ranges in blocks and whole."""
+    def _parts(self, rate: float, offset: int, length: int, spans: tuple[np.ndarray, np.ndarray] | None = None,
+               pad_s: float = PART_PAD_S, join_s: float = 0.0) -> list[tuple[int, int]]:
+        """Sample ranges ``[lo, hi)`` (at ``rate``, within ``offset .. offset + length``) of ``spans`` (the
+        speech segments by default) padded by ``pad_s``, overlapping ones joined: analyses whose values are
+        only used there run on these alone (the same ranges in blocks and in the whole file); ranges less
+        than ``join_s`` apart are joined too (fewer, longer Praat analyses)."""
         parts: list[tuple[int, int]] = []
-        for start, end in zip(self.starts, self.ends):
-            lo = max(offset, int(math.floor((start - PART_PAD_S) * rate)))
-            hi = min(offset + length, int(math.ceil((end + PART_PAD_S) * rate)))
+        starts, ends = spans if spans is not None else (self.starts, self.ends)
+        for start, end in zip(starts, ends):
+            lo = max(offset, int(math.floor((start - pad_s) * rate)))
+            hi = min(offset + length, int(math.ceil((end + pad_s) * rate)))
             if hi <= lo:
                 continue
-            if parts and lo <= parts[-1][1]:
+            if parts and lo - parts[-1][1] <= join_s * rate:
                 parts[-1] = (parts[-1][0], max(parts[-1][1], hi))
             else:
                 parts.append((lo, hi))
@@ -438,13 +443,21 @@ class FrameAnalysis:
             else (block.samples, block.offset)
         rate = min(self.formant_rate, self.sr)
         total = -(-self.n_samples * rate // self.sr)
-        for lo, hi in self._parts(rate, offset, len(samples)):
+        # Voiced speech only (the summary's frames; unvoiced speech frames are interpolated in the time series).
+        voiced = np.isfinite(self.f0[frames]) & self.inside[frames]
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], voiced.astype(np.int8), [0]])))
+        runs = (t[edges[0::2]] - self.hop_s / 2, t[np.minimum(edges[1::2], len(t)) - 1] + self.hop_s / 2) \
+            if len(edges) else (np.empty(0), np.empty(0))
+        if len(edges):  # a run at a block edge goes on in the context: analyse it there as in the whole file
+            runs[0][edges[0::2] == 0] = block.offset / self.sr
+            runs[1][edges[1::2] >= len(t)] = (block.offset + len(block.samples)) / self.sr
+        for lo, hi in self._parts(rate, offset, len(samples), runs, FORMANT_PAD_S, join_s=0.3):
             sound = aligned_sound(samples[lo - offset:hi - offset], rate, lo, total, self.formant_step_s)
-            if sound.xmax - sound.xmin < 0.1:  # too short for a formant frame
+            if sound.xmax - sound.xmin < 0.06:  # too short for a formant frame
                 continue
             formant = sound.to_formant_burg(time_step=self.formant_step_s, max_number_of_formants=self.n_formants,
                                             maximum_formant=rate / 2.0)
-            here = (t >= lo / rate) & (t < hi / rate)
+            here = (t >= lo / rate) & (t < hi / rate) & voiced
             for k in (1, 2, 3):
                 values = np.asarray(call(formant, "To Matrix", k).values)[0]
                 track = self.formants[k][frames]

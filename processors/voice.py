@@ -27,6 +27,8 @@ __all__ = ["VAD_HOP_S", "VadStream", "vad_probabilities", "speech_segments", "fr
 #: Silero VAD's hop: one probability per 512 samples at 16 kHz (s).
 VAD_HOP_S = 512 / 16000
 _VAD_SR = 16000
+#: Windows per call of the Silero network (its sequence model: the same recurrence as window by window).
+_SEQUENCE = 512
 #: Time step of the first pitch pass, which only estimates the voice's range (s).
 _FIRST_PASS_STEP_S = 0.03
 
@@ -49,15 +51,16 @@ def _load_vad_session():
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("Voice activity detection needs the packaged Silero model: "
                           "pip install silero-vad==6.2.3")
-    model = Path(list(spec.submodule_search_locations)[0]) / "data" / "silero_vad.onnx"
+    model = Path(list(spec.submodule_search_locations)[0]) / "data" / "silero_vad_16k_sequence.onnx"
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # the sequence model carries unused initializers ONNX Runtime warns about
     return ort.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def _vad_session():
-    return _VAD_SESSION.get_or_create("silero_vad.onnx", _load_vad_session)
+    return _VAD_SESSION.get_or_create("silero_vad_16k_sequence.onnx", _load_vad_session)
 
 
 class VadStream:
@@ -69,34 +72,29 @@ class VadStream:
     """
 
     def __init__(self) -> None:
-        import onnxruntime as ort
-
         self._session = _vad_session()
-        # Inputs and outputs bound once (I/O binding): each 32-ms window then costs the network alone, not
-        # the conversion of its arrays (a fifth of the time of a plain session.run per window).
-        self._window = np.zeros((1, 64 + 512), dtype=np.float32)
-        self._states = [ort.OrtValue.ortvalue_from_numpy(np.zeros((2, 1, 128), dtype=np.float32)) for _ in range(2)]
-        self._output = ort.OrtValue.ortvalue_from_numpy(np.zeros((1, 1), dtype=np.float32))
-        self._binding = self._session.io_binding()
-        self._binding.bind_ortvalue_input("input", ort.OrtValue.ortvalue_from_numpy(self._window))
-        self._binding.bind_ortvalue_input("sr", ort.OrtValue.ortvalue_from_numpy(np.array(_VAD_SR, dtype=np.int64)))
-        self._binding.bind_ortvalue_output("output", self._output)
+        self._hidden = np.zeros((1, 1, 128), dtype=np.float32)
+        self._cell = np.zeros((1, 1, 128), dtype=np.float32)
+        self._context = np.zeros(64, dtype=np.float32)
         self._pending = np.empty(0, dtype=np.float32)
         self._probs: list[np.ndarray] = []
 
     def _run(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities of the whole 512-sample windows of ``x``, up to ``_SEQUENCE`` windows per network
+        call (each window prefixed with the previous one's last 64 samples, as the streaming model does)."""
         n = len(x) // 512
-        probs = np.empty(n, dtype=np.float32)
-        window, binding, output = self._window, self._binding, self._output
-        for i in range(n):
-            window[0, :64] = window[0, -64:]  # the previous window's last 64 samples: Silero's context
-            window[0, 64:] = x[i * 512:(i + 1) * 512]
-            binding.bind_ortvalue_input("state", self._states[0])
-            binding.bind_ortvalue_output("stateN", self._states[1])
-            self._session.run_with_iobinding(binding)
-            probs[i] = output.numpy()[0, 0]
-            self._states.reverse()
-        return probs
+        probs = []
+        for first in range(0, n, _SEQUENCE):
+            count = min(_SEQUENCE, n - first)
+            frames = x[first * 512:(first + count) * 512].reshape(count, 512)
+            contexts = np.empty((count, 64), dtype=np.float32)
+            contexts[0] = self._context
+            contexts[1:] = frames[:-1, -64:]
+            self._context = frames[-1, -64:].copy()
+            values, self._hidden, self._cell = self._session.run(
+                None, {"input": np.concatenate([contexts, frames], axis=1), "h": self._hidden, "c": self._cell})
+            probs.append(np.asarray(values, dtype=np.float32).reshape(-1))
+        return np.concatenate(probs) if probs else np.empty(0, dtype=np.float32)
 
     def feed(self, samples16k: np.ndarray) -> None:
         """Add the next samples (16 kHz, mono)."""
@@ -287,10 +285,10 @@ def two_pass_pitch(sound, *, time_step: float = 0.01, f0_min: float | None = Non
 FIRST_PASS = (_FIRST_PASS_STEP_S, 50.0, 700.0)
 
 
-def first_pass_pitch(sound, *, min_floor: float = 0.0):
+def first_pass_pitch(sound, *, min_floor: float = 0.0, time_step: float = FIRST_PASS[0]):
     """The first pass of :func:`two_pass_pitch`: Praat autocorrelation pitch from 50 (or ``min_floor``)
-    to 700 Hz every 30 ms."""
-    return sound.to_pitch_ac(time_step=FIRST_PASS[0], pitch_floor=max(FIRST_PASS[1], min_floor),
+    to 700 Hz every ``time_step`` (30 ms)."""
+    return sound.to_pitch_ac(time_step=time_step, pitch_floor=max(FIRST_PASS[1], min_floor),
                              pitch_ceiling=FIRST_PASS[2])
 
 
