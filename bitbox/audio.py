@@ -189,21 +189,7 @@ def read_audio(path: str | Path, *, sr: int | None = None, mono: bool = True) ->
     >>> x16, _ = read_audio("interview.mp4", sr=16000)  # doctest: +SKIP
     """
     path = Path(path)
-    data = None
-    if path.suffix.lower() in _SOUNDFILE_SUFFIXES:
-        try:
-            data, native = _read_soundfile(path)
-        except Exception:  # libsndfile refuses it: let FFmpeg try before giving up
-            data = None
-    if data is None:
-        try:
-            data, native = _read_av(path)
-        except RecordingError:
-            raise
-        except Exception as err:
-            raise RecordingError(path, f"cannot be decoded as audio ({type(err).__name__}: {err})",
-                                 "Check that the file plays; convert it to WAV (e.g. `ffmpeg -i IN -ac 1 OUT.wav`)"
-                                 ) from None
+    data, native = _with_decoder(path, _read_soundfile, _read_av)
     if data.size == 0:
         raise RecordingError(path, "holds no audio samples", "The file is probably truncated")
     _check_complete(path, data.shape[-1], native)
@@ -338,21 +324,27 @@ def _av_chunks(path: Path) -> tuple[Iterator[np.ndarray], int, int]:
     return chunks(), sr, channels
 
 
-def _open_chunks(path: Path) -> tuple[Iterator[np.ndarray], int, int]:
-    """Chunks from libsndfile where it reads the file, else from FFmpeg (as :func:`read_audio`)."""
+def _with_decoder(path: Path, with_soundfile, with_av):
+    """``with_soundfile(path)`` where libsndfile reads the file, else ``with_av(path)`` (FFmpeg); any other
+    failure than a :class:`RecordingError` becomes one that names the file."""
     if path.suffix.lower() in _SOUNDFILE_SUFFIXES:
         try:
-            return _soundfile_chunks(path)
+            return with_soundfile(path)
         except Exception:  # libsndfile refuses it: let FFmpeg try before giving up
             pass
     try:
-        return _av_chunks(path)
+        return with_av(path)
     except RecordingError:
         raise
     except Exception as err:
         raise RecordingError(path, f"cannot be decoded as audio ({type(err).__name__}: {err})",
                              "Check that the file plays; convert it to WAV (e.g. `ffmpeg -i IN -ac 1 OUT.wav`)"
                              ) from None
+
+
+def _open_chunks(path: Path) -> tuple[Iterator[np.ndarray], int, int]:
+    """Chunks from libsndfile where it reads the file, else from FFmpeg (as :func:`read_audio`)."""
+    return _with_decoder(path, _soundfile_chunks, _av_chunks)
 
 
 def _mix_choice(path: Path) -> int | None:

@@ -26,12 +26,17 @@ Pipeline (every parameter is recorded in the provenance):
 5. **Praat measures** through parselmouth: F0 (autocorrelation, two passes: the floor and
    ceiling of the second pass are 0.75 x the 25th and 2 x the 75th percentile of a 50-700 Hz
    first pass, after De Looze & Hirst) and its octave jumps, intensity, jitter (local, RAP,
-   PPQ5) and shimmer (local, APQ3, APQ5) on the cross-correlation point process, HNR
-   (cross-correlation harmonicity), formants F1-F3 (Burg; ceiling 5000 Hz for a median F0
-   below 160 Hz, else 5500 Hz, as the Praat manual advises for male and female voices),
-   MFCCs (on a 16 kHz copy, so that they do not depend on the sample rate).
+   PPQ5) and shimmer (local, APQ3, APQ5) on the cross-correlation point process (Praat's formulas
+   on the pulses of all blocks: :mod:`bitbox.processors.perturbation`), HNR (the periodicity
+   strength of the same pitch analysis), formants F1-F3 on voiced speech (Burg; ceiling 5000 Hz for
+   a median F0 below 160 Hz, else 5500 Hz, as the Praat manual advises for male and female voices),
+   MFCCs on speech (on a 16 kHz copy, so that they do not depend on the sample rate).
 6. **CPP** (cepstral peak prominence, Hillenbrand et al. 1994) per voiced frame with numpy.
 7. Optionally the 88 eGeMAPSv02 functionals of openSMILE (``egemaps=True``).
+
+The recording is read block by block (``block_s``, :mod:`bitbox.processors.speech_blocks`): memory
+stays flat with its length, and the results are those of a whole-file analysis within
+:data:`BLOCK_TOLERANCES` (most measures identical).
 """
 from __future__ import annotations
 
@@ -107,7 +112,7 @@ LONG_RECORDING_S = 60.0
 #: per summary measure (regular expressions over the names), documented in docs/speech.md. Measured on
 #: real read speech at 8, 16, 22.05, 44.1 (stereo, hum) and 48 kHz: most measures are identical; where
 #: Praat's frames start on a sample boundary, its rounding moves a few analysis windows by one sample,
-#: which changes the voice measures by about as much as starting the recording 10 ms later does.
+#: which changes the voice measures far less than starting the recording 10 ms later does.
 BLOCK_TOLERANCES: dict[str, tuple[float, float]] = {
     r"duration_s|speaking_time_s|phonation_time_s|pause_.+|hum_db|hum_mains_hz|clipped_fraction": (1e-9, 0.0),
     r"formant_ceiling_hz|egemaps_.+": (1e-9, 0.0),
