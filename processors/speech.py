@@ -56,6 +56,7 @@ from bitbox.params import Bool, Interval, NoneOk
 from bitbox.events import events_frame, events_from_mask
 from bitbox.processor import Processor, ProgressCallback, QualityColumns, join_notes
 from bitbox.processors.speech_blocks import (CONTEXT_S, NOTCH_MARGIN_S, FrameAnalysis, aligned_sound, align_for,
+                                             cepstral_peak_prominence,
                                              block_levels, block_peak, inside_segments, notched, owned,
                                              scan)
 from bitbox.processors.voice import (FIRST_PASS, VAD_HOP_S, first_pass_pitch, merge_short_gaps, pitch_range,
@@ -271,30 +272,6 @@ _MEASURES = [
             "(egemaps_<openSMILE name>; units as in Eyben et al. 2016); only with egemaps=True.", "summary",
             None, pattern=True, reference=_EYBEN),
 ]
-
-
-def cepstral_peak_prominence(frames: np.ndarray, sr: int, *, f0_min: float = 60.0, f0_max: float = 330.0
-                             ) -> np.ndarray:
-    """Cepstral peak prominence (dB) of each row of ``frames`` (windowed audio frames).
-
-    The power spectrum in dB is transformed to the cepstrum (also in dB); CPP is the
-    height of its peak between quefrencies ``1/f0_max`` and ``1/f0_min`` above the
-    least-squares line fitted to the cepstrum from 1 ms to 50 ms (Hillenbrand et al. 1994).
-    """
-    n_fft = int(2 ** math.ceil(math.log2(frames.shape[1])))
-    spectrum_db = 10 * np.log10(np.abs(np.fft.rfft(frames, n=n_fft, axis=1)) ** 2 + 1e-12)
-    cepstrum = np.abs(np.fft.irfft(spectrum_db, axis=1))
-    cepstrum_db = 20 * np.log10(cepstrum + 1e-12)
-    quefrency = np.arange(cepstrum.shape[1]) / sr
-    fit = (quefrency >= 0.001) & (quefrency <= min(0.05, quefrency[cepstrum.shape[1] // 2 - 1]))
-    search = (quefrency >= 1.0 / f0_max) & (quefrency <= 1.0 / f0_min)
-    q_fit = quefrency[fit]
-    design = np.vstack([q_fit, np.ones_like(q_fit)]).T
-    coef, *_ = np.linalg.lstsq(design, cepstrum_db[:, fit].T, rcond=None)
-    idx = np.flatnonzero(search)
-    peak = idx[np.argmax(cepstrum_db[:, idx], axis=1)]
-    line = coef[0] * quefrency[peak] + coef[1]
-    return cepstrum_db[np.arange(len(frames)), peak] - line
 
 
 def _interpolate_inside(values: np.ndarray, known: np.ndarray, inside: np.ndarray,

@@ -33,7 +33,7 @@ from bitbox.processors.voice import VAD_HOP_S, VadStream
 
 __all__ = ["Scan", "scan", "aligned_sound", "notched", "block_levels", "frame_range", "RunningMoments",
            "NOTCH_MARGIN_S", "CONTEXT_S", "align_for", "owned", "on_grid", "inside_segments", "FrameAnalysis",
-           "block_peak", "strength_to_db"]
+           "block_peak", "strength_to_db", "cepstral_peak_prominence"]
 
 #: Context the hum notch needs around what it filters (s): it runs forwards and backwards.
 NOTCH_MARGIN_S = 3.0
@@ -279,6 +279,30 @@ def resampled(block: AudioBlock, rate: int) -> tuple[np.ndarray, int]:
     return resample(block.samples, block.sr, int(rate)), block.offset * ratio.numerator // ratio.denominator
 
 
+def cepstral_peak_prominence(frames: np.ndarray, sr: int, *, f0_min: float = 60.0, f0_max: float = 330.0
+                             ) -> np.ndarray:
+    """Cepstral peak prominence (dB) of each row of ``frames`` (windowed audio frames).
+
+    The power spectrum in dB is transformed to the cepstrum (also in dB); CPP is the
+    height of its peak between quefrencies ``1/f0_max`` and ``1/f0_min`` above the
+    least-squares line fitted to the cepstrum from 1 ms to 50 ms (Hillenbrand et al. 1994).
+    """
+    n_fft = int(2 ** math.ceil(math.log2(frames.shape[1])))
+    spectrum_db = 10 * np.log10(np.abs(np.fft.rfft(frames, n=n_fft, axis=1)) ** 2 + 1e-12)
+    cepstrum = np.abs(np.fft.irfft(spectrum_db, axis=1))
+    cepstrum_db = 20 * np.log10(cepstrum + 1e-12)
+    quefrency = np.arange(cepstrum.shape[1]) / sr
+    fit = (quefrency >= 0.001) & (quefrency <= min(0.05, quefrency[cepstrum.shape[1] // 2 - 1]))
+    search = (quefrency >= 1.0 / f0_max) & (quefrency <= 1.0 / f0_min)
+    q_fit = quefrency[fit]
+    design = np.vstack([q_fit, np.ones_like(q_fit)]).T
+    coef, *_ = np.linalg.lstsq(design, cepstrum_db[:, fit].T, rcond=None)
+    idx = np.flatnonzero(search)
+    peak = idx[np.argmax(cepstrum_db[:, idx], axis=1)]
+    line = coef[0] * quefrency[peak] + coef[1]
+    return cepstrum_db[np.arange(len(frames)), peak] - line
+
+
 def strength_to_db(strength: np.ndarray) -> np.ndarray:
     """Harmonicity (dB) of periodicity strengths r, as Praat converts them: 10 log10(r / (1 - r)), -150 dB
     for r <= 1e-15 and 150 dB for r > 1 - 1e-15."""
@@ -466,8 +490,6 @@ class FrameAnalysis:
 
     def _cpp(self, block: AudioBlock, frames: slice, t: np.ndarray) -> None:
         """CPP of every ``cpp_stride``-th voiced speech frame (counted over the whole recording)."""
-        from bitbox.processors.speech import cepstral_peak_prominence
-
         voiced = np.isfinite(self.f0[frames]) & self.inside[frames]
         rank = self.voiced_speech_seen + np.cumsum(voiced) - 1
         self.voiced_speech_seen += int(voiced.sum())
