@@ -21,7 +21,7 @@ samples at window edges (rounding of frame times), well within the documented to
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterator
 
@@ -247,7 +247,6 @@ class RunningMoments:
     n: int = 0
     mean: np.ndarray | None = None
     m2: np.ndarray | None = None
-    width: int = field(default=1)
 
     def add(self, values: np.ndarray) -> None:
         """Add observations (rows: frames, columns: variables)."""

@@ -12,11 +12,13 @@ Run ``python tools/long_speech.py OUT.wav --minutes 3 [--sr 44100] [--channels 2
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as a script: the repository's tools package
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 STORY = REPO / "examples" / "data" / "spoken_story.flac"
 SR = 16000
@@ -76,9 +78,6 @@ def long_speech(minutes: float, *, seed: int = 0, sr: int = SR, channels: int = 
         n += pause + len(clips[k])
     x = np.concatenate(parts)[:total]
     if hum_db is not None:
-        import sys
-
-        sys.path.insert(0, str(REPO))
         from tools.faults.audio import add_hum
 
         x = add_hum(x.astype(np.float32), SR, mains_hz=50.0, level_db=float(hum_db)).astype(np.float64)
