@@ -371,7 +371,9 @@ def test_dask_worker_crash_fails_only_its_recording(tmp_path, talking_head):
 
     folder = tmp_path / "in"
     folder.mkdir()
-    for name in ("a.mp4", "crash_me.mp4", "b.mp4"):
+    # More recordings than workers, so that some wait for a worker while crash_me kills its own: a
+    # worker killed by crash_me must not take a waiting recording's retries with it.
+    for name in ("a.mp4", "b.mp4", "crash_me.mp4", "c.mp4", "d.mp4", "e.mp4"):
         shutil.copy(talking_head, folder / name)
     result = bitbox.process_folder(folder, tmp_path / "out", processors=[CrashingProcessor()], workers=2,
                                    scheduler="local", progress=False)

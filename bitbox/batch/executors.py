@@ -228,8 +228,11 @@ def _dask_client(scheduler: str, workers: int):
 
     if scheduler == "local":
         # Loopback only; no dashboard: nothing leaves the machine. A recording whose worker dies
-        # is retried once on a fresh worker, then failed.
-        with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        # is retried once on a fresh worker, then failed. A worker holds only the recording it is
+        # running (saturation 1.0; Dask's default 1.1 sends a single-threaded worker two tasks), so
+        # a recording that kills its worker never takes a queued neighbour's retries with it.
+        with dask.config.set({"distributed.scheduler.allowed-failures": 1,
+                              "distributed.scheduler.worker-saturation": 1.0}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                    dashboard_address=None, silence_logs=logging.ERROR)
         return Client(cluster)
