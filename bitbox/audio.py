@@ -17,6 +17,8 @@ What the audio processors refuse or repair (too short, silent, clipped, mains hu
 """
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -275,18 +277,43 @@ def _soundfile_chunks(path: Path) -> tuple[Iterator[np.ndarray], int, int]:
     sr, channels = int(handle.samplerate), int(handle.channels)
 
     def chunks() -> Iterator[np.ndarray]:
+        decoded = 0
         with handle:
             while True:
-                data = handle.read(_CHUNK, dtype="float32", always_2d=True)
+                try:
+                    data = handle.read(_CHUNK, dtype="float32", always_2d=True)
+                except Exception as err:  # libsndfile loses its way in a damaged file after opening it
+                    if not decoded:
+                        raise RecordingError(path, f"its audio cannot be decoded (libsndfile: {err})",
+                                             "The file is probably corrupt or truncated; check that it plays, "
+                                             "or convert it to WAV (e.g. `ffmpeg -i IN -ac 1 OUT.wav`)") from None
+                    # As with FFmpeg's damaged tails: what decoded is used, unless clearly less audio decoded
+                    # than the header declares.
+                    try:
+                        _check_complete(path, decoded, sr)
+                    except RecordingError:
+                        raise RecordingError(path, f"is damaged or truncated: decoding stops at {decoded / sr:.2f} s "
+                                             f"(libsndfile: {err}), short of the length its header declares",
+                                             "Copy the file again; if it plays in a media player, convert it to "
+                                             "WAV (e.g. `ffmpeg -i IN -ac 1 OUT.wav`)") from None
+                    from .log import logger
+
+                    logger.warning("%s: audio decoding stopped early (libsndfile: %s); using the first %.1f s",
+                                   path.name, err, decoded / float(sr))
+                    return
                 if not len(data):
                     return
+                decoded += len(data)
                 yield data.T
 
     return chunks(), sr, channels
 
 
 def _av_chunks(path: Path) -> tuple[Iterator[np.ndarray], int, int]:
-    """(channels x n) float32 chunks of the first audio stream decoded by FFmpeg, the rate and channels."""
+    """(channels x n) float32 chunks of the first audio stream decoded by FFmpeg, the rate and channels.
+
+    The rate and channels are those of the first decoded frame (an HE-AAC stream's header states half the
+    rate it decodes at)."""
     import av
 
     try:
@@ -298,16 +325,16 @@ def _av_chunks(path: Path) -> tuple[Iterator[np.ndarray], int, int]:
         container.close()
         raise RecordingError(path, "has no audio track", "Use a recording with an audio track")
     stream = container.streams.audio[0]
-    sr = int(stream.rate or stream.codec_context.sample_rate)
-    channels = int(stream.codec_context.channels or 1)
+    rate = [int(stream.rate or stream.codec_context.sample_rate)]
 
-    def chunks() -> Iterator[np.ndarray]:
+    def frames() -> Iterator[np.ndarray]:
         resampler = av.AudioResampler(format="fltp")
         decoded = 0
         with container:
             try:
                 for frame in container.decode(stream):
                     for out in resampler.resample(frame):
+                        rate[0] = int(out.sample_rate)
                         decoded += out.samples
                         yield out.to_ndarray().astype(np.float32, copy=False)
                 for out in resampler.resample(None):
@@ -319,9 +346,13 @@ def _av_chunks(path: Path) -> tuple[Iterator[np.ndarray], int, int]:
                 from .log import logger
 
                 logger.warning("%s: audio decoding stopped early (%s); using the first %.1f s", path.name, err,
-                               decoded / float(sr))
+                               decoded / float(rate[0]))
 
-    return chunks(), sr, channels
+    chunks = frames()
+    first = next(chunks, None)  # the decoded rate
+    if first is None:
+        raise RecordingError(path, "its audio track holds no samples", "The file is probably truncated")
+    return itertools.chain([first], chunks), rate[0], int(first.shape[0])
 
 
 def _with_decoder(path: Path, with_soundfile, with_av):
@@ -369,10 +400,21 @@ def _mix_choice(path: Path) -> int | None:
     return None
 
 
+@functools.lru_cache(maxsize=64)
+def _remembered_mix_choice(path: str, size: int, mtime_ns: int) -> int | None:
+    """:func:`_mix_choice`, once per file and version of it in a process (an analysis that reads a
+    recording several times decodes it once more, not once more per pass)."""
+    return _mix_choice(Path(path))
+
+
 def _mono_chunks(path: Path) -> tuple[Iterator[np.ndarray], int]:
     """Mono float32 chunks (mixed as :func:`read_audio` mixes), checked for NaN, and the sample rate;
     after the last chunk, the file is refused when it holds clearly less audio than it declares."""
-    channel = _mix_choice(path)
+    try:
+        info = path.stat()
+    except OSError as err:
+        raise RecordingError(path, f"cannot be read ({err.strerror})", "Check the path and its permissions") from None
+    channel = _remembered_mix_choice(str(path.resolve()), info.st_size, info.st_mtime_ns)
     chunks, sr, _ = _open_chunks(path)
 
     def mono() -> Iterator[np.ndarray]:
@@ -391,8 +433,8 @@ def _mono_chunks(path: Path) -> tuple[Iterator[np.ndarray], int]:
 
 
 def audio_rate(path: str | Path) -> tuple[int, float | None]:
-    """The native sample rate (Hz) of a recording's audio and the duration its header declares (s;
-    ``None`` when it declares none), without decoding it.
+    """The native sample rate (Hz) of a recording's audio, as its decoder gives it, and the duration its
+    header declares (s; ``None`` when it declares none), without decoding more than its first frame.
 
     Raises
     ------
@@ -400,27 +442,17 @@ def audio_rate(path: str | Path) -> tuple[int, float | None]:
         When the file cannot be opened as audio or has no audio track.
     """
     path = Path(path)
+    chunks, sr, _ = _open_chunks(path)
+    del chunks  # the file closes with its reader
     if path.suffix.lower() in _SOUNDFILE_SUFFIXES:
+        import soundfile as sf
+
         try:
-            import soundfile as sf
-
-            info = sf.info(str(path))
-            return int(info.samplerate), (info.frames / info.samplerate if info.frames > 0 else None)
-        except Exception:  # libsndfile refuses it: FFmpeg may read it
-            pass
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.audio:
-                raise RecordingError(path, "has no audio track", "Use a recording with an audio track")
-            stream = container.streams.audio[0]
-            sr = int(stream.rate or stream.codec_context.sample_rate)
-    except RecordingError:
-        raise
-    except Exception as err:
-        raise RecordingError(path, f"cannot be opened for decoding ({err})",
-                             "Check that the file plays in a media player; it may be truncated or corrupt") from None
+            frames = sf.info(str(path)).frames
+        except Exception:  # decoded by FFmpeg: its declaration below
+            frames = None
+        if frames is not None:
+            return sr, (frames / sr if frames > 0 else None)
     return sr, _declared_duration(path)
 
 
@@ -431,7 +463,8 @@ def audio_blocks(path: str | Path, *, block_s: float | None = 60.0, margin_s: fl
     Decoding streams (libsndfile, or FFmpeg for other formats and video tracks), so memory holds one
     block and its context whatever the recording's length. The mix-down, the checks for NaN samples
     and for truncation are those of :func:`read_audio` (a multi-channel file is decoded once more
-    first to choose the mix-down; a truncated file raises after its last block).
+    first to choose the mix-down, the first time a process reads it; a truncated file raises after
+    its last block).
 
     Parameters
     ----------
@@ -469,7 +502,9 @@ def audio_blocks(path: str | Path, *, block_s: float | None = 60.0, margin_s: fl
     exhausted = False
     while True:
         need = None if block is None else start + block + margin
-        while not exhausted and (need is None or offset + held < need):
+        # One chunk past the block and its context: a block that ends where the file ends is then known
+        # to be the last one, even without context after it.
+        while not exhausted and (need is None or offset + held <= need):
             try:
                 piece = next(chunks)
             except StopIteration:

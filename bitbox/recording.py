@@ -16,13 +16,16 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 import numpy as np
 
 from . import kinds
 from .errors import RecordingError
 from .log import logger
+
+if TYPE_CHECKING:
+    from .audio import AudioBlock
 
 __all__ = ["Recording", "VideoInfo", "Frame", "kind_of", "sha256_file", "special_file_reason"]
 
@@ -453,7 +456,8 @@ class Recording:
 
         return read_audio(self.path, sr=sr)
 
-    def audio_blocks(self, *, block_s: float | None = 60.0, margin_s: float = 1.0, align: int = 1):
+    def audio_blocks(self, *, block_s: float | None = 60.0, margin_s: float = 1.0,
+                     align: int = 1) -> Iterator[AudioBlock]:
         """Decode the audio block by block, each block with context (:func:`bitbox.audio.audio_blocks`):
         memory stays flat with the recording's length.
 

@@ -23,7 +23,8 @@ import numpy as np
 from bitbox.errors import RecordingError
 
 __all__ = ["has_audio_track", "no_audio_reason", "check_audio", "level_dbfs", "clipped_fraction", "MainsHum",
-           "mains_hum", "remove_hum", "AudioStats", "HumSpectrum", "hum_from_spectrum", "MAINS_HZ", "HUM_HARMONICS", "SILENCE_DBFS", "CLIP_LEVEL"]
+           "mains_hum", "remove_hum", "AudioStats", "HumSpectrum", "hum_from_spectrum", "MAINS_HZ", "HUM_HARMONICS",
+           "SILENCE_DBFS", "CLIP_LEVEL"]
 
 #: Peak level below which a recording is treated as silence only (dBFS).
 SILENCE_DBFS = -60.0

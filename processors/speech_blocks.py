@@ -13,10 +13,12 @@ running sums are kept:
 3. its third pass: pitch, intensity, glottal pulses and their amplitudes, formants, HNR, CPP, MFCC.
 
 Praat analyses a block as a Sound that starts at the block's time, cut so that its frames fall on the
-frames of the whole recording (:func:`aligned_sound`: a start on a multiple of the time step, a length
-congruent with the recording's): pitch (and so voicing, F0, pulses, jitter and shimmer), HNR and
-formants are then those of a whole-file analysis. Praat's intensity and MFCC frames differ in a few
-samples at window edges (rounding of frame times), well within the documented tolerances.
+frames of the whole recording (:func:`aligned_sound`: a start on a multiple of the time step, or of the
+smallest whole number of samples that is one, and a length congruent with the recording's). The whole
+recording and every block are analysed as if a few zeros followed the recording
+(:func:`tie_free_extra`), so that Praat never places a window by rounding a tie, which floating-point
+noise would decide differently in a block and in the whole file. Pitch (and so voicing, F0, pulses,
+jitter and shimmer), HNR, intensity, formants and MFCC are then those of a whole-file analysis.
 """
 from __future__ import annotations
 
@@ -29,11 +31,12 @@ import numpy as np
 
 from bitbox.audio import AudioBlock, resample, resample_block
 from bitbox.processors.audio_quality import AudioStats, HumSpectrum, MainsHum, hum_from_spectrum, remove_hum
-from bitbox.processors.voice import VAD_HOP_S, VadStream
+from bitbox.processors.voice import VAD_HOP_S, VAD_SR, VadStream
 
 __all__ = ["Scan", "scan", "aligned_sound", "notched", "block_levels", "frame_range", "RunningMoments",
            "NOTCH_MARGIN_S", "CONTEXT_S", "align_for", "owned", "on_grid", "inside_segments", "FrameAnalysis",
-           "block_peak", "strength_to_db", "cepstral_peak_prominence"]
+           "block_peak", "grid_samples", "tie_free_extra", "strength_to_db",
+           "cepstral_peak_prominence", "INTENSITY_WINDOW_S", "FORMANT_WINDOW_S", "MFCC_WINDOW_S"]
 
 #: Context the hum notch needs around what it filters (s): it runs forwards and backwards.
 NOTCH_MARGIN_S = 3.0
@@ -42,7 +45,6 @@ NOTCH_MARGIN_S = 3.0
 #: crosses a block edge are placed from the same stretch as in the whole file (a sustained vowel that
 #: crosses one may get its pulses placed slightly differently: within the jitter tolerance).
 CONTEXT_S = 1.5
-_VAD_SR = 16000
 #: Speech segments are padded by this much (s) for the analyses that only matter inside speech (formants,
 #: MFCC): far more than their windows (50 and 15 ms).
 PART_PAD_S = 0.2
@@ -119,7 +121,7 @@ def scan(blocks: Iterator[AudioBlock], progress=None) -> Scan:
             stats, vad, spectrum = AudioStats(sr), VadStream(), HumSpectrum(sr)
         core = block.core
         stats.update(core)
-        vad.feed(resample_block(block, _VAD_SR))
+        vad.feed(resample_block(block, VAD_SR))
         spectrum.feed(core)
         # Energy before each VAD window's first sample int(k * VAD_HOP_S * sr) in this block.
         ks = np.arange(max(0, int(block.start / (VAD_HOP_S * sr)) - 1), int(block.stop / (VAD_HOP_S * sr)) + 2)
@@ -156,38 +158,99 @@ def notched(block: AudioBlock, frequency_hz: float | None, whole: bool) -> Audio
     return AudioBlock(samples, block.sr, block.offset, block.start, block.stop, block.last)
 
 
+#: Physical window lengths of Praat's analyses (s; pitch: 3 periods of the floor): where their first frame falls.
+INTENSITY_WINDOW_S = 6.4 / 50.0
+FORMANT_WINDOW_S = 2 * 0.025
+MFCC_WINDOW_S = 2 * 0.015
+
+
+def tie_free_extra(total: int, rate: float, *, window_s: float, step_s: float, kind: str) -> int:
+    """Zeros (0-3) to analyse after a recording of ``total`` samples so that Praat places no analysis window
+    by rounding a tie.
+
+    Praat centres its ``n = floor((duration - window) / step) + 1`` frames in the analysed Sound (the first
+    ``duration / 2 - (n - 1) step / 2`` from its start). Where the first frame lies exactly on a sample
+    (``kind="intensity"``: intensity, MFCC) or exactly between two samples (``kind="pitch"``: pitch,
+    formants), Praat finds its window's samples by rounding a tie; where ``(duration - window) / step`` is a
+    whole number, the frame count is one. Floating-point noise decides such ties: differently in a block
+    and in the whole recording, and differently in two recordings that differ only in their start. A
+    whole-file analysis and every block analyse the recording as if these zeros followed it
+    (:func:`aligned_sound`), so no tie is left.
+
+    Parameters
+    ----------
+    total : int
+        The recording's length (samples at ``rate``).
+    rate : float
+        Sample rate of the analysis (Hz).
+    window_s : float
+        The analysis' physical window (s).
+    step_s : float
+        Its time step (s).
+    kind : str
+        ``"pitch"`` (pitch, formants) or ``"intensity"`` (intensity, MFCC): where its ties are.
+
+    Returns
+    -------
+    int
+        The number of zeros.
+    """
+    for extra in range(4):
+        duration = (total + extra) / rate
+        frames = (duration - window_s) / step_s
+        if abs(frames - round(frames)) < 1e-6:  # the frame count itself would be a tie
+            continue
+        count = math.floor(frames) + 1
+        position = (0.5 * duration - 0.5 * (count - 1) * step_s) * rate
+        fraction = position - math.floor(position)
+        tie = abs(fraction - 0.5) < 1e-6 if kind == "pitch" else min(fraction, 1 - fraction) < 1e-6
+        if not tie:
+            return extra
+    return 0
+
+
 def aligned_sound(samples: np.ndarray, rate: float, offset: int, total: int, step_s: float, *,
-                  peak: float | None = None, at_end: bool = True):
+                  peak: float | None = None, at_end: bool = True, extra: int = 0):
     """A parselmouth Sound of ``samples`` (the first at index ``offset`` of a recording of ``total``
     samples at ``rate``) whose analysis frames at ``step_s`` fall on the whole recording's frames.
 
     Praat centres its frames in a Sound: they coincide with the whole recording's when the Sound starts
-    on a multiple of the step and its length is congruent with the recording's modulo the step. Up to
-    one step of context is dropped on each side for that. When the step is not a whole number of
-    samples, the Sound is returned uncut (frames then within half a step of the whole file's).
+    on a multiple of the step and its length is congruent with the recording's modulo the step. When the
+    step is not a whole number of samples (10 ms at 11025 or 22050 Hz), the smallest whole number of
+    samples that is a whole number of steps is used instead (441 samples: 4 or 2 steps). Up to that
+    many samples of context are dropped on each side for that. Only when no such number is below half
+    a second (an odd sample rate) is the Sound returned uncut (frames then within half a step of the
+    whole file's).
 
     ``peak``: the whole recording's largest distance of a sample from its mean. Praat's pitch and
     harmonicity analyses judge silence and voicing relative to the analysed Sound's own such peak;
     a block that lacks the recording's loudest moment would judge quieter frames differently. Half a
     second of silence and one sample at that distance are added after the block (``at_end``) or
     before it, outside the frames the block owns, so that its peak is the recording's.
+
+    ``extra``: zeros taken to follow the recording (:func:`tie_free_extra`); a Sound that reaches the
+    recording's end gets them.
     """
     import parselmouth
 
-    step = step_s * rate
     lo, hi = int(offset), int(offset) + len(samples)
-    if abs(step - round(step)) < 1e-9 and round(step) >= 1:
-        s = int(round(step))
-        new_lo = -(-lo // s) * s
-        remainder = total % s
-        new_hi = new_lo + remainder + ((hi - new_lo - remainder) // s) * s
+    end = int(total) + int(extra)
+    grid = grid_samples(step_s, rate)
+    if hi >= total:  # the recording's end, and the zeros after it
+        hi = end
+    if grid is not None:
+        new_lo = -(-lo // grid) * grid
+        remainder = end % grid
+        new_hi = new_lo + remainder + ((hi - new_lo - remainder) // grid) * grid
         if new_hi > new_lo:
             lo, hi = new_lo, new_hi
-    part = np.asarray(samples[lo - int(offset):hi - int(offset)], dtype=np.float64)
+    part = np.asarray(samples[lo - int(offset):min(hi, int(offset) + len(samples)) - int(offset)], dtype=np.float64)
+    if hi > int(offset) + len(samples):
+        part = np.concatenate([part, np.zeros(hi - int(offset) - len(samples))])
     start = lo / float(rate)
     if peak is not None and len(part):
         # A whole number of steps of silence (the frames stay on the grid), the peak sample at its far end.
-        step_n = int(round(step)) if abs(step - round(step)) < 1e-9 and round(step) >= 1 else 1
+        step_n = grid or 1
         n_pad = -(-int(0.5 * rate) // step_n) * step_n
         n_all = len(part) + n_pad
         value = (float(peak) * n_all + float(np.sum(part))) / (n_all - 1)  # |value - new mean| == peak
@@ -202,13 +265,24 @@ def aligned_sound(samples: np.ndarray, rate: float, offset: int, total: int, ste
     return parselmouth.Sound(part, sampling_frequency=float(rate), start_time=start)
 
 
+def grid_samples(step_s: float, rate: float) -> int | None:
+    """The smallest whole number of samples at ``rate`` that is a whole number of time steps ``step_s``
+    (``None`` when there is none below half a second)."""
+    step = Fraction(step_s * rate).limit_denominator(1000)
+    if step <= 0 or abs(float(step) - step_s * rate) > 1e-6 or step.numerator > 0.5 * rate:
+        return None
+    return step.numerator
+
+
 def block_peak(block: AudioBlock, n_samples: int, peak: float | None) -> dict:
     """Keywords of :func:`aligned_sound` that give a block the recording's peak: none for a block that is
-    the whole recording; the peak after a block that has audio after it, else before it."""
-    whole = block.offset == 0 and block.offset + len(block.samples) >= n_samples
-    if peak is None or whole:
+    the whole recording; the peak after a block whose context stops before the recording's end, else before
+    it (a block just before a very short last one may hold the recording's end in its context: frames there
+    must see the end of the recording, not added silence)."""
+    reaches_end = block.offset + len(block.samples) >= n_samples
+    if peak is None or (block.offset == 0 and reaches_end):
         return {}
-    return {"peak": peak, "at_end": not block.last}
+    return {"peak": peak, "at_end": not reaches_end}
 
 
 def frame_range(times: np.ndarray, block: AudioBlock) -> slice:
@@ -349,6 +423,8 @@ class FrameAnalysis:
         The frame times of the time series (s).
     n_samples, sr : int
         The recording's length (samples) and sample rate (Hz).
+    hop_s : float
+        Time step of the time series and of the pitch and intensity analyses (s).
     floor, ceiling : float
         Pitch floor and ceiling (Hz).
     formant_rate : int
@@ -393,6 +469,18 @@ class FrameAnalysis:
         self.cpp_sum, self.cpp_n = 0.0, 0
         self.voiced_speech_seen = 0
         self.mfcc = RunningMoments()
+        #: Zeros each analysis takes to follow the recording, so that none of its windows is a tie.
+        mfcc_total = -(-self.n_samples * self.mfcc_sr // self.sr)
+        formant_rate = min(self.formant_rate, self.sr)
+        self.extras = {
+            "pitch": tie_free_extra(self.n_samples, self.sr, window_s=3.0 / self.floor, step_s=self.hop_s,
+                                    kind="pitch"),
+            "intensity": tie_free_extra(self.n_samples, self.sr, window_s=INTENSITY_WINDOW_S, step_s=self.hop_s,
+                                        kind="intensity"),
+            "formant": tie_free_extra(-(-self.n_samples * formant_rate // self.sr), formant_rate,
+                                      window_s=FORMANT_WINDOW_S, step_s=self.formant_step_s, kind="pitch"),
+            "mfcc": tie_free_extra(mfcc_total, self.mfcc_sr, window_s=MFCC_WINDOW_S, step_s=self.hop_s,
+                                   kind="intensity")}
         #: Periods counted by jitter and shimmer (s), as the speech processor always set them.
         self.shortest_period = 1.0 / self.ceiling * 0.8
         self.longest_period = 1.0 / self.floor * 1.25
@@ -404,11 +492,17 @@ class FrameAnalysis:
         frames = frame_range(self.times, block)
         t = self.times[frames]
         peak = self.block_peak(block)
-        sound = aligned_sound(block.samples, self.sr, block.offset, self.n_samples, self.hop_s, **peak)
+        sound = aligned_sound(block.samples, self.sr, block.offset, self.n_samples, self.hop_s, **peak,
+                              extra=self.extras["pitch"])
         pitch = sound.to_pitch_ac(time_step=self.hop_s, pitch_floor=self.floor, pitch_ceiling=self.ceiling)
         f0 = pitch.selected_array["frequency"]
         self.f0[frames] = on_grid(np.where(f0 > 0, f0, np.nan), pitch.x1, pitch.dx, t)
-        intensity = sound.to_intensity(minimum_pitch=50.0, time_step=self.hop_s)
+        if self.extras["intensity"] != self.extras["pitch"]:  # its frames would meet ties in the pitch's Sound
+            sound_i = aligned_sound(block.samples, self.sr, block.offset, self.n_samples, self.hop_s,
+                                    extra=self.extras["intensity"])
+        else:
+            sound_i = sound
+        intensity = sound_i.to_intensity(minimum_pitch=50.0, time_step=self.hop_s)
         self.level[frames] = on_grid(intensity.values[0], intensity.x1, intensity.dx, t)
 
         # Glottal pulses, their amplitudes (from the samples around them), jitter and shimmer later on the join.
@@ -475,7 +569,8 @@ class FrameAnalysis:
             runs[0][edges[0::2] == 0] = block.offset / self.sr
             runs[1][edges[1::2] >= len(t)] = (block.offset + len(block.samples)) / self.sr
         for lo, hi in self._parts(rate, offset, len(samples), runs, FORMANT_PAD_S, join_s=0.3):
-            sound = aligned_sound(samples[lo - offset:hi - offset], rate, lo, total, self.formant_step_s)
+            sound = aligned_sound(samples[lo - offset:hi - offset], rate, lo, total, self.formant_step_s,
+                                  extra=self.extras["formant"])
             if sound.xmax - sound.xmin < 0.06:  # too short for a formant frame
                 continue
             formant = sound.to_formant_burg(time_step=self.formant_step_s, max_number_of_formants=self.n_formants,
@@ -510,7 +605,8 @@ class FrameAnalysis:
         samples, offset = resampled(block, self.mfcc_sr)
         total = -(-self.n_samples * self.mfcc_sr // self.sr)
         for lo, hi in self._parts(self.mfcc_sr, offset, len(samples)):
-            sound = aligned_sound(samples[lo - offset:hi - offset], self.mfcc_sr, lo, total, self.hop_s)
+            sound = aligned_sound(samples[lo - offset:hi - offset], self.mfcc_sr, lo, total, self.hop_s,
+                                  extra=self.extras["mfcc"])
             if sound.xmax - sound.xmin < 0.05:
                 continue
             mfcc = sound.to_mfcc(number_of_coefficients=self.n_mfcc, window_length=0.015, time_step=self.hop_s)

@@ -22,11 +22,12 @@ from bitbox.errors import RecordingError
 
 __all__ = ["VAD_HOP_S", "VadStream", "vad_probabilities", "speech_segments", "frame_levels", "refine_segments",
            "merge_short_gaps", "syllable_nuclei", "two_pass_pitch", "first_pass_pitch", "pitch_range", "FIRST_PASS",
-           "audio_blocks_16k"]
+           "audio_blocks_16k", "VAD_SR"]
 
 #: Silero VAD's hop: one probability per 512 samples at 16 kHz (s).
 VAD_HOP_S = 512 / 16000
-_VAD_SR = 16000
+#: Sample rate of the Silero voice activity detector (Hz).
+VAD_SR = 16000
 #: Windows per call of the Silero network (its sequence model: the same recurrence as window by window).
 _SEQUENCE = 512
 #: Time step of the first pitch pass, which only estimates the voice's range (s).
@@ -40,7 +41,6 @@ _VAD_SESSION: Cache[Any] = Cache("voice activity detector")
 
 def _load_vad_session():
     from importlib.util import find_spec
-    from pathlib import Path
 
     from bitbox.offline import onnxruntime_offline
 
@@ -128,7 +128,7 @@ def vad_probabilities(samples: np.ndarray, sr: int) -> np.ndarray:
         a :class:`VadStream` fed the audio in pieces.
     """
     stream = VadStream()
-    stream.feed(resample(np.asarray(samples, dtype=np.float32), sr, _VAD_SR))
+    stream.feed(resample(np.asarray(samples, dtype=np.float32), sr, VAD_SR))
     return stream.finish()
 
 
@@ -337,12 +337,6 @@ def audio_blocks_16k(path: str | Path, *, block_s: float | None = 60.0, margin_s
         rate = audio_rate(path)[0]
     except RecordingError:  # audio_blocks raises it again, in context
         rate = None
-    align = Fraction(_VAD_SR, rate).denominator if rate else 1
+    align = Fraction(VAD_SR, rate).denominator if rate else 1
     for block in audio_blocks(path, block_s=block_s, margin_s=margin_s, align=align):
-        if block.start == 0 and Fraction(_VAD_SR, block.sr).denominator != align:
-            # The header's rate was not the decoder's: start again with the decoder's alignment.
-            align = Fraction(_VAD_SR, block.sr).denominator
-            for again in audio_blocks(path, block_s=block_s, margin_s=margin_s, align=align):
-                yield again, resample_block(again, _VAD_SR)
-            return
-        yield block, resample_block(block, _VAD_SR)
+        yield block, resample_block(block, VAD_SR)

@@ -70,13 +70,33 @@ def test_blockwise_equals_the_whole_file_on_three_minutes(three_minutes):
 
 
 def test_blockwise_on_stereo_44k_with_hum(tmp_path):
-    """44.1-kHz stereo with -12 dB of 50-Hz hum: notched in blocks exactly as in the whole file; Praat's
-    frames then start on a sample boundary, where its rounding makes a few windows move by a sample."""
+    """44.1-kHz stereo with -12 dB of 50-Hz hum: notched in blocks as in the whole file (to a few 1e-7)."""
     path = write_long_speech(tmp_path / "hum.wav", 0.75, sr=44100, channels=2, hum_db=-12.0, seed=1)
     whole = SpeechProcessor(block_s=None).process(path)
     blocks = SpeechProcessor(block_s=15.0).process(path)  # 3 blocks
     assert "hum at 50 Hz" in whole.summary["notes"] and whole.summary["hum_mains_hz"] == 50.0
-    _compare(whole, blocks, exact_frames=False)
+    _compare(whole, blocks, exact_frames=True)
+
+
+@pytest.mark.parametrize("sr", [11025, 22050])
+def test_blockwise_at_rates_where_a_step_is_not_a_whole_number_of_samples(tmp_path, sr):
+    path = write_long_speech(tmp_path / f"reader{sr}.wav", 0.57, sr=sr, seed=4)
+    _compare(SpeechProcessor(block_s=None).process(path), SpeechProcessor(block_s=10.0).process(path),
+             exact_frames=True)
+
+
+def test_a_last_block_of_one_sample_changes_nothing(tmp_path):
+    """The block before it holds the recording's end in its context: its last frames see that end, as
+    in the whole file, not the silence that carries the recording's peak."""
+    x = long_speech(0.34, seed=5)[:20 * 16000]
+    path = tmp_path / "tail.wav"
+    sf.write(path, np.concatenate([x, x[-1:]]), 16000, subtype="PCM_16")
+    whole = SpeechProcessor(block_s=None).process(path)
+    blocks = SpeechProcessor(block_s=10.0).process(path)
+    _compare(whole, blocks, exact_frames=True)
+    assert blocks.summary["syllable_count"] == whole.summary["syllable_count"]
+    np.testing.assert_allclose(blocks.timeseries["intensity_db"].tail(10), whole.timeseries["intensity_db"].tail(10),
+                               rtol=1e-9)
 
 
 def test_praat_analyses_never_see_the_whole_recording(tmp_path, monkeypatch):
@@ -185,6 +205,84 @@ def test_audio_blocks_refuse_truncated_and_broken_files(tmp_path):
     broken.write_bytes(b"RIFF" + bytes(100))
     with pytest.raises(bitbox.RecordingError, match="noise.wav"):
         list(audio_blocks(broken))
+
+
+@pytest.mark.parametrize("n_blocks", [1, 2])
+@pytest.mark.parametrize("margin_s", [0.0, 1.0])
+def test_the_last_block_is_marked_when_the_file_ends_on_a_block_edge(tmp_path, n_blocks, margin_s):
+    path = tmp_path / "edge.wav"
+    sf.write(path, np.random.default_rng(10).normal(0, 0.1, n_blocks * 96000), 16000)  # 6 s per block, exactly
+    blocks = list(audio_blocks(path, block_s=6.0, margin_s=margin_s))
+    assert [(b.start, b.stop, b.last) for b in blocks] == \
+        [(k * 96000, (k + 1) * 96000, k == n_blocks - 1) for k in range(n_blocks)]
+
+
+@pytest.mark.parametrize("suffix", [".flac", ".mp3"])
+def test_a_file_damaged_after_its_header_is_refused_by_name(tmp_path, suffix):
+    """libsndfile opens these and fails later, mid-file: a RecordingError that names the file, not its
+    error; so does the whole-file reader."""
+    path = tmp_path / f"damaged{suffix}"
+    sf.write(path, long_speech(0.5, seed=11), 16000)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 4000] = np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data[:middle + 4000]))  # corrupt, then cut: a copy that broke off
+    with pytest.raises(bitbox.RecordingError, match=rf"damaged\{suffix}: is damaged or truncated"):
+        list(audio_blocks(path, block_s=10.0))
+    with pytest.raises(bitbox.RecordingError, match=rf"damaged\{suffix}"):
+        read_audio(path)
+
+
+@pytest.mark.parametrize("sr", [11025, 22050])
+def test_praat_frames_stay_on_the_grid_where_a_step_is_not_a_whole_number_of_samples(sr):
+    """10 ms is 110.25 samples at 11025 Hz, 220.5 at 22050 Hz: blocks start on 441 samples (4 or 2 steps)."""
+    assert speech_blocks.grid_samples(0.01, sr) == 441
+    assert speech_blocks.grid_samples(0.01, 16000) == 160
+    rng = np.random.default_rng(1)
+    total = 10 * sr + 123
+    x = rng.normal(0, 0.1, total)
+    whole = speech_blocks.aligned_sound(x, sr, 0, total, 0.01).to_intensity(minimum_pitch=50.0, time_step=0.01)
+    for offset in (3 * sr + 17, 5 * sr + 300):
+        part = speech_blocks.aligned_sound(x[offset:offset + 2 * sr], sr, offset, total, 0.01)
+        assert round(part.xmin * sr) % 441 == 0
+        block = part.to_intensity(minimum_pitch=50.0, time_step=0.01)
+        k = (block.x1 - whole.x1) / whole.dx
+        assert k == pytest.approx(round(k), abs=1e-6)  # the block's frames are the whole file's
+
+
+@pytest.mark.parametrize("analysis", ["intensity", "pitch", "mfcc"])
+def test_no_praat_window_is_placed_by_a_tie(analysis):
+    """For every recording length, a block's Praat frames equal the whole recording's exactly: the zeros of
+    tie_free_extra keep Praat from rounding a tie (which float noise decides: without them, every other
+    length differs)."""
+    sr, step = 16000, 0.01
+    window = {"intensity": speech_blocks.INTENSITY_WINDOW_S, "pitch": 3.0 / 75.0,
+              "mfcc": speech_blocks.MFCC_WINDOW_S}[analysis]
+    kind = "pitch" if analysis == "pitch" else "intensity"
+    t = np.arange(3 * sr + 8) / sr
+    x = 0.3 * np.sin(2 * np.pi * 120 * t * (1 + 0.05 * np.sin(2 * np.pi * 0.5 * t)))
+    x += np.random.default_rng(2).normal(0, 0.05, len(t))
+
+    def frames(sound):
+        if analysis == "intensity":
+            return sound.to_intensity(minimum_pitch=50.0, time_step=step).values
+        if analysis == "pitch":
+            return sound.to_pitch_ac(time_step=step, pitch_floor=75.0, pitch_ceiling=300.0).selected_array[
+                "frequency"][None]
+        return np.asarray(sound.to_mfcc(number_of_coefficients=12, window_length=0.015, time_step=step).to_array())
+
+    differing = {}
+    for total in range(3 * sr, 3 * sr + 8):
+        for extra in (0, speech_blocks.tie_free_extra(total, sr, window_s=window, step_s=step, kind=kind)):
+            whole = frames(speech_blocks.aligned_sound(x[:total], sr, 0, total, step, extra=extra))
+            part = frames(speech_blocks.aligned_sound(x[8000:total], sr, 8000, total, step, extra=extra))
+            k = 8000 // 160
+            n = part.shape[1]
+            differing[total, extra] = float(np.max(np.abs(whole[:, k:k + n] - part)))
+    tie_free = {key: d for key, d in differing.items()
+                if key[1] == speech_blocks.tie_free_extra(key[0], sr, window_s=window, step_s=step, kind=kind)}
+    assert max(tie_free.values()) == 0.0
+    assert max(d for (total, extra), d in differing.items() if extra == 0) > 0  # the ties are real
 
 
 def test_audio_blocks_follow_read_audio_on_inverted_polarity(tmp_path):
