@@ -286,7 +286,7 @@ def _soundfile_chunks(path: Path) -> tuple[Iterator[np.ndarray], int, int]:
                     if not decoded:
                         raise RecordingError(path, f"its audio cannot be decoded (libsndfile: {err})",
                                              "The file is probably corrupt or truncated; check that it plays, "
-                                             "or convert it to WAV (e.g. `ffmpeg -i IN -ac 1 OUT.wav`)") from None
+                                             "or convert it to WAV (e.g. ffmpeg -i IN -ac 1 OUT.wav)") from None
                     # As with FFmpeg's damaged tails: what decoded is used, unless clearly less audio decoded
                     # than the header declares.
                     try:
@@ -294,8 +294,9 @@ def _soundfile_chunks(path: Path) -> tuple[Iterator[np.ndarray], int, int]:
                     except RecordingError:
                         raise RecordingError(path, f"is damaged or truncated: decoding stops at {decoded / sr:.2f} s "
                                              f"(libsndfile: {err}), short of the length its header declares",
-                                             "Copy the file again; if it plays in a media player, convert it to "
-                                             "WAV (e.g. `ffmpeg -i IN -ac 1 OUT.wav`)") from None
+                                             "Copy the file again from its source. Converting what plays (e.g. "
+                                             "ffmpeg -i IN -ac 1 OUT.wav) drops the damaged stretch: times after it "
+                                             "then come earlier than in the original") from None
                     from .log import logger
 
                     logger.warning("%s: audio decoding stopped early (libsndfile: %s); using the first %.1f s",

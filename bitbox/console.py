@@ -21,8 +21,16 @@ __all__ = ["filter_native_stderr", "NATIVE_NOISE"]
 NATIVE_NOISE = re.compile(
     rb"^(INFO: Created TensorFlow Lite XNNPACK delegate for CPU\."
     rb"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
-    rb"|[IW]\d{4} [\d:. ]+\d+ (inference_feedback_manager|landmark_projection_calculator|gl_context)\.cc:\d+\].*)"
+    rb"|[IW]\d{4} [\d:. ]+\d+ (inference_feedback_manager|landmark_projection_calculator|gl_context)\.cc:\d+\].*"
+    # libmpg123 (inside libsndfile) on a damaged or cut MP3: Bitbox reports the damage itself, naming the file
+    rb"|Note: (Illegal Audio-MPEG-Header|Trying to resync|Skipped \d+ bytes in input).*"
+    rb"|Warning: (Xing stream size off by more than 1%|Encountered more data after announced end of track).*"
+    rb"|\[src/libmpg123/[\w./]+:\w+\(\):\d+\] (error|warning): .*)"
     rb"\r?$")
+
+
+#: How the noise lines start (an unfinished line that starts otherwise is shown at once).
+_NOISE_STARTS = (b"INFO: Created", b"WARNING: All log", b"W0", b"I0", b"Note: ", b"Warning: ", b"[src/libmpg123")
 
 
 def _pump(read_fd: int, write_fd: int, stop: threading.Event) -> None:
@@ -46,7 +54,7 @@ def _pump(read_fd: int, write_fd: int, stop: threading.Event) -> None:
         pending = lines.pop()  # an unfinished line: keep it if it may be noise, else show it now
         kept = [line for line in lines if not NATIVE_NOISE.match(line)]
         out = b"".join(line + b"\n" for line in kept)
-        if pending and not any(pending.startswith(p) for p in (b"INFO: Created", b"WARNING: All log", b"W0", b"I0")):
+        if pending and not any(pending.startswith(p) for p in _NOISE_STARTS):
             out += pending
             pending = b""
         if out:

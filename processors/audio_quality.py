@@ -97,12 +97,11 @@ class AudioStats:
             self.total += float(np.sum(samples, dtype=np.float64))
 
     @property
-    def peak_from_mean(self) -> float:
-        """Largest distance of a sample from the mean (Praat's "global peak" of a pitch analysis)."""
+    def extremes(self) -> tuple[float, float, float]:
+        """The smallest and largest sample and the mean (zeros before any sample)."""
         if not self.n_samples:
-            return 0.0
-        mean = self.total / self.n_samples
-        return max(self.maximum - mean, mean - self.minimum)
+            return 0.0, 0.0, 0.0
+        return self.minimum, self.maximum, self.total / self.n_samples
 
     @property
     def duration_s(self) -> float:

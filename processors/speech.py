@@ -703,7 +703,7 @@ class SpeechProcessor(Processor):
         margin = CONTEXT_S + (NOTCH_MARGIN_S if notch is not None else 0.0)
         # The Praat analyses' context, a whole number of `align` samples (the resamplers' phase).
         context = -(-int(round(CONTEXT_S * sr)) // align) * align
-        peak = found.stats.peak_from_mean
+        peak = found.stats.extremes
         # The first pass only estimates the voice's range: on long recordings every 60 ms is as good as every 30.
         first_step = FIRST_PASS[0] if duration < LONG_RECORDING_S else 2 * FIRST_PASS[0]
         first_extra = tie_free_extra(n_samples, sr, window_s=3.0 / max(FIRST_PASS[1], min_floor), step_s=first_step,
@@ -715,7 +715,7 @@ class SpeechProcessor(Processor):
                 notched_stats.update(block.core)
                 frames, values = block_levels(block, hop_n, win, len(levels))
                 levels[frames] = values
-            peak = notched_stats.peak_from_mean
+            peak = notched_stats.extremes
         for block in self._blocks(recording, align, margin):
             block = notched(block, notch, whole)
             if notch is None:

@@ -35,7 +35,7 @@ from bitbox.processors.voice import VAD_HOP_S, VAD_SR, VadStream
 
 __all__ = ["Scan", "scan", "aligned_sound", "notched", "block_levels", "frame_range", "RunningMoments",
            "NOTCH_MARGIN_S", "CONTEXT_S", "align_for", "owned", "on_grid", "inside_segments", "FrameAnalysis",
-           "block_peak", "grid_samples", "tie_free_extra", "strength_to_db",
+           "block_peak", "peak_pad", "grid_samples", "tie_free_extra", "strength_to_db",
            "cepstral_peak_prominence", "INTENSITY_WINDOW_S", "FORMANT_WINDOW_S", "MFCC_WINDOW_S"]
 
 #: Context the hum notch needs around what it filters (s): it runs forwards and backwards.
@@ -210,7 +210,7 @@ def tie_free_extra(total: int, rate: float, *, window_s: float, step_s: float, k
 
 
 def aligned_sound(samples: np.ndarray, rate: float, offset: int, total: int, step_s: float, *,
-                  peak: float | None = None, at_end: bool = True, extra: int = 0):
+                  peak: tuple[float, float, float] | None = None, at_end: bool = True, extra: int = 0):
     """A parselmouth Sound of ``samples`` (the first at index ``offset`` of a recording of ``total``
     samples at ``rate``) whose analysis frames at ``step_s`` fall on the whole recording's frames.
 
@@ -222,11 +222,13 @@ def aligned_sound(samples: np.ndarray, rate: float, offset: int, total: int, ste
     a second (an odd sample rate) is the Sound returned uncut (frames then within half a step of the
     whole file's).
 
-    ``peak``: the whole recording's largest distance of a sample from its mean. Praat's pitch and
-    harmonicity analyses judge silence and voicing relative to the analysed Sound's own such peak;
-    a block that lacks the recording's loudest moment would judge quieter frames differently. Half a
-    second of silence and one sample at that distance are added after the block (``at_end``) or
-    before it, outside the frames the block owns, so that its peak is the recording's.
+    ``peak``: the whole recording's smallest and largest sample and its mean. Praat's pitch and
+    harmonicity analyses judge silence and voicing relative to the analysed Sound's largest distance
+    of a sample from its mean, its glottal pulses (``To PointProcess (cc)``) relative to its largest
+    sample magnitude: a block that lacks the recording's loudest moments would judge quieter frames
+    differently. Half a second of "silence" ending in the recording's extreme samples is added after
+    the block (``at_end``) or before it, outside the frames the block owns, its level chosen so that
+    the Sound's mean is the recording's (:func:`peak_pad`): both peaks are then the recording's.
 
     ``extra``: zeros taken to follow the recording (:func:`tie_free_extra`); a Sound that reaches the
     recording's end gets them.
@@ -252,14 +254,11 @@ def aligned_sound(samples: np.ndarray, rate: float, offset: int, total: int, ste
         # A whole number of steps of silence (the frames stay on the grid), the peak sample at its far end.
         step_n = grid or 1
         n_pad = -(-int(0.5 * rate) // step_n) * step_n
-        n_all = len(part) + n_pad
-        value = (float(peak) * n_all + float(np.sum(part))) / (n_all - 1)  # |value - new mean| == peak
-        pad = np.zeros(n_pad)
+        pad = peak_pad(n_pad, len(part), float(np.sum(part)), peak)
         if at_end:
-            pad[-1] = value
             part = np.concatenate([part, pad])
         else:
-            pad[0] = value
+            pad = pad[::-1]
             part = np.concatenate([pad, part])
             start -= n_pad / float(rate)
     return parselmouth.Sound(part, sampling_frequency=float(rate), start_time=start)
@@ -274,7 +273,45 @@ def grid_samples(step_s: float, rate: float) -> int | None:
     return step.numerator
 
 
-def block_peak(block: AudioBlock, n_samples: int, peak: float | None) -> dict:
+def peak_pad(n_pad: int, n_part: int, part_sum: float, peak: tuple[float, float, float]) -> np.ndarray:
+    """The samples to add to a Sound of ``n_part`` samples (summing to ``part_sum``) so that its mean, its
+    largest sample magnitude and its largest distance from the mean are a recording's.
+
+    Parameters
+    ----------
+    n_pad : int
+        Samples to add (at least 3).
+    n_part : int
+        Samples of the Sound.
+    part_sum : float
+        Their sum.
+    peak : (float, float, float)
+        The recording's smallest and largest sample and its mean.
+
+    Returns
+    -------
+    np.ndarray
+        ``n_pad`` samples: a constant level (silence at the level that sets the mean), then the
+        recording's sample of largest magnitude and its sample farthest from its mean (one sample
+        when they are the same). When that level would itself exceed the recording's extremes (a
+        block far from the recording's mean), silence at zero and one sample at the recording's
+        distance from the new mean.
+    """
+    low, high, mean = (float(v) for v in peak)
+    magnitude = high if abs(high) >= abs(low) else low
+    farthest = high if high - mean >= mean - low else low
+    ends = [magnitude] if magnitude == farthest else [magnitude, farthest]
+    n_all = n_part + n_pad
+    level = (mean * n_all - part_sum - sum(ends)) / (n_pad - len(ends))
+    if low <= level <= high:
+        return np.concatenate([np.full(n_pad - len(ends), level), ends])
+    pad = np.zeros(n_pad)
+    distance = max(high - mean, mean - low)
+    pad[-1] = (distance * n_all + part_sum) / (n_all - 1)  # |value - new mean| == distance
+    return pad
+
+
+def block_peak(block: AudioBlock, n_samples: int, peak: tuple[float, float, float] | None) -> dict:
     """Keywords of :func:`aligned_sound` that give a block the recording's peak: none for a block that is
     the whole recording; the peak after a block whose context stops before the recording's end, else before
     it (a block just before a very short last one may hold the recording's end in its context: frames there
@@ -439,15 +476,15 @@ class FrameAnalysis:
         Time steps of CPP and formant frames (s).
     mfcc_sr : int
         Sample rate of the MFCC analysis (Hz).
-    peak : float | None
-        The recording's largest distance of a sample from its mean (:func:`aligned_sound`), given to
+    peak : (float, float, float) | None
+        The recording's smallest and largest sample and its mean (:func:`aligned_sound`), given to
         blocks that are not the whole recording.
     """
 
     def __init__(self, *, times: np.ndarray, n_samples: int, sr: int, hop_s: float, floor: float, ceiling: float,
                  formant_rate: int, n_formants: float, segments: tuple[np.ndarray, np.ndarray], n_mfcc: int,
                  cpp_step_s: float, formant_step_s: float, mfcc_sr: int,
-                 peak: float | None = None) -> None:
+                 peak: tuple[float, float, float] | None = None) -> None:
         self.times, self.n_samples, self.sr, self.hop_s = times, int(n_samples), int(sr), float(hop_s)
         self.floor, self.ceiling = float(floor), float(ceiling)
         self.formant_rate, self.n_formants = int(formant_rate), float(n_formants)

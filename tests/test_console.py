@@ -1,4 +1,5 @@
-"""The CLI's stderr filter drops mediapipe's start-up chatter and passes everything else."""
+"""The CLI's stderr filter drops mediapipe's start-up chatter and libmpg123's resync notes, and passes
+everything else."""
 from __future__ import annotations
 
 import os
@@ -14,6 +15,9 @@ def test_pump_drops_known_native_noise_and_keeps_the_rest():
     thread.start()
     for chunk in (b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n",
                   b"W0000 00:00:1795828044.181382    5167 inference_feedback_manager.cc:114] Feedback manager\n",
+                  b"Note: Illegal Audio-MPEG-Header 0x70ca4910 at offset 56628.\nNote: Trying to resync...\n",
+                  b"[src/libmpg123/parse.c:wetwork():1349] error: Giving up resync after 1024 bytes\n",
+                  b"Warning: Xing stream size off by more than 1%, fuzzy seeking may be even more fuzzy\n",
                   b"\rbitbox:  50%|#####     | 1/2",          # a progress bar: shown at once, no newline
                   b"\nWARNING [bitbox] clip failed: bad.mp4: file is empty\n",
                   b"E0000 00:00:1 real_error.cc:1] something broke\n"):

@@ -81,8 +81,27 @@ def test_blockwise_on_stereo_44k_with_hum(tmp_path):
 @pytest.mark.parametrize("sr", [11025, 22050])
 def test_blockwise_at_rates_where_a_step_is_not_a_whole_number_of_samples(tmp_path, sr):
     path = write_long_speech(tmp_path / f"reader{sr}.wav", 0.57, sr=sr, seed=4)
-    _compare(SpeechProcessor(block_s=None).process(path), SpeechProcessor(block_s=10.0).process(path),
-             exact_frames=True)
+    whole, blocks = SpeechProcessor(block_s=None).process(path), SpeechProcessor(block_s=10.0).process(path)
+    _compare(whole, blocks, exact_frames=True)
+    for key in ("jitter_local", "jitter_rap", "shimmer_local", "shimmer_apq3", "f1_mean_hz", "mfcc_3_sd"):
+        assert blocks.summary[key] == pytest.approx(whole.summary[key], rel=1e-9), key
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.003, -0.002])
+def test_a_block_gets_the_recordings_mean_and_both_of_its_peaks(offset):
+    """Praat's pitch judges voicing against the largest distance from the Sound's mean, its glottal pulses
+    against the largest magnitude: the padded block has the recording's mean and both."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(offset, 0.05, 16000 * 30)
+    x[100_000] = 0.9  # the loudest moments lie outside the block
+    x[400_000] = -0.7
+    block = x[200_000:300_000] + 0.01  # and the block sits a little off the recording's mean
+    extremes = (float(x.min()), float(x.max()), float(x.mean()))
+    pad = speech_blocks.peak_pad(8000, len(block), float(block.sum()), extremes)
+    padded = np.concatenate([block, pad])
+    assert padded.mean() == pytest.approx(x.mean(), abs=1e-12)
+    assert np.abs(padded).max() == np.abs(x).max()
+    assert np.abs(padded - padded.mean()).max() == pytest.approx(np.abs(x - x.mean()).max(), rel=1e-12)
 
 
 def test_a_last_block_of_one_sample_changes_nothing(tmp_path):
