@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 from . import __version__
 from .errors import BitboxError, NoRecordingsError
-from .console import filter_native_stderr
+from .console import filter_native_stderr, limit_heap_fragmentation
 from .log import set_log_level
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -340,6 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     restore_stderr = filter_native_stderr()
+    limit_heap_fragmentation()
     set_log_level({0: "warning", 1: "info"}.get(args.verbose, "debug"))
     try:
         return args.func(args)

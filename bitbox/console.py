@@ -15,7 +15,7 @@ import sys
 import threading
 from typing import Callable
 
-__all__ = ["filter_native_stderr", "NATIVE_NOISE"]
+__all__ = ["filter_native_stderr", "NATIVE_NOISE", "limit_heap_fragmentation"]
 
 #: Lines written by native dependencies that carry no information for a user.
 NATIVE_NOISE = re.compile(
@@ -91,3 +91,31 @@ def filter_native_stderr() -> Callable[[], None]:
         os.close(read_fd)
 
     return restore
+
+
+#: Buffers from this size (bytes) get memory of their own from the system, returned when freed.
+_MMAP_THRESHOLD = 4 << 20
+
+
+def limit_heap_fragmentation() -> bool:
+    """Have this process's C heap give buffers of 4 MB or more memory of their own (glibc's
+    ``M_MMAP_THRESHOLD``), for the command line and batch workers.
+
+    glibc otherwise raises that threshold to the size of every large buffer freed, so that
+    block-sized buffers analysed one after another come from the heap, where the small arrays
+    kept between them pin its pages: resident memory then creeps up with a recording's length
+    (measured: 60 minutes of speech at 1.15x the 1-minute peak, 1.08x with this). Returns whether
+    the setting was taken (``False`` where the C library is not glibc).
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt if name else None
+    except (OSError, AttributeError):
+        return False
+    if mallopt is None:
+        return False
+    m_mmap_threshold = -3  # glibc's malloc.h
+    return bool(mallopt(m_mmap_threshold, _MMAP_THRESHOLD))

@@ -43,3 +43,14 @@ def test_pump_stops_when_asked_although_a_child_keeps_the_pipe_open():
     assert os.read(dst_r, 65536) == b"last words\n"
     for fd in (src_r, src_w, dst_r, dst_w):
         os.close(fd)
+
+
+def test_the_command_line_limits_heap_fragmentation_on_glibc():
+    import platform
+
+    from bitbox.console import limit_heap_fragmentation
+
+    if platform.libc_ver()[0] == "glibc":  # Debian, where CI runs: the setting must be taken
+        assert limit_heap_fragmentation() is True
+    else:
+        assert limit_heap_fragmentation() in (True, False)

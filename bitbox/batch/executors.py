@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from ..console import limit_heap_fragmentation
 from ..errors import ParameterError
 from ..fileio import scratch_root, scratch_scope
 from ..log import logger
@@ -82,6 +83,7 @@ def _worker(processors: list[Processor], out_dir: str, overwrite: bool, log_leve
     from .worker import die_with_parent  # not at import time: see bitbox.batch.worker
 
     die_with_parent()  # a batch killed with SIGKILL leaves no worker behind (Linux)
+    limit_heap_fragmentation()  # resident memory flat over long recordings
     logger.setLevel(log_level)
     if core is not None:
         try:
