@@ -63,6 +63,22 @@ def _mean_period(pulses: np.ndarray, shortest_period: float, longest_period: flo
     return float(np.mean(periods[ok])) if ok.any() else math.nan
 
 
+
+def _mean_deviation(x: np.ndarray, pair_ok: np.ndarray, n: int) -> float | None:
+    """Mean absolute difference between each value and the mean of the ``n`` (odd) values centred on it,
+    over the windows whose ``n - 1`` consecutive pairs are all valid (``pair_ok[i]``: values ``i``, ``i + 1``);
+    ``None`` when there is none (Praat's RAP/PPQ5 and APQ3/APQ5 numerators)."""
+    if len(x) < n:
+        return None
+    windows = np.ones(len(x) - n + 1, dtype=bool)
+    for k in range(n - 1):
+        windows &= pair_ok[k:len(pair_ok) - (n - 2) + k]
+    if not windows.any():
+        return None
+    neighbours = sum(x[k:len(x) - (n - 1) + k] for k in range(n)) / float(n)
+    centre = x[n // 2:len(x) - n // 2]
+    return float(np.mean(np.abs(centre - neighbours)[windows]))
+
 def jitter(pulses: np.ndarray, *, shortest_period: float, longest_period: float,
            max_period_factor: float = 1.3) -> dict[str, float]:
     """Jitter (local, RAP, PPQ5) of a pulse train, as Praat's ``Get jitter``.
@@ -91,16 +107,10 @@ def jitter(pulses: np.ndarray, *, shortest_period: float, longest_period: float,
     pair = ok[:-1] & ok[1:] & (_factor(p[:-1], p[1:]) <= max_period_factor)
     if pair.any():
         out["jitter_local"] = float(np.mean(np.abs(p[:-1] - p[1:])[pair]) / mean)
-    if len(p) >= 3:
-        triple = pair[:-1] & pair[1:]
-        if triple.any():
-            dev = np.abs(p[1:-1] - (p[:-2] + p[1:-1] + p[2:]) / 3.0)
-            out["jitter_rap"] = float(np.mean(dev[triple]) / mean)
-    if len(p) >= 5:
-        five = pair[:-3] & pair[1:-2] & pair[2:-1] & pair[3:]
-        if five.any():
-            dev = np.abs(p[2:-2] - (p[:-4] + p[1:-3] + p[2:-2] + p[3:-1] + p[4:]) / 5.0)
-            out["jitter_ppq5"] = float(np.mean(dev[five]) / mean)
+    for key, n in (("jitter_rap", 3), ("jitter_ppq5", 5)):
+        deviation = _mean_deviation(p, pair, n)
+        if deviation is not None:
+            out[key] = deviation / mean
     return out
 
 
@@ -195,14 +205,8 @@ def shimmer(times: np.ndarray, amplitudes: np.ndarray, *, shortest_period: float
     ok = period_ok(np.diff(t), shortest_period, longest_period) & (_factor(a[:-1], a[1:]) <= max_amplitude_factor)
     if ok.any():
         out["shimmer_local"] = float(np.mean(np.abs(a[:-1] - a[1:])[ok]) / denominator)
-    if len(a) >= 3:
-        three = ok[:-1] & ok[1:]
-        if three.any():
-            dev = np.abs(a[1:-1] - (a[:-2] + a[1:-1] + a[2:]) / 3.0)
-            out["shimmer_apq3"] = float(np.mean(dev[three]) / denominator)
-    if len(a) >= 5:
-        five = ok[:-3] & ok[1:-2] & ok[2:-1] & ok[3:]
-        if five.any():
-            dev = np.abs(a[2:-2] - (a[:-4] + a[1:-3] + a[2:-2] + a[3:-1] + a[4:]) / 5.0)
-            out["shimmer_apq5"] = float(np.mean(dev[five]) / denominator)
+    for key, n in (("shimmer_apq3", 3), ("shimmer_apq5", 5)):
+        deviation = _mean_deviation(a, ok, n)
+        if deviation is not None:
+            out[key] = deviation / denominator
     return out
